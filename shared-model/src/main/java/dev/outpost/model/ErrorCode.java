@@ -1,0 +1,53 @@
+package dev.outpost.model;
+
+/**
+ * Every failure Outpost reports across a boundary, with a stable string key. The server maps each code to an HTTP
+ * status and a problem body; the device maps it to an exit code. Keys never change once shipped: clients match on
+ * them.
+ */
+public enum ErrorCode {
+    // Schema file problems (operator error at start-up).
+    SCHEMA_INVALID("schema-invalid", Kind.PERMANENT),
+
+    // Payloads that cannot be read.
+    MALFORMED_PAYLOAD("malformed-payload", Kind.PERMANENT),
+    UNSUPPORTED_FORMAT_VERSION("unsupported-format-version", Kind.PERMANENT),
+    PAYLOAD_TOO_LARGE("payload-too-large", Kind.PERMANENT),
+    BATCH_TOO_LARGE("batch-too-large", Kind.PERMANENT),
+
+    // Payloads that can be read but do not fit the schema.
+    UNKNOWN_TABLE("unknown-table", Kind.PERMANENT),
+    UNKNOWN_FIELD("unknown-field", Kind.PERMANENT),
+    TYPE_MISMATCH("type-mismatch", Kind.PERMANENT),
+    OPERATION_NOT_ALLOWED("operation-not-allowed", Kind.PERMANENT),
+    INVALID_CLOCK("invalid-clock", Kind.PERMANENT),
+    INVALID_ID("invalid-id", Kind.PERMANENT),
+    SCOPE_CHANGE("scope-change", Kind.PERMANENT);
+
+    /** How a caller should react; classified here, once, for every code. */
+    public enum Kind {
+        /** Try again later with the same input: I/O, time-outs, serialization conflicts. */
+        RETRIABLE,
+        /** The same input will fail again: fix the input or the credential. */
+        PERMANENT,
+        /** Fetch the data again (a corrupt chunk, a stale manifest). */
+        REFETCH
+    }
+
+    private final String key;
+    private final Kind kind;
+
+    ErrorCode(String key, Kind kind) {
+        this.key = key;
+        this.kind = kind;
+    }
+
+    /** The stable key that crosses the wire, e.g. {@code unknown-field}. */
+    public String key() {
+        return key;
+    }
+
+    public Kind kind() {
+        return kind;
+    }
+}

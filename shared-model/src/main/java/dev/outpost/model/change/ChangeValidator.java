@@ -1,0 +1,135 @@
+package dev.outpost.model.change;
+
+import dev.outpost.model.ErrorCode;
+import dev.outpost.model.OutpostException;
+import dev.outpost.model.schema.Column;
+import dev.outpost.model.schema.ColumnType;
+import dev.outpost.model.schema.MergePolicy;
+import dev.outpost.model.schema.Schema;
+import java.util.regex.Pattern;
+
+/**
+ * Checks a change against the schema before it may be merged: known table and field, an op that fits the field's
+ * merge policy, a value of the column's type, a well-formed row id and scope. Throws {@link OutpostException} with
+ * the stable code of the first problem; the message names the table, row and field.
+ */
+public final class ChangeValidator {
+    /** Row ids: 1 to 64 characters of letters, digits and {@code - _ . :} (UUIDs, ULIDs, slugs). */
+    public static final Pattern ROW_ID = Pattern.compile("[A-Za-z0-9_.:-]{1,64}");
+
+    public static final int SCOPE_LENGTH_MAX = 64;
+    public static final int TEXT_LENGTH_MAX = 65_536;
+    public static final int SET_ELEMENT_LENGTH_MAX = 256;
+
+    private ChangeValidator() {}
+
+    public static void validate(Schema schema, Change change) {
+        String where = change.table() + "/" + change.rowId() + (change.field() == null ? "" : "." + change.field());
+        var table = schema.table(change.table());
+        if (!ROW_ID.matcher(change.rowId()).matches()) {
+            throw new OutpostException(
+                    ErrorCode.INVALID_ID,
+                    "row id '" + abbreviate(change.rowId()) + "' in " + change.table()
+                            + " is not 1-64 characters of letters, digits, '-', '_', '.', ':'");
+        }
+        if (change.scope().isEmpty() || change.scope().length() > SCOPE_LENGTH_MAX) {
+            throw new OutpostException(
+                    ErrorCode.INVALID_ID, where + ": scope must be 1-" + SCOPE_LENGTH_MAX + " characters");
+        }
+        if (change.isRowOp()) {
+            if (change.op() instanceof Op.Delete d) {
+                for (String f : d.seen().keySet()) {
+                    schema.column(change.table(), f);
+                }
+            }
+            return;
+        }
+        Column column = schema.column(change.table(), change.field());
+        MergePolicy policy = column.merge();
+        switch (change.op()) {
+            case Op.Assign a -> {
+                if (policy == MergePolicy.COUNTER || policy == MergePolicy.SET) {
+                    throw notAllowed(
+                            where,
+                            "is a " + policy.key() + " field: use "
+                                    + (policy == MergePolicy.COUNTER ? "a counter increment" : "set add/remove"));
+                }
+                if (!a.replaces().isEmpty() && policy != MergePolicy.REVIEW) {
+                    throw notAllowed(where, "only review fields carry the clocks a write replaces");
+                }
+                checkValue(where, column.type(), a.value());
+            }
+            case Op.CounterTotal c -> {
+                if (policy != MergePolicy.COUNTER) {
+                    throw notAllowed(where, "is not a counter field");
+                }
+            }
+            case Op.SetAdd add -> checkElement(where, policy, add.element());
+            case Op.SetRemove rm -> checkElement(where, policy, rm.element());
+            case Op.Delete d -> throw new IllegalStateException("row op with a field");
+            case Op.Restore r -> throw new IllegalStateException("row op with a field");
+        }
+    }
+
+    /** Whether {@code value} is of the variant that {@code type} stores; {@link FieldValue.Null} fits every type. */
+    public static boolean fits(ColumnType type, FieldValue value) {
+        return switch (value) {
+            case FieldValue.Null n -> type != ColumnType.SET;
+            case FieldValue.Text t -> type == ColumnType.TEXT || type == ColumnType.REF;
+            case FieldValue.Int i -> type == ColumnType.INT;
+            case FieldValue.Decimal d -> type == ColumnType.DECIMAL;
+            case FieldValue.Bool b -> type == ColumnType.BOOL;
+            case FieldValue.Date d -> type == ColumnType.DATE;
+            case FieldValue.Timestamp t -> type == ColumnType.TIMESTAMP;
+            case FieldValue.Json j -> type == ColumnType.JSON;
+        };
+    }
+
+    private static void checkValue(String where, ColumnType type, FieldValue value) {
+        if (!fits(type, value)) {
+            throw new OutpostException(
+                    ErrorCode.TYPE_MISMATCH, where + ": expected a " + type.key() + " value, got " + describe(value));
+        }
+        if (value instanceof FieldValue.Text t && t.value().length() > TEXT_LENGTH_MAX) {
+            throw new OutpostException(
+                    ErrorCode.TYPE_MISMATCH, where + ": text longer than " + TEXT_LENGTH_MAX + " characters");
+        }
+        if (type == ColumnType.REF
+                && value instanceof FieldValue.Text t
+                && !ROW_ID.matcher(t.value()).matches()) {
+            throw new OutpostException(
+                    ErrorCode.TYPE_MISMATCH, where + ": '" + abbreviate(t.value()) + "' is not a row id");
+        }
+    }
+
+    private static void checkElement(String where, MergePolicy policy, String element) {
+        if (policy != MergePolicy.SET) {
+            throw notAllowed(where, "is not a set field");
+        }
+        if (element.isEmpty() || element.length() > SET_ELEMENT_LENGTH_MAX) {
+            throw new OutpostException(
+                    ErrorCode.TYPE_MISMATCH, where + ": set elements are 1-" + SET_ELEMENT_LENGTH_MAX + " characters");
+        }
+    }
+
+    private static OutpostException notAllowed(String where, String why) {
+        return new OutpostException(ErrorCode.OPERATION_NOT_ALLOWED, where + " " + why);
+    }
+
+    static String describe(FieldValue v) {
+        return switch (v) {
+            case FieldValue.Null n -> "null";
+            case FieldValue.Text t -> "text";
+            case FieldValue.Int i -> "int";
+            case FieldValue.Decimal d -> "decimal";
+            case FieldValue.Bool b -> "bool";
+            case FieldValue.Date d -> "date";
+            case FieldValue.Timestamp t -> "timestamp";
+            case FieldValue.Json j -> "json";
+        };
+    }
+
+    private static String abbreviate(String s) {
+        return s.length() <= 40 ? s : s.substring(0, 40) + "...";
+    }
+}
