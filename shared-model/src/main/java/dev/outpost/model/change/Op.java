@@ -1,11 +1,15 @@
 package dev.outpost.model.change;
 
 import dev.outpost.model.clock.Hlc;
+import java.util.Collection;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.SortedMap;
+import java.util.SortedSet;
 import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * What a change does to its field (or, for {@link Delete} and {@link Restore}, to its row). Every op is a small
@@ -51,16 +55,21 @@ public sealed interface Op {
     }
 
     /**
-     * Deletes the row. {@code seen} maps each field to the latest clock the deleting device had for it: a later
-     * write to a field is an update the delete did not see, and becomes a conflict.
+     * Deletes the row. {@code seen} maps each field to the write tags (clocks) the deleting device held for it: the
+     * register's clock, each device's counter contribution, the live set tags, the live review values. Any tag the
+     * field holds later that is not listed is an update the delete did not see, and becomes a conflict.
      */
-    record Delete(SortedMap<String, Hlc> seen) implements Op {
+    record Delete(SortedMap<String, SortedSet<Hlc>> seen) implements Op {
         public Delete {
-            seen = java.util.Collections.unmodifiableSortedMap(new TreeMap<>(seen));
+            TreeMap<String, SortedSet<Hlc>> copy = new TreeMap<>();
+            seen.forEach((f, tags) -> copy.put(f, Collections.unmodifiableSortedSet(new TreeSet<>(tags))));
+            seen = Collections.unmodifiableSortedMap(copy);
         }
 
-        public static Delete of(Map<String, Hlc> seen) {
-            return new Delete(new TreeMap<>(seen));
+        public static Delete of(Map<String, ? extends Collection<Hlc>> seen) {
+            TreeMap<String, SortedSet<Hlc>> m = new TreeMap<>();
+            seen.forEach((f, tags) -> m.put(f, new TreeSet<>(tags)));
+            return new Delete(m);
         }
     }
 

@@ -19,11 +19,22 @@ public sealed interface FieldState {
 
     Hlc clock();
 
+    /**
+     * The write tags this state holds now: the clocks of the writes whose effect is visible. A delete records them
+     * as what it saw; a tag it did not record is an update it missed.
+     */
+    SortedSet<Hlc> tags();
+
     /** {@code lww}, {@code max} and {@code min}: one value and the clock of the write that put it there. */
     record Register(FieldValue value, Hlc clock) implements FieldState {
         public Register {
             Objects.requireNonNull(value);
             Objects.requireNonNull(clock);
+        }
+
+        @Override
+        public SortedSet<Hlc> tags() {
+            return Collections.unmodifiableSortedSet(new TreeSet<>(java.util.List.of(clock)));
         }
     }
 
@@ -61,6 +72,13 @@ public sealed interface FieldState {
             }
             return max;
         }
+
+        @Override
+        public SortedSet<Hlc> tags() {
+            SortedSet<Hlc> out = new TreeSet<>();
+            byDevice.values().forEach(c -> out.add(c.clock()));
+            return Collections.unmodifiableSortedSet(out);
+        }
     }
 
     /**
@@ -96,6 +114,13 @@ public sealed interface FieldState {
             live.removeAll(removed.getOrDefault(element, Collections.emptySortedSet()));
             return live;
         }
+
+        @Override
+        public SortedSet<Hlc> tags() {
+            SortedSet<Hlc> out = new TreeSet<>();
+            adds.keySet().forEach(e -> out.addAll(liveTags(e)));
+            return Collections.unmodifiableSortedSet(out);
+        }
     }
 
     /**
@@ -117,6 +142,11 @@ public sealed interface FieldState {
 
         public Hlc winnerClock() {
             return live.isEmpty() ? null : live.lastKey();
+        }
+
+        @Override
+        public SortedSet<Hlc> tags() {
+            return Collections.unmodifiableSortedSet(new TreeSet<>(live.keySet()));
         }
     }
 

@@ -54,9 +54,9 @@ public final class LocalWrites {
         return new Change(row.table(), row.id(), row.scope(), field, new Op.SetRemove(element, observed), clock);
     }
 
-    /** Deletes the row, recording every field clock this replica has seen. */
+    /** Deletes the row, recording every write tag this replica holds for it. */
     public static Change delete(RowState row, Hlc clock) {
-        return new Change(row.table(), row.id(), row.scope(), null, new Op.Delete(row.fieldClocks()), clock);
+        return new Change(row.table(), row.id(), row.scope(), null, new Op.Delete(row.fieldTags()), clock);
     }
 
     /** Brings a deleted row back (undoes every delete this replica has seen). */

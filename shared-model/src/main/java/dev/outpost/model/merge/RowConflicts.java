@@ -56,9 +56,9 @@ public final class RowConflicts {
     private static List<Candidate> missedUpdates(RowState row, Tombstone t) {
         List<Candidate> out = new ArrayList<>();
         for (Map.Entry<String, FieldState> e : row.fields().entrySet()) {
-            Hlc clock = e.getValue().clock();
-            if (t.missed(e.getKey(), clock)) {
-                out.add(new Candidate(e.getKey(), RowView.valueOf(e.getValue()), clock, false));
+            Hlc missed = t.missed(e.getKey(), e.getValue());
+            if (missed != null) {
+                out.add(new Candidate(e.getKey(), RowView.valueOf(e.getValue()), missed, false));
             }
         }
         out.sort(Comparator.comparing(Candidate::clock).reversed());

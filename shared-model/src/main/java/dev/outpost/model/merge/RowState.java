@@ -4,6 +4,7 @@ import dev.outpost.model.clock.Hlc;
 import java.util.Collections;
 import java.util.Objects;
 import java.util.SortedMap;
+import java.util.SortedSet;
 import java.util.TreeMap;
 
 /**
@@ -56,10 +57,10 @@ public record RowState(
         return max;
     }
 
-    /** For each field, its latest clock: what a delete issued now has seen. */
-    public SortedMap<String, Hlc> fieldClocks() {
-        TreeMap<String, Hlc> out = new TreeMap<>();
-        fields.forEach((name, f) -> out.put(name, f.clock()));
+    /** For each field, the write tags it holds: what a delete issued now has seen. */
+    public SortedMap<String, SortedSet<Hlc>> fieldTags() {
+        TreeMap<String, SortedSet<Hlc>> out = new TreeMap<>();
+        fields.forEach((name, f) -> out.put(name, f.tags()));
         return out;
     }
 }

@@ -4,30 +4,42 @@ import dev.outpost.model.clock.Hlc;
 import java.util.Collections;
 import java.util.Objects;
 import java.util.SortedMap;
+import java.util.SortedSet;
 import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
- * The deletes a row has received, joined: the latest delete clock, and for each field the latest clock any deleting
- * device had seen. A field whose state is newer than what the deletes saw holds an update they did not see.
+ * The deletes a row has received, joined: the latest delete clock, and for each field every write tag some
+ * deleting device had seen. A field holding a tag no delete saw holds an update the deletes missed.
  */
-public record Tombstone(Hlc clock, SortedMap<String, Hlc> seen) {
+public record Tombstone(Hlc clock, SortedMap<String, SortedSet<Hlc>> seen) {
     public Tombstone {
         Objects.requireNonNull(clock);
-        seen = Collections.unmodifiableSortedMap(new TreeMap<>(seen));
+        TreeMap<String, SortedSet<Hlc>> copy = new TreeMap<>();
+        seen.forEach((f, tags) -> copy.put(f, Collections.unmodifiableSortedSet(new TreeSet<>(tags))));
+        seen = Collections.unmodifiableSortedMap(copy);
     }
 
     public Tombstone join(Tombstone other) {
         if (other == null) {
             return this;
         }
-        TreeMap<String, Hlc> merged = new TreeMap<>(seen);
-        other.seen.forEach((field, c) -> merged.merge(field, c, Hlc::max));
+        TreeMap<String, SortedSet<Hlc>> merged = new TreeMap<>();
+        seen.forEach((f, tags) -> merged.put(f, new TreeSet<>(tags)));
+        other.seen.forEach(
+                (f, tags) -> merged.computeIfAbsent(f, k -> new TreeSet<>()).addAll(tags));
         return new Tombstone(Hlc.max(clock, other.clock), merged);
     }
 
-    /** Whether a field state with clock {@code fieldClock} holds a write this delete did not see. */
-    public boolean missed(String field, Hlc fieldClock) {
-        Hlc s = seen.get(field);
-        return fieldClock != null && (s == null || fieldClock.isAfter(s));
+    /** The latest tag of {@code state} that no delete saw, or {@code null} when the deletes saw all of them. */
+    public Hlc missed(String field, FieldState state) {
+        SortedSet<Hlc> saw = seen.getOrDefault(field, Collections.emptySortedSet());
+        Hlc latest = null;
+        for (Hlc tag : state.tags()) {
+            if (!saw.contains(tag)) {
+                latest = Hlc.max(latest, tag);
+            }
+        }
+        return latest;
     }
 }

@@ -9,6 +9,7 @@ import dev.outpost.model.change.FieldValue;
 import dev.outpost.model.change.Op;
 import dev.outpost.model.clock.Hlc;
 import dev.outpost.model.schema.Column;
+import dev.outpost.model.schema.ColumnType;
 import dev.outpost.model.schema.Schema;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -21,16 +22,18 @@ import java.util.UUID;
 
 /**
  * The compact form of a list of changes (docs/protocol.md, "Binary encoding"). Strings that repeat (tables, fields,
- * devices, scopes, row ids) go once into dictionaries; consecutive changes to one row with one clock (one local
- * write) form a group that carries the row and clock once; clocks are deltas from the previous group; canonical
- * UUID row ids travel as 16 bytes. Order is kept exactly.
+ * devices, scopes) go once into dictionaries; each row (table, scope, id) goes once into the row dictionary;
+ * consecutive changes to one row with one clock (one local write) form a group that carries the row and clock once;
+ * clocks are deltas from the previous group; canonical UUIDs travel as 16 bytes; a reference to a row in the row
+ * dictionary travels as its index. Order is kept exactly.
  *
  * <pre>
- * section = [tables[], fields[], devices[], scopes[], rows[], group...]      rows: text or 16-byte UUID
- * group   = [table, row, scope, device, msDelta, logical, (field, opcode, operand...)...]
+ * section = [tables[], fields[], devices[], scopes[], rows[], group...]   rows: (table, scope, id)*, id text or uuid
+ * group   = [row, device, msDelta, logical, (field, opcode, operand...)...]
+ * ref     = text | 16-byte uuid | index into rows (of the referenced table, same scope)
  * clock   = device, msDelta-from-group, logical                                 (3 items, inline)
  * opcode  0 assign value | 1 assign value n clock*n | 2 counter total | 3 add element
- *         4 remove element n clock*n | 5 delete n (field clock)*n | 6 restore clock   (row ops: field = -1)
+ *         4 remove element n clock*n | 5 delete n (field m clock*m)*n | 6 restore clock   (row ops: field = -1)
  * </pre>
  */
 final class BinaryChanges {
@@ -62,15 +65,24 @@ final class BinaryChanges {
         }
     }
 
-    static void write(JsonGenerator g, List<Change> changes) throws IOException {
+    private static String rowKey(String table, String scope, String id) {
+        return table + '\u0000' + scope + '\u0000' + id;
+    }
+
+    static void write(JsonGenerator g, List<Change> changes, Schema schema) throws IOException {
         Dictionary tables = new Dictionary(), fields = new Dictionary(), devices = new Dictionary();
         Dictionary scopes = new Dictionary(), rows = new Dictionary();
+        List<Change> rowHeads = new ArrayList<>();
         List<int[]> groups = new ArrayList<>(); // [from, to) change index ranges
         for (int i = 0; i < changes.size(); i++) {
             Change c = changes.get(i);
             tables.of(c.table());
-            rows.of(c.rowId());
             scopes.of(c.scope());
+            int before = rows.index.size();
+            rows.of(rowKey(c.table(), c.scope(), c.rowId()));
+            if (rows.index.size() > before) {
+                rowHeads.add(c);
+            }
             devices.of(c.deviceId());
             if (c.field() != null) {
                 fields.of(c.field());
@@ -92,27 +104,22 @@ final class BinaryChanges {
         fields.write(g);
         devices.write(g);
         scopes.write(g);
-        g.writeStartArray(null, rows.index.size());
-        for (String id : rows.index.keySet()) {
-            byte[] uuid = uuidBytes(id);
-            if (uuid != null) {
-                g.writeBinary(uuid);
-            } else {
-                g.writeString(id);
-            }
+        g.writeStartArray(null, 3 * rowHeads.size());
+        for (Change head : rowHeads) {
+            g.writeNumber(tables.of(head.table()));
+            g.writeNumber(scopes.of(head.scope()));
+            writeId(g, head.rowId());
         }
         g.writeEndArray();
         long previousMs = 0;
         for (int[] range : groups) {
             Change head = changes.get(range[0]);
-            int items = 6;
+            int items = 4;
             for (int i = range[0]; i < range[1]; i++) {
                 items += 2 + operandItems(changes.get(i).op());
             }
             g.writeStartArray(null, items);
-            g.writeNumber(tables.of(head.table()));
-            g.writeNumber(rows.of(head.rowId()));
-            g.writeNumber(scopes.of(head.scope()));
+            g.writeNumber(rows.of(rowKey(head.table(), head.scope(), head.rowId())));
             g.writeNumber(devices.of(head.deviceId()));
             long groupMs = head.clock().physicalMs();
             g.writeNumber(groupMs - previousMs);
@@ -121,7 +128,7 @@ final class BinaryChanges {
             for (int i = range[0]; i < range[1]; i++) {
                 Change c = changes.get(i);
                 g.writeNumber(c.field() == null ? NO_FIELD : fields.of(c.field()));
-                writeOp(g, c.op(), groupMs, devices, fields);
+                writeOp(g, c, schema, groupMs, devices, fields, rows);
             }
             g.writeEndArray();
         }
@@ -139,7 +146,8 @@ final class BinaryChanges {
         return switch (op) {
             case Op.Assign a -> a.replaces();
             case Op.SetRemove rm -> rm.observed();
-            case Op.Delete d -> List.copyOf(d.seen().values());
+            case Op.Delete d ->
+                d.seen().values().stream().flatMap(java.util.Collection::stream).toList();
             case Op.Restore r -> List.of(r.tombstone());
             case Op.CounterTotal t -> List.of();
             case Op.SetAdd add -> List.of();
@@ -153,17 +161,40 @@ final class BinaryChanges {
             case Op.CounterTotal t -> 1;
             case Op.SetAdd add -> 1;
             case Op.SetRemove rm -> 2 + CLOCK_ITEMS * rm.observed().size();
-            case Op.Delete d -> 1 + (1 + CLOCK_ITEMS) * d.seen().size();
+            case Op.Delete d -> {
+                int items = 1;
+                for (var tags : d.seen().values()) {
+                    items += 2 + CLOCK_ITEMS * tags.size();
+                }
+                yield items;
+            }
             case Op.Restore r -> CLOCK_ITEMS;
         };
     }
 
-    private static void writeOp(JsonGenerator g, Op op, long groupMs, Dictionary devices, Dictionary fields)
+    private static void writeOp(
+            JsonGenerator g,
+            Change c,
+            Schema schema,
+            long groupMs,
+            Dictionary devices,
+            Dictionary fields,
+            Dictionary rows)
             throws IOException {
-        switch (op) {
+        switch (c.op()) {
             case Op.Assign a -> {
                 g.writeNumber(a.replaces().isEmpty() ? ASSIGN : ASSIGN_REPLACING);
-                ValueCodec.writeBinary(g, a.value());
+                Column column = schema.column(c.table(), c.field());
+                if (column.type() == ColumnType.REF && a.value() instanceof FieldValue.Text ref) {
+                    Integer index = rows.index.get(rowKey(column.refTable(), c.scope(), ref.value()));
+                    if (index != null) {
+                        g.writeNumber(index);
+                    } else {
+                        writeId(g, ref.value());
+                    }
+                } else {
+                    ValueCodec.writeBinary(g, a.value());
+                }
                 if (!a.replaces().isEmpty()) {
                     writeClocks(g, a.replaces(), groupMs, devices);
                 }
@@ -186,7 +217,7 @@ final class BinaryChanges {
                 g.writeNumber(d.seen().size());
                 for (var e : d.seen().entrySet()) {
                     g.writeNumber(fields.of(e.getKey()));
-                    writeClock(g, e.getValue(), groupMs, devices);
+                    writeClocks(g, List.copyOf(e.getValue()), groupMs, devices);
                 }
             }
             case Op.Restore r -> {
@@ -220,16 +251,16 @@ final class BinaryChanges {
         List<String> devices = readStrings(in, "devices");
         List<String> scopes = readStrings(in, "scopes");
         in.expect(JsonToken.START_ARRAY);
-        List<String> rows = new ArrayList<>();
+        List<String[]> rows = new ArrayList<>(); // {table, scope, id}
         JsonToken t;
         while ((t = in.next()) != JsonToken.END_ARRAY) {
-            if (t == JsonToken.VALUE_EMBEDDED_OBJECT) {
-                rows.add(uuidText(in.p.getBinaryValue()));
-            } else if (t == JsonToken.VALUE_STRING) {
-                rows.add(in.p.getText());
-            } else {
-                throw TokenReader.malformed("row ids are strings or 16-byte UUIDs");
+            if (t != JsonToken.VALUE_NUMBER_INT) {
+                throw TokenReader.malformed("row dictionary entries start with a table index");
             }
+            String table = pick(tables, in.p.getIntValue(), "table");
+            String scope = pick(scopes, in.nextInt(), "scope");
+            in.next();
+            rows.add(new String[] {table, scope, readId(in)});
         }
         List<Change> out = new ArrayList<>();
         long previousMs = 0;
@@ -237,9 +268,10 @@ final class BinaryChanges {
             if (t != JsonToken.START_ARRAY) {
                 throw TokenReader.malformed("each change group must be an array");
             }
-            String table = pick(tables, in.nextInt(), "table");
-            String row = pick(rows, in.nextInt(), "row");
-            String scope = pick(scopes, in.nextInt(), "scope");
+            String[] rowEntry = pickRow(rows, in.nextInt());
+            String table = rowEntry[0];
+            String scope = rowEntry[1];
+            String row = rowEntry[2];
             String device = pick(devices, in.nextInt(), "device");
             long groupMs = Math.addExact(previousMs, in.nextLong());
             previousMs = groupMs;
@@ -254,7 +286,7 @@ final class BinaryChanges {
                     throw new OutpostException(
                             ErrorCode.BATCH_TOO_LARGE, "more than " + limits.changesMax() + " changes in one message");
                 }
-                Op op = readOp(in, schema, table, row, field, groupMs, devices, fields);
+                Op op = readOp(in, schema, rowEntry, field, groupMs, devices, fields, rows);
                 boolean rowOp = op instanceof Op.Delete || op instanceof Op.Restore;
                 if (rowOp != (field == null)) {
                     throw TokenReader.malformed(table + "/" + row + ": field index does not fit the operation");
@@ -268,13 +300,15 @@ final class BinaryChanges {
     private static Op readOp(
             TokenReader in,
             Schema schema,
-            String table,
-            String row,
+            String[] rowEntry,
             String field,
             long groupMs,
             List<String> devices,
-            List<String> fields)
+            List<String> fields,
+            List<String[]> rows)
             throws IOException {
+        String table = rowEntry[0];
+        String row = rowEntry[2];
         String where = table + "/" + row + (field == null ? "" : "." + field);
         int code = in.nextInt();
         return switch (code) {
@@ -283,8 +317,19 @@ final class BinaryChanges {
                     throw TokenReader.malformed(where + ": assign needs a field");
                 }
                 Column column = schema.column(table, field);
-                in.next();
-                FieldValue value = ValueCodec.readBinary(in.p, column.type(), where);
+                JsonToken valueToken = in.next();
+                FieldValue value;
+                if (column.type() == ColumnType.REF && valueToken == JsonToken.VALUE_NUMBER_INT) {
+                    String[] target = pickRow(rows, in.p.getIntValue());
+                    if (!target[0].equals(column.refTable()) || !target[1].equals(rowEntry[1])) {
+                        throw TokenReader.malformed(where + ": reference index names a row of another table or scope");
+                    }
+                    value = new FieldValue.Text(target[2]);
+                } else if (column.type() == ColumnType.REF && valueToken == JsonToken.VALUE_EMBEDDED_OBJECT) {
+                    value = new FieldValue.Text(readId(in));
+                } else {
+                    value = ValueCodec.readBinary(in.p, column.type(), where);
+                }
                 yield new Op.Assign(value, code == ASSIGN ? List.of() : readClocks(in, groupMs, devices));
             }
             case COUNTER -> new Op.CounterTotal(in.nextLong());
@@ -292,11 +337,11 @@ final class BinaryChanges {
             case SET_REMOVE -> new Op.SetRemove(in.nextText(), readClocks(in, groupMs, devices));
             case DELETE -> {
                 int n = count(in);
-                TreeMap<String, Hlc> seen = new TreeMap<>();
+                TreeMap<String, List<Hlc>> seen = new TreeMap<>();
                 for (int i = 0; i < n; i++) {
-                    seen.put(pick(fields, in.nextInt(), "field"), readClock(in, groupMs, devices));
+                    seen.put(pick(fields, in.nextInt(), "field"), readClocks(in, groupMs, devices));
                 }
-                yield new Op.Delete(seen);
+                yield Op.Delete.of(seen);
             }
             case RESTORE -> new Op.Restore(readClock(in, groupMs, devices));
             default -> throw TokenReader.malformed(where + ": unknown opcode " + code);
@@ -337,6 +382,34 @@ final class BinaryChanges {
             out.add(in.p.getText());
         }
         return out;
+    }
+
+    private static String[] pickRow(List<String[]> rows, int index) {
+        if (index < 0 || index >= rows.size()) {
+            throw TokenReader.malformed("row index " + index + " outside its dictionary");
+        }
+        return rows.get(index);
+    }
+
+    private static void writeId(JsonGenerator g, String id) throws IOException {
+        byte[] uuid = uuidBytes(id);
+        if (uuid != null) {
+            g.writeBinary(uuid);
+        } else {
+            g.writeString(id);
+        }
+    }
+
+    /** An id whose token is current: text, or a 16-byte UUID. */
+    private static String readId(TokenReader in) throws IOException {
+        JsonToken t = in.p.currentToken();
+        if (t == JsonToken.VALUE_EMBEDDED_OBJECT) {
+            return uuidText(in.p.getBinaryValue());
+        }
+        if (t == JsonToken.VALUE_STRING) {
+            return in.p.getText();
+        }
+        throw TokenReader.malformed("ids are strings or 16-byte UUIDs");
     }
 
     private static String pick(List<String> dictionary, int index, String what) {

@@ -64,7 +64,7 @@ final class JsonChanges {
                     g.writeStringField("op", "delete");
                     g.writeObjectFieldStart("seen");
                     for (var e : d.seen().entrySet()) {
-                        g.writeStringField(e.getKey(), e.getValue().toString());
+                        writeClocks(g, e.getKey(), List.copyOf(e.getValue()));
                     }
                     g.writeEndObject();
                 }
@@ -104,7 +104,7 @@ final class JsonChanges {
         String rawValue = null;
         Long total = null;
         List<Hlc> clocks = null;
-        Map<String, Hlc> seen = null;
+        Map<String, List<Hlc>> seen = null;
         JsonToken t;
         while ((t = in.next()) != JsonToken.END_OBJECT) {
             String key = in.p.currentName();
@@ -188,15 +188,15 @@ final class JsonChanges {
         return out;
     }
 
-    private static Map<String, Hlc> readSeen(TokenReader in) throws IOException {
+    private static Map<String, List<Hlc>> readSeen(TokenReader in) throws IOException {
         if (in.p.currentToken() != JsonToken.START_OBJECT) {
             throw TokenReader.malformed("'seen' must be an object of field clocks");
         }
-        Map<String, Hlc> out = new TreeMap<>();
+        Map<String, List<Hlc>> out = new TreeMap<>();
         while (in.next() != JsonToken.END_OBJECT) {
             String f = in.p.currentName();
             in.next();
-            out.put(f, Hlc.parse(text(in, "seen." + f)));
+            out.put(f, readClocks(in, "seen." + f));
         }
         return out;
     }

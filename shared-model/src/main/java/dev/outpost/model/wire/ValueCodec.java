@@ -130,11 +130,44 @@ final class ValueCodec {
         }
     }
 
-    /** Compact JSON text of the structure at the current token; the parser ends on its last token. */
+    /**
+     * Compact JSON text of the structure at the current token; the parser ends on its last token. Numbers are
+     * copied as written (Jackson's own copy goes through {@code double} and would lose decimal digits).
+     */
     static String compactCopy(JsonParser p) throws IOException {
         StringWriter out = new StringWriter();
         try (JsonGenerator g = JSON.createGenerator(out)) {
-            g.copyCurrentStructure(p);
+            int depth = 0;
+            do {
+                JsonToken t = p.currentToken();
+                switch (t) {
+                    case START_OBJECT -> {
+                        g.writeStartObject();
+                        depth++;
+                    }
+                    case START_ARRAY -> {
+                        g.writeStartArray();
+                        depth++;
+                    }
+                    case END_OBJECT -> {
+                        g.writeEndObject();
+                        depth--;
+                    }
+                    case END_ARRAY -> {
+                        g.writeEndArray();
+                        depth--;
+                    }
+                    case FIELD_NAME -> g.writeFieldName(p.currentName());
+                    case VALUE_STRING -> g.writeString(p.getText());
+                    case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> g.writeNumber(p.getText());
+                    case VALUE_TRUE, VALUE_FALSE -> g.writeBoolean(t == JsonToken.VALUE_TRUE);
+                    case VALUE_NULL -> g.writeNull();
+                    default -> throw TokenReader.malformed("unexpected token in a JSON value");
+                }
+                if (depth > 0 && p.nextToken() == null) {
+                    throw TokenReader.malformed("payload ends early");
+                }
+            } while (depth > 0);
         }
         return out.toString();
     }

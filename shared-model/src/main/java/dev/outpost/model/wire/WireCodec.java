@@ -80,7 +80,7 @@ public final class WireCodec {
                         } else {
                             g.writeString(batch.batchId());
                         }
-                        BinaryChanges.write(g, batch.changes());
+                        BinaryChanges.write(g, batch.changes(), schema);
                         g.writeEndArray();
                     }
                     yield frame(body.toByteArray());
