@@ -22,7 +22,28 @@ public enum ErrorCode {
     OPERATION_NOT_ALLOWED("operation-not-allowed", Kind.PERMANENT),
     INVALID_CLOCK("invalid-clock", Kind.PERMANENT),
     INVALID_ID("invalid-id", Kind.PERMANENT),
-    SCOPE_CHANGE("scope-change", Kind.PERMANENT);
+    SCOPE_CHANGE("scope-change", Kind.PERMANENT),
+
+    // Who may do what.
+    UNAUTHENTICATED("unauthenticated", Kind.PERMANENT),
+    CREDENTIAL_REVOKED("credential-revoked", Kind.PERMANENT),
+    OUT_OF_SCOPE("out-of-scope", Kind.PERMANENT),
+    DEVICE_MISMATCH("device-mismatch", Kind.PERMANENT),
+    ADMIN_ONLY("admin-only", Kind.PERMANENT),
+
+    // Protocol state.
+    BATCH_ID_TAKEN("batch-id-taken", Kind.PERMANENT),
+    CLOCK_SKEW("clock-skew", Kind.PERMANENT),
+    UPGRADE_REQUIRED("upgrade-required", Kind.PERMANENT),
+    INVALID_CURSOR("invalid-cursor", Kind.PERMANENT),
+    NOT_FOUND("not-found", Kind.PERMANENT),
+    ALREADY_EXISTS("already-exists", Kind.PERMANENT),
+    STALE_RESOLUTION("stale-resolution", Kind.PERMANENT),
+    UNSUPPORTED_MEDIA_TYPE("unsupported-media-type", Kind.PERMANENT),
+
+    // Transient trouble on the serving side; the same request may succeed later.
+    UNAVAILABLE("unavailable", Kind.RETRIABLE),
+    INTERNAL("internal", Kind.RETRIABLE);
 
     /** How a caller should react; classified here, once, for every code. */
     public enum Kind {

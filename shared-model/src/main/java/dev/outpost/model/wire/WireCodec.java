@@ -9,10 +9,14 @@ import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.dataformat.cbor.CBORFactory;
 import dev.outpost.model.ErrorCode;
 import dev.outpost.model.OutpostException;
+import dev.outpost.model.change.Change;
+import dev.outpost.model.merge.Conflict;
 import dev.outpost.model.schema.Schema;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 import java.util.zip.DataFormatException;
 import java.util.zip.Deflater;
@@ -54,111 +58,266 @@ public final class WireCodec {
         return limits;
     }
 
+    /** Writes one message body; {@code binary} tells value and change writers which form to use. */
+    @FunctionalInterface
+    private interface BodyWriter {
+        void write(JsonGenerator g, boolean binary) throws IOException;
+    }
+
+    /** Reads one key of a message body whose value token is current; returns false for an unknown key. */
+    @FunctionalInterface
+    private interface KeyReader {
+        boolean read(String key, TokenReader in, boolean binary) throws IOException;
+    }
+
     public byte[] encode(ChangeBatch batch, WireFormat format) {
+        return write(format, (g, binary) -> {
+            if (batch.batchId() != null) {
+                g.writeStringField("batchId", batch.batchId());
+            }
+            writeChanges(g, binary, batch.changes());
+        });
+    }
+
+    public ChangeBatch decode(byte[] payload, WireFormat format) {
+        String[] batchId = {null};
+        List<Change>[] changes = newChanges();
+        read(payload, format, (key, in, binary) -> switch (key) {
+            case "batchId" -> {
+                batchId[0] = textOrNull(in);
+                yield true;
+            }
+            case "changes" -> {
+                changes[0] = readChanges(in, binary);
+                yield true;
+            }
+            default -> false;
+        });
+        return new ChangeBatch(batchId[0], require(changes[0], "changes"));
+    }
+
+    public byte[] encode(SyncRequest request, WireFormat format) {
+        return write(format, (g, binary) -> {
+            g.writeStringField("deviceId", request.deviceId());
+            g.writeNumberField("schemaVersion", request.schemaVersion());
+            if (request.batchId() != null) {
+                g.writeStringField("batchId", request.batchId());
+            }
+            if (request.cursor() != null) {
+                g.writeStringField("cursor", request.cursor());
+            }
+            if (request.pageSizeMax() > 0) {
+                g.writeNumberField("pageSizeMax", request.pageSizeMax());
+            }
+            writeChanges(g, binary, request.changes());
+        });
+    }
+
+    public SyncRequest decodeRequest(byte[] payload, WireFormat format) {
+        String[] text = new String[3]; // deviceId, batchId, cursor
+        long[] numbers = {-1, 0}; // schemaVersion, pageSizeMax
+        List<Change>[] changes = newChanges();
+        read(payload, format, (key, in, binary) -> {
+            switch (key) {
+                case "deviceId" -> text[0] = textOrNull(in);
+                case "batchId" -> text[1] = textOrNull(in);
+                case "cursor" -> text[2] = textOrNull(in);
+                case "schemaVersion" -> numbers[0] = integer(in, key);
+                case "pageSizeMax" -> numbers[1] = integer(in, key);
+                case "changes" -> changes[0] = readChanges(in, binary);
+                default -> {
+                    return false;
+                }
+            }
+            return true;
+        });
+        if (text[0] == null || numbers[0] < 0) {
+            throw TokenReader.malformed("a sync request needs deviceId and schemaVersion");
+        }
+        List<Change> pushed = changes[0] == null ? List.of() : changes[0];
+        if (!pushed.isEmpty() && text[1] == null) {
+            throw TokenReader.malformed("a sync request that pushes changes needs a batchId");
+        }
+        return new SyncRequest(
+                text[0],
+                (int) Math.min(numbers[0], Integer.MAX_VALUE),
+                text[1],
+                text[2],
+                (int) Math.min(numbers[1], Integer.MAX_VALUE),
+                pushed);
+    }
+
+    public byte[] encode(SyncResponse response, WireFormat format) {
+        return write(format, (g, binary) -> {
+            if (response.ack() != null) {
+                g.writeObjectFieldStart("ack");
+                g.writeStringField("batchId", response.ack().batchId());
+                g.writeNumberField("applied", response.ack().applied());
+                g.writeBooleanField("duplicate", response.ack().duplicate());
+                g.writeEndObject();
+            }
+            g.writeStringField("cursor", response.cursor());
+            g.writeBooleanField("more", response.more());
+            g.writeNumberField("serverTimeMs", response.serverTimeMs());
+            if (response.desiredModelVersion() != null) {
+                g.writeStringField("desiredModelVersion", response.desiredModelVersion());
+            }
+            writeChanges(g, binary, response.changes());
+            g.writeFieldName("conflicts");
+            ConflictCodec.write(g, response.conflicts(), binary, schema);
+        });
+    }
+
+    public SyncResponse decodeResponse(byte[] payload, WireFormat format) {
+        SyncResponse.Ack[] ack = {null};
+        String[] text = new String[2]; // cursor, desiredModelVersion
+        boolean[] more = {false};
+        long[] serverTime = {-1};
+        List<Change>[] changes = newChanges();
+        List<List<Conflict>> conflicts = new ArrayList<>(List.of(List.of()));
+        read(payload, format, (key, in, binary) -> {
+            switch (key) {
+                case "ack" -> ack[0] = readAck(in);
+                case "cursor" -> text[0] = textOrNull(in);
+                case "desiredModelVersion" -> text[1] = textOrNull(in);
+                case "more" -> more[0] = in.p.currentToken() == JsonToken.VALUE_TRUE;
+                case "serverTimeMs" -> serverTime[0] = integer(in, key);
+                case "changes" -> changes[0] = readChanges(in, binary);
+                case "conflicts" -> conflicts.set(0, ConflictCodec.read(in, binary, schema));
+                default -> {
+                    return false;
+                }
+            }
+            return true;
+        });
+        if (text[0] == null || serverTime[0] < 0) {
+            throw TokenReader.malformed("a sync response needs cursor and serverTimeMs");
+        }
+        return new SyncResponse(
+                ack[0], text[0], more[0], serverTime[0], text[1], require(changes[0], "changes"), conflicts.getFirst());
+    }
+
+    private SyncResponse.Ack readAck(TokenReader in) throws IOException {
+        if (in.p.currentToken() != JsonToken.START_OBJECT) {
+            throw TokenReader.malformed("'ack' must be an object");
+        }
+        String batchId = null;
+        long applied = 0;
+        boolean duplicate = false;
+        while (in.next() != JsonToken.END_OBJECT) {
+            String key = in.p.currentName();
+            in.next();
+            switch (key) {
+                case "batchId" -> batchId = textOrNull(in);
+                case "applied" -> applied = integer(in, key);
+                case "duplicate" -> duplicate = in.p.currentToken() == JsonToken.VALUE_TRUE;
+                default -> throw TokenReader.malformed("unknown key 'ack." + key + "'");
+            }
+        }
+        return new SyncResponse.Ack(batchId, (int) Math.min(applied, Integer.MAX_VALUE), duplicate);
+    }
+
+    private void writeChanges(JsonGenerator g, boolean binary, List<Change> changes) throws IOException {
+        g.writeFieldName("changes");
+        if (binary) {
+            BinaryChanges.write(g, changes, schema);
+        } else {
+            JsonChanges.write(g, changes);
+        }
+    }
+
+    private List<Change> readChanges(TokenReader in, boolean binary) throws IOException {
+        return binary ? BinaryChanges.read(in, schema, limits) : JsonChanges.read(in, schema, limits);
+    }
+
+    @SuppressWarnings("unchecked")
+    private static List<Change>[] newChanges() {
+        return new List[1];
+    }
+
+    private static <T> T require(T value, String key) {
+        if (value == null) {
+            throw TokenReader.malformed("missing '" + key + "'");
+        }
+        return value;
+    }
+
+    private static String textOrNull(TokenReader in) throws IOException {
+        JsonToken t = in.p.currentToken();
+        if (t == JsonToken.VALUE_NULL) {
+            return null;
+        }
+        if (t != JsonToken.VALUE_STRING) {
+            throw TokenReader.malformed("expected a string, found " + TokenReader.describe(t));
+        }
+        return in.p.getText();
+    }
+
+    private static long integer(TokenReader in, String key) throws IOException {
+        if (in.p.currentToken() != JsonToken.VALUE_NUMBER_INT) {
+            throw TokenReader.malformed("'" + key + "' must be an integer");
+        }
+        long v = in.p.getLongValue();
+        if (v < 0) {
+            throw TokenReader.malformed("'" + key + "' must not be negative");
+        }
+        return v;
+    }
+
+    private byte[] write(WireFormat format, BodyWriter body) {
         try {
-            return switch (format) {
-                case JSON -> {
-                    ByteArrayOutputStream out = new ByteArrayOutputStream();
-                    try (JsonGenerator g = JSON.createGenerator(out, JsonEncoding.UTF8)) {
-                        g.writeStartObject();
-                        g.writeNumberField("format", FORMAT_VERSION);
-                        if (batch.batchId() != null) {
-                            g.writeStringField("batchId", batch.batchId());
-                        }
-                        g.writeFieldName("changes");
-                        JsonChanges.write(g, batch.changes());
-                        g.writeEndObject();
-                    }
-                    yield out.toByteArray();
-                }
-                case BINARY -> {
-                    ByteArrayOutputStream body = new ByteArrayOutputStream();
-                    try (JsonGenerator g = CBOR.createGenerator(body)) {
-                        g.writeStartArray(null, 2);
-                        if (batch.batchId() == null) {
-                            g.writeNull();
-                        } else {
-                            g.writeString(batch.batchId());
-                        }
-                        BinaryChanges.write(g, batch.changes(), schema);
-                        g.writeEndArray();
-                    }
-                    yield frame(body.toByteArray());
-                }
-            };
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            boolean binary = format == WireFormat.BINARY;
+            try (JsonGenerator g = binary ? CBOR.createGenerator(out) : JSON.createGenerator(out, JsonEncoding.UTF8)) {
+                g.writeStartObject();
+                g.writeNumberField("format", FORMAT_VERSION);
+                body.write(g, binary);
+                g.writeEndObject();
+            }
+            return binary ? frame(out.toByteArray()) : out.toByteArray();
         } catch (IOException e) {
             throw new IllegalStateException("encoding to memory failed", e);
         }
     }
 
-    public ChangeBatch decode(byte[] payload, WireFormat format) {
+    private void read(byte[] payload, WireFormat format, KeyReader keys) {
         if (payload.length > limits.payloadBytesMax()) {
             throw tooLarge();
         }
-        try {
-            return switch (format) {
-                case JSON -> {
-                    try (JsonParser p = JSON.createParser(payload)) {
-                        yield readJson(new TokenReader(p));
-                    }
+        boolean binary = format == WireFormat.BINARY;
+        try (JsonParser p = binary ? CBOR.createParser(unframe(payload)) : JSON.createParser(payload)) {
+            TokenReader in = new TokenReader(p);
+            in.expect(JsonToken.START_OBJECT);
+            boolean versionSeen = false;
+            while (in.next() != JsonToken.END_OBJECT) {
+                if (in.p.currentToken() != JsonToken.FIELD_NAME) {
+                    throw TokenReader.malformed("expected a key");
                 }
-                case BINARY -> {
-                    try (JsonParser p = CBOR.createParser(unframe(payload))) {
-                        yield readBinary(new TokenReader(p));
-                    }
+                String key = in.p.currentName();
+                in.next();
+                if (key.equals("format")) {
+                    checkVersion((int) Math.min(integer(in, key), Integer.MAX_VALUE));
+                    versionSeen = true;
+                } else if (!versionSeen) {
+                    throw TokenReader.malformed("'format' must come first");
+                } else if (!keys.read(key, in, binary)) {
+                    throw TokenReader.malformed("unknown key '" + key + "'");
                 }
-            };
+            }
+            if (!versionSeen) {
+                throw TokenReader.malformed("missing 'format'");
+            }
+            if (p.nextToken() != null) {
+                throw TokenReader.malformed("trailing data after the message");
+            }
         } catch (StreamConstraintsException e) {
             throw tooLarge();
         } catch (OutpostException e) {
             throw e;
         } catch (IOException | RuntimeException e) {
             // Parser errors carry offsets and token names; they are for logs, not clients.
-            throw TokenReader.malformed("not valid " + format.name().toLowerCase(java.util.Locale.ROOT));
+            throw TokenReader.malformed("not valid " + (binary ? "binary" : "JSON"));
         }
-    }
-
-    private ChangeBatch readJson(TokenReader in) throws IOException {
-        in.expect(JsonToken.START_OBJECT);
-        Integer format = null;
-        String batchId = null;
-        java.util.List<dev.outpost.model.change.Change> changes = null;
-        JsonToken t;
-        while ((t = in.next()) != JsonToken.END_OBJECT) {
-            String key = in.p.currentName();
-            in.next();
-            switch (key) {
-                case "format" -> {
-                    if (in.p.currentToken() != JsonToken.VALUE_NUMBER_INT) {
-                        throw TokenReader.malformed("'format' must be an integer");
-                    }
-                    format = in.p.getIntValue();
-                    checkVersion(format);
-                }
-                case "batchId" ->
-                    batchId = in.p.currentToken() == JsonToken.VALUE_NULL ? null : in.p.getValueAsString();
-                case "changes" -> {
-                    if (format == null) {
-                        throw TokenReader.malformed("'format' must come before 'changes'");
-                    }
-                    changes = JsonChanges.read(in, schema, limits);
-                }
-                default -> throw TokenReader.malformed("unknown key '" + key + "'");
-            }
-        }
-        if (format == null || changes == null) {
-            throw TokenReader.malformed("a message needs 'format' and 'changes'");
-        }
-        return new ChangeBatch(batchId, changes);
-    }
-
-    private ChangeBatch readBinary(TokenReader in) throws IOException {
-        in.expect(JsonToken.START_ARRAY);
-        String batchId = in.nextTextOrNull();
-        in.next();
-        var changes = BinaryChanges.read(in, schema, limits);
-        in.expect(JsonToken.END_ARRAY);
-        return new ChangeBatch(batchId, changes);
     }
 
     private static void checkVersion(int version) {

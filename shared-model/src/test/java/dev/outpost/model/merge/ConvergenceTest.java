@@ -15,6 +15,7 @@ import dev.outpost.model.schema.Schema;
 import dev.outpost.model.schema.SchemaLoader;
 import dev.outpost.model.schema.Table;
 import dev.outpost.model.wire.ChangeBatch;
+import dev.outpost.model.wire.RowStateCodec;
 import dev.outpost.model.wire.WireCodec;
 import dev.outpost.model.wire.WireFormat;
 import dev.outpost.model.wire.WireLimits;
@@ -218,6 +219,10 @@ class ConvergenceTest {
             assertEquals(first.rows, r.rows, "replica " + r.deviceId + " differs from " + first.deviceId);
         }
         checkAgainstOracle(first, List.copyOf(all), counterOracle);
+        RowStateCodec stored = new RowStateCodec(SCHEMA);
+        for (RowState row : first.rows.values()) {
+            assertEquals(row, stored.decode(row.table(), row.id(), row.scope(), stored.encode(row)), "stored form");
+        }
         return List.copyOf(all);
     }
 

@@ -106,6 +106,52 @@ class WireCodecTest {
         assertEquals(batch, back);
     }
 
+    @ParameterizedTest
+    @EnumSource(WireFormat.class)
+    void syncRequestsAndResponsesRoundTripExactly(WireFormat format) {
+        ChangeBatch batch = everyKindOfChange();
+        SyncRequest request = new SyncRequest("officer-a", 1, "batch-0001", "812:44", 500, batch.changes());
+        assertEquals(request, codec.decodeRequest(codec.encode(request, format), format));
+        SyncRequest pullOnly = new SyncRequest("officer-a", 1, null, null, 0, List.of());
+        assertEquals(pullOnly, codec.decodeRequest(codec.encode(pullOnly, format), format));
+
+        Hlc a = new Hlc(1_763_871_813_123L, 0, "officer-a");
+        Hlc b = new Hlc(1_763_871_813_123L, 0, "officer-b");
+        List<dev.outpost.model.merge.Conflict> conflicts = List.of(
+                new dev.outpost.model.merge.Conflict(
+                        "crop_record",
+                        "c1",
+                        "yield_kg",
+                        dev.outpost.model.merge.Conflict.Kind.CONCURRENT_WRITES,
+                        List.of(
+                                new dev.outpost.model.merge.Conflict.Candidate(
+                                        "yield_kg", new FieldValue.Decimal(new BigDecimal("1350.50")), b, false),
+                                new dev.outpost.model.merge.Conflict.Candidate(
+                                        "yield_kg", new FieldValue.Decimal(new BigDecimal("1200")), a, false))),
+                new dev.outpost.model.merge.Conflict(
+                        "crop_record",
+                        "c2",
+                        null,
+                        dev.outpost.model.merge.Conflict.Kind.DELETE_VS_UPDATE,
+                        List.of(
+                                new dev.outpost.model.merge.Conflict.Candidate(null, null, b, true),
+                                new dev.outpost.model.merge.Conflict.Candidate(
+                                        "bags_harvested", new FieldValue.Int(7), a, false),
+                                new dev.outpost.model.merge.Conflict.Candidate(
+                                        "pests", new FieldValue.Json("[\"aphids\"]"), a, false))));
+        SyncResponse response = new SyncResponse(
+                new SyncResponse.Ack("batch-0001", 13, false),
+                "900:3",
+                true,
+                1_763_871_900_000L,
+                "crop-disease@4",
+                batch.changes(),
+                conflicts);
+        assertEquals(response, codec.decodeResponse(codec.encode(response, format), format));
+        SyncResponse empty = new SyncResponse(null, "0:0", false, 5L, null, List.of(), List.of());
+        assertEquals(empty, codec.decodeResponse(codec.encode(empty, format), format));
+    }
+
     @Test
     void timestampAndJsonColumnsRoundTrip() {
         var schema = SchemaLoader.parse("""
