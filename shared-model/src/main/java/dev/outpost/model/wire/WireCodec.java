@@ -10,6 +10,7 @@ import com.fasterxml.jackson.dataformat.cbor.CBORFactory;
 import dev.outpost.model.ErrorCode;
 import dev.outpost.model.OutpostException;
 import dev.outpost.model.change.Change;
+import dev.outpost.model.change.FieldValue;
 import dev.outpost.model.merge.Conflict;
 import dev.outpost.model.schema.Schema;
 import java.io.ByteArrayOutputStream;
@@ -195,6 +196,73 @@ public final class WireCodec {
         }
         return new SyncResponse(
                 ack[0], text[0], more[0], serverTime[0], text[1], require(changes[0], "changes"), conflicts.getFirst());
+    }
+
+    /** One change as a JSON object (the feed's stored form). */
+    public String encodeChange(Change change) {
+        return json(g -> JsonChanges.write(g, List.of(change)));
+    }
+
+    public Change decodeChange(String json) {
+        List<Change> one = parseJson(json, in -> JsonChanges.read(in, schema, limits));
+        if (one.size() != 1) {
+            throw TokenReader.malformed("expected exactly one change");
+        }
+        return one.getFirst();
+    }
+
+    /** Conflicts as a JSON array (the conflict table's stored form and the admin API's). */
+    public String encodeConflicts(List<Conflict> conflicts) {
+        return json(g -> ConflictCodec.write(g, conflicts, false, schema));
+    }
+
+    public List<Conflict> decodeConflicts(String json) {
+        return parseJson(json, in -> ConflictCodec.read(in, false, schema));
+    }
+
+    /** A value for {@code table.field} from JSON text, typed by the column (e.g. an admin's resolution). */
+    public FieldValue decodeValue(String table, String field, String json) {
+        var column = schema.column(table, field);
+        return parseJson(json, in -> ValueCodec.readJson(in.p, column.type(), table + "." + field));
+    }
+
+    /** A value as JSON text. */
+    public static String encodeValue(FieldValue value) {
+        return json(g -> ValueCodec.writeJson(g, value));
+    }
+
+    @FunctionalInterface
+    private interface JsonWriting {
+        void write(JsonGenerator g) throws IOException;
+    }
+
+    @FunctionalInterface
+    private interface JsonReading<T> {
+        T read(TokenReader in) throws IOException;
+    }
+
+    private static String json(JsonWriting body) {
+        try {
+            java.io.StringWriter out = new java.io.StringWriter();
+            try (JsonGenerator g = JSON.createGenerator(out)) {
+                body.write(g);
+            }
+            return out.toString();
+        } catch (IOException e) {
+            throw new IllegalStateException("encoding to memory failed", e);
+        }
+    }
+
+    private static <T> T parseJson(String json, JsonReading<T> body) {
+        try (JsonParser p = JSON.createParser(json)) {
+            TokenReader in = new TokenReader(p);
+            in.next();
+            return body.read(in);
+        } catch (OutpostException e) {
+            throw e;
+        } catch (IOException | RuntimeException e) {
+            throw TokenReader.malformed("not valid JSON");
+        }
     }
 
     private SyncResponse.Ack readAck(TokenReader in) throws IOException {

@@ -1,0 +1,48 @@
+package dev.outpost.sync.config;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+
+/** Outpost's own settings ({@code outpost.*}); see application.properties for what each one bounds. */
+@ConfigMapping(prefix = "outpost")
+public interface OutpostConfig {
+
+    /** The admin bearer token; empty means admin calls are refused. */
+    Optional<String> adminToken();
+
+    Schema schema();
+
+    Sync sync();
+
+    interface Schema {
+        /** The current schema file; the bundled farm example when unset. */
+        Optional<String> path();
+
+        /**
+         * Earlier schema versions still served: devices on them keep syncing (pulls leave out what they cannot
+         * read) as long as the current schema only added to them.
+         */
+        Optional<List<String>> previousPaths();
+    }
+
+    interface Sync {
+        @WithDefault("8388608")
+        int payloadBytesMax();
+
+        @WithDefault("5000")
+        int batchChangesMax();
+
+        @WithDefault("1000")
+        int pageSizeDefault();
+
+        @WithDefault("5000")
+        int pageSizeMax();
+
+        /** Changes stamped further ahead of the server's clock are refused. */
+        @WithDefault("PT5M")
+        Duration maxClockSkew();
+    }
+}

@@ -1,0 +1,300 @@
+package dev.outpost.sync.store;
+
+import dev.outpost.model.change.Change;
+import dev.outpost.model.merge.Conflict;
+import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
+import io.vertx.mutiny.sqlclient.SqlConnection;
+import io.vertx.mutiny.sqlclient.Tuple;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The sync tables through the reactive PostgreSQL client. Methods taking a connection run inside the caller's
+ * transaction; the others use the pool. Batched statements use {@code unnest} over arrays, so a batch of any size
+ * is a fixed number of round trips.
+ */
+@ApplicationScoped
+public class SyncStore {
+    private static final String EMPTY_STATE = "{\"fields\":{}}";
+
+    private final Pool pool;
+
+    public SyncStore(Pool pool) {
+        this.pool = pool;
+    }
+
+    public Pool pool() {
+        return pool;
+    }
+
+    public Uni<Optional<DeviceRecord>> findDeviceByTokenHash(byte[] hash) {
+        return pool.preparedQuery(
+                        "select id, scopes, revoked_at is not null as revoked from device where token_hash = $1")
+                .execute(Tuple.of(io.vertx.core.buffer.Buffer.buffer(hash)))
+                .map(rows -> {
+                    var it = rows.iterator();
+                    if (!it.hasNext()) {
+                        return Optional.empty();
+                    }
+                    Row r = it.next();
+                    return Optional.of(new DeviceRecord(
+                            r.getString("id"), Arrays.asList(r.getArrayOfStrings("scopes")), r.getBoolean("revoked")));
+                });
+    }
+
+    /** What happened to a batch id before: {@code empty} if it is new (and now claimed by this transaction). */
+    public record ClaimedBatch(String deviceId, int applied) {}
+
+    public Uni<Optional<ClaimedBatch>> claimBatch(SqlConnection tx, String batchId, String deviceId) {
+        return tx.preparedQuery(
+                        "insert into sync_batch (batch_id, device_id, applied) values ($1, $2, 0) on conflict (batch_id) do nothing returning batch_id")
+                .execute(Tuple.of(batchId, deviceId))
+                .flatMap(inserted -> inserted.size() == 1
+                        ? Uni.createFrom().item(Optional.<ClaimedBatch>empty())
+                        : tx.preparedQuery("select device_id, applied from sync_batch where batch_id = $1")
+                                .execute(Tuple.of(batchId))
+                                .map(rows -> {
+                                    Row r = rows.iterator().next();
+                                    return Optional.of(
+                                            new ClaimedBatch(r.getString("device_id"), r.getInteger("applied")));
+                                }));
+    }
+
+    public Uni<Void> recordApplied(SqlConnection tx, String batchId, int applied) {
+        return tx.preparedQuery("update sync_batch set applied = $2 where batch_id = $1")
+                .execute(Tuple.of(batchId, applied))
+                .replaceWithVoid();
+    }
+
+    /** A stored row: its state text (RowStateCodec) and scope. */
+    public record StoredRow(String table, String id, String scope, String state) {}
+
+    /**
+     * Locks the rows (creating empty ones for new ids, so two batches creating the same row serialize on it) and
+     * returns them keyed by {@code table/id}. Locks are taken in (table, id) order to keep deadlocks rare.
+     */
+    public Uni<Map<String, StoredRow>> lockRows(SqlConnection tx, List<Change> changes) {
+        Map<String, Change> firstByRow = new LinkedHashMap<>();
+        for (Change c : changes) {
+            firstByRow.putIfAbsent(key(c.table(), c.rowId()), c);
+        }
+        int n = firstByRow.size();
+        String[] tables = new String[n], ids = new String[n], scopes = new String[n], states = new String[n];
+        int i = 0;
+        for (Change c : firstByRow.values()) {
+            tables[i] = c.table();
+            ids[i] = c.rowId();
+            scopes[i] = c.scope();
+            states[i] = EMPTY_STATE;
+            i++;
+        }
+        Tuple insertArgs = Tuple.tuple()
+                .addArrayOfString(tables)
+                .addArrayOfString(ids)
+                .addArrayOfString(scopes)
+                .addArrayOfString(states);
+        return tx.preparedQuery(
+                        "insert into row_state (tbl, id, scope, state) select * from unnest($1::text[], $2::text[], $3::text[], $4::text[]) order by 1, 2 on conflict do nothing")
+                .execute(insertArgs)
+                .flatMap(ignored -> tx.preparedQuery(
+                                "select tbl, id, scope, state from row_state where (tbl, id) in (select * from unnest($1::text[], $2::text[])) order by tbl, id for update")
+                        .execute(Tuple.tuple().addArrayOfString(tables).addArrayOfString(ids)))
+                .map(rows -> {
+                    Map<String, StoredRow> out = new LinkedHashMap<>();
+                    for (Row r : rows) {
+                        StoredRow s = new StoredRow(
+                                r.getString("tbl"), r.getString("id"), r.getString("scope"), r.getString("state"));
+                        out.put(key(s.table(), s.id()), s);
+                    }
+                    return out;
+                });
+    }
+
+    /** A row after the batch: new state text and what queries need from it. */
+    public record RowWrite(String table, String id, String state, boolean deleted, int openConflicts) {}
+
+    public Uni<Void> writeRows(SqlConnection tx, List<RowWrite> writes) {
+        if (writes.isEmpty()) {
+            return Uni.createFrom().voidItem();
+        }
+        int n = writes.size();
+        String[] tables = new String[n], ids = new String[n], states = new String[n];
+        Boolean[] deleted = new Boolean[n];
+        Integer[] conflicts = new Integer[n];
+        for (int i = 0; i < n; i++) {
+            RowWrite w = writes.get(i);
+            tables[i] = w.table();
+            ids[i] = w.id();
+            states[i] = w.state();
+            deleted[i] = w.deleted();
+            conflicts[i] = w.openConflicts();
+        }
+        return tx.preparedQuery(
+                        "update row_state r set state = u.state, deleted = u.deleted, open_conflicts = u.oc, updated_at = now() "
+                                + "from unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::int[]) as u(tbl, id, state, deleted, oc) "
+                                + "where r.tbl = u.tbl and r.id = u.id")
+                .execute(Tuple.tuple()
+                        .addArrayOfString(tables)
+                        .addArrayOfString(ids)
+                        .addArrayOfString(states)
+                        .addArrayOfBoolean(deleted)
+                        .addArrayOfInteger(conflicts))
+                .replaceWithVoid();
+    }
+
+    /** A change as the feed stores it. */
+    public record FeedEntry(String scope, String deviceId, String table, String rowId, String change) {}
+
+    public Uni<Void> appendFeed(SqlConnection tx, List<FeedEntry> entries) {
+        if (entries.isEmpty()) {
+            return Uni.createFrom().voidItem();
+        }
+        int n = entries.size();
+        String[] scopes = new String[n],
+                devices = new String[n],
+                tables = new String[n],
+                rows = new String[n],
+                changes = new String[n];
+        for (int i = 0; i < n; i++) {
+            FeedEntry e = entries.get(i);
+            scopes[i] = e.scope();
+            devices[i] = e.deviceId();
+            tables[i] = e.table();
+            rows[i] = e.rowId();
+            changes[i] = e.change();
+        }
+        return tx.preparedQuery(
+                        "insert into change_feed (scope, device_id, tbl, row_id, change) "
+                                + "select s, d, t, r, c from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) with ordinality as u(s, d, t, r, c, n) order by n")
+                .execute(Tuple.tuple()
+                        .addArrayOfString(scopes)
+                        .addArrayOfString(devices)
+                        .addArrayOfString(tables)
+                        .addArrayOfString(rows)
+                        .addArrayOfString(changes))
+                .replaceWithVoid();
+    }
+
+    /** Opens or updates the open conflict for each (row, field, kind). */
+    public Uni<Void> upsertOpenConflicts(
+            SqlConnection tx,
+            List<Conflict> conflicts,
+            Map<Conflict, String> scopes,
+            Map<Conflict, String> candidates) {
+        if (conflicts.isEmpty()) {
+            return Uni.createFrom().voidItem();
+        }
+        int n = conflicts.size();
+        String[] tables = new String[n],
+                ids = new String[n],
+                fields = new String[n],
+                kinds = new String[n],
+                sc = new String[n],
+                cand = new String[n];
+        for (int i = 0; i < n; i++) {
+            Conflict c = conflicts.get(i);
+            tables[i] = c.table();
+            ids[i] = c.rowId();
+            fields[i] = c.field() == null ? "" : c.field();
+            kinds[i] = c.kind().key();
+            sc[i] = scopes.get(c);
+            cand[i] = candidates.get(c);
+        }
+        return tx.preparedQuery("insert into conflict (tbl, row_id, field, kind, scope, candidates) "
+                        + "select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) "
+                        + "on conflict (tbl, row_id, field, kind) where status = 'open' "
+                        + "do update set candidates = excluded.candidates, updated_at = now()")
+                .execute(Tuple.tuple()
+                        .addArrayOfString(tables)
+                        .addArrayOfString(ids)
+                        .addArrayOfString(fields)
+                        .addArrayOfString(kinds)
+                        .addArrayOfString(sc)
+                        .addArrayOfString(cand))
+                .replaceWithVoid();
+    }
+
+    /** Marks open conflicts that the batch closed as resolved, by whom. */
+    public Uni<Void> closeConflicts(SqlConnection tx, List<Conflict> closed, String by) {
+        if (closed.isEmpty()) {
+            return Uni.createFrom().voidItem();
+        }
+        int n = closed.size();
+        String[] tables = new String[n], ids = new String[n], fields = new String[n], kinds = new String[n];
+        for (int i = 0; i < n; i++) {
+            Conflict c = closed.get(i);
+            tables[i] = c.table();
+            ids[i] = c.rowId();
+            fields[i] = c.field() == null ? "" : c.field();
+            kinds[i] = c.kind().key();
+        }
+        return tx.preparedQuery(
+                        "update conflict c set status = 'resolved', resolved_at = now(), updated_at = now(), resolved_by = $5 "
+                                + "from unnest($1::text[], $2::text[], $3::text[], $4::text[]) as u(t, r, f, k) "
+                                + "where c.status = 'open' and c.tbl = u.t and c.row_id = u.r and c.field = u.f and c.kind = u.k")
+                .execute(Tuple.tuple()
+                        .addArrayOfString(tables)
+                        .addArrayOfString(ids)
+                        .addArrayOfString(fields)
+                        .addArrayOfString(kinds)
+                        .addString(by))
+                .replaceWithVoid();
+    }
+
+    public Uni<Void> touchDevice(SqlConnection tx, String deviceId, int schemaVersion) {
+        return tx.preparedQuery("update device set last_sync_at = now(), schema_version = $2 where id = $1")
+                .execute(Tuple.of(deviceId, schemaVersion))
+                .replaceWithVoid();
+    }
+
+    /** One page of the feed. */
+    public record FeedPage(List<FeedRow> rows, long watermarkXid) {}
+
+    public record FeedRow(long xid, long pos, String deviceId, String change) {}
+
+    /**
+     * Reads feed rows after {@code after} in the given scopes, only from transactions that finished before every
+     * still-running one ({@code xid < xmin} of one snapshot), in (xid, pos) order. Runs in a repeatable-read
+     * transaction so the watermark and the rows come from the same snapshot.
+     */
+    public Uni<FeedPage> readFeed(List<String> scopes, Cursor after, int limit) {
+        return pool.withTransaction(tx -> tx.query("set transaction isolation level repeatable read, read only")
+                .execute()
+                .flatMap(ignored -> tx.query("select pg_snapshot_xmin(pg_current_snapshot())::text as xmin")
+                        .execute())
+                .flatMap(w -> {
+                    long xmin = Long.parseLong(w.iterator().next().getString("xmin"));
+                    return tx.preparedQuery("select xid::text as xid, pos, device_id, change from change_feed "
+                                    + "where scope = any($1) and (xid, pos) > ($2::text::xid8, $3) and xid < $4::text::xid8 "
+                                    + "order by xid, pos limit $5")
+                            .execute(Tuple.of(
+                                    scopes.toArray(new String[0]),
+                                    Long.toString(after.xid()),
+                                    after.pos(),
+                                    Long.toString(xmin),
+                                    limit))
+                            .map(rows -> {
+                                List<FeedRow> out = new ArrayList<>(rows.size());
+                                for (Row r : rows) {
+                                    out.add(new FeedRow(
+                                            Long.parseLong(r.getString("xid")),
+                                            r.getLong("pos"),
+                                            r.getString("device_id"),
+                                            r.getString("change")));
+                                }
+                                return new FeedPage(out, xmin);
+                            });
+                }));
+    }
+
+    public static String key(String table, String id) {
+        return table + '/' + id;
+    }
+}

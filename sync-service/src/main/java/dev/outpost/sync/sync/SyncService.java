@@ -1,0 +1,381 @@
+package dev.outpost.sync.sync;
+
+import dev.outpost.model.ErrorCode;
+import dev.outpost.model.OutpostException;
+import dev.outpost.model.change.Change;
+import dev.outpost.model.change.ChangeValidator;
+import dev.outpost.model.clock.Hlc;
+import dev.outpost.model.clock.HybridClock;
+import dev.outpost.model.merge.Conflict;
+import dev.outpost.model.merge.RowConflicts;
+import dev.outpost.model.merge.RowMerge;
+import dev.outpost.model.merge.RowState;
+import dev.outpost.model.schema.Schema;
+import dev.outpost.model.schema.Table;
+import dev.outpost.model.wire.RowStateCodec;
+import dev.outpost.model.wire.SyncRequest;
+import dev.outpost.model.wire.SyncResponse;
+import dev.outpost.model.wire.WireCodec;
+import dev.outpost.sync.api.Problem;
+import dev.outpost.sync.config.OutpostConfig;
+import dev.outpost.sync.config.SchemaRegistry;
+import dev.outpost.sync.store.Cursor;
+import dev.outpost.sync.store.DeviceRecord;
+import dev.outpost.sync.store.SyncStore;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.smallrye.mutiny.Uni;
+import io.vertx.pgclient.PgException;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One sync round trip: checks a pushed batch as a whole (schema, scopes, clocks), applies it in one PostgreSQL
+ * transaction with its batch id (a retry gets the same answer and changes nothing), then serves a page of the
+ * feed after the device's cursor, without the device's own changes.
+ */
+@ApplicationScoped
+public class SyncService {
+    /** Serialization failures and deadlocks are retried this many times before the device is told to retry. */
+    private static final int TRANSACTION_TRIES = 4;
+
+    public static final String SERVER_DEVICE_ID = "server";
+
+    private final SyncStore store;
+    private final SchemaRegistry schemas;
+    private final OutpostConfig config;
+    private final RowStateCodec rowCodec;
+    private final HybridClock serverClock;
+    private final Counter batches;
+    private final Counter changesApplied;
+    private final Counter conflictsOpened;
+    private final Counter changesServed;
+
+    public SyncService(SyncStore store, SchemaRegistry schemas, OutpostConfig config, MeterRegistry metrics) {
+        this.store = store;
+        this.schemas = schemas;
+        this.config = config;
+        this.rowCodec = new RowStateCodec(schemas.current());
+        this.serverClock = new HybridClock(SERVER_DEVICE_ID, System::currentTimeMillis, null);
+        this.batches = metrics.counter("outpost.sync.batches");
+        this.changesApplied = metrics.counter("outpost.sync.changes.applied");
+        this.conflictsOpened = metrics.counter("outpost.sync.conflicts.opened");
+        this.changesServed = metrics.counter("outpost.sync.changes.served");
+    }
+
+    /** The server's own clock, for writes it makes (conflict resolutions); moved past every batch it applies. */
+    public synchronized Hlc serverNow() {
+        return serverClock.now();
+    }
+
+    public Uni<SyncResponse> sync(DeviceRecord device, SyncRequest request) {
+        if (!request.deviceId().equals(device.id())) {
+            throw new Problem(
+                    ErrorCode.DEVICE_MISMATCH,
+                    "request names device '" + request.deviceId() + "' but the credential is for '" + device.id()
+                            + "'");
+        }
+        Schema deviceSchema = schemas.forDevice(request.schemaVersion());
+        Cursor cursor = Cursor.parse(request.cursor());
+        int pageSize = request.pageSizeMax() <= 0
+                ? config.sync().pageSizeDefault()
+                : Math.min(request.pageSizeMax(), config.sync().pageSizeMax());
+        Uni<Applied> push = request.changes().isEmpty()
+                ? Uni.createFrom().item(Applied.NONE)
+                : apply(device, request.batchId(), request.changes(), request.schemaVersion());
+        return push.flatMap(applied -> pull(device, deviceSchema, cursor, pageSize)
+                .map(page -> new SyncResponse(
+                        applied.ack(),
+                        page.cursor().toString(),
+                        page.more(),
+                        System.currentTimeMillis(),
+                        null,
+                        page.changes(),
+                        applied.opened())));
+    }
+
+    /** What a push did. */
+    public record Applied(SyncResponse.Ack ack, List<Conflict> opened) {
+        static final Applied NONE = new Applied(null, List.of());
+    }
+
+    /**
+     * Checks then applies a batch. The whole batch is refused (nothing applied) when any change is invalid, out of
+     * the device's scopes, not the device's own, or stamped too far ahead; the answer lists every refused change.
+     */
+    public Uni<Applied> apply(DeviceRecord device, String batchId, List<Change> changes, int schemaVersion) {
+        check(device, changes);
+        return applyChecked(device.id(), batchId, changes, schemaVersion, 1);
+    }
+
+    private void check(DeviceRecord device, List<Change> changes) {
+        Schema schema = schemas.current();
+        long now = System.currentTimeMillis();
+        long skewMax = config.sync().maxClockSkew().toMillis();
+        List<Map<String, Object>> refused = new ArrayList<>();
+        ErrorCode first = null;
+        long aheadMax = 0;
+        for (int i = 0; i < changes.size(); i++) {
+            Change c = changes.get(i);
+            ErrorCode code = null;
+            String message = null;
+            try {
+                ChangeValidator.validate(schema, c);
+                if (!device.id().equals(SERVER_DEVICE_ID) && !c.deviceId().equals(device.id())) {
+                    code = ErrorCode.DEVICE_MISMATCH;
+                    message = "change " + i + " is stamped by device '" + c.deviceId()
+                            + "': a device pushes only its own changes";
+                } else if (!device.id().equals(SERVER_DEVICE_ID) && !device.mayAccess(c.scope())) {
+                    code = ErrorCode.OUT_OF_SCOPE;
+                    message = c.table() + "/" + c.rowId() + " is in scope '" + c.scope()
+                            + "', not granted to this device";
+                } else if (c.clock().physicalMs() - now > skewMax) {
+                    code = ErrorCode.CLOCK_SKEW;
+                    aheadMax = Math.max(aheadMax, c.clock().physicalMs() - now);
+                    message = "change " + i + " is stamped " + (c.clock().physicalMs() - now)
+                            + " ms ahead of the server clock";
+                }
+            } catch (OutpostException e) {
+                code = e.code();
+                message = e.getMessage();
+            }
+            if (code != null) {
+                first = first == null ? code : first;
+                refused.add(Map.of("index", i, "code", code.key(), "message", message));
+            }
+        }
+        if (first == null) {
+            return;
+        }
+        // One status for the whole answer, by precedence: authorization before clocks before validation.
+        ErrorCode overall = refused.stream().anyMatch(r -> r.get("code").equals(ErrorCode.OUT_OF_SCOPE.key()))
+                ? ErrorCode.OUT_OF_SCOPE
+                : refused.stream().anyMatch(r -> r.get("code").equals(ErrorCode.DEVICE_MISMATCH.key()))
+                        ? ErrorCode.DEVICE_MISMATCH
+                        : aheadMax > 0 ? ErrorCode.CLOCK_SKEW : first;
+        Map<String, Object> details = new LinkedHashMap<>();
+        details.put("refused", refused);
+        details.put("serverTimeMs", now);
+        if (aheadMax > 0) {
+            details.put("clockAheadMs", aheadMax);
+            details.put("maxClockSkewMs", skewMax);
+        }
+        throw new Problem(
+                overall,
+                refused.size() + " of " + changes.size() + " changes refused (first: "
+                        + refused.getFirst().get("message") + "); nothing of the batch was applied",
+                details);
+    }
+
+    private Uni<Applied> applyChecked(
+            String deviceId, String batchId, List<Change> changes, int schemaVersion, int attempt) {
+        return store.pool()
+                .withTransaction(tx -> store.claimBatch(tx, batchId, deviceId).flatMap(claimed -> {
+                    if (claimed.isPresent()) {
+                        if (!claimed.get().deviceId().equals(deviceId)) {
+                            throw new Problem(
+                                    ErrorCode.BATCH_ID_TAKEN, "batch id '" + batchId + "' belongs to another device");
+                        }
+                        return Uni.createFrom()
+                                .item(new Applied(
+                                        new SyncResponse.Ack(
+                                                batchId, claimed.get().applied(), true),
+                                        List.of()));
+                    }
+                    return store.lockRows(tx, changes).flatMap(rows -> {
+                        Merged merged = merge(deviceId, rows, changes);
+                        return store.writeRows(tx, merged.writes())
+                                .flatMap(x -> store.appendFeed(tx, merged.feed()))
+                                .flatMap(x -> store.upsertOpenConflicts(
+                                        tx, merged.opened(), merged.conflictScopes(), merged.conflictJson()))
+                                .flatMap(x -> store.closeConflicts(tx, merged.closed(), deviceId))
+                                .flatMap(x -> store.recordApplied(
+                                        tx, batchId, merged.feed().size()))
+                                .flatMap(x -> store.touchDevice(tx, deviceId, schemaVersion))
+                                .map(x -> new Applied(
+                                        new SyncResponse.Ack(
+                                                batchId, merged.feed().size(), false),
+                                        merged.opened()));
+                    });
+                }))
+                .invoke(applied -> {
+                    if (!applied.ack().duplicate()) {
+                        batches.increment();
+                        changesApplied.increment(applied.ack().applied());
+                        conflictsOpened.increment(applied.opened().size());
+                        receive(changes);
+                    }
+                })
+                .onFailure(SyncService::retriable)
+                .recoverWithUni(e -> {
+                    if (attempt >= TRANSACTION_TRIES) {
+                        return Uni.createFrom()
+                                .failure(
+                                        new Problem(
+                                                ErrorCode.UNAVAILABLE,
+                                                "the database stayed too busy to apply the batch; retry it with the same batch id"));
+                    }
+                    return Uni.createFrom()
+                            .voidItem()
+                            .onItem()
+                            .delayIt()
+                            .by(Duration.ofMillis(5L * attempt * attempt))
+                            .flatMap(x -> applyChecked(deviceId, batchId, changes, schemaVersion, attempt + 1));
+                });
+    }
+
+    private synchronized void receive(List<Change> changes) {
+        Hlc max = null;
+        for (Change c : changes) {
+            max = Hlc.max(max, c.clock());
+        }
+        if (max != null) {
+            serverClock.receive(max);
+        }
+    }
+
+    /** Serialization failure (40001) and deadlock (40P01): the transaction can run again. */
+    private static boolean retriable(Throwable e) {
+        return e instanceof PgException pg && ("40001".equals(pg.getSqlState()) || "40P01".equals(pg.getSqlState()));
+    }
+
+    private record Merged(
+            List<SyncStore.RowWrite> writes,
+            List<SyncStore.FeedEntry> feed,
+            List<Conflict> opened,
+            List<Conflict> closed,
+            Map<Conflict, String> conflictScopes,
+            Map<Conflict, String> conflictJson) {}
+
+    /** The in-memory part of applying a batch: pure merge over the locked rows. */
+    private Merged merge(String deviceId, Map<String, SyncStore.StoredRow> stored, List<Change> changes) {
+        Schema schema = schemas.current();
+        WireCodec codec = schemas.codec();
+        Map<String, RowState> before = new HashMap<>();
+        Map<String, RowState> after = new LinkedHashMap<>();
+        List<SyncStore.FeedEntry> feed = new ArrayList<>();
+        List<Map<String, Object>> refused = new ArrayList<>();
+        for (int i = 0; i < changes.size(); i++) {
+            Change c = changes.get(i);
+            String key = SyncStore.key(c.table(), c.rowId());
+            SyncStore.StoredRow row = stored.get(key);
+            if (!row.scope().equals(c.scope())) {
+                refused.add(Map.of(
+                        "index",
+                        i,
+                        "code",
+                        ErrorCode.SCOPE_CHANGE.key(),
+                        "message",
+                        key + " is in scope '" + row.scope() + "'; a row never changes scope"));
+                continue;
+            }
+            RowState current = after.get(key);
+            if (current == null) {
+                current = rowCodec.decode(row.table(), row.id(), row.scope(), row.state());
+                before.put(key, current);
+            }
+            RowMerge.Outcome outcome = RowMerge.apply(schema.table(c.table()), current, c);
+            after.put(key, outcome.row());
+            if (outcome.changed()) {
+                feed.add(new SyncStore.FeedEntry(c.scope(), deviceId, c.table(), c.rowId(), codec.encodeChange(c)));
+            }
+        }
+        if (!refused.isEmpty()) {
+            throw new Problem(
+                    ErrorCode.SCOPE_CHANGE,
+                    refused.size() + " of " + changes.size() + " changes refused (first: "
+                            + refused.getFirst().get("message") + "); nothing of the batch was applied",
+                    Map.of("refused", refused, "serverTimeMs", System.currentTimeMillis()));
+        }
+        List<SyncStore.RowWrite> writes = new ArrayList<>();
+        List<Conflict> opened = new ArrayList<>();
+        List<Conflict> closed = new ArrayList<>();
+        Map<Conflict, String> scopes = new HashMap<>();
+        Map<Conflict, String> json = new HashMap<>();
+        for (var e : after.entrySet()) {
+            RowState was = before.get(e.getKey());
+            RowState now = e.getValue();
+            if (now.equals(was)) {
+                continue;
+            }
+            Table table = schema.table(now.table());
+            List<Conflict> conflictsBefore = RowConflicts.of(table, was);
+            List<Conflict> conflictsAfter = RowConflicts.of(table, now);
+            for (Conflict c : conflictsAfter) {
+                if (!conflictsBefore.contains(c)) {
+                    opened.add(c);
+                    scopes.put(c, now.scope());
+                    json.put(c, codec.encodeConflicts(List.of(c)));
+                }
+            }
+            for (Conflict c : conflictsBefore) {
+                boolean stillOpen = conflictsAfter.stream()
+                        .anyMatch(a -> a.kind() == c.kind() && java.util.Objects.equals(a.field(), c.field()));
+                if (!stillOpen) {
+                    closed.add(c);
+                }
+            }
+            writes.add(new SyncStore.RowWrite(
+                    now.table(),
+                    now.id(),
+                    rowCodec.encode(now),
+                    RowConflicts.isDeleted(table, now),
+                    conflictsAfter.size()));
+        }
+        return new Merged(writes, feed, opened, closed, scopes, json);
+    }
+
+    /** A page of the feed as the device will see it. */
+    public record Page(List<Change> changes, Cursor cursor, boolean more) {}
+
+    public Uni<Page> pull(DeviceRecord device, Schema deviceSchema, Cursor after, int pageSize) {
+        WireCodec codec = schemas.codec();
+        return store.readFeed(device.scopes(), after, pageSize).map(page -> {
+            List<Change> out = new ArrayList<>(page.rows().size());
+            Cursor last = after;
+            for (SyncStore.FeedRow r : page.rows()) {
+                last = new Cursor(r.xid(), r.pos());
+                if (r.deviceId().equals(device.id())) {
+                    continue; // never echo a device's own changes
+                }
+                adaptTo(deviceSchema, codec.decodeChange(r.change())).ifPresent(out::add);
+            }
+            boolean more = page.rows().size() >= pageSize;
+            Cursor next = last;
+            if (!more) {
+                // Everything in this device's scopes from transactions older than the watermark has been read.
+                Cursor watermark = new Cursor(page.watermarkXid(), 0);
+                next = watermark.compareTo(last) > 0 ? watermark : last;
+            }
+            changesServed.increment(out.size());
+            return new Page(out, next, more);
+        });
+    }
+
+    /**
+     * The change as a device on {@code schema} can read it: changes to tables and fields its (older) schema lacks
+     * are left out, and a delete only lists the fields it knows.
+     */
+    static java.util.Optional<Change> adaptTo(Schema schema, Change c) {
+        var table = schema.getTable(c.table());
+        if (table.isEmpty()) {
+            return java.util.Optional.empty();
+        }
+        if (c.field() != null) {
+            return table.get().getColumn(c.field()).isPresent() ? java.util.Optional.of(c) : java.util.Optional.empty();
+        }
+        if (c.op() instanceof dev.outpost.model.change.Op.Delete d
+                && !table.get().columns().keySet().containsAll(d.seen().keySet())) {
+            var seen = new java.util.TreeMap<>(d.seen());
+            seen.keySet().retainAll(table.get().columns().keySet());
+            return java.util.Optional.of(new Change(
+                    c.table(), c.rowId(), c.scope(), null, new dev.outpost.model.change.Op.Delete(seen), c.clock()));
+        }
+        return java.util.Optional.of(c);
+    }
+}
