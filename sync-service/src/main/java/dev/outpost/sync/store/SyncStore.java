@@ -271,9 +271,10 @@ public class SyncStore {
                         .execute())
                 .flatMap(w -> {
                     long xmin = Long.parseLong(w.iterator().next().getString("xmin"));
-                    return tx.preparedQuery("select xid::text as xid, pos, device_id, change from change_feed "
+                    return tx.preparedQuery("select xid::text as xid_text, pos, device_id, change from change_feed "
                                     + "where scope = any($1) and (xid, pos) > ($2::text::xid8, $3) and xid < $4::text::xid8 "
-                                    + "order by xid, pos limit $5")
+                                    // By the xid8 column itself: an output alias of that name would sort as text.
+                                    + "order by change_feed.xid, change_feed.pos limit $5")
                             .execute(Tuple.of(
                                     scopes.toArray(new String[0]),
                                     Long.toString(after.xid()),
@@ -284,7 +285,7 @@ public class SyncStore {
                                 List<FeedRow> out = new ArrayList<>(rows.size());
                                 for (Row r : rows) {
                                     out.add(new FeedRow(
-                                            Long.parseLong(r.getString("xid")),
+                                            Long.parseLong(r.getString("xid_text")),
                                             r.getLong("pos"),
                                             r.getString("device_id"),
                                             r.getString("change")));
