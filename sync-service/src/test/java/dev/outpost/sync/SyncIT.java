@@ -236,7 +236,8 @@ class SyncIT {
                 .post("/v1/admin/conflicts/" + id + "/resolve")
                 .then()
                 .statusCode(200)
-                .body("status", equalTo("resolved"));
+                .body("status", equalTo("resolved"))
+                .body("resolvedBy", equalTo("admin"));
 
         List<Change> atA = a.pullAll();
         Change resolution = atA.stream()

@@ -107,7 +107,8 @@ public class ConflictService {
                                 server,
                                 batchId,
                                 List.of(change),
-                                schemas.current().version());
+                                schemas.current().version(),
+                                by);
                     });
                 })
                 .flatMap(applied -> get(id));

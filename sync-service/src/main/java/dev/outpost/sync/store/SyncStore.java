@@ -22,8 +22,6 @@ import java.util.Optional;
  */
 @ApplicationScoped
 public class SyncStore {
-    private static final String EMPTY_STATE = "{\"fields\":{}}";
-
     private final Pool pool;
 
     public SyncStore(Pool pool) {
@@ -77,8 +75,8 @@ public class SyncStore {
     public record StoredRow(String table, String id, String scope, String state) {}
 
     /**
-     * Locks the rows (creating empty ones for new ids, so two batches creating the same row serialize on it) and
-     * returns them keyed by {@code table/id}. Locks are taken in (table, id) order to keep deadlocks rare.
+     * Locks the existing rows the changes touch, in (table, id) order to keep deadlocks rare, and returns them keyed
+     * by {@code table/id}. Rows that do not exist yet are absent; {@link #writeRows} creates them.
      */
     public Uni<Map<String, StoredRow>> lockRows(SqlConnection tx, List<Change> changes) {
         Map<String, Change> firstByRow = new LinkedHashMap<>();
@@ -86,26 +84,17 @@ public class SyncStore {
             firstByRow.putIfAbsent(key(c.table(), c.rowId()), c);
         }
         int n = firstByRow.size();
-        String[] tables = new String[n], ids = new String[n], scopes = new String[n], states = new String[n];
+        String[] tables = new String[n], ids = new String[n];
         int i = 0;
         for (Change c : firstByRow.values()) {
             tables[i] = c.table();
             ids[i] = c.rowId();
-            scopes[i] = c.scope();
-            states[i] = EMPTY_STATE;
             i++;
         }
-        Tuple insertArgs = Tuple.tuple()
-                .addArrayOfString(tables)
-                .addArrayOfString(ids)
-                .addArrayOfString(scopes)
-                .addArrayOfString(states);
         return tx.preparedQuery(
-                        "insert into row_state (tbl, id, scope, state) select * from unnest($1::text[], $2::text[], $3::text[], $4::text[]) order by 1, 2 on conflict do nothing")
-                .execute(insertArgs)
-                .flatMap(ignored -> tx.preparedQuery(
-                                "select tbl, id, scope, state from row_state where (tbl, id) in (select * from unnest($1::text[], $2::text[])) order by tbl, id for update")
-                        .execute(Tuple.tuple().addArrayOfString(tables).addArrayOfString(ids)))
+                        "select r.tbl, r.id, r.scope, r.state from unnest($1::text[], $2::text[]) as u(tbl, id) "
+                                + "join row_state r on r.tbl = u.tbl and r.id = u.id order by r.tbl, r.id for update of r")
+                .execute(Tuple.tuple().addArrayOfString(tables).addArrayOfString(ids))
                 .map(rows -> {
                     Map<String, StoredRow> out = new LinkedHashMap<>();
                     for (Row r : rows) {
@@ -118,9 +107,27 @@ public class SyncStore {
     }
 
     /** A row after the batch: new state text and what queries need from it. */
-    public record RowWrite(String table, String id, String state, boolean deleted, int openConflicts) {}
+    public record RowWrite(
+            String table, String id, String scope, String state, boolean deleted, int openConflicts, boolean created) {}
 
+    /**
+     * Another transaction created a row this batch also creates, between our read and our insert. The batch runs
+     * again and merges into that row.
+     */
+    public static final class ConcurrentCreation extends RuntimeException {
+        ConcurrentCreation() {
+            super("a row was created concurrently", null, false, false);
+        }
+    }
+
+    /** Updates existing rows and inserts new ones; {@link ConcurrentCreation} if a new one appeared meanwhile. */
     public Uni<Void> writeRows(SqlConnection tx, List<RowWrite> writes) {
+        List<RowWrite> updates = writes.stream().filter(w -> !w.created()).toList();
+        List<RowWrite> inserts = writes.stream().filter(RowWrite::created).toList();
+        return update(tx, updates).flatMap(x -> insert(tx, inserts));
+    }
+
+    private Uni<Void> update(SqlConnection tx, List<RowWrite> writes) {
         if (writes.isEmpty()) {
             return Uni.createFrom().voidItem();
         }
@@ -147,6 +154,41 @@ public class SyncStore {
                         .addArrayOfBoolean(deleted)
                         .addArrayOfInteger(conflicts))
                 .replaceWithVoid();
+    }
+
+    private Uni<Void> insert(SqlConnection tx, List<RowWrite> writes) {
+        if (writes.isEmpty()) {
+            return Uni.createFrom().voidItem();
+        }
+        int n = writes.size();
+        String[] tables = new String[n], ids = new String[n], scopes = new String[n], states = new String[n];
+        Boolean[] deleted = new Boolean[n];
+        Integer[] conflicts = new Integer[n];
+        for (int i = 0; i < n; i++) {
+            RowWrite w = writes.get(i);
+            tables[i] = w.table();
+            ids[i] = w.id();
+            scopes[i] = w.scope();
+            states[i] = w.state();
+            deleted[i] = w.deleted();
+            conflicts[i] = w.openConflicts();
+        }
+        return tx.preparedQuery("insert into row_state (tbl, id, scope, state, deleted, open_conflicts) "
+                        + "select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::int[]) "
+                        + "order by 1, 2 on conflict do nothing")
+                .execute(Tuple.tuple()
+                        .addArrayOfString(tables)
+                        .addArrayOfString(ids)
+                        .addArrayOfString(scopes)
+                        .addArrayOfString(states)
+                        .addArrayOfBoolean(deleted)
+                        .addArrayOfInteger(conflicts))
+                .map(result -> {
+                    if (result.rowCount() != n) {
+                        throw new ConcurrentCreation();
+                    }
+                    return null;
+                });
     }
 
     /** A change as the feed stores it. */
@@ -262,7 +304,8 @@ public class SyncStore {
     /**
      * Reads feed rows after {@code after} in the given scopes, only from transactions that finished before every
      * still-running one ({@code xid < xmin} of one snapshot), in (xid, pos) order. Runs in a repeatable-read
-     * transaction so the watermark and the rows come from the same snapshot.
+     * transaction so the watermark and the rows come from the same snapshot. One index range scan per scope
+     * ({@code scope = $1} keeps the (scope, xid, pos) index usable for the order), merged here.
      */
     public Uni<FeedPage> readFeed(List<String> scopes, Cursor after, int limit) {
         return pool.withTransaction(tx -> tx.query("set transaction isolation level repeatable read, read only")
@@ -271,28 +314,39 @@ public class SyncStore {
                         .execute())
                 .flatMap(w -> {
                     long xmin = Long.parseLong(w.iterator().next().getString("xmin"));
-                    return tx.preparedQuery("select xid::text as xid_text, pos, device_id, change from change_feed "
-                                    + "where scope = any($1) and (xid, pos) > ($2::text::xid8, $3) and xid < $4::text::xid8 "
-                                    // By the xid8 column itself: an output alias of that name would sort as text.
-                                    + "order by change_feed.xid, change_feed.pos limit $5")
-                            .execute(Tuple.of(
-                                    scopes.toArray(new String[0]),
-                                    Long.toString(after.xid()),
-                                    after.pos(),
-                                    Long.toString(xmin),
-                                    limit))
-                            .map(rows -> {
-                                List<FeedRow> out = new ArrayList<>(rows.size());
-                                for (Row r : rows) {
-                                    out.add(new FeedRow(
-                                            Long.parseLong(r.getString("xid_text")),
-                                            r.getLong("pos"),
-                                            r.getString("device_id"),
-                                            r.getString("change")));
-                                }
-                                return new FeedPage(out, xmin);
-                            });
+                    List<Uni<List<FeedRow>>> perScope = new ArrayList<>();
+                    for (String scope : scopes) {
+                        perScope.add(readScope(tx, scope, after, xmin, limit));
+                    }
+                    return Uni.join().all(perScope).andFailFast().map(lists -> {
+                        List<FeedRow> merged = new ArrayList<>();
+                        lists.forEach(merged::addAll);
+                        merged.sort(FEED_ORDER);
+                        return new FeedPage(merged.size() > limit ? merged.subList(0, limit) : merged, xmin);
+                    });
                 }));
+    }
+
+    private static final java.util.Comparator<FeedRow> FEED_ORDER =
+            java.util.Comparator.comparingLong(FeedRow::xid).thenComparingLong(FeedRow::pos);
+
+    private static Uni<List<FeedRow>> readScope(SqlConnection tx, String scope, Cursor after, long xmin, int limit) {
+        return tx.preparedQuery("select xid::text as xid_text, pos, device_id, change from change_feed "
+                        + "where scope = $1 and (xid, pos) > ($2::text::xid8, $3) and xid < $4::text::xid8 "
+                        // By the xid8 column itself: an output alias of that name would sort as text.
+                        + "order by change_feed.xid, change_feed.pos limit $5")
+                .execute(Tuple.of(scope, Long.toString(after.xid()), after.pos(), Long.toString(xmin), limit))
+                .map(rows -> {
+                    List<FeedRow> out = new ArrayList<>(rows.size());
+                    for (Row r : rows) {
+                        out.add(new FeedRow(
+                                Long.parseLong(r.getString("xid_text")),
+                                r.getLong("pos"),
+                                r.getString("device_id"),
+                                r.getString("change")));
+                    }
+                    return out;
+                });
     }
 
     public static String key(String table, String id) {

@@ -109,8 +109,14 @@ public class SyncService {
      * the device's scopes, not the device's own, or stamped too far ahead; the answer lists every refused change.
      */
     public Uni<Applied> apply(DeviceRecord device, String batchId, List<Change> changes, int schemaVersion) {
+        return apply(device, batchId, changes, schemaVersion, device.id());
+    }
+
+    /** As {@link #apply(DeviceRecord, String, List, int)}, recording {@code actor} as who closed any conflict. */
+    public Uni<Applied> apply(
+            DeviceRecord device, String batchId, List<Change> changes, int schemaVersion, String actor) {
         check(device, changes);
-        return applyChecked(device.id(), batchId, changes, schemaVersion, 1);
+        return applyChecked(device.id(), actor, batchId, changes, schemaVersion, 1);
     }
 
     private void check(DeviceRecord device, List<Change> changes) {
@@ -173,7 +179,7 @@ public class SyncService {
     }
 
     private Uni<Applied> applyChecked(
-            String deviceId, String batchId, List<Change> changes, int schemaVersion, int attempt) {
+            String deviceId, String actor, String batchId, List<Change> changes, int schemaVersion, int attempt) {
         return store.pool()
                 .withTransaction(tx -> store.claimBatch(tx, batchId, deviceId).flatMap(claimed -> {
                     if (claimed.isPresent()) {
@@ -193,7 +199,7 @@ public class SyncService {
                                 .flatMap(x -> store.appendFeed(tx, merged.feed()))
                                 .flatMap(x -> store.upsertOpenConflicts(
                                         tx, merged.opened(), merged.conflictScopes(), merged.conflictJson()))
-                                .flatMap(x -> store.closeConflicts(tx, merged.closed(), deviceId))
+                                .flatMap(x -> store.closeConflicts(tx, merged.closed(), actor))
                                 .flatMap(x -> store.recordApplied(
                                         tx, batchId, merged.feed().size()))
                                 .flatMap(x -> store.touchDevice(tx, deviceId, schemaVersion))
@@ -225,7 +231,7 @@ public class SyncService {
                             .onItem()
                             .delayIt()
                             .by(Duration.ofMillis(5L * attempt * attempt))
-                            .flatMap(x -> applyChecked(deviceId, batchId, changes, schemaVersion, attempt + 1));
+                            .flatMap(x -> applyChecked(deviceId, actor, batchId, changes, schemaVersion, attempt + 1));
                 });
     }
 
@@ -239,9 +245,14 @@ public class SyncService {
         }
     }
 
-    /** Serialization failure (40001) and deadlock (40P01): the transaction can run again. */
+    /**
+     * Serialization failure (40001), deadlock (40P01) and a row created by a concurrent batch: the transaction can
+     * run again.
+     */
     private static boolean retriable(Throwable e) {
-        return e instanceof PgException pg && ("40001".equals(pg.getSqlState()) || "40P01".equals(pg.getSqlState()));
+        return e instanceof SyncStore.ConcurrentCreation
+                || e instanceof PgException pg
+                        && ("40001".equals(pg.getSqlState()) || "40P01".equals(pg.getSqlState()));
     }
 
     private record Merged(
@@ -260,28 +271,34 @@ public class SyncService {
         Map<String, RowState> after = new LinkedHashMap<>();
         List<SyncStore.FeedEntry> feed = new ArrayList<>();
         List<Map<String, Object>> refused = new ArrayList<>();
+        Map<String, String> scopeOf = new HashMap<>();
         for (int i = 0; i < changes.size(); i++) {
             Change c = changes.get(i);
             String key = SyncStore.key(c.table(), c.rowId());
             SyncStore.StoredRow row = stored.get(key);
-            if (!row.scope().equals(c.scope())) {
+            String rowScope = row != null ? row.scope() : scopeOf.computeIfAbsent(key, k -> c.scope());
+            if (!rowScope.equals(c.scope())) {
                 refused.add(Map.of(
                         "index",
                         i,
                         "code",
                         ErrorCode.SCOPE_CHANGE.key(),
                         "message",
-                        key + " is in scope '" + row.scope() + "'; a row never changes scope"));
+                        key + " is in scope '" + rowScope + "'; a row never changes scope"));
                 continue;
             }
             RowState current = after.get(key);
             if (current == null) {
-                current = rowCodec.decode(row.table(), row.id(), row.scope(), row.state());
+                current = row != null
+                        ? rowCodec.decode(row.table(), row.id(), row.scope(), row.state())
+                        : RowState.empty(c.table(), c.rowId(), c.scope());
                 before.put(key, current);
             }
-            RowMerge.Outcome outcome = RowMerge.apply(schema.table(c.table()), current, c);
-            after.put(key, outcome.row());
-            if (outcome.changed()) {
+            Table table = schema.table(c.table());
+            // Join directly: conflicts are compared once per row below, not after every change.
+            RowState merged = RowMerge.join(table, current, RowMerge.delta(table, c));
+            after.put(key, merged);
+            if (!merged.equals(current)) {
                 feed.add(new SyncStore.FeedEntry(c.scope(), deviceId, c.table(), c.rowId(), codec.encodeChange(c)));
             }
         }
@@ -323,9 +340,11 @@ public class SyncService {
             writes.add(new SyncStore.RowWrite(
                     now.table(),
                     now.id(),
+                    now.scope(),
                     rowCodec.encode(now),
                     RowConflicts.isDeleted(table, now),
-                    conflictsAfter.size()));
+                    conflictsAfter.size(),
+                    !stored.containsKey(e.getKey())));
         }
         return new Merged(writes, feed, opened, closed, scopes, json);
     }
@@ -343,7 +362,15 @@ public class SyncService {
                 if (r.deviceId().equals(device.id())) {
                     continue; // never echo a device's own changes
                 }
-                adaptTo(deviceSchema, codec.decodeChange(r.change())).ifPresent(out::add);
+                Change stored;
+                try {
+                    stored = codec.decodeChange(r.change());
+                } catch (OutpostException e) {
+                    // The feed is ours: an unreadable entry is a server fault, never the device's bad input.
+                    throw new IllegalStateException(
+                            "feed entry " + r.xid() + ":" + r.pos() + " is unreadable: " + e.getMessage(), e);
+                }
+                adaptTo(deviceSchema, stored).ifPresent(out::add);
             }
             boolean more = page.rows().size() >= pageSize;
             Cursor next = last;

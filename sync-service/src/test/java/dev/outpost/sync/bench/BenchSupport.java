@@ -1,0 +1,118 @@
+package dev.outpost.sync.bench;
+
+import dev.outpost.model.schema.SchemaLoader;
+import dev.outpost.model.wire.SyncRequest;
+import dev.outpost.model.wire.SyncResponse;
+import dev.outpost.model.wire.WireCodec;
+import dev.outpost.model.wire.WireFormat;
+import dev.outpost.model.wire.WireLimits;
+import dev.outpost.sync.ServiceProcess;
+import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
+import java.io.IOException;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/** What the service benchmarks share: a real PostgreSQL, the packaged service, registration and sync calls. */
+final class BenchSupport {
+    static final String ADMIN = "bench-admin";
+    static final WireCodec CODEC = new WireCodec(SchemaLoader.farmExample(), WireLimits.DEFAULT);
+    private static final Pattern TOKEN = Pattern.compile("\"token\":\"([^\"]+)\"");
+
+    final EmbeddedPostgres postgres;
+    final ServiceProcess service;
+    final HttpClient http = HttpClient.newHttpClient();
+
+    private BenchSupport(EmbeddedPostgres postgres, ServiceProcess service) {
+        this.postgres = postgres;
+        this.service = service;
+    }
+
+    static BenchSupport start(Path log, String... jvmOptions) throws Exception {
+        EmbeddedPostgres pg = EmbeddedPostgres.builder()
+                .setServerConfig("shared_buffers", "256MB")
+                .setServerConfig("max_connections", "100")
+                .start();
+        Map<String, String> env = new java.util.HashMap<>();
+        env.put("OUTPOST_ADMIN_TOKEN", ADMIN);
+        env.put("QUARKUS_DATASOURCE_REACTIVE_URL", "postgresql://localhost:" + pg.getPort() + "/postgres");
+        env.put("QUARKUS_DATASOURCE_JDBC_URL", "jdbc:postgresql://localhost:" + pg.getPort() + "/postgres");
+        env.put("QUARKUS_DATASOURCE_USERNAME", "postgres");
+        env.put("QUARKUS_DATASOURCE_PASSWORD", "postgres");
+        env.put("QUARKUS_LOG_LEVEL", "WARN");
+        // Extra service JVM options for profiling, e.g. -Doutpost.bench.service-jvm=-XX:StartFlightRecording=...
+        String extra = System.getProperty("outpost.bench.service-jvm", "");
+        java.util.List<String> options = new java.util.ArrayList<>(java.util.List.of(jvmOptions));
+        if (!extra.isBlank()) {
+            options.addAll(java.util.List.of(extra.trim().split("\\s+")));
+        }
+        return new BenchSupport(pg, ServiceProcess.start(env, log, options.toArray(new String[0])));
+    }
+
+    String register(String deviceId, String scope) throws IOException, InterruptedException {
+        HttpResponse<String> r = http.send(
+                HttpRequest.newBuilder(service.uri("/v1/admin/devices"))
+                        .header("Authorization", "Bearer " + ADMIN)
+                        .header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString(
+                                "{\"deviceId\": \"" + deviceId + "\", \"scopes\": [\"" + scope + "\"]}"))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+        Matcher m = TOKEN.matcher(r.body());
+        if (r.statusCode() != 201 || !m.find()) {
+            throw new IllegalStateException("registration failed: " + r.statusCode() + " " + r.body());
+        }
+        return m.group(1);
+    }
+
+    SyncResponse sync(String token, SyncRequest request) throws IOException, InterruptedException {
+        HttpResponse<byte[]> r = http.send(
+                HttpRequest.newBuilder(service.uri("/v1/sync"))
+                        .header("Authorization", "Bearer " + token)
+                        .header("Content-Type", WireFormat.BINARY.mediaType())
+                        .header("Accept", WireFormat.BINARY.mediaType())
+                        .POST(HttpRequest.BodyPublishers.ofByteArray(CODEC.encode(request, WireFormat.BINARY)))
+                        .build(),
+                HttpResponse.BodyHandlers.ofByteArray());
+        if (r.statusCode() != 200) {
+            throw new IllegalStateException("sync answered " + r.statusCode() + ": " + new String(r.body()));
+        }
+        return CODEC.decodeResponse(r.body(), WireFormat.BINARY);
+    }
+
+    /** CPU seconds used so far by the service process and by all PostgreSQL processes: where the time goes. */
+    double[] cpuSeconds() throws IOException {
+        double serviceCpu = cpuOf(service.pid());
+        double postgres = 0;
+        try (var procs = java.nio.file.Files.list(Path.of("/proc"))) {
+            for (Path p : procs.filter(x -> x.getFileName().toString().matches("\\d+"))
+                    .toList()) {
+                try {
+                    String cmd =
+                            java.nio.file.Files.readString(p.resolve("comm")).trim();
+                    if (cmd.startsWith("postgres")) {
+                        postgres += cpuOf(Long.parseLong(p.getFileName().toString()));
+                    }
+                } catch (IOException | RuntimeException gone) {
+                    // the process ended while we looked
+                }
+            }
+        }
+        return new double[] {serviceCpu, postgres};
+    }
+
+    private static double cpuOf(long pid) throws IOException {
+        String stat = java.nio.file.Files.readString(Path.of("/proc/" + pid + "/stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0; // utime + stime, in clock ticks of 10 ms
+    }
+
+    void stop() throws Exception {
+        service.close();
+        postgres.close();
+    }
+}

@@ -1,0 +1,146 @@
+package dev.outpost.sync.bench;
+
+import dev.outpost.model.bench.FarmDay;
+import dev.outpost.model.change.Change;
+import dev.outpost.model.schema.Schema;
+import dev.outpost.model.schema.SchemaLoader;
+import dev.outpost.model.wire.SyncRequest;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Array;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * {@code bench/run ingest}: field changes per second through {@code POST /v1/sync} (binary, batches of 500, several
+ * devices at once; a mix of new rows and merges into existing ones), against a raw batched INSERT of the same
+ * change rows into the same PostgreSQL from as many connections, in the same run.
+ */
+public final class IngestBench {
+    private IngestBench() {}
+
+    public static void main(String[] args) throws Exception {
+        int devices = args.length > 0 ? Integer.parseInt(args[0]) : 8;
+        int editsPerDevice = args.length > 1 ? Integer.parseInt(args[1]) : 3_000;
+        int batchMax = 500;
+        Schema schema = SchemaLoader.farmExample();
+        Path work = Files.createDirectories(Path.of("target/bench"));
+        BenchSupport bench = BenchSupport.start(work.resolve("ingest-service.log"), "-XX:+UseParallelGC", "-Xmx1g");
+        try {
+            List<String> tokens = new ArrayList<>();
+            List<List<List<Change>>> batchesByDevice = new ArrayList<>();
+            long total = 0;
+            for (int d = 0; d < devices + 1; d++) {
+                String id = "bench-officer-" + d;
+                tokens.add(bench.register(id, FarmDay.DISTRICT));
+                List<Change> changes = new ArrayList<>();
+                new FarmDay(schema, 1000 + d, id)
+                        .edits(d == devices ? 500 : editsPerDevice)
+                        .forEach(e -> changes.addAll(e.changes()));
+                List<List<Change>> batches = new ArrayList<>();
+                for (int i = 0; i < changes.size(); i += batchMax) {
+                    batches.add(changes.subList(i, Math.min(changes.size(), i + batchMax)));
+                }
+                batchesByDevice.add(batches);
+                if (d < devices) {
+                    total += changes.size();
+                }
+            }
+            // Warm-up: the last device pushes its own small day (JIT, connection pools, prepared statements).
+            push(bench, "bench-officer-" + devices, tokens.get(devices), batchesByDevice.get(devices));
+
+            double[] cpuBefore = bench.cpuSeconds();
+            long start = System.nanoTime();
+            ExecutorService pool = Executors.newFixedThreadPool(devices);
+            List<Future<?>> work2 = new ArrayList<>();
+            for (int d = 0; d < devices; d++) {
+                int dev = d;
+                work2.add(pool.submit(() -> {
+                    push(bench, "bench-officer-" + dev, tokens.get(dev), batchesByDevice.get(dev));
+                    return null;
+                }));
+            }
+            for (Future<?> f : work2) {
+                f.get();
+            }
+            double seconds = (System.nanoTime() - start) / 1e9;
+            double perSecond = total / seconds;
+            double[] cpuAfter = bench.cpuSeconds();
+            System.out.printf(
+                    "cpu_seconds service=%.1f postgres=%.1f (wall %.1f s, 2 cores)%n",
+                    cpuAfter[0] - cpuBefore[0], cpuAfter[1] - cpuBefore[1], seconds);
+
+            double baseline = rawInsert(bench, batchesByDevice.subList(0, devices), total, pool);
+            pool.shutdown();
+            System.out.printf(
+                    "devices=%d field_changes=%d batches_of=%d service_seconds=%.2f%n",
+                    devices, total, batchMax, seconds);
+            System.out.printf(
+                    "RESULT name=ingest changes_per_s=%.0f baseline_per_s=%.0f ratio=%.3f%n",
+                    perSecond, baseline, perSecond / baseline);
+        } finally {
+            bench.stop();
+        }
+    }
+
+    private static void push(BenchSupport bench, String deviceId, String token, List<List<Change>> batches)
+            throws Exception {
+        int n = 0;
+        for (List<Change> batch : batches) {
+            bench.sync(token, new SyncRequest(deviceId, 1, deviceId + "-b" + (n++), null, 1, batch));
+        }
+    }
+
+    /** The same change rows, inserted in the same batches from as many connections, with no merge at all. */
+    private static double rawInsert(
+            BenchSupport bench, List<List<List<Change>>> byDevice, long total, ExecutorService pool) throws Exception {
+        String url = "jdbc:postgresql://localhost:" + bench.postgres.getPort() + "/postgres";
+        try (Connection c = DriverManager.getConnection(url, "postgres", "postgres")) {
+            c.createStatement()
+                    .execute(
+                            "create table bench_change_rows (pos bigint generated always as identity primary key, "
+                                    + "scope text, device_id text, tbl text, row_id text, field text, clock text, change text)");
+        }
+        long start = System.nanoTime();
+        List<Future<?>> work = new ArrayList<>();
+        for (List<List<Change>> batches : byDevice) {
+            work.add(pool.submit(() -> {
+                try (Connection c = DriverManager.getConnection(url, "postgres", "postgres");
+                        PreparedStatement ps = c.prepareStatement(
+                                "insert into bench_change_rows (scope, device_id, tbl, row_id, field, clock, change) "
+                                        + "select * from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])")) {
+                    for (List<Change> batch : batches) {
+                        int n = batch.size();
+                        String[][] cols = new String[7][n];
+                        for (int i = 0; i < n; i++) {
+                            Change ch = batch.get(i);
+                            cols[0][i] = ch.scope();
+                            cols[1][i] = ch.deviceId();
+                            cols[2][i] = ch.table();
+                            cols[3][i] = ch.rowId();
+                            cols[4][i] = ch.field();
+                            cols[5][i] = ch.clock().toString();
+                            cols[6][i] = BenchSupport.CODEC.encodeChange(ch);
+                        }
+                        for (int k = 0; k < 7; k++) {
+                            Array a = c.createArrayOf("text", cols[k]);
+                            ps.setArray(k + 1, a);
+                        }
+                        ps.execute();
+                    }
+                }
+                return null;
+            }));
+        }
+        for (Future<?> f : work) {
+            f.get();
+        }
+        return total / ((System.nanoTime() - start) / 1e9);
+    }
+}
