@@ -39,6 +39,18 @@ class OperationsIT {
     }
 
     @Test
+    void aDeviceLearnsItsIdAndScopesFromItsCredential() {
+        TestDevice d = TestDevice.register("whoami", "nakuru", "kericho");
+        given().header("Authorization", "Bearer " + d.token)
+                .get("/v1/device")
+                .then()
+                .statusCode(200)
+                .body("deviceId", equalTo(d.id))
+                .body("scopes", org.hamcrest.Matchers.contains("nakuru", "kericho"));
+        given().get("/v1/device").then().statusCode(401).body("code", equalTo("unauthenticated"));
+    }
+
+    @Test
     void openApiDescribesTheSyncEndpoint() {
         given().get("/q/openapi?format=json").then().statusCode(200).body("paths.'/v1/sync'.post", notNullValue());
     }

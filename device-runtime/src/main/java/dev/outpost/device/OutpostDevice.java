@@ -1,0 +1,672 @@
+package dev.outpost.device;
+
+import dev.outpost.device.store.LocalStore;
+import dev.outpost.device.sync.Problem;
+import dev.outpost.device.sync.SyncTransport;
+import dev.outpost.model.OutpostException;
+import dev.outpost.model.change.Change;
+import dev.outpost.model.change.ChangeValidator;
+import dev.outpost.model.change.FieldValue;
+import dev.outpost.model.clock.Hlc;
+import dev.outpost.model.clock.HybridClock;
+import dev.outpost.model.merge.Conflict;
+import dev.outpost.model.merge.FieldState;
+import dev.outpost.model.merge.LocalWrites;
+import dev.outpost.model.merge.RowConflicts;
+import dev.outpost.model.merge.RowMerge;
+import dev.outpost.model.merge.RowState;
+import dev.outpost.model.merge.RowView;
+import dev.outpost.model.order.ApplyOrder;
+import dev.outpost.model.schema.Column;
+import dev.outpost.model.schema.MergePolicy;
+import dev.outpost.model.schema.Schema;
+import dev.outpost.model.schema.SchemaLoader;
+import dev.outpost.model.schema.Table;
+import dev.outpost.model.wire.RowStateCodec;
+import dev.outpost.model.wire.SyncRequest;
+import dev.outpost.model.wire.SyncResponse;
+import dev.outpost.model.wire.WireCodec;
+import dev.outpost.model.wire.WireFormat;
+import dev.outpost.model.wire.WireLimits;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+
+/**
+ * The device library: one home folder (SQLite database, credential, schema) and every operation of the command
+ * line. Writes never touch the network; {@link #sync} is the only call that does.
+ */
+public final class OutpostDevice implements AutoCloseable {
+    public static final String DB_FILE = "outpost.db";
+    public static final String CREDENTIAL_FILE = "credential";
+    public static final String SCHEMA_FILE = "schema.yaml";
+    /** Changes per pushed batch (the service accepts up to 5,000 by default). */
+    public static final int BATCH_CHANGES_MAX = 500;
+
+    public static final int PULL_PAGE_SIZE = 1_000;
+
+    private final Path home;
+    private final LocalStore store;
+    private final Schema schema;
+    private final WireCodec codec;
+    private final RowStateCodec rows;
+    private final String deviceId;
+
+    private OutpostDevice(Path home, LocalStore store, Schema schema, String deviceId) {
+        this.home = home;
+        this.store = store;
+        this.schema = schema;
+        this.codec = new WireCodec(schema, WireLimits.DEFAULT);
+        this.rows = new RowStateCodec(schema);
+        this.deviceId = deviceId;
+    }
+
+    /** Creates a device home. Learns the device's scopes from the server if it answers; works offline too. */
+    public static String init(
+            Path home, String server, String deviceId, String token, Path schemaFile, List<String> scopes) {
+        if (Files.exists(home.resolve(DB_FILE))) {
+            throw new DeviceException(
+                    ExitCode.BAD_INPUT, "a device is already set up in " + home + "; use another --home");
+        }
+        if (!ChangeValidator.ROW_ID.matcher(deviceId).matches()) {
+            throw new DeviceException(
+                    ExitCode.BAD_INPUT, "device id '" + deviceId + "' is not 1-64 letters, digits, '-', '_', '.', ':'");
+        }
+        String schemaText;
+        try {
+            schemaText = schemaFile == null ? null : Files.readString(schemaFile);
+            Schema schema = schemaText == null ? SchemaLoader.farmExample() : SchemaLoader.parse(schemaText);
+            List<String> granted = new ArrayList<>(scopes);
+            String note = "";
+            if (granted.isEmpty()) {
+                try {
+                    SyncTransport.Answer a = new SyncTransport(server, token).get("v1/device");
+                    if (a.status() == 200) {
+                        granted.addAll(jsonStrings(new String(a.body(), StandardCharsets.UTF_8), "scopes"));
+                    } else {
+                        Problem p = Problem.parse(a.status(), a.body());
+                        throw new DeviceException(ExitCode.REFUSED, "the server refused the credential: " + p.detail());
+                    }
+                } catch (DeviceException e) {
+                    if (e.exitCode() != ExitCode.UNREACHABLE) {
+                        throw e;
+                    }
+                    note = " (server unreachable: scopes unknown until --scope is given or init is run online)";
+                }
+            }
+            Files.createDirectories(home);
+            writeSecret(home.resolve(CREDENTIAL_FILE), token);
+            Files.writeString(home.resolve(SCHEMA_FILE), schemaText != null ? schemaText : bundledSchemaText());
+            try (LocalStore store = LocalStore.open(home.resolve(DB_FILE))) {
+                store.inTransaction(() -> {
+                    store.putMeta("device_id", deviceId);
+                    store.putMeta("server", server);
+                    store.putMeta("schema_version", Integer.toString(schema.version()));
+                    store.putMeta("scopes", String.join(",", granted));
+                    return null;
+                });
+            }
+            return "device " + deviceId + " ready in " + home + " (schema version " + schema.version() + ", scopes "
+                    + (granted.isEmpty() ? "none yet" : String.join(", ", granted)) + ")" + note;
+        } catch (OutpostException e) {
+            throw new DeviceException(ExitCode.BAD_INPUT, e.getMessage(), e);
+        } catch (IOException e) {
+            throw new DeviceException(
+                    ExitCode.STORAGE, "cannot write the device home " + home + ": " + e.getMessage(), e);
+        }
+    }
+
+    public static OutpostDevice open(Path home) {
+        if (!Files.exists(home.resolve(DB_FILE))) {
+            throw new DeviceException(ExitCode.BAD_INPUT, "no device in " + home + ": run 'outpost init' first");
+        }
+        try {
+            Schema schema = SchemaLoader.parse(Files.readString(home.resolve(SCHEMA_FILE)));
+            LocalStore store = LocalStore.open(home.resolve(DB_FILE));
+            String id = store.inTransaction(() -> store.getMeta("device_id").orElseThrow());
+            return new OutpostDevice(home, store, schema, id);
+        } catch (IOException e) {
+            throw new DeviceException(
+                    ExitCode.STORAGE, "cannot read the device home " + home + ": " + e.getMessage(), e);
+        }
+    }
+
+    public String deviceId() {
+        return deviceId;
+    }
+
+    public Schema schema() {
+        return schema;
+    }
+
+    // ---------------------------------------------------------------- writes
+
+    /**
+     * Writes fields of a row. Values are JSON if they parse as JSON, else strings; the scope column may be given like
+     * a field and is filled in when the device has exactly one scope.
+     */
+    public Change[] put(String table, String id, Map<String, String> values) {
+        Table t = table(table);
+        return write(table, id, values.get(schema.scopeColumn()), (row, clock) -> {
+            List<Change> out = new ArrayList<>();
+            for (var e : values.entrySet()) {
+                if (e.getKey().equals(schema.scopeColumn())) {
+                    continue;
+                }
+                Column c = column(t, e.getKey());
+                if (c.merge() == MergePolicy.COUNTER) {
+                    throw bad(table + "." + c.name() + " is a counter: use 'outpost add " + table + " " + id + " "
+                            + c.name() + " N'");
+                }
+                if (c.merge() == MergePolicy.SET) {
+                    throw bad(table + "." + c.name() + " is a set: use 'outpost tag " + table + " " + id + " "
+                            + c.name() + " +element'");
+                }
+                out.add(LocalWrites.assign(row, c.name(), parseValue(table, c.name(), e.getValue()), clock));
+            }
+            if (out.isEmpty()) {
+                throw bad("nothing to write: give FIELD=VALUE");
+            }
+            return out;
+        });
+    }
+
+    public Change[] add(String table, String id, String field, long delta) {
+        Column c = column(table(table), field);
+        if (c.merge() != MergePolicy.COUNTER) {
+            throw bad(table + "." + field + " is not a counter");
+        }
+        return write(table, id, null, (row, clock) -> List.of(LocalWrites.increment(row, field, delta, clock)));
+    }
+
+    /** {@code +element} adds, {@code -element} removes. */
+    public Change[] tag(String table, String id, String field, List<String> edits) {
+        Column c = column(table(table), field);
+        if (c.merge() != MergePolicy.SET) {
+            throw bad(table + "." + field + " is not a set");
+        }
+        if (edits.isEmpty()) {
+            throw bad("nothing to tag: give +element or -element");
+        }
+        return write(table, id, null, (row, clock) -> {
+            List<Change> out = new ArrayList<>();
+            for (String e : edits) {
+                if (e.length() < 2 || (e.charAt(0) != '+' && e.charAt(0) != '-')) {
+                    throw bad("'" + e + "' is neither +element nor -element");
+                }
+                String element = e.substring(1);
+                out.add(
+                        e.charAt(0) == '+'
+                                ? LocalWrites.addElement(row, field, element, clock)
+                                : LocalWrites.removeElement(row, field, element, clock));
+                row = RowMerge.apply(schema.table(table), row, out.getLast()).row();
+            }
+            return out;
+        });
+    }
+
+    public Change[] delete(String table, String id) {
+        table(table);
+        return write(table, id, null, (row, clock) -> {
+            if (row.fields().isEmpty() && row.tombstone() == null) {
+                throw bad("no " + table + "/" + id);
+            }
+            return List.of(LocalWrites.delete(row, clock));
+        });
+    }
+
+    @FunctionalInterface
+    private interface Edit {
+        List<Change> changes(RowState row, Hlc clock) throws SQLException;
+    }
+
+    /** One local write: the row and its change-log entries and the clock, in one transaction. */
+    private Change[] write(String table, String id, String scopeGiven, Edit edit) {
+        Table t = table(table);
+        try {
+            return store.inTransaction(() -> {
+                Optional<LocalStore.StoredRow> stored = store.getRow(table, id);
+                String scope = stored.map(LocalStore.StoredRow::scope).orElseGet(() -> scopeFor(scopeGiven));
+                if (scopeGiven != null && !scopeGiven.equals(scope)) {
+                    throw bad(table + "/" + id + " is in " + schema.scopeColumn() + " '" + scope
+                            + "'; a row never changes scope");
+                }
+                RowState row = stored.map(s -> rows.decode(table, id, s.scope(), s.state()))
+                        .orElseGet(() -> RowState.empty(table, id, scope));
+                if (RowConflicts.isDeleted(t, row)) {
+                    throw bad(table + "/" + id + " is deleted");
+                }
+                HybridClock clock = clock();
+                Hlc now = clock.now();
+                List<Change> changes = edit.changes(row, now);
+                for (Change c : changes) {
+                    ChangeValidator.validate(schema, c);
+                    row = RowMerge.apply(t, row, c).row();
+                    store.appendChange(codec.encodeChange(c));
+                }
+                saveRow(t, row);
+                store.putMeta("clock", clock.last().toString());
+                return changes.toArray(new Change[0]);
+            });
+        } catch (OutpostException e) {
+            throw new DeviceException(ExitCode.BAD_INPUT, e.getMessage(), e);
+        }
+    }
+
+    private String scopeFor(String given) {
+        if (given != null) {
+            List<String> scopes = scopes();
+            if (!scopes.isEmpty() && !scopes.contains(given)) {
+                throw bad(schema.scopeColumn() + " '" + given + "' is not granted to this device ("
+                        + String.join(", ", scopes) + ")");
+            }
+            return given;
+        }
+        List<String> scopes = scopes();
+        if (scopes.size() == 1) {
+            return scopes.getFirst();
+        }
+        throw bad("give " + schema.scopeColumn() + "=... : this device has "
+                + (scopes.isEmpty() ? "no known scopes" : "scopes " + String.join(", ", scopes)));
+    }
+
+    private List<String> scopes() {
+        try {
+            String s = store.getMeta("scopes").orElse("");
+            return s.isEmpty() ? List.of() : List.of(s.split(","));
+        } catch (SQLException e) {
+            throw new DeviceException(ExitCode.STORAGE, "cannot read settings", e);
+        }
+    }
+
+    private HybridClock clock() throws SQLException {
+        Hlc last = store.getMeta("clock").map(Hlc::parse).orElse(null);
+        return new HybridClock(deviceId, System::currentTimeMillis, last);
+    }
+
+    private void saveRow(Table t, RowState row) throws SQLException {
+        store.putRow(
+                row.table(),
+                row.id(),
+                row.scope(),
+                rows.encode(row),
+                RowConflicts.isDeleted(t, row),
+                RowConflicts.of(t, row).size());
+    }
+
+    private FieldValue parseValue(String table, String field, String raw) {
+        try {
+            return codec.decodeValue(table, field, raw);
+        } catch (OutpostException asJson) {
+            try {
+                return codec.decodeValue(table, field, WireCodec.encodeValue(new FieldValue.Text(raw)));
+            } catch (OutpostException asText) {
+                throw bad(asText.getMessage());
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- reads
+
+    /** One row as JSON: id, scope column, every field (counters as totals, sets as sorted arrays). */
+    public Optional<String> get(String table, String id) {
+        Table t = table(table);
+        return store.inTransaction(() -> store.getRow(table, id)
+                .filter(s -> !s.deleted())
+                .map(s -> rowJson(t, rows.decode(table, id, s.scope(), s.state()))));
+    }
+
+    /** Every live row of a table as JSON, by id. */
+    public List<String> list(String table) {
+        Table t = table(table);
+        return store.inTransaction(() -> {
+            List<String> out = new ArrayList<>();
+            for (LocalStore.StoredRow s : store.findRows(table, false)) {
+                out.add(rowJson(t, rows.decode(table, s.id(), s.scope(), s.state())));
+            }
+            return out;
+        });
+    }
+
+    private String rowJson(Table t, RowState row) {
+        StringBuilder b = new StringBuilder("{");
+        b.append(Json.quote("id")).append(':').append(Json.quote(row.id()));
+        b.append(',').append(Json.quote(schema.scopeColumn())).append(':').append(Json.quote(row.scope()));
+        for (Column c : t.columns().values()) {
+            FieldState f = row.field(c.name());
+            String value = f == null
+                    ? (c.merge() == MergePolicy.SET ? "[]" : c.merge() == MergePolicy.COUNTER ? "0" : "null")
+                    : WireCodec.encodeValue(RowView.valueOf(f));
+            b.append(',').append(Json.quote(c.name())).append(':').append(value);
+        }
+        return b.append('}').toString();
+    }
+
+    /** Open conflicts on this device, as a JSON array. */
+    public String conflictsJson() {
+        return store.inTransaction(() -> {
+            StringBuilder b = new StringBuilder("[");
+            for (LocalStore.StoredRow s : store.findRowsWithConflicts()) {
+                Table t = schema.table(s.table());
+                for (Conflict c : RowConflicts.of(t, rows.decode(s.table(), s.id(), s.scope(), s.state()))) {
+                    if (b.length() > 1) {
+                        b.append(',');
+                    }
+                    b.append("{\"table\":")
+                            .append(Json.quote(c.table()))
+                            .append(",\"id\":")
+                            .append(Json.quote(c.rowId()))
+                            .append(",\"field\":")
+                            .append(c.field() == null ? "null" : Json.quote(c.field()))
+                            .append(",\"kind\":")
+                            .append(Json.quote(c.kind().key()))
+                            .append(",\"status\":\"open\",\"candidates\":[");
+                    for (int i = 0; i < c.candidates().size(); i++) {
+                        Conflict.Candidate k = c.candidates().get(i);
+                        b.append(i == 0 ? "" : ",")
+                                .append("{\"field\":")
+                                .append(k.field() == null ? "null" : Json.quote(k.field()))
+                                .append(",\"value\":")
+                                .append(k.value() == null ? "null" : WireCodec.encodeValue(k.value()))
+                                .append(",\"device\":")
+                                .append(Json.quote(k.deviceId()))
+                                .append(",\"clock\":")
+                                .append(Json.quote(k.clock().toString()))
+                                .append(",\"delete\":")
+                                .append(k.delete())
+                                .append(",\"winner\":")
+                                .append(i == 0)
+                                .append('}');
+                    }
+                    b.append("]}");
+                }
+            }
+            return b.append(']').toString();
+        });
+    }
+
+    /** What {@code status} shows. */
+    public record Status(
+            String deviceId,
+            String server,
+            List<String> scopes,
+            long pending,
+            List<LocalStore.LoggedChange> refused,
+            String lastSyncAt,
+            String lastSyncError,
+            String cursor) {}
+
+    public Status status() {
+        return store.inTransaction(() -> new Status(
+                deviceId,
+                store.getMeta("server").orElse(""),
+                scopes(),
+                store.countByStatus("pending"),
+                store.findRefused(),
+                store.getMeta("last_sync_at").orElse(null),
+                store.getMeta("last_sync_error").orElse(null),
+                store.getMeta("cursor").orElse(null)));
+    }
+
+    // ---------------------------------------------------------------- sync
+
+    /** What one sync round did. */
+    public record SyncResult(int pushed, int pulled, int refused, int conflictsOpened, int orphans) {}
+
+    /**
+     * Pushes every pending change in batches and pulls every page. A batch keeps its id until the server
+     * acknowledges it, so a retry after a lost answer (or a crash) cannot apply it twice.
+     */
+    public SyncResult sync() {
+        String server = meta("server");
+        String token = readSecret(home.resolve(CREDENTIAL_FILE));
+        SyncTransport transport = new SyncTransport(server, token);
+        int pushed = 0, pulled = 0, refused = 0, opened = 0, orphans = 0;
+        try {
+            boolean more = true;
+            while (true) {
+                List<LocalStore.LoggedChange> batch = nextBatch();
+                if (batch.isEmpty() && !more) {
+                    break;
+                }
+                SyncRequest request = new SyncRequest(
+                        deviceId,
+                        schema.version(),
+                        batch.isEmpty() ? null : batch.getFirst().batchId(),
+                        meta("cursor", null),
+                        PULL_PAGE_SIZE,
+                        batch.stream().map(l -> codec.decodeChange(l.change())).toList());
+                SyncTransport.Answer answer = transport.post(
+                        "v1/sync", WireFormat.BINARY.mediaType(), codec.encode(request, WireFormat.BINARY));
+                if (answer.status() == 200) {
+                    SyncResponse response = codec.decodeResponse(answer.body(), WireFormat.BINARY);
+                    int[] applied = applyAnswer(batch, response);
+                    pushed += batch.size();
+                    pulled += response.changes().size();
+                    opened += response.conflicts().size();
+                    orphans += applied[0];
+                    more = response.more();
+                } else if (answer.status() >= 500) {
+                    throw new DeviceException(
+                            ExitCode.UNREACHABLE,
+                            "the server failed (" + answer.status() + "); nothing was lost, sync again later");
+                } else {
+                    Problem p = Problem.parse(answer.status(), answer.body());
+                    if (p.refused().isEmpty() || batch.isEmpty()) {
+                        recordError(p.code() + ": " + p.detail());
+                        throw new DeviceException(
+                                ExitCode.REFUSED, "refused by the server: " + p.detail() + " [" + p.code() + "]");
+                    }
+                    refused += setAside(batch, p);
+                }
+            }
+            store.inTransaction(() -> {
+                store.putMeta("last_sync_at", Instant.now().toString());
+                store.putMeta("last_sync_error", "");
+                return null;
+            });
+        } catch (DeviceException e) {
+            if (e.exitCode() == ExitCode.UNREACHABLE) {
+                recordError(e.getMessage());
+            }
+            throw e;
+        } catch (OutpostException e) {
+            recordError(e.getMessage());
+            throw new DeviceException(
+                    ExitCode.UNREACHABLE, "the server's answer could not be read: " + e.getMessage(), e);
+        }
+        SyncResult result = new SyncResult(pushed, pulled, refused, opened, orphans);
+        if (refused > 0) {
+            throw new SyncRefused(result);
+        }
+        return result;
+    }
+
+    /** Some changes were set aside as refused; the rest synced. */
+    public static final class SyncRefused extends DeviceException {
+        public final SyncResult result;
+
+        SyncRefused(SyncResult result) {
+            super(
+                    ExitCode.REFUSED,
+                    result.refused() + " change(s) refused by the server and kept aside; see 'outpost status'");
+            this.result = result;
+        }
+    }
+
+    /** The pending changes to push next: the unacknowledged batch if there is one, else a new one. */
+    private List<LocalStore.LoggedChange> nextBatch() {
+        return store.inTransaction(() -> {
+            List<LocalStore.LoggedChange> pending = store.findPending(BATCH_CHANGES_MAX);
+            if (pending.isEmpty()) {
+                return pending;
+            }
+            String open = pending.getFirst().batchId();
+            if (open != null) {
+                return pending.stream().filter(l -> open.equals(l.batchId())).toList();
+            }
+            String batchId = deviceId + "-" + UUID.randomUUID();
+            List<Long> seqs = pending.stream()
+                    .filter(l -> l.batchId() == null)
+                    .map(LocalStore.LoggedChange::seq)
+                    .toList();
+            store.assignBatch(seqs, batchId);
+            return pending.stream()
+                    .filter(l -> l.batchId() == null)
+                    .map(l -> new LocalStore.LoggedChange(
+                            l.seq(), l.change(), batchId, l.status(), l.code(), l.message()))
+                    .toList();
+        });
+    }
+
+    /** Marks the batch sent, applies the pulled page and stores the cursor, in one transaction. */
+    private int[] applyAnswer(List<LocalStore.LoggedChange> batch, SyncResponse response) {
+        return store.inTransaction(() -> {
+            store.markSent(batch.stream().map(LocalStore.LoggedChange::seq).toList());
+            List<Change> ordered = ApplyOrder.sort(schema, response.changes());
+            Map<String, RowState> touched = new LinkedHashMap<>();
+            HybridClock clock = clock();
+            for (Change c : ordered) {
+                String key = c.table() + "/" + c.rowId();
+                RowState row = touched.get(key);
+                if (row == null) {
+                    row = store.getRow(c.table(), c.rowId())
+                            .map(s -> rows.decode(c.table(), c.rowId(), s.scope(), s.state()))
+                            .orElseGet(() -> RowState.empty(c.table(), c.rowId(), c.scope()));
+                }
+                touched.put(key, RowMerge.apply(schema.table(c.table()), row, c).row());
+                clock.receive(c.clock());
+            }
+            Map<String, Boolean> present = new HashMap<>();
+            touched.values()
+                    .forEach(r ->
+                            present.put(r.table() + "/" + r.id(), !RowConflicts.isDeleted(schema.table(r.table()), r)));
+            int orphans = ApplyOrder.findOrphans(
+                            schema,
+                            ordered,
+                            (t, id) -> present.computeIfAbsent(t + "/" + id, k -> {
+                                try {
+                                    return store.getRow(t, id)
+                                            .map(s -> !s.deleted())
+                                            .orElse(false);
+                                } catch (SQLException e) {
+                                    throw new DeviceException(ExitCode.STORAGE, "cannot read " + k, e);
+                                }
+                            }))
+                    .size();
+            for (RowState r : touched.values()) {
+                saveRow(schema.table(r.table()), r);
+            }
+            store.putMeta("clock", clock.last().toString());
+            store.putMeta("cursor", response.cursor());
+            return new int[] {orphans};
+        });
+    }
+
+    /** Sets the refused changes aside; the others get a new batch id on the next round. */
+    private int setAside(List<LocalStore.LoggedChange> batch, Problem p) {
+        return store.inTransaction(() -> {
+            int n = 0;
+            for (Problem.Refused r : p.refused()) {
+                if (r.index() >= 0 && r.index() < batch.size()) {
+                    store.markRefused(batch.get(r.index()).seq(), r.code(), r.message());
+                    n++;
+                }
+            }
+            if (n == 0) {
+                throw new DeviceException(ExitCode.REFUSED, "refused by the server: " + p.detail());
+            }
+            store.clearBatch(batch.stream().map(LocalStore.LoggedChange::seq).toList());
+            return n;
+        });
+    }
+
+    private void recordError(String message) {
+        store.inTransaction(() -> {
+            store.putMeta("last_sync_error", message);
+            return null;
+        });
+    }
+
+    private String meta(String key) {
+        return meta(key, null);
+    }
+
+    private String meta(String key, String fallback) {
+        return store.inTransaction(() -> store.getMeta(key).orElse(fallback));
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private Table table(String name) {
+        return schema.getTable(name)
+                .orElseThrow(() -> bad("unknown table '" + name + "' (tables: "
+                        + String.join(", ", schema.tables().keySet()) + ")"));
+    }
+
+    private static Column column(Table t, String field) {
+        return t.getColumn(field).orElseThrow(() -> bad("unknown field '" + t.name() + "." + field + "'"));
+    }
+
+    private static DeviceException bad(String message) {
+        return new DeviceException(ExitCode.BAD_INPUT, message);
+    }
+
+    private static void writeSecret(Path file, String secret) throws IOException {
+        try {
+            Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        } catch (FileAlreadyExistsException e) {
+            Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
+        }
+        Files.writeString(file, secret);
+    }
+
+    private static String readSecret(Path file) {
+        try {
+            return Files.readString(file).trim();
+        } catch (IOException e) {
+            throw new DeviceException(ExitCode.STORAGE, "cannot read the credential " + file, e);
+        }
+    }
+
+    private static String bundledSchemaText() throws IOException {
+        try (var in = SchemaLoader.class.getResourceAsStream("/dev/outpost/model/farm-schema.yaml")) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+
+    private static List<String> jsonStrings(String json, String key) {
+        List<String> out = new ArrayList<>();
+        try (var p = new com.fasterxml.jackson.core.JsonFactory().createParser(json)) {
+            while (p.nextToken() != null) {
+                if (p.currentToken() == com.fasterxml.jackson.core.JsonToken.FIELD_NAME
+                        && key.equals(p.currentName())) {
+                    p.nextToken();
+                    while (p.nextToken() == com.fasterxml.jackson.core.JsonToken.VALUE_STRING) {
+                        out.add(p.getText());
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw new DeviceException(ExitCode.UNREACHABLE, "the server's answer could not be read", e);
+        }
+        return out;
+    }
+
+    @Override
+    public void close() {
+        store.close();
+    }
+}

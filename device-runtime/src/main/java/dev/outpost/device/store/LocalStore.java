@@ -1,0 +1,265 @@
+package dev.outpost.device.store;
+
+import dev.outpost.device.DeviceException;
+import dev.outpost.device.ExitCode;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The device's SQLite database (WAL, synchronous=FULL): row states, the change log, and small settings. Every
+ * method runs inside the caller's transaction ({@link #inTransaction}); a write and its change-log entries commit
+ * together or not at all.
+ */
+public final class LocalStore implements AutoCloseable {
+    private static final String SCHEMA = """
+            create table if not exists meta (key text primary key, value text not null);
+            create table if not exists row_state (
+                tbl text not null, id text not null, scope text not null, state text not null,
+                deleted integer not null default 0, conflicts integer not null default 0,
+                primary key (tbl, id)) without rowid;
+            create index if not exists row_state_conflicts on row_state (conflicts) where conflicts > 0;
+            create table if not exists change_log (
+                seq integer primary key autoincrement, change text not null,
+                batch_id text, status text not null default 'pending', code text, message text);
+            create index if not exists change_log_status on change_log (status, seq);
+            """;
+
+    private final Connection connection;
+
+    private LocalStore(Connection connection) {
+        this.connection = connection;
+    }
+
+    public static LocalStore open(Path file) {
+        try {
+            Connection c = DriverManager.getConnection("jdbc:sqlite:" + file.toAbsolutePath());
+            try (Statement s = c.createStatement()) {
+                s.execute("pragma journal_mode = wal");
+                s.execute("pragma synchronous = full");
+                s.execute("pragma busy_timeout = 5000");
+                s.execute("pragma foreign_keys = off");
+                for (String ddl : SCHEMA.split(";")) {
+                    if (!ddl.isBlank()) {
+                        s.execute(ddl);
+                    }
+                }
+            }
+            c.setAutoCommit(false);
+            c.commit();
+            return new LocalStore(c);
+        } catch (SQLException e) {
+            throw storage("cannot open the local database " + file, e);
+        }
+    }
+
+    @FunctionalInterface
+    public interface Work<T> {
+        T run() throws SQLException;
+    }
+
+    /** Runs {@code work} in one transaction: committed if it returns, rolled back if it throws. */
+    public synchronized <T> T inTransaction(Work<T> work) {
+        try {
+            T result = work.run();
+            connection.commit();
+            return result;
+        } catch (SQLException e) {
+            rollback();
+            throw storage("local database error: " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            rollback();
+            throw e;
+        }
+    }
+
+    private void rollback() {
+        try {
+            connection.rollback();
+        } catch (SQLException ignored) {
+            // the original failure is what the caller needs to see
+        }
+    }
+
+    public Optional<String> getMeta(String key) throws SQLException {
+        try (PreparedStatement ps = connection.prepareStatement("select value from meta where key = ?")) {
+            ps.setString(1, key);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? Optional.of(rs.getString(1)) : Optional.empty();
+            }
+        }
+    }
+
+    public void putMeta(String key, String value) throws SQLException {
+        try (PreparedStatement ps = connection.prepareStatement(
+                "insert into meta (key, value) values (?, ?) on conflict (key) do update set value = excluded.value")) {
+            ps.setString(1, key);
+            ps.setString(2, value);
+            ps.executeUpdate();
+        }
+    }
+
+    /** A stored row. */
+    public record StoredRow(String table, String id, String scope, String state, boolean deleted) {}
+
+    public Optional<StoredRow> getRow(String table, String id) throws SQLException {
+        try (PreparedStatement ps =
+                connection.prepareStatement("select scope, state, deleted from row_state where tbl = ? and id = ?")) {
+            ps.setString(1, table);
+            ps.setString(2, id);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next()
+                        ? Optional.of(new StoredRow(table, id, rs.getString(1), rs.getString(2), rs.getInt(3) != 0))
+                        : Optional.empty();
+            }
+        }
+    }
+
+    public void putRow(String table, String id, String scope, String state, boolean deleted, int conflicts)
+            throws SQLException {
+        try (PreparedStatement ps = connection.prepareStatement(
+                "insert into row_state (tbl, id, scope, state, deleted, conflicts) values (?, ?, ?, ?, ?, ?) "
+                        + "on conflict (tbl, id) do update set state = excluded.state, deleted = excluded.deleted, "
+                        + "conflicts = excluded.conflicts")) {
+            ps.setString(1, table);
+            ps.setString(2, id);
+            ps.setString(3, scope);
+            ps.setString(4, state);
+            ps.setInt(5, deleted ? 1 : 0);
+            ps.setInt(6, conflicts);
+            ps.executeUpdate();
+        }
+    }
+
+    /** Rows of a table, by id; deleted ones only if asked. */
+    public List<StoredRow> findRows(String table, boolean withDeleted) throws SQLException {
+        List<StoredRow> out = new ArrayList<>();
+        try (PreparedStatement ps = connection.prepareStatement("select id, scope, state, deleted from row_state "
+                + "where tbl = ?" + (withDeleted ? "" : " and deleted = 0") + " order by id")) {
+            ps.setString(1, table);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.add(new StoredRow(table, rs.getString(1), rs.getString(2), rs.getString(3), rs.getInt(4) != 0));
+                }
+            }
+        }
+        return out;
+    }
+
+    public List<StoredRow> findRowsWithConflicts() throws SQLException {
+        List<StoredRow> out = new ArrayList<>();
+        try (PreparedStatement ps = connection.prepareStatement(
+                        "select tbl, id, scope, state, deleted from row_state where conflicts > 0 order by tbl, id");
+                ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                out.add(new StoredRow(
+                        rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4), rs.getInt(5) != 0));
+            }
+        }
+        return out;
+    }
+
+    public void appendChange(String changeJson) throws SQLException {
+        try (PreparedStatement ps = connection.prepareStatement("insert into change_log (change) values (?)")) {
+            ps.setString(1, changeJson);
+            ps.executeUpdate();
+        }
+    }
+
+    /** One change-log entry. */
+    public record LoggedChange(long seq, String change, String batchId, String status, String code, String message) {}
+
+    /** The oldest pending changes, at most {@code limit}. */
+    public List<LoggedChange> findPending(int limit) throws SQLException {
+        return query("select seq, change, batch_id, status, code, message from change_log where status = 'pending' "
+                + "order by seq limit " + limit);
+    }
+
+    public List<LoggedChange> findRefused() throws SQLException {
+        return query(
+                "select seq, change, batch_id, status, code, message from change_log where status = 'refused' order by seq");
+    }
+
+    public long countByStatus(String status) throws SQLException {
+        try (PreparedStatement ps = connection.prepareStatement("select count(*) from change_log where status = ?")) {
+            ps.setString(1, status);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
+            }
+        }
+    }
+
+    public void assignBatch(List<Long> seqs, String batchId) throws SQLException {
+        update("update change_log set batch_id = ? where seq = ?", seqs, batchId);
+    }
+
+    public void markSent(List<Long> seqs) throws SQLException {
+        update("update change_log set status = 'sent' where seq = ?", seqs, null);
+    }
+
+    public void clearBatch(List<Long> seqs) throws SQLException {
+        update("update change_log set batch_id = null where seq = ?", seqs, null);
+    }
+
+    public void markRefused(long seq, String code, String message) throws SQLException {
+        try (PreparedStatement ps = connection.prepareStatement(
+                "update change_log set status = 'refused', batch_id = null, code = ?, message = ? where seq = ?")) {
+            ps.setString(1, code);
+            ps.setString(2, message);
+            ps.setLong(3, seq);
+            ps.executeUpdate();
+        }
+    }
+
+    private void update(String sql, List<Long> seqs, String first) throws SQLException {
+        try (PreparedStatement ps = connection.prepareStatement(sql)) {
+            for (long seq : seqs) {
+                int i = 1;
+                if (first != null) {
+                    ps.setString(i++, first);
+                }
+                ps.setLong(i, seq);
+                ps.addBatch();
+            }
+            ps.executeBatch();
+        }
+    }
+
+    private List<LoggedChange> query(String sql) throws SQLException {
+        List<LoggedChange> out = new ArrayList<>();
+        try (PreparedStatement ps = connection.prepareStatement(sql);
+                ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                out.add(new LoggedChange(
+                        rs.getLong(1),
+                        rs.getString(2),
+                        rs.getString(3),
+                        rs.getString(4),
+                        rs.getString(5),
+                        rs.getString(6)));
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public synchronized void close() {
+        try {
+            connection.close();
+        } catch (SQLException e) {
+            throw storage("cannot close the local database", e);
+        }
+    }
+
+    private static DeviceException storage(String message, Exception cause) {
+        return new DeviceException(ExitCode.STORAGE, message, cause);
+    }
+}

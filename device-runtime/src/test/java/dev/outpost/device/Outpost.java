@@ -1,0 +1,49 @@
+package dev.outpost.device;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/** Runs the real {@code target/outpost} file against one device home. */
+final class Outpost {
+    static final Path BINARY = Path.of("target/outpost");
+
+    record Result(int exit, String out, String err) {
+        Result ok() {
+            if (exit != 0) {
+                throw new AssertionError("outpost exited " + exit + ": " + err);
+            }
+            return this;
+        }
+    }
+
+    final Path home;
+
+    Outpost(Path home) {
+        this.home = home;
+    }
+
+    Result run(String... args) throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>(List.of(BINARY.toAbsolutePath().toString(), "--home", home.toString()));
+        command.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(command);
+        pb.environment()
+                .put(
+                        "OUTPOST_JAVA",
+                        Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        Process p = pb.start();
+        byte[] out = p.getInputStream().readAllBytes();
+        byte[] err = p.getErrorStream().readAllBytes();
+        if (!p.waitFor(120, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new AssertionError("outpost " + String.join(" ", args) + " did not finish in 120 s");
+        }
+        return new Result(
+                p.exitValue(),
+                new String(out, StandardCharsets.UTF_8).trim(),
+                new String(err, StandardCharsets.UTF_8).trim());
+    }
+}

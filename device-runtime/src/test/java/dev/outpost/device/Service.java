@@ -1,0 +1,105 @@
+package dev.outpost.device;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/** The real sync service (packaged by the sync-service module) with its own embedded PostgreSQL, as a process. */
+final class Service implements AutoCloseable {
+    static final Path JAR = Path.of("../sync-service/target/quarkus-app/quarkus-run.jar");
+    static final String ADMIN = "e2e-admin";
+    private static final Pattern TOKEN = Pattern.compile("\"token\":\"([^\"]+)\"");
+
+    final String url;
+    private final Process process;
+    private final HttpClient http = HttpClient.newHttpClient();
+
+    private Service(Process process, String url) {
+        this.process = process;
+        this.url = url;
+    }
+
+    static Service start(Path dir) throws IOException, InterruptedException {
+        if (!Files.exists(JAR)) {
+            throw new IllegalStateException("build the sync service first: " + JAR.toAbsolutePath() + " is missing");
+        }
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        ProcessBuilder pb = new ProcessBuilder(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar", JAR.toString());
+        pb.environment().remove("QUARKUS_DATASOURCE_REACTIVE_URL");
+        pb.environment().remove("QUARKUS_DATASOURCE_JDBC_URL");
+        pb.environment().put("OUTPOST_DB_DIR", dir.resolve("pgdata").toString());
+        pb.environment().put("OUTPOST_ADMIN_TOKEN", ADMIN);
+        pb.environment().put("QUARKUS_HTTP_PORT", Integer.toString(port));
+        pb.redirectErrorStream(true);
+        pb.redirectOutput(dir.resolve("service.log").toFile());
+        Process p = pb.start();
+        Service s = new Service(p, "http://localhost:" + port);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+        while (System.nanoTime() < deadline) {
+            if (!p.isAlive()) {
+                throw new IllegalStateException("the service exited; see " + dir.resolve("service.log"));
+            }
+            try {
+                if (s.http.send(
+                                        HttpRequest.newBuilder(URI.create(s.url + "/q/health/ready"))
+                                                .build(),
+                                        HttpResponse.BodyHandlers.discarding())
+                                .statusCode()
+                        == 200) {
+                    return s;
+                }
+            } catch (IOException notYet) {
+                // not listening yet
+            }
+            Thread.sleep(200);
+        }
+        p.destroyForcibly();
+        throw new IllegalStateException("the service did not start in 90 s");
+    }
+
+    /** Registers a device and returns its token. */
+    String register(String deviceId, String... scopes) throws IOException, InterruptedException {
+        String body = "{\"deviceId\": \"" + deviceId + "\", \"scopes\": [\"" + String.join("\", \"", scopes) + "\"]}";
+        HttpResponse<String> r = http.send(
+                HttpRequest.newBuilder(URI.create(url + "/v1/admin/devices"))
+                        .header("Authorization", "Bearer " + ADMIN)
+                        .header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString(body))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+        Matcher m = TOKEN.matcher(r.body());
+        if (r.statusCode() != 201 || !m.find()) {
+            throw new IllegalStateException("registration failed: " + r.statusCode() + " " + r.body());
+        }
+        return m.group(1);
+    }
+
+    String admin(String path) throws IOException, InterruptedException {
+        return http.send(
+                        HttpRequest.newBuilder(URI.create(url + path))
+                                .header("Authorization", "Bearer " + ADMIN)
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString())
+                .body();
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        process.destroy();
+        if (!process.waitFor(60, TimeUnit.SECONDS)) {
+            process.destroyForcibly();
+        }
+    }
+}
