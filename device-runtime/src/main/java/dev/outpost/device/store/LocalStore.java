@@ -182,6 +182,12 @@ public final class LocalStore implements AutoCloseable {
                 + "order by seq limit " + limit);
     }
 
+    /** Every change not refused, oldest first. */
+    public List<LoggedChange> findSentAndPending() throws SQLException {
+        return query(
+                "select seq, change, batch_id, status, code, message from change_log where status <> 'refused' order by seq");
+    }
+
     public List<LoggedChange> findRefused() throws SQLException {
         return query(
                 "select seq, change, batch_id, status, code, message from change_log where status = 'refused' order by seq");

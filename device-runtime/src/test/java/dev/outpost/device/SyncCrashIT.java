@@ -1,0 +1,170 @@
+package dev.outpost.device;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.outpost.device.store.LocalStore;
+import dev.outpost.model.change.Change;
+import dev.outpost.model.schema.SchemaLoader;
+import dev.outpost.model.wire.SyncRequest;
+import dev.outpost.model.wire.SyncResponse;
+import dev.outpost.model.wire.WireCodec;
+import dev.outpost.model.wire.WireFormat;
+import dev.outpost.model.wire.WireLimits;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Kills {@code outpost sync} with SIGKILL at seeded random moments (50 in CI), keeps editing in between, then syncs
+ * to the end: the service must hold every change the device made exactly once, and the device nothing pending.
+ * Replay a failure with {@code -Doutpost.crash.seed=SEED}.
+ */
+class SyncCrashIT {
+    private static final int KILLS = Integer.getInteger("outpost.crash.kills", 50);
+
+    @TempDir
+    static Path dir;
+
+    static Service service;
+
+    @BeforeAll
+    static void startService() throws Exception {
+        service = Service.start(dir);
+    }
+
+    @AfterAll
+    static void stopService() throws Exception {
+        if (service != null) {
+            service.close();
+        }
+    }
+
+    @Test
+    void killingSyncAtRandomPointsLosesAndDoublesNothing() throws Exception {
+        long seed = Long.getLong("outpost.crash.seed", System.nanoTime());
+        Random random = new Random(seed);
+        String id = "crash-officer";
+        Outpost device = new Outpost(dir.resolve(id));
+        device.run("init", "--server", service.url, "--device-id", id, "--token", service.register(id, "nakuru"))
+                .ok();
+        // Another device writes too, so pulls have work to do while we kill.
+        String otherToken = service.register("other-officer", "nakuru");
+
+        int killedDuringWork = 0;
+        for (int round = 0; round < KILLS; round++) {
+            try (OutpostDevice lib = OutpostDevice.open(device.home)) {
+                for (int i = 0; i < 40 + random.nextInt(400); i++) {
+                    int row = random.nextInt(300);
+                    switch (random.nextInt(3)) {
+                        case 0 -> lib.put("farmer", "f" + row, Map.of("name", "name " + round + "/" + i));
+                        case 1 -> lib.add("crop_record", "c" + row, "bags_harvested", 1 + random.nextInt(5));
+                        default -> lib.tag("crop_record", "c" + row, "pests", List.of("+pest" + random.nextInt(8)));
+                    }
+                }
+            }
+            pushAsOther(otherToken, round);
+            ProcessBuilder pb = new ProcessBuilder(
+                    Outpost.BINARY.toAbsolutePath().toString(), "--home", device.home.toString(), "sync");
+            pb.environment()
+                    .put(
+                            "OUTPOST_JAVA",
+                            Path.of(System.getProperty("java.home"), "bin", "java")
+                                    .toString());
+            pb.redirectOutput(ProcessBuilder.Redirect.DISCARD);
+            pb.redirectError(ProcessBuilder.Redirect.DISCARD);
+            Process p = pb.start();
+            long delayMs = 250 + random.nextInt(1500);
+            if (!p.waitFor(delayMs, TimeUnit.MILLISECONDS)) {
+                p.destroyForcibly(); // SIGKILL
+                p.waitFor();
+                killedDuringWork++;
+            }
+        }
+        Outpost.Result last = device.run("sync");
+        assertEquals(0, last.exit(), "seed " + seed + ": final sync failed: " + last.err());
+        assertTrue(device.run("status", "--json").ok().out().contains("\"pending\":0"), "seed " + seed);
+        assertTrue(
+                killedDuringWork >= KILLS / 2,
+                "seed " + seed + ": only " + killedDuringWork + " kills landed while sync ran");
+
+        List<Change> made = new ArrayList<>();
+        WireCodec codec = new WireCodec(SchemaLoader.farmExample(), WireLimits.DEFAULT);
+        try (LocalStore store = LocalStore.open(device.home.resolve(OutpostDevice.DB_FILE))) {
+            store.inTransaction(() -> {
+                for (LocalStore.LoggedChange l : store.findSentAndPending()) {
+                    made.add(codec.decodeChange(l.change()));
+                }
+                return null;
+            });
+        }
+        Map<Change, Integer> seen = new HashMap<>();
+        for (Change c : pullEverything(codec)) {
+            if (c.deviceId().equals(id)) {
+                seen.merge(c, 1, Integer::sum);
+            }
+        }
+        List<Change> lost = made.stream().filter(c -> !seen.containsKey(c)).toList();
+        assertTrue(
+                lost.isEmpty(),
+                "seed " + seed + ": " + lost.size() + " of " + made.size() + " changes never reached the service");
+        assertTrue(seen.values().stream().allMatch(n -> n == 1), "seed " + seed + ": a change reached the feed twice");
+        assertEquals(made.size(), seen.size(), "seed " + seed + ": the feed has changes the device never made");
+    }
+
+    private static final HttpClient HTTP = HttpClient.newHttpClient();
+
+    private void pushAsOther(String token, int round) throws Exception {
+        WireCodec codec = new WireCodec(SchemaLoader.farmExample(), WireLimits.DEFAULT);
+        var clock = new dev.outpost.model.clock.HybridClock("other-officer", System::currentTimeMillis, null);
+        List<Change> changes = new ArrayList<>();
+        for (int i = 0; i < 50; i++) {
+            changes.add(new Change(
+                    "farmer",
+                    "o" + round + "-" + i,
+                    "nakuru",
+                    "village",
+                    new dev.outpost.model.change.Op.Assign(new dev.outpost.model.change.FieldValue.Text("v")),
+                    clock.now()));
+        }
+        post(codec, token, new SyncRequest("other-officer", 1, "other-" + round, "999999999:0", 1, changes));
+    }
+
+    private List<Change> pullEverything(WireCodec codec) throws Exception {
+        String token = service.register("auditor", "nakuru");
+        List<Change> all = new ArrayList<>();
+        String cursor = null;
+        SyncResponse r;
+        do {
+            r = post(codec, token, new SyncRequest("auditor", 1, null, cursor, 5000, List.of()));
+            all.addAll(r.changes());
+            cursor = r.cursor();
+        } while (r.more());
+        return all;
+    }
+
+    private SyncResponse post(WireCodec codec, String token, SyncRequest request) throws Exception {
+        HttpResponse<byte[]> r = HTTP.send(
+                HttpRequest.newBuilder(URI.create(service.url + "/v1/sync"))
+                        .header("Authorization", "Bearer " + token)
+                        .header("Content-Type", WireFormat.BINARY.mediaType())
+                        .header("Accept", WireFormat.BINARY.mediaType())
+                        .POST(HttpRequest.BodyPublishers.ofByteArray(codec.encode(request, WireFormat.BINARY)))
+                        .build(),
+                HttpResponse.BodyHandlers.ofByteArray());
+        assertEquals(200, r.statusCode(), new String(r.body()));
+        return codec.decodeResponse(r.body(), WireFormat.BINARY);
+    }
+}
