@@ -1,18 +1,24 @@
 #!/bin/sh
-# outpost: the Outpost device runtime as one file. The application jar follows this script; it is unpacked once per
-# build into the user's cache and run on Java 25 ($OUTPOST_JAVA, else $JAVA_HOME, else java on the PATH).
+# outpost: the Outpost device runtime as one file. A compressed payload follows this script: a jlink'ed JDK 25
+# runtime, the application jar, its AOT cache (trained on real commands) and the SQLite native library. It is
+# unpacked once per build into the user's cache; later starts go straight to the JVM.
 set -e
-self="$0"
-case "$self" in */*) ;; *) self=$(command -v -- "$self") ;; esac
-sum=$(cksum < "$self" | cut -d' ' -f1)
-cache="${XDG_CACHE_HOME:-$HOME/.cache}/outpost/$sum"
-if [ ! -f "$cache/outpost.jar" ]; then
-  mkdir -p "$cache"
-  lines=$(awk '/^__OUTPOST_JAR_BELOW__$/ { print NR + 1; exit }' "$self")
-  tail -n +"$lines" "$self" > "$cache/outpost.jar.tmp.$$"
-  mv "$cache/outpost.jar.tmp.$$" "$cache/outpost.jar"
+build="@BUILD_ID@"
+dir="${XDG_CACHE_HOME:-$HOME/.cache}/outpost/$build"
+if [ ! -f "$dir/.complete" ]; then
+  self="$0"
+  case "$self" in */*) ;; *) self=$(command -v -- "$self") ;; esac
+  tmp="$dir.unpack.$$"
+  rm -rf "$tmp"
+  mkdir -p "$tmp"
+  line=$(awk '/^__OUTPOST_PAYLOAD_BELOW__$/ { print NR + 1; exit }' "$self")
+  tail -n +"$line" "$self" | tar -xzf - -C "$tmp"
+  touch "$tmp/.complete"
+  mkdir -p "$(dirname "$dir")"
+  # Another process may have unpacked the same build meanwhile: keep whichever landed first.
+  mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"
 fi
-java="${OUTPOST_JAVA:-${JAVA_HOME:+$JAVA_HOME/bin/java}}"
-[ -n "$java" ] || java=java
-exec "$java" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto --enable-native-access=ALL-UNNAMED -jar "$cache/outpost.jar" "$@"
-__OUTPOST_JAR_BELOW__
+exec "$dir/runtime/bin/java" -XX:AOTCache="$dir/outpost.aot" @JVM_OPTIONS@ \
+  -Dorg.sqlite.lib.path="$dir/lib" -Dorg.sqlite.lib.name=libsqlitejdbc.so \
+  -cp "$dir/outpost.jar" dev.outpost.device.cli.OutpostCli "$@"
+__OUTPOST_PAYLOAD_BELOW__
