@@ -30,10 +30,6 @@ final class Outpost {
         List<String> command = new ArrayList<>(List.of(BINARY.toAbsolutePath().toString(), "--home", home.toString()));
         command.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(command);
-        pb.environment()
-                .put(
-                        "OUTPOST_JAVA",
-                        Path.of(System.getProperty("java.home"), "bin", "java").toString());
         Process p = pb.start();
         byte[] out = p.getInputStream().readAllBytes();
         byte[] err = p.getErrorStream().readAllBytes();

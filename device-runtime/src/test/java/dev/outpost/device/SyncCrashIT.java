@@ -78,11 +78,6 @@ class SyncCrashIT {
             pushAsOther(otherToken, round);
             ProcessBuilder pb = new ProcessBuilder(
                     Outpost.BINARY.toAbsolutePath().toString(), "--home", device.home.toString(), "sync");
-            pb.environment()
-                    .put(
-                            "OUTPOST_JAVA",
-                            Path.of(System.getProperty("java.home"), "bin", "java")
-                                    .toString());
             pb.redirectOutput(ProcessBuilder.Redirect.DISCARD);
             pb.redirectError(ProcessBuilder.Redirect.DISCARD);
             Process p = pb.start();
