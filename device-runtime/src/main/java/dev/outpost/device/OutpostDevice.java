@@ -22,6 +22,7 @@ import dev.outpost.model.schema.MergePolicy;
 import dev.outpost.model.schema.Schema;
 import dev.outpost.model.schema.SchemaLoader;
 import dev.outpost.model.schema.Table;
+import dev.outpost.model.wire.JsonText;
 import dev.outpost.model.wire.RowStateCodec;
 import dev.outpost.model.wire.SyncRequest;
 import dev.outpost.model.wire.SyncResponse;
@@ -342,14 +343,14 @@ public final class OutpostDevice implements AutoCloseable {
 
     private String rowJson(Table t, RowState row) {
         StringBuilder b = new StringBuilder("{");
-        b.append(Json.quote("id")).append(':').append(Json.quote(row.id()));
-        b.append(',').append(Json.quote(schema.scopeColumn())).append(':').append(Json.quote(row.scope()));
+        b.append(JsonText.quote("id")).append(':').append(JsonText.quote(row.id()));
+        b.append(',').append(JsonText.quote(schema.scopeColumn())).append(':').append(JsonText.quote(row.scope()));
         for (Column c : t.columns().values()) {
             FieldState f = row.field(c.name());
             String value = f == null
                     ? (c.merge() == MergePolicy.SET ? "[]" : c.merge() == MergePolicy.COUNTER ? "0" : "null")
                     : WireCodec.encodeValue(RowView.valueOf(f));
-            b.append(',').append(Json.quote(c.name())).append(':').append(value);
+            b.append(',').append(JsonText.quote(c.name())).append(':').append(value);
         }
         return b.append('}').toString();
     }
@@ -365,25 +366,25 @@ public final class OutpostDevice implements AutoCloseable {
                         b.append(',');
                     }
                     b.append("{\"table\":")
-                            .append(Json.quote(c.table()))
+                            .append(JsonText.quote(c.table()))
                             .append(",\"id\":")
-                            .append(Json.quote(c.rowId()))
+                            .append(JsonText.quote(c.rowId()))
                             .append(",\"field\":")
-                            .append(c.field() == null ? "null" : Json.quote(c.field()))
+                            .append(c.field() == null ? "null" : JsonText.quote(c.field()))
                             .append(",\"kind\":")
-                            .append(Json.quote(c.kind().key()))
+                            .append(JsonText.quote(c.kind().key()))
                             .append(",\"status\":\"open\",\"candidates\":[");
                     for (int i = 0; i < c.candidates().size(); i++) {
                         Conflict.Candidate k = c.candidates().get(i);
                         b.append(i == 0 ? "" : ",")
                                 .append("{\"field\":")
-                                .append(k.field() == null ? "null" : Json.quote(k.field()))
+                                .append(k.field() == null ? "null" : JsonText.quote(k.field()))
                                 .append(",\"value\":")
                                 .append(k.value() == null ? "null" : WireCodec.encodeValue(k.value()))
                                 .append(",\"device\":")
-                                .append(Json.quote(k.deviceId()))
+                                .append(JsonText.quote(k.deviceId()))
                                 .append(",\"clock\":")
-                                .append(Json.quote(k.clock().toString()))
+                                .append(JsonText.quote(k.clock().toString()))
                                 .append(",\"delete\":")
                                 .append(k.delete())
                                 .append(",\"winner\":")

@@ -63,37 +63,45 @@ class SyncCrashIT {
         // Another device writes too, so pulls have work to do while we kill.
         String otherToken = service.register("other-officer", "nakuru");
 
-        int killedDuringWork = 0;
-        for (int round = 0; round < KILLS; round++) {
+        // Kill delays adapt to how long a sync takes here: shorter after a sync that finished first, longer after
+        // a kill, so that at least KILLS kills land while sync runs (bounded number of rounds).
+        int kills = 0;
+        int rounds = 0;
+        double delayMaxMs = 1500;
+        while (kills < KILLS && rounds < 4 * KILLS) {
+            rounds++;
             try (OutpostDevice lib = OutpostDevice.open(device.home)) {
-                for (int i = 0; i < 40 + random.nextInt(400); i++) {
+                for (int i = 0; i < 100 + random.nextInt(600); i++) {
                     int row = random.nextInt(300);
                     switch (random.nextInt(3)) {
-                        case 0 -> lib.put("farmer", "f" + row, Map.of("name", "name " + round + "/" + i));
+                        case 0 -> lib.put("farmer", "f" + row, Map.of("name", "name " + rounds + "/" + i));
                         case 1 -> lib.add("crop_record", "c" + row, "bags_harvested", 1 + random.nextInt(5));
                         default -> lib.tag("crop_record", "c" + row, "pests", List.of("+pest" + random.nextInt(8)));
                     }
                 }
             }
-            pushAsOther(otherToken, round);
+            pushAsOther(otherToken, rounds);
             ProcessBuilder pb = new ProcessBuilder(
                     Outpost.BINARY.toAbsolutePath().toString(), "--home", device.home.toString(), "sync");
             pb.redirectOutput(ProcessBuilder.Redirect.DISCARD);
             pb.redirectError(ProcessBuilder.Redirect.DISCARD);
             Process p = pb.start();
-            long delayMs = 250 + random.nextInt(1500);
-            if (!p.waitFor(delayMs, TimeUnit.MILLISECONDS)) {
+            long delayMs = 50 + random.nextInt((int) delayMaxMs);
+            if (p.waitFor(delayMs, TimeUnit.MILLISECONDS)) {
+                delayMaxMs = Math.max(100, delayMaxMs * 0.8);
+            } else {
                 p.destroyForcibly(); // SIGKILL
                 p.waitFor();
-                killedDuringWork++;
+                kills++;
+                delayMaxMs = Math.min(5000, delayMaxMs * 1.1);
             }
         }
+        assertTrue(
+                kills >= KILLS,
+                "seed " + seed + ": only " + kills + " of " + rounds + " rounds killed sync while it ran");
         Outpost.Result last = device.run("sync");
         assertEquals(0, last.exit(), "seed " + seed + ": final sync failed: " + last.err());
         assertTrue(device.run("status", "--json").ok().out().contains("\"pending\":0"), "seed " + seed);
-        assertTrue(
-                killedDuringWork >= KILLS / 2,
-                "seed " + seed + ": only " + killedDuringWork + " kills landed while sync ran");
 
         List<Change> made = new ArrayList<>();
         WireCodec codec = new WireCodec(SchemaLoader.farmExample(), WireLimits.DEFAULT);

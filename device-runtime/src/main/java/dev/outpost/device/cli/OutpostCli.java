@@ -2,9 +2,9 @@ package dev.outpost.device.cli;
 
 import dev.outpost.device.DeviceException;
 import dev.outpost.device.ExitCode;
-import dev.outpost.device.Json;
 import dev.outpost.device.OutpostDevice;
 import dev.outpost.device.store.LocalStore;
+import dev.outpost.model.wire.JsonText;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -300,12 +300,12 @@ public final class OutpostCli {
             if (json) {
                 StringBuilder b = new StringBuilder("{");
                 b.append("\"deviceId\":")
-                        .append(Json.quote(s.deviceId()))
+                        .append(JsonText.quote(s.deviceId()))
                         .append(",\"server\":")
-                        .append(Json.quote(s.server()))
+                        .append(JsonText.quote(s.server()))
                         .append(",\"scopes\":[")
                         .append(String.join(
-                                ",", s.scopes().stream().map(Json::quote).toList()))
+                                ",", s.scopes().stream().map(JsonText::quote).toList()))
                         .append(']')
                         .append(",\"pending\":")
                         .append(s.pending())
@@ -316,22 +316,22 @@ public final class OutpostCli {
                             .append("{\"seq\":")
                             .append(c.seq())
                             .append(",\"code\":")
-                            .append(Json.quote(String.valueOf(c.code())))
+                            .append(JsonText.quote(String.valueOf(c.code())))
                             .append(",\"message\":")
-                            .append(Json.quote(String.valueOf(c.message())))
+                            .append(JsonText.quote(String.valueOf(c.message())))
                             .append(",\"change\":")
                             .append(c.change())
                             .append('}');
                 }
                 b.append("],\"lastSyncAt\":")
-                        .append(s.lastSyncAt() == null ? "null" : Json.quote(s.lastSyncAt()))
+                        .append(s.lastSyncAt() == null ? "null" : JsonText.quote(s.lastSyncAt()))
                         .append(",\"lastSyncError\":")
                         .append(
                                 s.lastSyncError() == null || s.lastSyncError().isEmpty()
                                         ? "null"
-                                        : Json.quote(s.lastSyncError()))
+                                        : JsonText.quote(s.lastSyncError()))
                         .append(",\"cursor\":")
-                        .append(s.cursor() == null ? "null" : Json.quote(s.cursor()))
+                        .append(s.cursor() == null ? "null" : JsonText.quote(s.cursor()))
                         .append(",\"modelSlots\":[]}");
                 out().println(b);
             } else {

@@ -5,6 +5,7 @@ import dev.outpost.model.merge.FieldState.Counter;
 import dev.outpost.model.merge.FieldState.MultiValue;
 import dev.outpost.model.merge.FieldState.OrSet;
 import dev.outpost.model.merge.FieldState.Register;
+import dev.outpost.model.wire.JsonText;
 import java.util.SortedSet;
 import java.util.StringJoiner;
 

@@ -131,28 +131,18 @@ public class SyncStore {
         if (writes.isEmpty()) {
             return Uni.createFrom().voidItem();
         }
-        int n = writes.size();
-        String[] tables = new String[n], ids = new String[n], states = new String[n];
-        Boolean[] deleted = new Boolean[n];
-        Integer[] conflicts = new Integer[n];
-        for (int i = 0; i < n; i++) {
-            RowWrite w = writes.get(i);
-            tables[i] = w.table();
-            ids[i] = w.id();
-            states[i] = w.state();
-            deleted[i] = w.deleted();
-            conflicts[i] = w.openConflicts();
-        }
         return tx.preparedQuery(
                         "update row_state r set state = u.state, deleted = u.deleted, open_conflicts = u.oc, updated_at = now() "
                                 + "from unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::int[]) as u(tbl, id, state, deleted, oc) "
                                 + "where r.tbl = u.tbl and r.id = u.id")
                 .execute(Tuple.tuple()
-                        .addArrayOfString(tables)
-                        .addArrayOfString(ids)
-                        .addArrayOfString(states)
-                        .addArrayOfBoolean(deleted)
-                        .addArrayOfInteger(conflicts))
+                        .addArrayOfString(strings(writes, RowWrite::table))
+                        .addArrayOfString(strings(writes, RowWrite::id))
+                        .addArrayOfString(strings(writes, RowWrite::state))
+                        .addArrayOfBoolean(
+                                writes.stream().map(RowWrite::deleted).toArray(Boolean[]::new))
+                        .addArrayOfInteger(
+                                writes.stream().map(RowWrite::openConflicts).toArray(Integer[]::new)))
                 .replaceWithVoid();
     }
 
@@ -160,35 +150,29 @@ public class SyncStore {
         if (writes.isEmpty()) {
             return Uni.createFrom().voidItem();
         }
-        int n = writes.size();
-        String[] tables = new String[n], ids = new String[n], scopes = new String[n], states = new String[n];
-        Boolean[] deleted = new Boolean[n];
-        Integer[] conflicts = new Integer[n];
-        for (int i = 0; i < n; i++) {
-            RowWrite w = writes.get(i);
-            tables[i] = w.table();
-            ids[i] = w.id();
-            scopes[i] = w.scope();
-            states[i] = w.state();
-            deleted[i] = w.deleted();
-            conflicts[i] = w.openConflicts();
-        }
         return tx.preparedQuery("insert into row_state (tbl, id, scope, state, deleted, open_conflicts) "
                         + "select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::int[]) "
                         + "order by 1, 2 on conflict do nothing")
                 .execute(Tuple.tuple()
-                        .addArrayOfString(tables)
-                        .addArrayOfString(ids)
-                        .addArrayOfString(scopes)
-                        .addArrayOfString(states)
-                        .addArrayOfBoolean(deleted)
-                        .addArrayOfInteger(conflicts))
+                        .addArrayOfString(strings(writes, RowWrite::table))
+                        .addArrayOfString(strings(writes, RowWrite::id))
+                        .addArrayOfString(strings(writes, RowWrite::scope))
+                        .addArrayOfString(strings(writes, RowWrite::state))
+                        .addArrayOfBoolean(
+                                writes.stream().map(RowWrite::deleted).toArray(Boolean[]::new))
+                        .addArrayOfInteger(
+                                writes.stream().map(RowWrite::openConflicts).toArray(Integer[]::new)))
                 .map(result -> {
-                    if (result.rowCount() != n) {
+                    if (result.rowCount() != writes.size()) {
                         throw new ConcurrentCreation();
                     }
                     return null;
                 });
+    }
+
+    /** One column of a batched statement: {@code f} of every item, as a text array for {@code unnest}. */
+    private static <T> String[] strings(List<T> items, java.util.function.Function<T, String> f) {
+        return items.stream().map(f).toArray(String[]::new);
     }
 
     /** A change as the feed stores it. */
@@ -198,29 +182,15 @@ public class SyncStore {
         if (entries.isEmpty()) {
             return Uni.createFrom().voidItem();
         }
-        int n = entries.size();
-        String[] scopes = new String[n],
-                devices = new String[n],
-                tables = new String[n],
-                rows = new String[n],
-                changes = new String[n];
-        for (int i = 0; i < n; i++) {
-            FeedEntry e = entries.get(i);
-            scopes[i] = e.scope();
-            devices[i] = e.deviceId();
-            tables[i] = e.table();
-            rows[i] = e.rowId();
-            changes[i] = e.change();
-        }
         return tx.preparedQuery(
                         "insert into change_feed (scope, device_id, tbl, row_id, change) "
                                 + "select s, d, t, r, c from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) with ordinality as u(s, d, t, r, c, n) order by n")
                 .execute(Tuple.tuple()
-                        .addArrayOfString(scopes)
-                        .addArrayOfString(devices)
-                        .addArrayOfString(tables)
-                        .addArrayOfString(rows)
-                        .addArrayOfString(changes))
+                        .addArrayOfString(strings(entries, FeedEntry::scope))
+                        .addArrayOfString(strings(entries, FeedEntry::deviceId))
+                        .addArrayOfString(strings(entries, FeedEntry::table))
+                        .addArrayOfString(strings(entries, FeedEntry::rowId))
+                        .addArrayOfString(strings(entries, FeedEntry::change)))
                 .replaceWithVoid();
     }
 
@@ -233,34 +203,23 @@ public class SyncStore {
         if (conflicts.isEmpty()) {
             return Uni.createFrom().voidItem();
         }
-        int n = conflicts.size();
-        String[] tables = new String[n],
-                ids = new String[n],
-                fields = new String[n],
-                kinds = new String[n],
-                sc = new String[n],
-                cand = new String[n];
-        for (int i = 0; i < n; i++) {
-            Conflict c = conflicts.get(i);
-            tables[i] = c.table();
-            ids[i] = c.rowId();
-            fields[i] = c.field() == null ? "" : c.field();
-            kinds[i] = c.kind().key();
-            sc[i] = scopes.get(c);
-            cand[i] = candidates.get(c);
-        }
         return tx.preparedQuery("insert into conflict (tbl, row_id, field, kind, scope, candidates) "
                         + "select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) "
                         + "on conflict (tbl, row_id, field, kind) where status = 'open' "
                         + "do update set candidates = excluded.candidates, updated_at = now()")
-                .execute(Tuple.tuple()
-                        .addArrayOfString(tables)
-                        .addArrayOfString(ids)
-                        .addArrayOfString(fields)
-                        .addArrayOfString(kinds)
-                        .addArrayOfString(sc)
-                        .addArrayOfString(cand))
+                .execute(conflictKeys(conflicts)
+                        .addArrayOfString(strings(conflicts, scopes::get))
+                        .addArrayOfString(strings(conflicts, candidates::get)))
                 .replaceWithVoid();
+    }
+
+    /** Table, row id, field ('' for a row conflict) and kind of each conflict: the four key columns. */
+    private static Tuple conflictKeys(List<Conflict> conflicts) {
+        return Tuple.tuple()
+                .addArrayOfString(strings(conflicts, Conflict::table))
+                .addArrayOfString(strings(conflicts, Conflict::rowId))
+                .addArrayOfString(strings(conflicts, c -> c.field() == null ? "" : c.field()))
+                .addArrayOfString(strings(conflicts, c -> c.kind().key()));
     }
 
     /** Marks open conflicts that the batch closed as resolved, by whom. */
@@ -268,25 +227,11 @@ public class SyncStore {
         if (closed.isEmpty()) {
             return Uni.createFrom().voidItem();
         }
-        int n = closed.size();
-        String[] tables = new String[n], ids = new String[n], fields = new String[n], kinds = new String[n];
-        for (int i = 0; i < n; i++) {
-            Conflict c = closed.get(i);
-            tables[i] = c.table();
-            ids[i] = c.rowId();
-            fields[i] = c.field() == null ? "" : c.field();
-            kinds[i] = c.kind().key();
-        }
         return tx.preparedQuery(
                         "update conflict c set status = 'resolved', resolved_at = now(), updated_at = now(), resolved_by = $5 "
                                 + "from unnest($1::text[], $2::text[], $3::text[], $4::text[]) as u(t, r, f, k) "
                                 + "where c.status = 'open' and c.tbl = u.t and c.row_id = u.r and c.field = u.f and c.kind = u.k")
-                .execute(Tuple.tuple()
-                        .addArrayOfString(tables)
-                        .addArrayOfString(ids)
-                        .addArrayOfString(fields)
-                        .addArrayOfString(kinds)
-                        .addString(by))
+                .execute(conflictKeys(closed).addString(by))
                 .replaceWithVoid();
     }
 

@@ -1,10 +1,10 @@
-package dev.outpost.model.merge;
+package dev.outpost.model.wire;
 
-/** JSON string quoting without a JSON library, for views built inside the pure core. */
-final class JsonText {
+/** JSON string quoting without a JSON library, for views and output built by hand. */
+public final class JsonText {
     private JsonText() {}
 
-    static String quote(String s) {
+    public static String quote(String s) {
         StringBuilder b = new StringBuilder(s.length() + 2).append('"');
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);
