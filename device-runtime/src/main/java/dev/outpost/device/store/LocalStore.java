@@ -33,9 +33,29 @@ public final class LocalStore implements AutoCloseable {
             """;
 
     private final Connection connection;
+    /** Statements are prepared once per connection: preparing is a large part of a small write's cost. */
+    private final java.util.Map<String, PreparedStatement> statements = new java.util.HashMap<>();
 
     private LocalStore(Connection connection) {
         this.connection = connection;
+    }
+
+    /** A cached statement; closing it only clears its parameters, the statement stays prepared. */
+    private record Cached(PreparedStatement statement) implements AutoCloseable {
+        @Override
+        public void close() throws SQLException {
+            statement.clearParameters();
+            statement.clearBatch();
+        }
+    }
+
+    private Cached prepared(String sql) throws SQLException {
+        PreparedStatement ps = statements.get(sql);
+        if (ps == null) {
+            ps = connection.prepareStatement(sql);
+            statements.put(sql, ps);
+        }
+        return new Cached(ps);
     }
 
     public static LocalStore open(Path file) {
@@ -89,20 +109,20 @@ public final class LocalStore implements AutoCloseable {
     }
 
     public Optional<String> getMeta(String key) throws SQLException {
-        try (PreparedStatement ps = connection.prepareStatement("select value from meta where key = ?")) {
-            ps.setString(1, key);
-            try (ResultSet rs = ps.executeQuery()) {
+        try (Cached ps = prepared("select value from meta where key = ?")) {
+            ps.statement().setString(1, key);
+            try (ResultSet rs = ps.statement().executeQuery()) {
                 return rs.next() ? Optional.of(rs.getString(1)) : Optional.empty();
             }
         }
     }
 
     public void putMeta(String key, String value) throws SQLException {
-        try (PreparedStatement ps = connection.prepareStatement(
+        try (Cached ps = prepared(
                 "insert into meta (key, value) values (?, ?) on conflict (key) do update set value = excluded.value")) {
-            ps.setString(1, key);
-            ps.setString(2, value);
-            ps.executeUpdate();
+            ps.statement().setString(1, key);
+            ps.statement().setString(2, value);
+            ps.statement().executeUpdate();
         }
     }
 
@@ -110,11 +130,10 @@ public final class LocalStore implements AutoCloseable {
     public record StoredRow(String table, String id, String scope, String state, boolean deleted) {}
 
     public Optional<StoredRow> getRow(String table, String id) throws SQLException {
-        try (PreparedStatement ps =
-                connection.prepareStatement("select scope, state, deleted from row_state where tbl = ? and id = ?")) {
-            ps.setString(1, table);
-            ps.setString(2, id);
-            try (ResultSet rs = ps.executeQuery()) {
+        try (Cached ps = prepared("select scope, state, deleted from row_state where tbl = ? and id = ?")) {
+            ps.statement().setString(1, table);
+            ps.statement().setString(2, id);
+            try (ResultSet rs = ps.statement().executeQuery()) {
                 return rs.next()
                         ? Optional.of(new StoredRow(table, id, rs.getString(1), rs.getString(2), rs.getInt(3) != 0))
                         : Optional.empty();
@@ -124,27 +143,27 @@ public final class LocalStore implements AutoCloseable {
 
     public void putRow(String table, String id, String scope, String state, boolean deleted, int conflicts)
             throws SQLException {
-        try (PreparedStatement ps = connection.prepareStatement(
-                "insert into row_state (tbl, id, scope, state, deleted, conflicts) values (?, ?, ?, ?, ?, ?) "
+        try (Cached ps =
+                prepared("insert into row_state (tbl, id, scope, state, deleted, conflicts) values (?, ?, ?, ?, ?, ?) "
                         + "on conflict (tbl, id) do update set state = excluded.state, deleted = excluded.deleted, "
                         + "conflicts = excluded.conflicts")) {
-            ps.setString(1, table);
-            ps.setString(2, id);
-            ps.setString(3, scope);
-            ps.setString(4, state);
-            ps.setInt(5, deleted ? 1 : 0);
-            ps.setInt(6, conflicts);
-            ps.executeUpdate();
+            ps.statement().setString(1, table);
+            ps.statement().setString(2, id);
+            ps.statement().setString(3, scope);
+            ps.statement().setString(4, state);
+            ps.statement().setInt(5, deleted ? 1 : 0);
+            ps.statement().setInt(6, conflicts);
+            ps.statement().executeUpdate();
         }
     }
 
     /** Rows of a table, by id; deleted ones only if asked. */
     public List<StoredRow> findRows(String table, boolean withDeleted) throws SQLException {
         List<StoredRow> out = new ArrayList<>();
-        try (PreparedStatement ps = connection.prepareStatement("select id, scope, state, deleted from row_state "
-                + "where tbl = ?" + (withDeleted ? "" : " and deleted = 0") + " order by id")) {
-            ps.setString(1, table);
-            try (ResultSet rs = ps.executeQuery()) {
+        try (Cached ps = prepared("select id, scope, state, deleted from row_state " + "where tbl = ?"
+                + (withDeleted ? "" : " and deleted = 0") + " order by id")) {
+            ps.statement().setString(1, table);
+            try (ResultSet rs = ps.statement().executeQuery()) {
                 while (rs.next()) {
                     out.add(new StoredRow(table, rs.getString(1), rs.getString(2), rs.getString(3), rs.getInt(4) != 0));
                 }
@@ -155,9 +174,9 @@ public final class LocalStore implements AutoCloseable {
 
     public List<StoredRow> findRowsWithConflicts() throws SQLException {
         List<StoredRow> out = new ArrayList<>();
-        try (PreparedStatement ps = connection.prepareStatement(
+        try (Cached ps = prepared(
                         "select tbl, id, scope, state, deleted from row_state where conflicts > 0 order by tbl, id");
-                ResultSet rs = ps.executeQuery()) {
+                ResultSet rs = ps.statement().executeQuery()) {
             while (rs.next()) {
                 out.add(new StoredRow(
                         rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4), rs.getInt(5) != 0));
@@ -167,9 +186,9 @@ public final class LocalStore implements AutoCloseable {
     }
 
     public void appendChange(String changeJson) throws SQLException {
-        try (PreparedStatement ps = connection.prepareStatement("insert into change_log (change) values (?)")) {
-            ps.setString(1, changeJson);
-            ps.executeUpdate();
+        try (Cached ps = prepared("insert into change_log (change) values (?)")) {
+            ps.statement().setString(1, changeJson);
+            ps.statement().executeUpdate();
         }
     }
 
@@ -194,9 +213,9 @@ public final class LocalStore implements AutoCloseable {
     }
 
     public long countByStatus(String status) throws SQLException {
-        try (PreparedStatement ps = connection.prepareStatement("select count(*) from change_log where status = ?")) {
-            ps.setString(1, status);
-            try (ResultSet rs = ps.executeQuery()) {
+        try (Cached ps = prepared("select count(*) from change_log where status = ?")) {
+            ps.statement().setString(1, status);
+            try (ResultSet rs = ps.statement().executeQuery()) {
                 rs.next();
                 return rs.getLong(1);
             }
@@ -216,33 +235,33 @@ public final class LocalStore implements AutoCloseable {
     }
 
     public void markRefused(long seq, String code, String message) throws SQLException {
-        try (PreparedStatement ps = connection.prepareStatement(
+        try (Cached ps = prepared(
                 "update change_log set status = 'refused', batch_id = null, code = ?, message = ? where seq = ?")) {
-            ps.setString(1, code);
-            ps.setString(2, message);
-            ps.setLong(3, seq);
-            ps.executeUpdate();
+            ps.statement().setString(1, code);
+            ps.statement().setString(2, message);
+            ps.statement().setLong(3, seq);
+            ps.statement().executeUpdate();
         }
     }
 
     private void update(String sql, List<Long> seqs, String first) throws SQLException {
-        try (PreparedStatement ps = connection.prepareStatement(sql)) {
+        try (Cached ps = prepared(sql)) {
             for (long seq : seqs) {
                 int i = 1;
                 if (first != null) {
-                    ps.setString(i++, first);
+                    ps.statement().setString(i++, first);
                 }
-                ps.setLong(i, seq);
-                ps.addBatch();
+                ps.statement().setLong(i, seq);
+                ps.statement().addBatch();
             }
-            ps.executeBatch();
+            ps.statement().executeBatch();
         }
     }
 
     private List<LoggedChange> query(String sql) throws SQLException {
         List<LoggedChange> out = new ArrayList<>();
-        try (PreparedStatement ps = connection.prepareStatement(sql);
-                ResultSet rs = ps.executeQuery()) {
+        try (Cached ps = prepared(sql);
+                ResultSet rs = ps.statement().executeQuery()) {
             while (rs.next()) {
                 out.add(new LoggedChange(
                         rs.getLong(1),
@@ -259,6 +278,9 @@ public final class LocalStore implements AutoCloseable {
     @Override
     public synchronized void close() {
         try {
+            for (PreparedStatement ps : statements.values()) {
+                ps.close();
+            }
             connection.close();
         } catch (SQLException e) {
             throw storage("cannot close the local database", e);
