@@ -20,7 +20,11 @@ case "$(uname -m)" in
   armv7l) arch=armv7 ;;
   *) echo "unsupported machine $(uname -m)" >&2; exit 1 ;;
 esac
-unzip -p "$image/outpost.jar" "org/sqlite/native/Linux/$arch/libsqlitejdbc.so" > "$image/lib/libsqlitejdbc.so"
+# The JDK's jar tool, not unzip: nothing outside the JDK is needed to build this file.
+extract=$(mktemp -d)
+(cd "$extract" && "$jdk/bin/jar" xf "$image/outpost.jar" "org/sqlite/native/Linux/$arch/libsqlitejdbc.so")
+mv "$extract/org/sqlite/native/Linux/$arch/libsqlitejdbc.so" "$image/lib/libsqlitejdbc.so"
+rm -rf "$extract"
 
 training=$(mktemp -d)
 # shellcheck disable=SC2086
