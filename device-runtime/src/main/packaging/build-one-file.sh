@@ -11,7 +11,7 @@ jvm_options="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xms8m -Xss512k -XX:Reserv
 
 rm -rf "$image"
 mkdir -p "$image/lib"
-"$jdk/bin/jlink" --add-modules java.base,java.net.http,java.sql \
+"$jdk/bin/jlink" --add-modules java.base,java.net.http,java.sql,jdk.httpserver \
   --strip-debug --no-header-files --no-man-pages --compress=zip-6 --output "$image/runtime"
 cp "$target/outpost.jar" "$image/outpost.jar"
 case "$(uname -m)" in

@@ -28,12 +28,19 @@ final class Service implements AutoCloseable {
     }
 
     static Service start(Path dir) throws IOException, InterruptedException {
+        return start(dir, freePort());
+    }
+
+    static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    /** Starts the service on {@code port} with its data in {@code dir} (a restart on the same dir keeps the data). */
+    static Service start(Path dir, int port) throws IOException, InterruptedException {
         if (!Files.exists(JAR)) {
             throw new IllegalStateException("build the sync service first: " + JAR.toAbsolutePath() + " is missing");
-        }
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
         }
         ProcessBuilder pb = new ProcessBuilder(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar", JAR.toString());
@@ -43,7 +50,8 @@ final class Service implements AutoCloseable {
         pb.environment().put("OUTPOST_ADMIN_TOKEN", ADMIN);
         pb.environment().put("QUARKUS_HTTP_PORT", Integer.toString(port));
         pb.redirectErrorStream(true);
-        pb.redirectOutput(dir.resolve("service.log").toFile());
+        pb.redirectOutput(
+                ProcessBuilder.Redirect.appendTo(dir.resolve("service.log").toFile()));
         Process p = pb.start();
         Service s = new Service(p, "http://localhost:" + port);
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);

@@ -37,7 +37,8 @@ import picocli.CommandLine.ParentCommand;
             OutpostCli.Tag.class,
             OutpostCli.Sync.class,
             OutpostCli.Status.class,
-            OutpostCli.Conflicts.class
+            OutpostCli.Conflicts.class,
+            OutpostCli.Run.class
         },
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {
@@ -349,6 +350,57 @@ public final class OutpostCli {
                                         : " (last error: " + s.lastSyncError() + ")");
                 out().printf("cursor: %s%n", s.cursor() == null ? "start" : s.cursor());
             }
+            return 0;
+        }
+    }
+
+    @Command(
+            name = "run",
+            description = "Background: sync whenever the server is reachable (backoff with jitter) and serve the "
+                    + "operations as JSON over HTTP on 127.0.0.1. Stops cleanly on SIGTERM.")
+    static final class Run extends DeviceCommand {
+        @Option(names = "--port", description = "local API port on 127.0.0.1 (default ${DEFAULT-VALUE}; 0 picks one)")
+        int port = 7465;
+
+        @Option(names = "--interval", description = "seconds between syncs when idle (default ${DEFAULT-VALUE})")
+        long intervalSeconds = 60;
+
+        @Override
+        int run(OutpostDevice device) {
+            dev.outpost.device.run.SyncWorker worker =
+                    new dev.outpost.device.run.SyncWorker(device, intervalSeconds * 1000);
+            dev.outpost.device.run.LocalApi api;
+            try {
+                api = new dev.outpost.device.run.LocalApi(device, worker, port);
+            } catch (java.io.IOException e) {
+                throw new DeviceException(
+                        ExitCode.USAGE, "cannot listen on 127.0.0.1:" + port + ": " + e.getMessage(), e);
+            }
+            Thread syncing = new Thread(worker, "outpost-sync");
+            java.util.concurrent.CountDownLatch stopped = new java.util.concurrent.CountDownLatch(1);
+            Thread hook = new Thread(
+                    () -> {
+                        worker.stop();
+                        api.stop();
+                        try {
+                            syncing.join(30_000);
+                            stopped.await(30, java.util.concurrent.TimeUnit.SECONDS);
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                    },
+                    "outpost-stop");
+            Runtime.getRuntime().addShutdownHook(hook);
+            api.start();
+            syncing.start();
+            out().println("outpost run: " + device.deviceId() + " serving on 127.0.0.1:" + api.port());
+            out().flush();
+            try {
+                syncing.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            stopped.countDown();
             return 0;
         }
     }

@@ -1,0 +1,207 @@
+package dev.outpost.device.run;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import dev.outpost.device.DeviceException;
+import dev.outpost.device.ExitCode;
+import dev.outpost.device.OutpostDevice;
+import dev.outpost.model.wire.JsonText;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.StringWriter;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executors;
+
+/**
+ * The command line's operations as JSON over HTTP on 127.0.0.1, for apps on the device (docs in device-runtime
+ * README): {@code GET|PUT|DELETE /v1/rows/TABLE/ID}, {@code GET /v1/rows/TABLE}, {@code POST
+ * /v1/rows/TABLE/ID/add} {@code {"field","n"}}, {@code POST /v1/rows/TABLE/ID/tag} {@code {"field","edits"}},
+ * {@code POST /v1/sync}, {@code GET /v1/status}, {@code GET /v1/conflicts}. Errors: {@code {"error", "exitCode"}}
+ * with 400 (bad input), 404, 502 (server unreachable or refused) or 500.
+ */
+public final class LocalApi {
+    private static final JsonFactory JSON = new JsonFactory();
+    private static final int BODY_BYTES_MAX = 1 << 20;
+
+    private final HttpServer server;
+    private final OutpostDevice device;
+    private final SyncWorker worker;
+
+    public LocalApi(OutpostDevice device, SyncWorker worker, int port) throws IOException {
+        this.device = device;
+        this.worker = worker;
+        this.server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 16);
+        server.setExecutor(Executors.newFixedThreadPool(2));
+        server.createContext("/v1/", this::handle);
+    }
+
+    public int port() {
+        return server.getAddress().getPort();
+    }
+
+    public void start() {
+        server.start();
+    }
+
+    public void stop() {
+        server.stop(1);
+    }
+
+    private void handle(HttpExchange x) throws IOException {
+        try {
+            String[] p = x.getRequestURI().getPath().split("/");
+            String method = x.getRequestMethod();
+            // p[0] = "", p[1] = "v1"
+            String body;
+            int status = 200;
+            if (p.length == 3 && p[2].equals("status") && method.equals("GET")) {
+                OutpostDevice.Status s = device.status();
+                body = "{\"deviceId\":" + JsonText.quote(s.deviceId()) + ",\"pending\":" + s.pending() + ",\"refused\":"
+                        + s.refused().size() + ",\"lastSyncAt\":"
+                        + (s.lastSyncAt() == null ? "null" : JsonText.quote(s.lastSyncAt()))
+                        + ",\"cursor\":" + (s.cursor() == null ? "null" : JsonText.quote(s.cursor()))
+                        + ",\"worker\":" + JsonText.quote(worker.lastOutcome()) + "}";
+            } else if (p.length == 3 && p[2].equals("conflicts") && method.equals("GET")) {
+                body = device.conflictsJson();
+            } else if (p.length == 3 && p[2].equals("sync") && method.equals("POST")) {
+                OutpostDevice.SyncResult r = device.sync();
+                body = "{\"pushed\":" + r.pushed() + ",\"pulled\":" + r.pulled() + ",\"refused\":" + r.refused() + "}";
+            } else if (p.length == 4 && p[2].equals("rows") && method.equals("GET")) {
+                body = "[" + String.join(",", device.list(p[3])) + "]";
+            } else if (p.length == 5 && p[2].equals("rows")) {
+                switch (method) {
+                    case "GET" ->
+                        body = device.get(p[3], p[4]).orElseThrow(() -> new NotFound("no " + p[3] + "/" + p[4]));
+                    case "PUT" -> {
+                        device.put(p[3], p[4], fields(read(x)));
+                        worker.nudge();
+                        body = device.get(p[3], p[4]).orElse("null");
+                    }
+                    case "DELETE" -> {
+                        device.delete(p[3], p[4]);
+                        worker.nudge();
+                        body = "{\"deleted\":true}";
+                    }
+                    default -> throw new NotFound("no such operation");
+                }
+            } else if (p.length == 6
+                    && p[2].equals("rows")
+                    && method.equals("POST")
+                    && (p[5].equals("add") || p[5].equals("tag"))) {
+                Map<String, String> args = fields(read(x));
+                String field = unquote(args.get("field"));
+                if (p[5].equals("add")) {
+                    device.add(p[3], p[4], field, Long.parseLong(args.getOrDefault("n", "x")));
+                } else {
+                    device.tag(p[3], p[4], field, strings(args.get("edits")));
+                }
+                worker.nudge();
+                body = device.get(p[3], p[4]).orElse("null");
+            } else {
+                throw new NotFound("no such resource");
+            }
+            reply(x, status, body);
+        } catch (NotFound e) {
+            reply(x, 404, error(e.getMessage(), ExitCode.BAD_INPUT));
+        } catch (DeviceException e) {
+            int status = switch (e.exitCode()) {
+                case BAD_INPUT, USAGE -> 400;
+                case UNREACHABLE, REFUSED -> 502;
+                default -> 500;
+            };
+            reply(x, status, error(e.getMessage(), e.exitCode()));
+        } catch (NumberFormatException | IOException e) {
+            reply(x, 400, error("malformed request body", ExitCode.BAD_INPUT));
+        } finally {
+            x.close();
+        }
+    }
+
+    private static final class NotFound extends RuntimeException {
+        NotFound(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    private static String error(String message, ExitCode code) {
+        return "{\"error\":" + JsonText.quote(message) + ",\"exitCode\":" + code.code + "}";
+    }
+
+    private static byte[] read(HttpExchange x) throws IOException {
+        try (InputStream in = x.getRequestBody()) {
+            byte[] b = in.readNBytes(BODY_BYTES_MAX + 1);
+            if (b.length > BODY_BYTES_MAX) {
+                throw new DeviceException(ExitCode.BAD_INPUT, "request body larger than " + BODY_BYTES_MAX + " bytes");
+            }
+            return b;
+        }
+    }
+
+    /** A JSON object's members as raw JSON text (so values keep their JSON types). */
+    private static Map<String, String> fields(byte[] body) throws IOException {
+        Map<String, String> out = new LinkedHashMap<>();
+        try (JsonParser p = JSON.createParser(body)) {
+            if (p.nextToken() != JsonToken.START_OBJECT) {
+                throw new DeviceException(ExitCode.BAD_INPUT, "the body must be a JSON object");
+            }
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String name = p.currentName();
+                p.nextToken();
+                StringWriter w = new StringWriter();
+                try (JsonGenerator g = JSON.createGenerator(w)) {
+                    g.copyCurrentStructure(p);
+                }
+                out.put(name, w.toString());
+            }
+        }
+        return out;
+    }
+
+    private static String unquote(String json) throws IOException {
+        if (json == null) {
+            throw new DeviceException(ExitCode.BAD_INPUT, "missing \"field\"");
+        }
+        try (JsonParser p = JSON.createParser(json)) {
+            if (p.nextToken() != JsonToken.VALUE_STRING) {
+                throw new DeviceException(ExitCode.BAD_INPUT, "\"field\" must be a string");
+            }
+            return p.getText();
+        }
+    }
+
+    private static List<String> strings(String json) throws IOException {
+        List<String> out = new ArrayList<>();
+        if (json == null) {
+            throw new DeviceException(ExitCode.BAD_INPUT, "missing \"edits\"");
+        }
+        try (JsonParser p = JSON.createParser(json)) {
+            if (p.nextToken() != JsonToken.START_ARRAY) {
+                throw new DeviceException(ExitCode.BAD_INPUT, "\"edits\" must be an array like [\"+aphids\"]");
+            }
+            while (p.nextToken() == JsonToken.VALUE_STRING) {
+                out.add(p.getText());
+            }
+        }
+        return out;
+    }
+
+    private static void reply(HttpExchange x, int status, String body) throws IOException {
+        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+        x.getResponseHeaders().set("Content-Type", "application/json");
+        x.sendResponseHeaders(status, bytes.length);
+        try (OutputStream out = x.getResponseBody()) {
+            out.write(bytes);
+        }
+    }
+}

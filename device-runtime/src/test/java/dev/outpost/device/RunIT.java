@@ -1,0 +1,106 @@
+package dev.outpost.device;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code outpost run}: the local API takes a write while the server is down; the worker keeps retrying on its own
+ * (no new write needed) and the write reaches the server once it is back; SIGTERM stops it cleanly.
+ */
+class RunIT {
+    @TempDir
+    Path dir;
+
+    private final HttpClient http = HttpClient.newHttpClient();
+
+    @Test
+    void aWriteMadeWhileTheServerIsDownReachesItWhenItComesBack() throws Exception {
+        int port = Service.freePort();
+        Outpost field = new Outpost(dir.resolve("field"));
+        Outpost office = new Outpost(dir.resolve("office"));
+        try (Service service = Service.start(dir, port)) {
+            field.run(
+                            "init",
+                            "--server",
+                            service.url,
+                            "--device-id",
+                            "field-tablet",
+                            "--token",
+                            service.register("field-tablet", "nakuru"))
+                    .ok();
+            office.run(
+                            "init",
+                            "--server",
+                            service.url,
+                            "--device-id",
+                            "office-pc",
+                            "--token",
+                            service.register("office-pc", "nakuru"))
+                    .ok();
+        }
+
+        ProcessBuilder pb = new ProcessBuilder(
+                Outpost.BINARY.toAbsolutePath().toString(),
+                "--home",
+                field.home.toString(),
+                "run",
+                "--port",
+                "0",
+                "--interval",
+                "3600");
+        pb.redirectErrorStream(true);
+        Process worker = pb.start();
+        try {
+            BufferedReader out =
+                    new BufferedReader(new InputStreamReader(worker.getInputStream(), StandardCharsets.UTF_8));
+            String banner = out.readLine();
+            assertTrue(banner != null && banner.contains("serving on 127.0.0.1:"), "banner: " + banner);
+            String api = "http://" + banner.substring(banner.indexOf("127.0.0.1:"));
+
+            HttpResponse<String> put = http.send(
+                    HttpRequest.newBuilder(URI.create(api + "/v1/rows/farmer/f42"))
+                            .PUT(HttpRequest.BodyPublishers.ofString(
+                                    "{\"name\": \"Baraka Mutua\", \"village\": \"Gilgil\"}"))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, put.statusCode(), put.body());
+            HttpResponse<String> bad = http.send(
+                    HttpRequest.newBuilder(URI.create(api + "/v1/rows/farmer/f42"))
+                            .PUT(HttpRequest.BodyPublishers.ofString("{\"shoe_size\": 42}"))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertEquals(400, bad.statusCode());
+            assertTrue(bad.body().contains("\"exitCode\":2"), bad.body());
+
+            // The server comes back on the same address; nothing is written locally any more.
+            try (Service service = Service.start(dir, port)) {
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                String seen = "";
+                while (System.nanoTime() < deadline && !seen.contains("Baraka Mutua")) {
+                    office.run("sync");
+                    Outpost.Result got = office.run("get", "farmer", "f42");
+                    seen = got.exit() == 0 ? got.out() : "";
+                }
+                assertTrue(seen.contains("Gilgil"), "the worker never delivered the write; office sees: " + seen);
+            }
+        } finally {
+            worker.destroy(); // SIGTERM
+            assertTrue(worker.waitFor(30, TimeUnit.SECONDS), "outpost run did not stop on SIGTERM");
+        }
+        // 143: ended by SIGTERM after the shutdown hook stopped the worker and the local API.
+        int exit = worker.exitValue();
+        assertTrue(exit == 0 || exit == 143, "exit " + exit);
+    }
+}
