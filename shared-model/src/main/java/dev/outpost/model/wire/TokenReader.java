@@ -53,18 +53,6 @@ final class TokenReader {
         return p.getText();
     }
 
-    /** A string, or {@code null} for a null token. */
-    String nextTextOrNull() throws IOException {
-        JsonToken t = next();
-        if (t == JsonToken.VALUE_NULL) {
-            return null;
-        }
-        if (t != JsonToken.VALUE_STRING) {
-            throw malformed("expected a string or null, found " + describe(t));
-        }
-        return p.getText();
-    }
-
     static OutpostException malformed(String what) {
         return new OutpostException(ErrorCode.MALFORMED_PAYLOAD, "malformed payload: " + what);
     }
