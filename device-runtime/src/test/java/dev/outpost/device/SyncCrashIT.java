@@ -15,42 +15,21 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Kills {@code outpost sync} with SIGKILL at seeded random moments (50 in CI), keeps editing in between, then syncs
  * to the end: the service must hold every change the device made exactly once, and the device nothing pending.
  * Replay a failure with {@code -Doutpost.crash.seed=SEED}.
  */
-class SyncCrashIT {
+class SyncCrashIT extends WithService {
     private static final int KILLS = Integer.getInteger("outpost.crash.kills", 50);
-
-    @TempDir
-    static Path dir;
-
-    static Service service;
-
-    @BeforeAll
-    static void startService() throws Exception {
-        service = Service.start(dir);
-    }
-
-    @AfterAll
-    static void stopService() throws Exception {
-        if (service != null) {
-            service.close();
-        }
-    }
 
     @Test
     void killingSyncAtRandomPointsLosesAndDoublesNothing() throws Exception {

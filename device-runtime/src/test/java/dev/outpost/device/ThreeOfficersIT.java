@@ -4,35 +4,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The farm scenario end to end: the real service (embedded PostgreSQL) and three device homes driven through the
  * real {@code outpost} file. Three officers edit the same farm offline, sync in different orders, and end with the
  * same data everywhere.
  */
-class ThreeOfficersIT {
-    @TempDir
-    static Path dir;
-
-    static Service service;
-
-    @BeforeAll
-    static void startService() throws Exception {
-        service = Service.start(dir);
-    }
-
-    @AfterAll
-    static void stopService() throws Exception {
-        if (service != null) {
-            service.close();
-        }
-    }
+class ThreeOfficersIT extends WithService {
 
     private static Outpost device(String id) throws Exception {
         Outpost o = new Outpost(dir.resolve(id));
