@@ -109,7 +109,8 @@ public final class OutpostDevice implements AutoCloseable {
             }
             Files.createDirectories(home);
             writeSecret(home.resolve(CREDENTIAL_FILE), token);
-            Files.writeString(home.resolve(SCHEMA_FILE), schemaText != null ? schemaText : bundledSchemaText());
+            Files.writeString(
+                    home.resolve(SCHEMA_FILE), schemaText != null ? schemaText : SchemaLoader.farmExampleText());
             try (LocalStore store = LocalStore.open(home.resolve(DB_FILE))) {
                 store.inTransaction(() -> {
                     store.putMeta("device_id", deviceId);
@@ -639,12 +640,6 @@ public final class OutpostDevice implements AutoCloseable {
             return Files.readString(file).trim();
         } catch (IOException e) {
             throw new DeviceException(ExitCode.STORAGE, "cannot read the credential " + file, e);
-        }
-    }
-
-    private static String bundledSchemaText() throws IOException {
-        try (var in = SchemaLoader.class.getResourceAsStream("/dev/outpost/model/farm-schema.yaml")) {
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
         }
     }
 

@@ -34,11 +34,16 @@ public final class SchemaLoader {
 
     /** The example farm schema shipped with the model (DESIGN.md section 2). */
     public static Schema farmExample() {
+        return parse(farmExampleText());
+    }
+
+    /** The text of the bundled example schema (examples/farm-schema.yaml), e.g. to copy into a device home. */
+    public static String farmExampleText() {
         try (InputStream in = SchemaLoader.class.getResourceAsStream("/dev/outpost/model/farm-schema.yaml")) {
             if (in == null) {
                 throw new IllegalStateException("farm-schema.yaml missing from the shared-model jar");
             }
-            return parse(new String(in.readAllBytes(), StandardCharsets.UTF_8));
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
         } catch (IOException e) {
             throw new IllegalStateException("cannot read the bundled farm schema", e);
         }

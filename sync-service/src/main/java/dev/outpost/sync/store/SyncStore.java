@@ -83,18 +83,13 @@ public class SyncStore {
         for (Change c : changes) {
             firstByRow.putIfAbsent(key(c.table(), c.rowId()), c);
         }
-        int n = firstByRow.size();
-        String[] tables = new String[n], ids = new String[n];
-        int i = 0;
-        for (Change c : firstByRow.values()) {
-            tables[i] = c.table();
-            ids[i] = c.rowId();
-            i++;
-        }
+        List<Change> rowsTouched = List.copyOf(firstByRow.values());
         return tx.preparedQuery(
                         "select r.tbl, r.id, r.scope, r.state from unnest($1::text[], $2::text[]) as u(tbl, id) "
                                 + "join row_state r on r.tbl = u.tbl and r.id = u.id order by r.tbl, r.id for update of r")
-                .execute(Tuple.tuple().addArrayOfString(tables).addArrayOfString(ids))
+                .execute(Tuple.tuple()
+                        .addArrayOfString(strings(rowsTouched, Change::table))
+                        .addArrayOfString(strings(rowsTouched, Change::rowId)))
                 .map(rows -> {
                     Map<String, StoredRow> out = new LinkedHashMap<>();
                     for (Row r : rows) {
