@@ -40,6 +40,17 @@ public enum ErrorCode {
     ALREADY_EXISTS("already-exists", Kind.PERMANENT),
     STALE_RESOLUTION("stale-resolution", Kind.PERMANENT),
     UNSUPPORTED_MEDIA_TYPE("unsupported-media-type", Kind.PERMANENT),
+    RANGE_NOT_SATISFIABLE("range-not-satisfiable", Kind.PERMANENT),
+
+    // Model artifacts: what a device or the service refuses to trust or install.
+    ARTIFACT_INVALID("artifact-invalid", Kind.PERMANENT),
+    SIGNATURE_INVALID("signature-invalid", Kind.PERMANENT),
+    ASSIGNMENT_EXPIRED("assignment-expired", Kind.PERMANENT),
+    ROLLBACK_REFUSED("rollback-refused", Kind.PERMANENT),
+    INSUFFICIENT_SPACE("insufficient-space", Kind.RETRIABLE),
+    HEALTH_CHECK_FAILED("health-check-failed", Kind.PERMANENT),
+    CHUNK_CORRUPT("chunk-corrupt", Kind.REFETCH),
+    DOWNLOAD_INCOMPLETE("download-incomplete", Kind.RETRIABLE),
 
     // Transient trouble on the serving side; the same request may succeed later.
     UNAVAILABLE("unavailable", Kind.RETRIABLE),

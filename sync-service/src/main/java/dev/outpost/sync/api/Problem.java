@@ -40,6 +40,10 @@ public class Problem extends OutpostException {
             case BATCH_ID_TAKEN, ALREADY_EXISTS, STALE_RESOLUTION -> 409;
             case PAYLOAD_TOO_LARGE, BATCH_TOO_LARGE -> 413;
             case UNSUPPORTED_MEDIA_TYPE -> 415;
+            case RANGE_NOT_SATISFIABLE -> 416;
+            case ARTIFACT_INVALID, SIGNATURE_INVALID, ASSIGNMENT_EXPIRED, ROLLBACK_REFUSED, HEALTH_CHECK_FAILED -> 422;
+            case INSUFFICIENT_SPACE -> 507;
+            case CHUNK_CORRUPT, DOWNLOAD_INCOMPLETE -> 502;
             case SCHEMA_INVALID,
                     UNSUPPORTED_FORMAT_VERSION,
                     UNKNOWN_TABLE,

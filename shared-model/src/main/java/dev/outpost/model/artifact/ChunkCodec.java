@@ -1,0 +1,73 @@
+package dev.outpost.model.artifact;
+
+import com.github.luben.zstd.ZstdCompressCtx;
+import com.github.luben.zstd.ZstdDecompressCtx;
+import com.github.luben.zstd.ZstdException;
+import dev.outpost.model.ErrorCode;
+import dev.outpost.model.OutpostException;
+
+/**
+ * Chunks and chunk-local deltas as independent zstd frames. A delta is the target chunk compressed with the
+ * reference bytes (held chunks, concatenated) as a raw-content dictionary, so unchanged stretches cost a few bytes of
+ * match and only new content is paid for. Every decode is bounded by the length the signed manifest gives, and
+ * checked against the chunk's hash by the caller through {@link #verify}.
+ */
+public final class ChunkCodec {
+    /** Stored chunks: level 9 is within a few percent of 19 on weights, at several times the speed. */
+    public static final int STORE_LEVEL = 9;
+    /** Deltas are computed once per version pair and cached, so they take the strongest level. */
+    public static final int DELTA_LEVEL = 19;
+
+    private ChunkCodec() {}
+
+    public static byte[] compress(byte[] raw, int level) {
+        try (ZstdCompressCtx ctx = new ZstdCompressCtx()) {
+            ctx.setLevel(level);
+            ctx.setChecksum(false);
+            return ctx.compress(raw);
+        }
+    }
+
+    public static byte[] compressDelta(byte[] target, byte[] reference, int level) {
+        try (ZstdCompressCtx ctx = new ZstdCompressCtx()) {
+            ctx.setLevel(level);
+            ctx.loadDict(reference);
+            return ctx.compress(target);
+        }
+    }
+
+    /** The raw bytes of a stored chunk frame, which must be exactly {@code rawLength} long. */
+    public static byte[] decompress(byte[] frame, int rawLength) {
+        return decode(frame, null, rawLength);
+    }
+
+    public static byte[] applyDelta(byte[] delta, byte[] reference, int rawLength) {
+        return decode(delta, reference, rawLength);
+    }
+
+    public static void verify(byte[] raw, Sha256 expected, String what) {
+        Sha256 actual = Sha256.digest(raw);
+        if (!actual.equals(expected)) {
+            throw new OutpostException(
+                    ErrorCode.CHUNK_CORRUPT,
+                    what + " does not match its hash " + expected.hex() + " (got " + actual.hex() + ")");
+        }
+    }
+
+    private static byte[] decode(byte[] frame, byte[] reference, int rawLength) {
+        try (ZstdDecompressCtx ctx = new ZstdDecompressCtx()) {
+            if (reference != null) {
+                ctx.loadDict(reference);
+            }
+            byte[] out = new byte[rawLength];
+            int n = ctx.decompressByteArray(out, 0, rawLength, frame, 0, frame.length);
+            if (n != rawLength) {
+                throw new OutpostException(
+                        ErrorCode.CHUNK_CORRUPT, "a chunk frame decoded to " + n + " bytes, not " + rawLength);
+            }
+            return out;
+        } catch (ZstdException e) {
+            throw new OutpostException(ErrorCode.CHUNK_CORRUPT, "a chunk frame does not decode: " + e.getMessage());
+        }
+    }
+}

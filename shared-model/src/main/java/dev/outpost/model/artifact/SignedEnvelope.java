@@ -1,0 +1,110 @@
+package dev.outpost.model.artifact;
+
+import dev.outpost.model.ErrorCode;
+import dev.outpost.model.OutpostException;
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.PublicKey;
+import java.security.Signature;
+import java.util.Arrays;
+
+/**
+ * A payload with its type and one Ed25519 signature. What is signed is DSSE's pre-authentication encoding of type
+ * and payload, so a signature over a manifest can never pass for an assignment or the reverse.
+ */
+public record SignedEnvelope(String payloadType, byte[] payload, String keyId, byte[] signature) {
+    private static final String MAGIC = "OPSE";
+    private static final int FORMAT_VERSION = 1;
+    public static final int PAYLOAD_BYTES_MAX = 16 * 1024 * 1024;
+
+    public static SignedEnvelope sign(String payloadType, byte[] payload, SigningKeys keys) {
+        try {
+            Signature s = Signature.getInstance("Ed25519");
+            s.initSign(keys.privateKey());
+            s.update(pae(payloadType, payload));
+            return new SignedEnvelope(payloadType, payload.clone(), keys.keyId(), s.sign());
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("Ed25519 signing failed", e);
+        }
+    }
+
+    /**
+     * The payload, after checking the type and the signature against {@code key}; anything else is
+     * {@link ErrorCode#SIGNATURE_INVALID}.
+     */
+    public byte[] verifiedPayload(String expectedType, PublicKey key) {
+        if (!payloadType.equals(expectedType)) {
+            throw new OutpostException(
+                    ErrorCode.SIGNATURE_INVALID, "expected a signed " + expectedType + ", got " + payloadType);
+        }
+        // The key id is not signed; a mismatch means another key signed it (or the id was altered): refuse either way.
+        boolean valid = keyId.equals(SigningKeys.keyId(key));
+        try {
+            Signature s = Signature.getInstance("Ed25519");
+            s.initVerify(key);
+            s.update(pae(payloadType, payload));
+            valid &= s.verify(signature);
+        } catch (GeneralSecurityException e) {
+            valid = false;
+        }
+        if (!valid) {
+            throw new OutpostException(
+                    ErrorCode.SIGNATURE_INVALID,
+                    "the " + payloadType + " signature does not verify with the pinned key " + SigningKeys.keyId(key));
+        }
+        return payload.clone();
+    }
+
+    public byte[] encode() {
+        return new BinaryForm.Writer(payload.length + 128)
+                .magic(MAGIC)
+                .u8(FORMAT_VERSION)
+                .text16(payloadType)
+                .bytes32(payload)
+                .bytes8(keyId.getBytes(StandardCharsets.US_ASCII))
+                .bytes8(signature)
+                .toByteArray();
+    }
+
+    public static SignedEnvelope decode(byte[] data) {
+        var r = new BinaryForm.Reader(data, "signed envelope").magic(MAGIC);
+        int format = r.u8();
+        if (format != FORMAT_VERSION) {
+            throw r.invalid("format version " + format + " is not known");
+        }
+        String type = r.text16();
+        byte[] payload = r.bytes32();
+        String keyId = new String(r.bytes8(), StandardCharsets.US_ASCII);
+        byte[] signature = r.bytes8();
+        r.end();
+        return new SignedEnvelope(type, payload, keyId, signature);
+    }
+
+    /** DSSE v1 pre-authentication encoding. */
+    static byte[] pae(String type, byte[] payload) {
+        byte[] t = type.getBytes(StandardCharsets.UTF_8);
+        byte[] head = ("DSSEv1 " + t.length + " " + type + " " + payload.length + " ").getBytes(StandardCharsets.UTF_8);
+        byte[] all = Arrays.copyOf(head, head.length + payload.length);
+        System.arraycopy(payload, 0, all, head.length, payload.length);
+        return all;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof SignedEnvelope e
+                && payloadType.equals(e.payloadType)
+                && Arrays.equals(payload, e.payload)
+                && keyId.equals(e.keyId)
+                && Arrays.equals(signature, e.signature);
+    }
+
+    @Override
+    public int hashCode() {
+        return Arrays.hashCode(payload);
+    }
+
+    @Override
+    public String toString() {
+        return "SignedEnvelope[" + payloadType + ", " + payload.length + " bytes, key " + keyId + "]";
+    }
+}

@@ -1,0 +1,98 @@
+package dev.outpost.model.artifact;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import dev.outpost.model.ErrorCode;
+import dev.outpost.model.OutpostException;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class SignedDocumentsTest {
+    private static final SigningKeys KEYS = SigningKeys.generate();
+
+    @Test
+    void aSignedManifestRoundTripsAndVerifies() throws IOException {
+        Manifest m = manifest(1);
+        byte[] wire =
+                SignedEnvelope.sign(Manifest.PAYLOAD_TYPE, m.encode(), KEYS).encode();
+
+        byte[] payload = SignedEnvelope.decode(wire).verifiedPayload(Manifest.PAYLOAD_TYPE, KEYS.publicKey());
+
+        assertEquals(m, Manifest.decode(payload));
+        assertArrayEquals(m.encode(), payload, "one canonical encoding");
+    }
+
+    @Test
+    void everyFlippedBitIsCaught() throws IOException {
+        byte[] wire = SignedEnvelope.sign(Manifest.PAYLOAD_TYPE, manifest(1).encode(), KEYS)
+                .encode();
+        for (int i = 0; i < wire.length; i += 7) {
+            byte[] tampered = wire.clone();
+            tampered[i] ^= 0x10;
+            OutpostException e = assertThrows(
+                    OutpostException.class,
+                    () -> SignedEnvelope.decode(tampered).verifiedPayload(Manifest.PAYLOAD_TYPE, KEYS.publicKey()));
+            assertEquals(
+                    true,
+                    e.code() == ErrorCode.SIGNATURE_INVALID || e.code() == ErrorCode.ARTIFACT_INVALID,
+                    "byte " + i + ": " + e.code());
+        }
+    }
+
+    @Test
+    void anotherKeysSignatureIsRefused() throws IOException {
+        byte[] wire = SignedEnvelope.sign(Manifest.PAYLOAD_TYPE, manifest(1).encode(), SigningKeys.generate())
+                .encode();
+        OutpostException e = assertThrows(
+                OutpostException.class,
+                () -> SignedEnvelope.decode(wire).verifiedPayload(Manifest.PAYLOAD_TYPE, KEYS.publicKey()));
+        assertEquals(ErrorCode.SIGNATURE_INVALID, e.code());
+    }
+
+    @Test
+    void aSignedManifestCannotPassForAnAssignment() throws IOException {
+        SignedEnvelope env =
+                SignedEnvelope.sign(Manifest.PAYLOAD_TYPE, manifest(1).encode(), KEYS);
+        OutpostException e = assertThrows(
+                OutpostException.class, () -> env.verifiedPayload(Assignment.PAYLOAD_TYPE, KEYS.publicKey()));
+        assertEquals(ErrorCode.SIGNATURE_INVALID, e.code());
+        // Relabelling the type breaks the signature, since the type is signed too.
+        var relabelled = new SignedEnvelope(Assignment.PAYLOAD_TYPE, env.payload(), env.keyId(), env.signature());
+        assertThrows(
+                OutpostException.class, () -> relabelled.verifiedPayload(Assignment.PAYLOAD_TYPE, KEYS.publicKey()));
+    }
+
+    @Test
+    void assignmentsRoundTripWithTheirRollbackFlag() {
+        var a = new Assignment("crop-model", 3, Sha256.digest(new byte[] {1}), 1000, 2000, true);
+        assertEquals(a, Assignment.decode(a.encode()));
+    }
+
+    @Test
+    void truncatedOrPaddedDocumentsAreInvalid() throws IOException {
+        byte[] m = manifest(2).encode();
+        for (byte[] bad : List.of(java.util.Arrays.copyOf(m, m.length - 1), java.util.Arrays.copyOf(m, m.length + 1))) {
+            OutpostException e = assertThrows(OutpostException.class, () -> Manifest.decode(bad));
+            assertEquals(ErrorCode.ARTIFACT_INVALID, e.code());
+        }
+    }
+
+    @Test
+    void keysRoundTripThroughTheirTextForm() {
+        SigningKeys again = SigningKeys.decode(KEYS.privateBase64(), KEYS.publicBase64());
+        byte[] payload = {1, 2, 3};
+        byte[] verified = SignedEnvelope.sign("t", payload, again).verifiedPayload("t", KEYS.publicKey());
+        assertArrayEquals(payload, verified);
+        assertEquals(KEYS.keyId(), again.keyId());
+    }
+
+    static Manifest manifest(long version) throws IOException {
+        byte[] data = FastCdcTest.random(version, 1 << 20);
+        return ManifestBuilder.build(
+                "crop-model", version, 1_700_000_000_000L, new ByteArrayInputStream(data), (h, raw) -> raw.length / 2);
+    }
+}
