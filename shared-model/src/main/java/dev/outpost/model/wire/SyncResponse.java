@@ -11,7 +11,8 @@ import java.util.List;
  * @param cursor where the next pull starts; store it only after the pulled changes are applied
  * @param more whether another page is waiting (pull again with the new cursor)
  * @param serverTimeMs the server's clock, so a device can tell how far off its own is
- * @param desiredModelVersion the model artifact version this device should run, or {@code null}
+ * @param modelAssignments signed assignments (base64 of the signed envelope, see docs/artifacts.md), one per model
+ *     artifact this device should run
  * @param changes other devices' changes after the old cursor, in feed order
  * @param conflicts the conflicts the pushed batch opened or widened
  */
@@ -20,7 +21,7 @@ public record SyncResponse(
         String cursor,
         boolean more,
         long serverTimeMs,
-        String desiredModelVersion,
+        List<String> modelAssignments,
         List<Change> changes,
         List<Conflict> conflicts) {
 
@@ -28,6 +29,7 @@ public record SyncResponse(
     public record Ack(String batchId, int applied, boolean duplicate) {}
 
     public SyncResponse {
+        modelAssignments = List.copyOf(modelAssignments);
         changes = List.copyOf(changes);
         conflicts = List.copyOf(conflicts);
     }

@@ -160,8 +160,12 @@ public final class WireCodec {
             g.writeStringField("cursor", response.cursor());
             g.writeBooleanField("more", response.more());
             g.writeNumberField("serverTimeMs", response.serverTimeMs());
-            if (response.desiredModelVersion() != null) {
-                g.writeStringField("desiredModelVersion", response.desiredModelVersion());
+            if (!response.modelAssignments().isEmpty()) {
+                g.writeArrayFieldStart("modelAssignments");
+                for (String a : response.modelAssignments()) {
+                    g.writeString(a);
+                }
+                g.writeEndArray();
             }
             writeChanges(g, binary, response.changes());
             g.writeFieldName("conflicts");
@@ -171,7 +175,8 @@ public final class WireCodec {
 
     public SyncResponse decodeResponse(byte[] payload, WireFormat format) {
         SyncResponse.Ack[] ack = {null};
-        String[] text = new String[2]; // cursor, desiredModelVersion
+        String[] text = new String[1]; // cursor
+        List<String> assignments = new ArrayList<>();
         boolean[] more = {false};
         long[] serverTime = {-1};
         List<Change>[] changes = newChanges();
@@ -180,7 +185,18 @@ public final class WireCodec {
             switch (key) {
                 case "ack" -> ack[0] = readAck(in);
                 case "cursor" -> text[0] = textOrNull(in);
-                case "desiredModelVersion" -> text[1] = textOrNull(in);
+                case "modelAssignments" -> {
+                    if (in.p.currentToken() != JsonToken.START_ARRAY) {
+                        throw TokenReader.malformed("'modelAssignments' must be an array of strings");
+                    }
+                    while (in.next() != JsonToken.END_ARRAY) {
+                        String a = textOrNull(in);
+                        if (a == null || assignments.size() >= 64) {
+                            throw TokenReader.malformed("'modelAssignments' holds at most 64 strings");
+                        }
+                        assignments.add(a);
+                    }
+                }
                 case "more" -> more[0] = in.p.currentToken() == JsonToken.VALUE_TRUE;
                 case "serverTimeMs" -> serverTime[0] = integer(in, key);
                 case "changes" -> changes[0] = readChanges(in, binary);
@@ -195,7 +211,13 @@ public final class WireCodec {
             throw TokenReader.malformed("a sync response needs cursor and serverTimeMs");
         }
         return new SyncResponse(
-                ack[0], text[0], more[0], serverTime[0], text[1], require(changes[0], "changes"), conflicts.getFirst());
+                ack[0],
+                text[0],
+                more[0],
+                serverTime[0],
+                assignments,
+                require(changes[0], "changes"),
+                conflicts.getFirst());
     }
 
     /** One change as a JSON object (the feed's stored form). */

@@ -144,11 +144,11 @@ class WireCodecTest {
                 "900:3",
                 true,
                 1_763_871_900_000L,
-                "crop-disease@4",
+                List.of("T1BTRQE=", "T1BTRQI="),
                 batch.changes(),
                 conflicts);
         assertEquals(response, codec.decodeResponse(codec.encode(response, format), format));
-        SyncResponse empty = new SyncResponse(null, "0:0", false, 5L, null, List.of(), List.of());
+        SyncResponse empty = new SyncResponse(null, "0:0", false, 5L, List.of(), List.of(), List.of());
         assertEquals(empty, codec.decodeResponse(codec.encode(empty, format), format));
     }
 

@@ -1,27 +1,80 @@
 package dev.outpost.sync.api;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.outpost.model.ErrorCode;
+import dev.outpost.model.artifact.Manifest;
+import dev.outpost.sync.artifact.ArtifactService;
 import dev.outpost.sync.auth.DeviceAuth;
+import dev.outpost.sync.store.ArtifactStore;
 import io.smallrye.mutiny.Uni;
+import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.HeaderParam;
+import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
 import java.util.Map;
+import java.util.Set;
 
-/** {@code GET /v1/device}: who the credential belongs to and which scopes it may sync. */
+/** {@code /v1/device}: who the credential belongs to, which scopes it may sync, and its model install reports. */
 @Path("/v1/device")
 public class DeviceResource {
-    private final DeviceAuth auth;
+    static final Set<String> OUTCOMES = Set.of("installed", "failed", "reverted", "rolled-back");
 
-    public DeviceResource(DeviceAuth auth) {
+    private final DeviceAuth auth;
+    private final ArtifactService artifacts;
+
+    public DeviceResource(DeviceAuth auth, ArtifactService artifacts) {
         this.auth = auth;
+        this.artifacts = artifacts;
     }
 
     @GET
     @Produces(MediaType.APPLICATION_JSON)
     public Uni<Map<String, Object>> whoAmI(@HeaderParam(HttpHeaders.AUTHORIZATION) String authorization) {
         return auth.device(authorization).map(d -> Map.of("deviceId", d.id(), "scopes", d.scopes()));
+    }
+
+    /**
+     * {@code {"artifact", "fromVersion", "toVersion", "activeVersion", "outcome", "errorCode", "bytesDownloaded"}};
+     * outcome is one of installed, failed, reverted, rolled-back.
+     */
+    @POST
+    @Path("/model-reports")
+    @Consumes(MediaType.APPLICATION_JSON)
+    public Uni<Response> report(@HeaderParam(HttpHeaders.AUTHORIZATION) String authorization, byte[] body) {
+        return auth.device(authorization).flatMap(device -> {
+            JsonNode n = JsonBodies.object(body);
+            String artifact = n.path("artifact").asText("");
+            String outcome = n.path("outcome").asText("");
+            try {
+                Manifest.checkName(artifact);
+            } catch (IllegalArgumentException e) {
+                throw new Problem(ErrorCode.MALFORMED_PAYLOAD, e.getMessage());
+            }
+            if (!OUTCOMES.contains(outcome) || !n.path("toVersion").canConvertToLong()) {
+                throw new Problem(
+                        ErrorCode.MALFORMED_PAYLOAD,
+                        "a report needs artifact, toVersion and an outcome among " + OUTCOMES);
+            }
+            var report = new ArtifactStore.Report(
+                    artifact,
+                    n.path("fromVersion").canConvertToLong()
+                            ? n.get("fromVersion").asLong()
+                            : null,
+                    n.get("toVersion").asLong(),
+                    n.path("activeVersion").canConvertToLong()
+                            ? n.get("activeVersion").asLong()
+                            : null,
+                    outcome,
+                    n.path("errorCode").isTextual() ? n.get("errorCode").asText() : null,
+                    Math.max(0, n.path("bytesDownloaded").asLong(0)));
+            return artifacts
+                    .report(device.id(), report)
+                    .map(x -> Response.noContent().build());
+        });
     }
 }

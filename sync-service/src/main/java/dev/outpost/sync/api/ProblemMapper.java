@@ -53,6 +53,14 @@ public class ProblemMapper {
     }
 
     static Response problem(int status, ErrorCode code, String message, Map<String, Object> details) {
+        return Response.status(status)
+                .type(PROBLEM_JSON)
+                .entity(body(status, code, message, details))
+                .build();
+    }
+
+    /** The problem JSON bytes, also for routes outside the REST layer (the streaming upload). */
+    static byte[] body(int status, ErrorCode code, String message, Map<String, Object> details) {
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("type", "https://outpost.dev/problems/" + code.key());
         body.put("title", code.key());
@@ -65,10 +73,7 @@ public class ProblemMapper {
         }
         details.forEach(body::putIfAbsent);
         try {
-            return Response.status(status)
-                    .type(PROBLEM_JSON)
-                    .entity(JSON.writeValueAsBytes(body))
-                    .build();
+            return JSON.writeValueAsBytes(body);
         } catch (JsonProcessingException ex) {
             throw new IllegalStateException("problem body not serializable", ex);
         }

@@ -17,6 +17,8 @@ public interface OutpostConfig {
 
     Sync sync();
 
+    Artifacts artifacts();
+
     interface Schema {
         /** The current schema file; the bundled farm example when unset. */
         Optional<String> path();
@@ -44,5 +46,27 @@ public interface OutpostConfig {
         /** Changes stamped further ahead of the server's clock are refused. */
         @WithDefault("PT5M")
         Duration maxClockSkew();
+    }
+
+    interface Artifacts {
+        /**
+         * The file-system chunk store, and the development signing key when none is configured; default
+         * {@code ~/.outpost-server/artifacts}.
+         */
+        Optional<String> dir();
+
+        /** Base64 PKCS#8 Ed25519 private key; with {@link #signingKeyPublic()}, or neither (a key is generated). */
+        Optional<String> signingKeyPrivate();
+
+        /** Base64 X.509 Ed25519 public key, the one devices pin. */
+        Optional<String> signingKeyPublic();
+
+        /** How long a signed assignment stays valid: a device offline longer asks again before it installs. */
+        @WithDefault("P7D")
+        Duration assignmentTtl();
+
+        /** Largest artifact version accepted by an upload. */
+        @WithDefault("17179869184")
+        long uploadBytesMax();
     }
 }

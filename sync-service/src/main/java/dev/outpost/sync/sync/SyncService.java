@@ -17,6 +17,7 @@ import dev.outpost.model.wire.SyncRequest;
 import dev.outpost.model.wire.SyncResponse;
 import dev.outpost.model.wire.WireCodec;
 import dev.outpost.sync.api.Problem;
+import dev.outpost.sync.artifact.ArtifactService;
 import dev.outpost.sync.config.OutpostConfig;
 import dev.outpost.sync.config.SchemaRegistry;
 import dev.outpost.sync.store.Cursor;
@@ -55,9 +56,16 @@ public class SyncService {
     private final Counter changesApplied;
     private final Counter conflictsOpened;
     private final Counter changesServed;
+    private final ArtifactService artifacts;
 
-    public SyncService(SyncStore store, SchemaRegistry schemas, OutpostConfig config, MeterRegistry metrics) {
+    public SyncService(
+            SyncStore store,
+            SchemaRegistry schemas,
+            OutpostConfig config,
+            MeterRegistry metrics,
+            ArtifactService artifacts) {
         this.store = store;
+        this.artifacts = artifacts;
         this.schemas = schemas;
         this.config = config;
         this.rowCodec = new RowStateCodec(schemas.current());
@@ -89,14 +97,16 @@ public class SyncService {
                 ? Uni.createFrom().item(Applied.NONE)
                 : apply(device, request.batchId(), request.changes(), request.schemaVersion());
         return push.flatMap(applied -> pull(device, deviceSchema, cursor, pageSize)
-                .map(page -> new SyncResponse(
-                        applied.ack(),
-                        page.cursor().toString(),
-                        page.more(),
-                        System.currentTimeMillis(),
-                        null,
-                        page.changes(),
-                        applied.opened())));
+                .flatMap(page -> artifacts
+                        .assignments()
+                        .map(assignments -> new SyncResponse(
+                                applied.ack(),
+                                page.cursor().toString(),
+                                page.more(),
+                                System.currentTimeMillis(),
+                                assignments,
+                                page.changes(),
+                                applied.opened()))));
     }
 
     /** What a push did. */

@@ -1,0 +1,92 @@
+package dev.outpost.sync.api;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.outpost.model.ErrorCode;
+import dev.outpost.sync.artifact.ArtifactService;
+import dev.outpost.sync.auth.DeviceAuth;
+import dev.outpost.sync.store.ArtifactStore;
+import io.smallrye.mutiny.Uni;
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.HeaderParam;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.HttpHeaders;
+import jakarta.ws.rs.core.MediaType;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Artifact versions and the desired version (admin credential). Uploads go through {@link ArtifactUploadRoute}:
+ * {@code PUT /v1/admin/artifacts/{name}/versions/{version}} with the file as body.
+ */
+@Path("/v1/admin/artifacts")
+@Produces(MediaType.APPLICATION_JSON)
+public class AdminArtifactResource {
+    private final ArtifactService artifacts;
+    private final ArtifactStore store;
+    private final DeviceAuth auth;
+
+    public AdminArtifactResource(ArtifactService artifacts, ArtifactStore store, DeviceAuth auth) {
+        this.artifacts = artifacts;
+        this.store = store;
+        this.auth = auth;
+    }
+
+    /** {@code {"versions": [...], "desired": [...]}}: every version with sizes and dedup savings. */
+    @GET
+    public Uni<Map<String, Object>> list(@HeaderParam(HttpHeaders.AUTHORIZATION) String authorization) {
+        auth.admin(authorization);
+        return artifacts
+                .versions()
+                .flatMap(versions -> artifacts.desired().map(desired -> {
+                    Map<String, Object> out = new LinkedHashMap<>();
+                    out.put(
+                            "versions",
+                            versions.stream().map(ArtifactViews::version).toList());
+                    out.put(
+                            "desired",
+                            desired.stream().map(ArtifactViews::desired).toList());
+                    return out;
+                }));
+    }
+
+    @GET
+    @Path("/{name}/versions/{version}")
+    public Uni<Map<String, Object>> version(
+            @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization,
+            @PathParam("name") String name,
+            @PathParam("version") long version) {
+        auth.admin(authorization);
+        return artifacts.version(name, version).map(ArtifactViews::version);
+    }
+
+    /**
+     * {@code {"version": N}}: every device should run version N. Lower than the current desired version is a
+     * rollback: the signed assignment then allows devices to go down to it.
+     */
+    @POST
+    @Path("/{name}/desired")
+    @Consumes(MediaType.APPLICATION_JSON)
+    public Uni<Map<String, Object>> desire(
+            @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization, @PathParam("name") String name, byte[] body) {
+        auth.admin(authorization);
+        JsonNode n = JsonBodies.object(body);
+        if (!n.path("version").canConvertToLong() || n.get("version").asLong() <= 0) {
+            throw new Problem(ErrorCode.MALFORMED_PAYLOAD, "expected {\"version\": N} with N a version number");
+        }
+        return artifacts.setDesired(name, n.get("version").asLong(), "admin").map(ArtifactViews::desired);
+    }
+
+    /** What each device last reported for this artifact. */
+    @GET
+    @Path("/{name}/devices")
+    public Uni<List<Map<String, Object>>> devices(
+            @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization, @PathParam("name") String name) {
+        auth.admin(authorization);
+        return store.deviceModels(name);
+    }
+}

@@ -1,0 +1,147 @@
+package dev.outpost.sync.api;
+
+import dev.outpost.model.ErrorCode;
+import dev.outpost.model.artifact.Sha256;
+import dev.outpost.sync.artifact.ArtifactKeys;
+import dev.outpost.sync.artifact.ArtifactService;
+import dev.outpost.sync.artifact.ChunkStore;
+import dev.outpost.sync.auth.DeviceAuth;
+import io.smallrye.common.annotation.Blocking;
+import io.smallrye.mutiny.Uni;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.HeaderParam;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.QueryParam;
+import jakarta.ws.rs.core.HttpHeaders;
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
+import java.util.Arrays;
+import java.util.Map;
+import org.jboss.resteasy.reactive.PathPart;
+
+/**
+ * What devices fetch to install a model: signed manifests, delta indexes, chunk and delta frames (all immutable,
+ * ETag = hash, HTTP Range) and the public signing key. Install reports go to {@link DeviceResource}.
+ */
+@Path("/v1")
+public class ArtifactResource {
+    static final String OCTETS = MediaType.APPLICATION_OCTET_STREAM;
+
+    private final ArtifactService artifacts;
+    private final ChunkStore chunks;
+    private final DeviceAuth auth;
+    private final ArtifactKeys keys;
+
+    public ArtifactResource(ArtifactService artifacts, ChunkStore chunks, DeviceAuth auth, ArtifactKeys keys) {
+        this.artifacts = artifacts;
+        this.chunks = chunks;
+        this.auth = auth;
+        this.keys = keys;
+    }
+
+    @GET
+    @Path("/artifacts/signing-key")
+    @Produces(MediaType.APPLICATION_JSON)
+    public Uni<Map<String, String>> signingKey(@HeaderParam(HttpHeaders.AUTHORIZATION) String authorization) {
+        return auth.device(authorization)
+                .map(d -> Map.of(
+                        "keyId", keys.keys().keyId(), "publicKey", keys.keys().publicBase64()));
+    }
+
+    @GET
+    @Path("/artifacts/{name}/versions/{version}/manifest")
+    @Produces(OCTETS)
+    public Uni<Response> manifest(
+            @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization,
+            @HeaderParam("Range") String range,
+            @HeaderParam(HttpHeaders.IF_NONE_MATCH) String ifNoneMatch,
+            @PathParam("name") String name,
+            @PathParam("version") long version) {
+        return auth.device(authorization)
+                .flatMap(d -> artifacts.version(name, version))
+                .map(row -> bytes(row.envelope(), row.manifestSha256(), range, ifNoneMatch));
+    }
+
+    @GET
+    @Path("/artifacts/{name}/deltas")
+    @Produces(OCTETS)
+    public Uni<Response> deltaIndex(
+            @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization,
+            @HeaderParam("Range") String range,
+            @PathParam("name") String name,
+            @QueryParam("from") long from,
+            @QueryParam("to") long to) {
+        return auth.device(authorization)
+                .flatMap(d -> artifacts.deltaIndex(name, from, to))
+                .map(index -> bytes(index, Sha256.digest(index).hex(), range, null));
+    }
+
+    @GET
+    @Path("/chunks/{hash}")
+    @Produces(OCTETS)
+    @Blocking
+    public Response chunk(
+            @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization,
+            @HeaderParam("Range") String range,
+            @HeaderParam(HttpHeaders.IF_NONE_MATCH) String ifNoneMatch,
+            @PathParam("hash") String hash) {
+        return blob(ChunkStore.Kind.CHUNK, authorization, range, ifNoneMatch, hash);
+    }
+
+    @GET
+    @Path("/deltas/{hash}")
+    @Produces(OCTETS)
+    @Blocking
+    public Response delta(
+            @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization,
+            @HeaderParam("Range") String range,
+            @HeaderParam(HttpHeaders.IF_NONE_MATCH) String ifNoneMatch,
+            @PathParam("hash") String hash) {
+        return blob(ChunkStore.Kind.DELTA, authorization, range, ifNoneMatch, hash);
+    }
+
+    private Response blob(
+            ChunkStore.Kind kind, String authorization, String range, String ifNoneMatch, String hashText) {
+        // Blocking on a worker thread: the credential check waits for its query here, bounded.
+        auth.device(authorization).await().atMost(java.time.Duration.ofSeconds(10));
+        if (!Sha256.isHex(hashText)) {
+            throw new Problem(ErrorCode.NOT_FOUND, "not a SHA-256: " + hashText);
+        }
+        Sha256 hash = Sha256.parse(hashText);
+        java.nio.file.Path file = chunks.file(kind, hash)
+                .orElseThrow(() ->
+                        new Problem(ErrorCode.NOT_FOUND, "no " + kind.name().toLowerCase() + " " + hashText));
+        if (ByteRanges.notModified(ifNoneMatch, hashText)) {
+            return ByteRanges.immutable(Response.notModified(), hashText).build();
+        }
+        long length = file.toFile().length();
+        ByteRanges.Range r = ByteRanges.parse(range, length);
+        if (r == null) {
+            return ByteRanges.immutable(Response.ok(new PathPart(file, 0, length), OCTETS), hashText)
+                    .build();
+        }
+        return ByteRanges.immutable(
+                        Response.status(206)
+                                .entity(new PathPart(file, r.first(), r.length()))
+                                .type(OCTETS),
+                        hashText)
+                .header("Content-Range", "bytes " + r.first() + "-" + r.last() + "/" + length)
+                .build();
+    }
+
+    private static Response bytes(byte[] content, String etag, String range, String ifNoneMatch) {
+        if (ByteRanges.notModified(ifNoneMatch, etag)) {
+            return ByteRanges.immutable(Response.notModified(), etag).build();
+        }
+        ByteRanges.Range r = ByteRanges.parse(range, content.length);
+        if (r == null) {
+            return ByteRanges.immutable(Response.ok(content, OCTETS), etag).build();
+        }
+        byte[] part = Arrays.copyOfRange(content, (int) r.first(), (int) r.last() + 1);
+        return ByteRanges.immutable(Response.status(206).entity(part).type(OCTETS), etag)
+                .header("Content-Range", "bytes " + r.first() + "-" + r.last() + "/" + content.length)
+                .build();
+    }
+}

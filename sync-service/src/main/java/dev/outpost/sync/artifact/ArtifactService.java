@@ -1,0 +1,273 @@
+package dev.outpost.sync.artifact;
+
+import dev.outpost.model.ErrorCode;
+import dev.outpost.model.artifact.Assignment;
+import dev.outpost.model.artifact.ChunkCodec;
+import dev.outpost.model.artifact.ChunkRef;
+import dev.outpost.model.artifact.DeltaIndex;
+import dev.outpost.model.artifact.Manifest;
+import dev.outpost.model.artifact.ManifestBuilder;
+import dev.outpost.model.artifact.Sha256;
+import dev.outpost.model.artifact.SignedEnvelope;
+import dev.outpost.model.artifact.UpdatePlanner;
+import dev.outpost.sync.api.Problem;
+import dev.outpost.sync.config.OutpostConfig;
+import dev.outpost.sync.store.ArtifactStore;
+import dev.outpost.sync.store.ArtifactStore.VersionRow;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.smallrye.mutiny.Uni;
+import io.smallrye.mutiny.infrastructure.Infrastructure;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.io.ByteArrayOutputStream;
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * Artifact versions: streamed uploads cut into chunks and stored once, signed manifests, chunk-local delta indexes
+ * computed once per version pair, and the signed assignments that tell devices what to run.
+ */
+@ApplicationScoped
+public class ArtifactService {
+    /** Assignments are re-signed at most this often; a change of the desired version shows within it. */
+    private static final long ASSIGNMENT_CACHE_MS = 1000;
+
+    private final ChunkStore chunks;
+    private final ArtifactStore db;
+    private final ArtifactKeys keys;
+    private final OutpostConfig config;
+    private final Map<String, Uni<byte[]>> deltaWork = new ConcurrentHashMap<>();
+    private final Counter uploadedBytes;
+    private final Counter deltasComputed;
+    private volatile SignedAssignments assignments = new SignedAssignments(List.of(), 0);
+
+    private record SignedAssignments(List<String> base64, long signedAtMs) {}
+
+    public ArtifactService(
+            ChunkStore chunks, ArtifactStore db, ArtifactKeys keys, OutpostConfig config, MeterRegistry metrics) {
+        this.chunks = chunks;
+        this.db = db;
+        this.keys = keys;
+        this.config = config;
+        this.uploadedBytes = metrics.counter("outpost.artifacts.uploaded.bytes");
+        this.deltasComputed = metrics.counter("outpost.artifacts.deltas.computed");
+    }
+
+    public Uni<Void> checkVersionFree(String artifact, long version) {
+        return db.versionExists(artifact, version).map(exists -> {
+            if (exists) {
+                throw new Problem(
+                        ErrorCode.ALREADY_EXISTS, artifact + " version " + version + " exists; versions are immutable");
+            }
+            return null;
+        });
+    }
+
+    /**
+     * Blocking: cuts the body into chunks and stores every chunk not stored yet. Memory stays at a few chunks
+     * whatever the size. {@code expectedSha256}, when given, must match the whole body.
+     */
+    public Manifest storeChunks(String artifact, long version, InputStream body, Sha256 expectedSha256)
+            throws IOException {
+        long max = config.artifacts().uploadBytesMax();
+        InputStream limited = new FilterInputStream(body) {
+            private long count;
+
+            @Override
+            public int read(byte[] b, int off, int len) throws IOException {
+                int n = super.read(b, off, len);
+                if (n > 0 && (count += n) > max) {
+                    throw new Problem(ErrorCode.PAYLOAD_TOO_LARGE, "artifact larger than " + max + " bytes");
+                }
+                return n;
+            }
+        };
+        Manifest m = ManifestBuilder.build(artifact, version, System.currentTimeMillis(), limited, (hash, raw) -> {
+            var stored = chunks.length(ChunkStore.Kind.CHUNK, hash);
+            if (stored.isPresent()) {
+                return (int) stored.getAsLong();
+            }
+            byte[] frame = ChunkCodec.compress(raw, ChunkCodec.STORE_LEVEL);
+            chunks.put(ChunkStore.Kind.CHUNK, hash, frame);
+            return frame.length;
+        });
+        if (m.size() == 0) {
+            throw new Problem(ErrorCode.ARTIFACT_INVALID, "an artifact version cannot be empty");
+        }
+        if (expectedSha256 != null && !expectedSha256.equals(m.sha256())) {
+            throw new Problem(
+                    ErrorCode.ARTIFACT_INVALID,
+                    "the upload's SHA-256 is " + m.sha256().hex() + ", not the announced " + expectedSha256.hex());
+        }
+        uploadedBytes.increment(m.size());
+        return m;
+    }
+
+    /** Signs the manifest and records the version. */
+    public Uni<VersionRow> publish(Manifest m, String actor) {
+        byte[] payload = m.encode();
+        byte[] envelope =
+                SignedEnvelope.sign(Manifest.PAYLOAD_TYPE, payload, keys.keys()).encode();
+        return db.insertVersion(m, envelope, Sha256.digest(payload).hex(), actor);
+    }
+
+    public Uni<VersionRow> version(String artifact, long version) {
+        return db.findVersion(artifact, version)
+                .map(found -> found.orElseThrow(
+                        () -> new Problem(ErrorCode.NOT_FOUND, "no " + artifact + " version " + version)));
+    }
+
+    public Uni<List<VersionRow>> versions() {
+        return db.listVersions();
+    }
+
+    /**
+     * The chunk-local deltas from one version to another (binary {@link DeltaIndex}), computed on a worker the first
+     * time a device asks and served from the database afterwards.
+     */
+    public Uni<byte[]> deltaIndex(String artifact, long from, long to) {
+        if (from == to) {
+            throw new Problem(ErrorCode.MALFORMED_PAYLOAD, "from and to are the same version");
+        }
+        return version(artifact, from)
+                .flatMap(held -> version(artifact, to)
+                        .flatMap(target -> db.findDeltaIndex(held.manifestSha256(), target.manifestSha256())
+                                .flatMap(cached -> cached.isPresent()
+                                        ? Uni.createFrom().item(cached.get())
+                                        : deltaWork.computeIfAbsent(
+                                                held.manifestSha256() + ">" + target.manifestSha256(),
+                                                key -> Uni.createFrom()
+                                                        .item(() -> computeDeltas(manifest(held), manifest(target)))
+                                                        .runSubscriptionOn(Infrastructure.getDefaultWorkerPool())
+                                                        .flatMap(computed -> db.saveDeltaIndex(
+                                                                        held.manifestSha256(),
+                                                                        target.manifestSha256(),
+                                                                        computed.encode(),
+                                                                        computed.entries().stream()
+                                                                                .mapToLong(DeltaIndex.Entry::length)
+                                                                                .sum())
+                                                                .map(x -> computed.encode()))
+                                                        // A block, not an expression: remove() returns this very Uni,
+                                                        // and eventually(Supplier<Uni>) would
+                                                        // subscribe to it and wait on itself.
+                                                        .eventually(() -> {
+                                                            deltaWork.remove(key);
+                                                        })
+                                                        .memoize()
+                                                        .indefinitely()))));
+    }
+
+    /** Blocking and CPU-heavy: one delta per target chunk the held version lacks, kept when it beats the chunk. */
+    DeltaIndex computeDeltas(Manifest held, Manifest target) {
+        Map<Integer, int[]> refs = UpdatePlanner.references(held, target);
+        long[] ho = held.offsets();
+        int threads = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
+        ExecutorService pool = Executors.newFixedThreadPool(
+                threads, Thread.ofPlatform().name("delta-", 0).factory());
+        try {
+            List<Future<DeltaIndex.Entry>> work = new ArrayList<>();
+            refs.forEach((i, r) -> work.add(pool.submit(() -> delta(held, target, i, r, ho))));
+            List<DeltaIndex.Entry> entries = new ArrayList<>();
+            for (Future<DeltaIndex.Entry> f : work) {
+                DeltaIndex.Entry e = f.get();
+                if (e != null) {
+                    entries.add(e);
+                }
+            }
+            entries.sort(Comparator.comparingInt(DeltaIndex.Entry::target));
+            return new DeltaIndex(Sha256.digest(held.encode()), Sha256.digest(target.encode()), entries);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new Problem(ErrorCode.UNAVAILABLE, "delta computation interrupted");
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof RuntimeException re
+                    ? re
+                    : new UncheckedIOException(new IOException(e.getCause()));
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    private DeltaIndex.Entry delta(Manifest held, Manifest target, int i, int[] refs, long[] ho) throws IOException {
+        ChunkRef c = target.chunks().get(i);
+        byte[] raw = ChunkCodec.decompress(frame(c), c.rawLength());
+        ByteArrayOutputStream reference = new ByteArrayOutputStream();
+        for (int k : refs) {
+            ChunkRef r = held.chunks().get(k);
+            reference.writeBytes(ChunkCodec.decompress(frame(r), r.rawLength()));
+        }
+        byte[] delta = ChunkCodec.compressDelta(raw, reference.toByteArray(), ChunkCodec.DELTA_LEVEL);
+        deltasComputed.increment();
+        if (delta.length >= c.storedLength()) {
+            return null;
+        }
+        Sha256 hash = Sha256.digest(delta);
+        chunks.put(ChunkStore.Kind.DELTA, hash, delta);
+        return new DeltaIndex.Entry(i, refs, hash, delta.length);
+    }
+
+    private byte[] frame(ChunkRef c) throws IOException {
+        return chunks.read(ChunkStore.Kind.CHUNK, c.hash())
+                .orElseThrow(() -> new IllegalStateException("chunk " + c.hash() + " is missing from the store"));
+    }
+
+    static Manifest manifest(VersionRow row) {
+        return Manifest.decode(SignedEnvelope.decode(row.envelope()).payload());
+    }
+
+    /** Makes {@code version} the one every device should run; lower than the current one is a rollback. */
+    public Uni<ArtifactStore.Desired> setDesired(String artifact, long version, String actor) {
+        return version(artifact, version)
+                .flatMap(v -> db.listDesired())
+                .flatMap(all -> {
+                    boolean rollback = all.stream()
+                            .anyMatch(d -> d.artifact().equals(artifact)
+                                    && (d.version() > version || (d.version() == version && d.rollback())));
+                    return db.setDesired(artifact, version, rollback, actor);
+                })
+                .invoke(d -> assignments = new SignedAssignments(List.of(), 0));
+    }
+
+    public Uni<List<ArtifactStore.Desired>> desired() {
+        return db.listDesired();
+    }
+
+    /** Signed assignments (base64 envelopes) for every artifact with a desired version, for the sync answer. */
+    public Uni<List<String>> assignments() {
+        SignedAssignments current = assignments;
+        long now = System.currentTimeMillis();
+        if (now - current.signedAtMs() < ASSIGNMENT_CACHE_MS) {
+            return Uni.createFrom().item(current.base64());
+        }
+        return db.listDesired().map(all -> {
+            long issued = System.currentTimeMillis();
+            long expires = issued + config.artifacts().assignmentTtl().toMillis();
+            List<String> signed = new ArrayList<>();
+            for (var d : all) {
+                var a = new Assignment(
+                        d.artifact(), d.version(), Sha256.parse(d.manifestSha256()), issued, expires, d.rollback());
+                signed.add(Base64.getEncoder()
+                        .encodeToString(SignedEnvelope.sign(Assignment.PAYLOAD_TYPE, a.encode(), keys.keys())
+                                .encode()));
+            }
+            assignments = new SignedAssignments(List.copyOf(signed), issued);
+            return signed;
+        });
+    }
+
+    public Uni<Void> report(String deviceId, ArtifactStore.Report report) {
+        return db.recordReport(deviceId, report);
+    }
+}

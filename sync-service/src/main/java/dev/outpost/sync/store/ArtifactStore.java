@@ -1,0 +1,235 @@
+package dev.outpost.sync.store;
+
+import dev.outpost.model.ErrorCode;
+import dev.outpost.model.artifact.ChunkRef;
+import dev.outpost.model.artifact.Manifest;
+import dev.outpost.sync.api.Problem;
+import io.smallrye.mutiny.Uni;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
+import io.vertx.mutiny.sqlclient.Tuple;
+import io.vertx.pgclient.PgException;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/** The artifact tables through the reactive PostgreSQL client. */
+@ApplicationScoped
+public class ArtifactStore {
+    private final Pool pool;
+
+    public ArtifactStore(Pool pool) {
+        this.pool = pool;
+    }
+
+    /** One stored version as the admin API and the device endpoints see it. */
+    public record VersionRow(
+            String artifact,
+            long version,
+            byte[] envelope,
+            String manifestSha256,
+            long sizeBytes,
+            long storedBytes,
+            long newStoredBytes,
+            int chunkCount,
+            OffsetDateTime createdAt,
+            String createdBy) {}
+
+    public record Desired(
+            String artifact, long version, boolean rollback, String manifestSha256, OffsetDateTime setAt) {}
+
+    public record Report(
+            String artifact,
+            Long fromVersion,
+            long toVersion,
+            Long activeVersion,
+            String outcome,
+            String errorCode,
+            long bytesDownloaded) {}
+
+    public Uni<Boolean> versionExists(String artifact, long version) {
+        return pool.preparedQuery("select 1 from artifact_version where artifact = $1 and version = $2")
+                .execute(Tuple.of(artifact, version))
+                .map(rows -> rows.size() > 0);
+    }
+
+    /**
+     * Records a version whose chunks are all in the chunk store, with the bytes its new chunks added (the rest were
+     * stored already: that is the dedup saving). 409 when the version exists.
+     */
+    public Uni<VersionRow> insertVersion(Manifest m, byte[] envelope, String manifestSha, String actor) {
+        List<String> hashes = new ArrayList<>();
+        List<Integer> raw = new ArrayList<>();
+        List<Integer> stored = new ArrayList<>();
+        Map<String, ChunkRef> distinct = new LinkedHashMap<>();
+        for (ChunkRef c : m.chunks()) {
+            distinct.putIfAbsent(c.hash().hex(), c);
+        }
+        distinct.forEach((h, c) -> {
+            hashes.add(h);
+            raw.add(c.rawLength());
+            stored.add(c.storedLength());
+        });
+        return pool.withTransaction(tx -> tx.preparedQuery(
+                                "with added as (insert into artifact_chunk (sha256, raw_bytes, stored_bytes)"
+                                        + " select * from unnest($1::text[], $2::int[], $3::int[])"
+                                        + " on conflict (sha256) do nothing returning stored_bytes)"
+                                        + " select coalesce(sum(stored_bytes), 0) as added from added")
+                        .execute(Tuple.of(
+                                hashes.toArray(String[]::new),
+                                raw.toArray(Integer[]::new),
+                                stored.toArray(Integer[]::new)))
+                        .flatMap(added -> {
+                            long newBytes = added.iterator().next().getLong("added");
+                            return tx.preparedQuery(
+                                            "insert into artifact_version (artifact, version, manifest, manifest_sha256, size_bytes,"
+                                                    + " stored_bytes, new_stored_bytes, chunk_count, created_by)"
+                                                    + " values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning *")
+                                    .execute(Tuple.from(List.of(
+                                            m.artifact(),
+                                            m.version(),
+                                            Buffer.buffer(envelope),
+                                            manifestSha,
+                                            m.size(),
+                                            m.storedSize(),
+                                            newBytes,
+                                            m.chunks().size(),
+                                            actor)));
+                        }))
+                .map(rows -> version(rows.iterator().next()))
+                .onFailure(e -> e instanceof PgException pg && "23505".equals(pg.getSqlState()))
+                .transform(e -> new Problem(
+                        ErrorCode.ALREADY_EXISTS,
+                        m.artifact() + " version " + m.version() + " exists; versions are immutable"));
+    }
+
+    public Uni<Optional<VersionRow>> findVersion(String artifact, long version) {
+        return pool.preparedQuery("select * from artifact_version where artifact = $1 and version = $2")
+                .execute(Tuple.of(artifact, version))
+                .map(rows -> rows.size() == 0
+                        ? Optional.empty()
+                        : Optional.of(version(rows.iterator().next())));
+    }
+
+    /** Every version, newest artifact name order then version descending. */
+    public Uni<List<VersionRow>> listVersions() {
+        return pool.query("select * from artifact_version order by artifact, version desc")
+                .execute()
+                .map(rows -> {
+                    List<VersionRow> out = new ArrayList<>();
+                    rows.forEach(r -> out.add(version(r)));
+                    return out;
+                });
+    }
+
+    public Uni<Optional<byte[]>> findDeltaIndex(String fromManifest, String toManifest) {
+        return pool.preparedQuery(
+                        "select delta_index from artifact_delta_index where from_manifest = $1 and to_manifest = $2")
+                .execute(Tuple.of(fromManifest, toManifest))
+                .map(rows -> rows.size() == 0
+                        ? Optional.empty()
+                        : Optional.of(
+                                rows.iterator().next().getBuffer("delta_index").getBytes()));
+    }
+
+    public Uni<Void> saveDeltaIndex(String fromManifest, String toManifest, byte[] index, long deltaBytes) {
+        return pool.preparedQuery(
+                        "insert into artifact_delta_index (from_manifest, to_manifest, delta_index, delta_bytes)"
+                                + " values ($1, $2, $3, $4) on conflict do nothing")
+                .execute(Tuple.of(fromManifest, toManifest, Buffer.buffer(index), deltaBytes))
+                .replaceWithVoid();
+    }
+
+    public Uni<Desired> setDesired(String artifact, long version, boolean rollback, String actor) {
+        return pool.preparedQuery(
+                        "insert into artifact_desired (artifact, version, rollback, set_by) values ($1, $2, $3, $4)"
+                                + " on conflict (artifact) do update set version = excluded.version,"
+                                + " rollback = excluded.rollback, set_at = now(), set_by = excluded.set_by")
+                .execute(Tuple.of(artifact, version, rollback, actor))
+                .flatMap(x -> listDesired())
+                .map(all -> all.stream()
+                        .filter(d -> d.artifact().equals(artifact))
+                        .findFirst()
+                        .orElseThrow());
+    }
+
+    public Uni<List<Desired>> listDesired() {
+        return pool.query(
+                        "select d.artifact, d.version, d.rollback, d.set_at, v.manifest_sha256 from artifact_desired d"
+                                + " join artifact_version v on v.artifact = d.artifact and v.version = d.version"
+                                + " order by d.artifact")
+                .execute()
+                .map(rows -> {
+                    List<Desired> out = new ArrayList<>();
+                    rows.forEach(r -> out.add(new Desired(
+                            r.getString("artifact"),
+                            r.getLong("version"),
+                            r.getBoolean("rollback"),
+                            r.getString("manifest_sha256"),
+                            r.getOffsetDateTime("set_at"))));
+                    return out;
+                });
+    }
+
+    public Uni<Void> recordReport(String deviceId, Report r) {
+        return pool.withTransaction(tx -> tx.preparedQuery(
+                                "insert into model_report (device_id, artifact, from_version, to_version, active_version,"
+                                        + " outcome, error_code, bytes_downloaded) values ($1, $2, $3, $4, $5, $6, $7, $8)")
+                        .execute(Tuple.from(java.util.Arrays.asList(
+                                deviceId,
+                                r.artifact(),
+                                r.fromVersion(),
+                                r.toVersion(),
+                                r.activeVersion(),
+                                r.outcome(),
+                                r.errorCode(),
+                                r.bytesDownloaded())))
+                        .flatMap(x -> tx.preparedQuery(
+                                        "insert into device_model (device_id, artifact, active_version, outcome, error_code)"
+                                                + " values ($1, $2, $3, $4, $5) on conflict (device_id, artifact) do update set"
+                                                + " active_version = excluded.active_version, outcome = excluded.outcome,"
+                                                + " error_code = excluded.error_code, reported_at = now()")
+                                .execute(Tuple.from(java.util.Arrays.asList(
+                                        deviceId, r.artifact(), r.activeVersion(), r.outcome(), r.errorCode())))))
+                .replaceWithVoid();
+    }
+
+    /** The latest report per device for one artifact: device id -> (active version, outcome, error code). */
+    public Uni<List<Map<String, Object>>> deviceModels(String artifact) {
+        return pool.preparedQuery("select device_id, active_version, outcome, error_code, reported_at from device_model"
+                        + " where artifact = $1 order by device_id")
+                .execute(Tuple.of(artifact))
+                .map(rows -> {
+                    List<Map<String, Object>> out = new ArrayList<>();
+                    rows.forEach(r -> {
+                        Map<String, Object> m = new LinkedHashMap<>();
+                        m.put("deviceId", r.getString("device_id"));
+                        m.put("activeVersion", r.getLong("active_version"));
+                        m.put("outcome", r.getString("outcome"));
+                        m.put("errorCode", r.getString("error_code"));
+                        m.put("reportedAt", r.getOffsetDateTime("reported_at").toString());
+                        out.add(m);
+                    });
+                    return out;
+                });
+    }
+
+    private static VersionRow version(Row r) {
+        return new VersionRow(
+                r.getString("artifact"),
+                r.getLong("version"),
+                r.getBuffer("manifest").getBytes(),
+                r.getString("manifest_sha256"),
+                r.getLong("size_bytes"),
+                r.getLong("stored_bytes"),
+                r.getLong("new_stored_bytes"),
+                r.getInteger("chunk_count"),
+                r.getOffsetDateTime("created_at"),
+                r.getString("created_by"));
+    }
+}
