@@ -15,21 +15,25 @@ mkdir -p "$image/lib"
   --strip-debug --no-header-files --no-man-pages --compress=zip-6 --output "$image/runtime"
 cp "$target/outpost.jar" "$image/outpost.jar"
 case "$(uname -m)" in
-  x86_64) arch=x86_64 ;;
-  aarch64|arm64) arch=aarch64 ;;
-  armv7l) arch=armv7 ;;
+  x86_64) arch=x86_64; zarch=amd64 ;;
+  aarch64|arm64) arch=aarch64; zarch=aarch64 ;;
+  armv7l) arch=armv7; zarch=arm ;;
   *) echo "unsupported machine $(uname -m)" >&2; exit 1 ;;
 esac
 # The JDK's jar tool, not unzip: nothing outside the JDK is needed to build this file.
 extract=$(mktemp -d)
 (cd "$extract" && "$jdk/bin/jar" xf "$image/outpost.jar" "org/sqlite/native/Linux/$arch/libsqlitejdbc.so")
 mv "$extract/org/sqlite/native/Linux/$arch/libsqlitejdbc.so" "$image/lib/libsqlitejdbc.so"
+# zstd-jni likewise: loaded from ZstdNativePath instead of being copied to /tmp on every start.
+zstd_so=$(cd "$extract" && "$jdk/bin/jar" tf "$image/outpost.jar" | grep "^linux/$zarch/libzstd-jni-.*\.so$" | head -1)
+(cd "$extract" && "$jdk/bin/jar" xf "$image/outpost.jar" "$zstd_so")
+mv "$extract/$zstd_so" "$image/lib/libzstd-jni.so"
 rm -rf "$extract"
 
 training=$(mktemp -d)
 # shellcheck disable=SC2086
 "$image/runtime/bin/java" -XX:AOTCacheOutput="$image/outpost.aot" $jvm_options \
-  -Dorg.sqlite.lib.path="$image/lib" -Dorg.sqlite.lib.name=libsqlitejdbc.so \
+  -Dorg.sqlite.lib.path="$image/lib" -Dorg.sqlite.lib.name=libsqlitejdbc.so -DZstdNativePath="$image/lib/libzstd-jni.so" \
   -cp "$image/outpost.jar" dev.outpost.device.cli.Training "$training/home" > "$target/aot-training.log" 2>&1
 rm -rf "$training"
 

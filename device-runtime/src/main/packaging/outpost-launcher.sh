@@ -1,6 +1,6 @@
 #!/bin/sh
 # outpost: the Outpost device runtime as one file. A compressed payload follows this script: a jlink'ed JDK 25
-# runtime, the application jar, its AOT cache (trained on real commands) and the SQLite native library. It is
+# runtime, the application jar, its AOT cache (trained on real commands) and the SQLite and zstd native libraries. It is
 # unpacked once per build into the user's cache; later starts go straight to the JVM.
 set -e
 build="@BUILD_ID@"
@@ -19,6 +19,6 @@ if [ ! -f "$dir/.complete" ]; then
   mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"
 fi
 exec "$dir/runtime/bin/java" -XX:AOTCache="$dir/outpost.aot" @JVM_OPTIONS@ \
-  -Dorg.sqlite.lib.path="$dir/lib" -Dorg.sqlite.lib.name=libsqlitejdbc.so \
+  -Dorg.sqlite.lib.path="$dir/lib" -Dorg.sqlite.lib.name=libsqlitejdbc.so -DZstdNativePath="$dir/lib/libzstd-jni.so" \
   -cp "$dir/outpost.jar" dev.outpost.device.cli.OutpostCli "$@"
 __OUTPOST_PAYLOAD_BELOW__

@@ -1,5 +1,6 @@
 package dev.outpost.device;
 
+import dev.outpost.device.model.ModelUpdater;
 import dev.outpost.device.store.LocalStore;
 import dev.outpost.device.sync.Problem;
 import dev.outpost.device.sync.SyncTransport;
@@ -77,6 +78,25 @@ public final class OutpostDevice implements AutoCloseable {
     /** Creates a device home. Learns the device's scopes from the server if it answers; works offline too. */
     public static String init(
             Path home, String server, String deviceId, String token, Path schemaFile, List<String> scopes) {
+        return init(home, server, deviceId, token, schemaFile, scopes, null);
+    }
+
+    /** As above, pinning {@code modelKey} (base64 X.509 Ed25519) as the only key model updates are trusted with. */
+    public static String init(
+            Path home,
+            String server,
+            String deviceId,
+            String token,
+            Path schemaFile,
+            List<String> scopes,
+            String modelKey) {
+        if (modelKey != null) {
+            try {
+                dev.outpost.model.artifact.SigningKeys.decodePublic(modelKey);
+            } catch (OutpostException e) {
+                throw new DeviceException(ExitCode.BAD_INPUT, "--model-key: " + e.getMessage());
+            }
+        }
         if (Files.exists(home.resolve(DB_FILE))) {
             throw new DeviceException(
                     ExitCode.BAD_INPUT, "a device is already set up in " + home + "; use another --home");
@@ -95,7 +115,7 @@ public final class OutpostDevice implements AutoCloseable {
                 try {
                     SyncTransport.Answer a = new SyncTransport(server, token).get("v1/device");
                     if (a.status() == 200) {
-                        granted.addAll(jsonStrings(new String(a.body(), StandardCharsets.UTF_8), "scopes"));
+                        granted.addAll(JsonFields.strings(new String(a.body(), StandardCharsets.UTF_8), "scopes"));
                     } else {
                         Problem p = Problem.parse(a.status(), a.body());
                         throw new DeviceException(ExitCode.REFUSED, "the server refused the credential: " + p.detail());
@@ -117,6 +137,9 @@ public final class OutpostDevice implements AutoCloseable {
                     store.putMeta("server", server);
                     store.putMeta("schema_version", Integer.toString(schema.version()));
                     store.putMeta("scopes", String.join(",", granted));
+                    if (modelKey != null) {
+                        store.putMeta("model.signing_key", modelKey.strip());
+                    }
                     return null;
                 });
             }
@@ -454,6 +477,7 @@ public final class OutpostDevice implements AutoCloseable {
                         "v1/sync", WireFormat.BINARY.mediaType(), codec.encode(request, WireFormat.BINARY));
                 if (answer.status() == 200) {
                     SyncResponse response = codec.decodeResponse(answer.body(), WireFormat.BINARY);
+                    models().rememberAssignments(response.modelAssignments());
                     int[] applied = applyAnswer(batch, response);
                     pushed += batch.size();
                     pulled += response.changes().size();
@@ -479,6 +503,8 @@ public final class OutpostDevice implements AutoCloseable {
                 store.putMeta("last_sync_error", "");
                 return null;
             });
+            // Install reports written while offline go out with the first sync that works.
+            models().flushReports();
         } catch (DeviceException e) {
             if (e.exitCode() == ExitCode.UNREACHABLE) {
                 recordError(e.getMessage());
@@ -494,6 +520,16 @@ public final class OutpostDevice implements AutoCloseable {
             throw new SyncRefused(result);
         }
         return result;
+    }
+
+    /** Model installs for this device (the system clock decides assignment expiry). */
+    public ModelUpdater models() {
+        return models(System::currentTimeMillis);
+    }
+
+    /** Model installs with the given clock for assignment expiry. */
+    public ModelUpdater models(java.util.function.LongSupplier clockMs) {
+        return new ModelUpdater(store, home, meta("server"), readSecret(home.resolve(CREDENTIAL_FILE)), clockMs);
     }
 
     /** Some changes were set aside as refused; the rest synced. */
@@ -641,24 +677,6 @@ public final class OutpostDevice implements AutoCloseable {
         } catch (IOException e) {
             throw new DeviceException(ExitCode.STORAGE, "cannot read the credential " + file, e);
         }
-    }
-
-    private static List<String> jsonStrings(String json, String key) {
-        List<String> out = new ArrayList<>();
-        try (var p = new com.fasterxml.jackson.core.JsonFactory().createParser(json)) {
-            while (p.nextToken() != null) {
-                if (p.currentToken() == com.fasterxml.jackson.core.JsonToken.FIELD_NAME
-                        && key.equals(p.currentName())) {
-                    p.nextToken();
-                    while (p.nextToken() == com.fasterxml.jackson.core.JsonToken.VALUE_STRING) {
-                        out.add(p.getText());
-                    }
-                }
-            }
-        } catch (IOException e) {
-            throw new DeviceException(ExitCode.UNREACHABLE, "the server's answer could not be read", e);
-        }
-        return out;
     }
 
     @Override

@@ -38,7 +38,8 @@ import picocli.CommandLine.ParentCommand;
             OutpostCli.Sync.class,
             OutpostCli.Status.class,
             OutpostCli.Conflicts.class,
-            OutpostCli.Run.class
+            OutpostCli.Run.class,
+            OutpostCli.Model.class
         },
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {
@@ -136,11 +137,17 @@ public final class OutpostCli {
         @Option(names = "--scope", description = "granted scope, when initialising offline (repeatable)")
         List<String> scopes = new ArrayList<>();
 
+        @Option(
+                names = "--model-key",
+                description = "the service's model signing key (base64 X.509) to pin; default: pinned from the"
+                        + " service on the first model update")
+        String modelKey;
+
         @Override
         public Integer call() {
             spec.commandLine()
                     .getOut()
-                    .println(OutpostDevice.init(parent.home(), server, deviceId, token, schema, scopes));
+                    .println(OutpostDevice.init(parent.home(), server, deviceId, token, schema, scopes, modelKey));
             return 0;
         }
     }
@@ -333,7 +340,9 @@ public final class OutpostCli {
                                         : JsonText.quote(s.lastSyncError()))
                         .append(",\"cursor\":")
                         .append(s.cursor() == null ? "null" : JsonText.quote(s.cursor()))
-                        .append(",\"modelSlots\":[]}");
+                        .append(",\"models\":")
+                        .append(device.models().statusJson())
+                        .append('}');
                 out().println(b);
             } else {
                 out().printf("device %s (%s) at %s%n", s.deviceId(), String.join(", ", s.scopes()), s.server());
@@ -401,6 +410,122 @@ public final class OutpostCli {
                 Thread.currentThread().interrupt();
             }
             stopped.countDown();
+            return 0;
+        }
+    }
+
+    @Command(
+            name = "model",
+            description = "Model artifacts: slot state, apply the assigned version, revert to the kept one.",
+            subcommands = {ModelStatus.class, ModelUpdate.class, ModelRollback.class})
+    static final class Model implements Callable<Integer> {
+        @ParentCommand
+        OutpostCli parent;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            throw new CommandLine.ParameterException(
+                    spec.commandLine(), "say 'model status', 'model update' or 'model rollback'");
+        }
+    }
+
+    @Command
+    abstract static class ModelCommand implements Callable<Integer> {
+        @ParentCommand
+        Model model;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        PrintWriter out() {
+            return spec.commandLine().getOut();
+        }
+
+        @Override
+        public Integer call() {
+            try (OutpostDevice device = OutpostDevice.open(model.parent.home())) {
+                return run(device);
+            }
+        }
+
+        abstract int run(OutpostDevice device);
+
+        static String only(dev.outpost.device.model.ModelUpdater models, String artifact) {
+            if (artifact != null) {
+                return artifact;
+            }
+            List<String> all = models.artifacts();
+            if (all.size() != 1) {
+                throw new DeviceException(
+                        ExitCode.BAD_INPUT,
+                        all.isEmpty()
+                                ? "no model is assigned to this device yet (sync first)"
+                                : "several models here (" + String.join(", ", all) + "): name one");
+            }
+            return all.getFirst();
+        }
+    }
+
+    @Command(name = "status", description = "Slots, assigned version and any install in progress, as JSON.")
+    static final class ModelStatus extends ModelCommand {
+        @Option(names = "--json", description = "JSON output (the default; kept for symmetry)")
+        boolean json;
+
+        @Override
+        int run(OutpostDevice device) {
+            out().println(device.models().statusJson());
+            return 0;
+        }
+    }
+
+    @Command(
+            name = "update",
+            description = "Check in, then download and install the assigned version: differential, resumable, verified,"
+                    + " activated atomically with the previous version kept; reverted when the health check fails.")
+    static final class ModelUpdate extends ModelCommand {
+        @Parameters(index = "0", arity = "0..1", description = "artifact (default: the only one assigned)")
+        String artifact;
+
+        @Option(
+                names = "--health-cmd",
+                description = "shell command that must exit 0 with the new version active"
+                        + " (OUTPOST_MODEL_PATH is set); default: the file verifies")
+        String healthCommand;
+
+        @Option(names = "--health-tries", description = "failed checks before reverting (default ${DEFAULT-VALUE})")
+        int healthTries = dev.outpost.device.model.HealthCheck.TRIES_DEFAULT;
+
+        @Option(names = "--offline", description = "use the assignment kept from the last sync, without checking in")
+        boolean offline;
+
+        @Override
+        int run(OutpostDevice device) {
+            var models = device.models();
+            if (!offline) {
+                models.checkIn();
+            }
+            String name = only(models, artifact);
+            var health = new dev.outpost.device.model.HealthCheck(healthCommand, healthTries);
+            ProgressBar bar = new ProgressBar(spec.commandLine().getErr());
+            var outcome = models.update(name, health, bar);
+            bar.finish();
+            out().println(outcome.describe());
+            return 0;
+        }
+    }
+
+    @Command(name = "rollback", description = "Switch back to the kept version (no download).")
+    static final class ModelRollback extends ModelCommand {
+        @Parameters(index = "0", arity = "0..1", description = "artifact (default: the only one installed)")
+        String artifact;
+
+        @Override
+        int run(OutpostDevice device) {
+            var models = device.models();
+            out().println(models.rollback(only(models, artifact)).describe());
             return 0;
         }
     }

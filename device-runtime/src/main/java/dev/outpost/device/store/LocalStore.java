@@ -30,6 +30,12 @@ public final class LocalStore implements AutoCloseable {
                 seq integer primary key autoincrement, change text not null,
                 batch_id text, status text not null default 'pending', code text, message text);
             create index if not exists change_log_status on change_log (status, seq);
+            create table if not exists model_install (
+                artifact text primary key, target_version integer not null, from_version integer,
+                assignment blob not null, manifest blob not null, delta_index blob,
+                slot text not null, phase text not null, step_done integer not null default 0,
+                bytes_downloaded integer not null default 0, health_tries integer not null default 0);
+            create table if not exists model_report (id integer primary key autoincrement, body text not null);
             """;
 
     private final Connection connection;
@@ -124,6 +130,136 @@ public final class LocalStore implements AutoCloseable {
             ps.statement().setString(2, value);
             ps.statement().executeUpdate();
         }
+    }
+
+    /**
+     * An install in progress (one per artifact): what is being installed, into which slot, how far it got. The
+     * phases are {@code downloading}, {@code activating} and {@code checking} (docs/artifacts.md has the diagram).
+     */
+    public record ModelInstall(
+            String artifact,
+            long targetVersion,
+            Long fromVersion,
+            byte[] assignment,
+            byte[] manifest,
+            byte[] deltaIndex,
+            String slot,
+            String phase,
+            int stepDone,
+            long bytesDownloaded,
+            int healthTries) {
+        public ModelInstall withProgress(String newPhase, int steps, long bytes, int tries) {
+            return new ModelInstall(
+                    artifact,
+                    targetVersion,
+                    fromVersion,
+                    assignment,
+                    manifest,
+                    deltaIndex,
+                    slot,
+                    newPhase,
+                    steps,
+                    bytes,
+                    tries);
+        }
+    }
+
+    public Optional<ModelInstall> findModelInstall(String artifact) throws SQLException {
+        try (Cached ps = prepared("select target_version, from_version, assignment, manifest, delta_index, slot, phase,"
+                + " step_done, bytes_downloaded, health_tries from model_install where artifact = ?")) {
+            ps.statement().setString(1, artifact);
+            try (ResultSet rs = ps.statement().executeQuery()) {
+                if (!rs.next()) {
+                    return Optional.empty();
+                }
+                long from = rs.getLong(2);
+                Long fromVersion = rs.wasNull() ? null : from;
+                return Optional.of(new ModelInstall(
+                        artifact,
+                        rs.getLong(1),
+                        fromVersion,
+                        rs.getBytes(3),
+                        rs.getBytes(4),
+                        rs.getBytes(5),
+                        rs.getString(6),
+                        rs.getString(7),
+                        rs.getInt(8),
+                        rs.getLong(9),
+                        rs.getInt(10)));
+            }
+        }
+    }
+
+    public void saveModelInstall(ModelInstall m) throws SQLException {
+        try (Cached ps = prepared("insert or replace into model_install (artifact, target_version, from_version,"
+                + " assignment, manifest, delta_index, slot, phase, step_done, bytes_downloaded, health_tries)"
+                + " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+            PreparedStatement st = ps.statement();
+            st.setString(1, m.artifact());
+            st.setLong(2, m.targetVersion());
+            if (m.fromVersion() == null) {
+                st.setNull(3, java.sql.Types.INTEGER);
+            } else {
+                st.setLong(3, m.fromVersion());
+            }
+            st.setBytes(4, m.assignment());
+            st.setBytes(5, m.manifest());
+            st.setBytes(6, m.deltaIndex());
+            st.setString(7, m.slot());
+            st.setString(8, m.phase());
+            st.setInt(9, m.stepDone());
+            st.setLong(10, m.bytesDownloaded());
+            st.setInt(11, m.healthTries());
+            st.executeUpdate();
+        }
+    }
+
+    public void deleteModelInstall(String artifact) throws SQLException {
+        try (Cached ps = prepared("delete from model_install where artifact = ?")) {
+            ps.statement().setString(1, artifact);
+            ps.statement().executeUpdate();
+        }
+    }
+
+    /** Install reports not yet delivered, oldest first: (id, JSON body). */
+    public List<java.util.Map.Entry<Long, String>> findModelReports() throws SQLException {
+        List<java.util.Map.Entry<Long, String>> out = new ArrayList<>();
+        try (Cached ps = prepared("select id, body from model_report order by id");
+                ResultSet rs = ps.statement().executeQuery()) {
+            while (rs.next()) {
+                out.add(java.util.Map.entry(rs.getLong(1), rs.getString(2)));
+            }
+        }
+        return out;
+    }
+
+    public void queueModelReport(String body) throws SQLException {
+        try (Cached ps = prepared("insert into model_report (body) values (?)")) {
+            ps.statement().setString(1, body);
+            ps.statement().executeUpdate();
+        }
+    }
+
+    public void deleteModelReport(long id) throws SQLException {
+        try (Cached ps = prepared("delete from model_report where id = ?")) {
+            ps.statement().setLong(1, id);
+            ps.statement().executeUpdate();
+        }
+    }
+
+    /** Settings whose keys start with {@code prefix}, by key. */
+    public java.util.SortedMap<String, String> findMeta(String prefix) throws SQLException {
+        java.util.SortedMap<String, String> out = new java.util.TreeMap<>();
+        try (Cached ps = prepared("select key, value from meta where key >= ? and key < ? order by key")) {
+            ps.statement().setString(1, prefix);
+            ps.statement().setString(2, prefix + "\uffff");
+            try (ResultSet rs = ps.statement().executeQuery()) {
+                while (rs.next()) {
+                    out.put(rs.getString(1), rs.getString(2));
+                }
+            }
+        }
+        return out;
     }
 
     /** A stored row. */

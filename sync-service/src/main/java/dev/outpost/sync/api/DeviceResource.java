@@ -32,6 +32,19 @@ public class DeviceResource {
         this.artifacts = artifacts;
     }
 
+    /**
+     * The light check-in: the signed assignments this device should act on, without a sync round
+     * ({@code {"assignments": [base64...], "serverTimeMs": N}}).
+     */
+    @GET
+    @Path("/assignments")
+    @Produces(MediaType.APPLICATION_JSON)
+    public Uni<Map<String, Object>> assignments(@HeaderParam(HttpHeaders.AUTHORIZATION) String authorization) {
+        return auth.device(authorization)
+                .flatMap(d -> artifacts.assignments())
+                .map(a -> Map.of("assignments", a, "serverTimeMs", System.currentTimeMillis()));
+    }
+
     @GET
     @Produces(MediaType.APPLICATION_JSON)
     public Uni<Map<String, Object>> whoAmI(@HeaderParam(HttpHeaders.AUTHORIZATION) String authorization) {

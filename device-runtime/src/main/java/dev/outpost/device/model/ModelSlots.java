@@ -1,0 +1,157 @@
+package dev.outpost.device.model;
+
+import dev.outpost.model.artifact.Manifest;
+import dev.outpost.model.artifact.Sha256;
+import dev.outpost.model.artifact.SignedEnvelope;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.PublicKey;
+import java.util.Optional;
+
+/**
+ * The two install slots of one artifact on disk: {@code models/NAME/a} and {@code models/NAME/b}, each a
+ * {@code model.bin} and its signed {@code manifest}, and {@code current}, a symbolic link to the active slot. The
+ * link is the only thing that says which version runs, and it changes by one atomic rename, so a power cut leaves
+ * either the old or the new slot active; a slot is only linked once its file and manifest are complete and synced.
+ */
+public final class ModelSlots {
+    public static final String MODEL_FILE = "model.bin";
+    static final String MANIFEST_FILE = "manifest";
+    static final String PARTIAL = "model.bin.partial";
+    private static final String[] SLOTS = {"a", "b"};
+
+    private final Path dir;
+
+    public ModelSlots(Path modelsRoot, String artifact) {
+        this.dir = modelsRoot.resolve(artifact);
+    }
+
+    /** A slot that holds a complete version, with its verified manifest. */
+    public record Slot(String name, Path file, Manifest manifest, byte[] envelope) {}
+
+    public Path dir() {
+        return dir;
+    }
+
+    /** The linked slot's name, or empty before the first install. */
+    public Optional<String> activeName() throws IOException {
+        Path link = dir.resolve("current");
+        if (!Files.isSymbolicLink(link)) {
+            return Optional.empty();
+        }
+        return Optional.of(Files.readSymbolicLink(link).toString());
+    }
+
+    public String inactiveName() throws IOException {
+        return activeName().map(n -> n.equals("a") ? "b" : "a").orElse("a");
+    }
+
+    /** The slot's version if its manifest is there and verifies with {@code key}; the file itself is not read. */
+    public Optional<Slot> slot(String name, PublicKey key) throws IOException {
+        Path manifest = dir.resolve(name).resolve(MANIFEST_FILE);
+        Path file = dir.resolve(name).resolve(MODEL_FILE);
+        if (!Files.exists(manifest, LinkOption.NOFOLLOW_LINKS) || !Files.exists(file)) {
+            return Optional.empty();
+        }
+        byte[] envelope = Files.readAllBytes(manifest);
+        Manifest m = Manifest.decode(SignedEnvelope.decode(envelope).verifiedPayload(Manifest.PAYLOAD_TYPE, key));
+        return Optional.of(new Slot(name, file, m, envelope));
+    }
+
+    public Optional<Slot> active(PublicKey key) throws IOException {
+        Optional<String> name = activeName();
+        return name.isEmpty() ? Optional.empty() : slot(name.get(), key);
+    }
+
+    public Optional<Slot> kept(PublicKey key) throws IOException {
+        return activeName().isEmpty() ? Optional.empty() : slot(inactiveName(), key);
+    }
+
+    Path staging(String slot) {
+        return dir.resolve(slot).resolve(PARTIAL);
+    }
+
+    /** Empties a slot for a new version: the manifest goes first, so a half-cleared slot never looks complete. */
+    void clear(String slot) throws IOException {
+        Path s = dir.resolve(slot);
+        Files.createDirectories(s);
+        Files.deleteIfExists(s.resolve(MANIFEST_FILE));
+        syncDirectory(s);
+        Files.deleteIfExists(s.resolve(MODEL_FILE));
+        Files.deleteIfExists(s.resolve(PARTIAL));
+    }
+
+    /** Bytes the slot's files take now (freed when it is cleared for a new version). */
+    long sizeOf(String slot) throws IOException {
+        long total = 0;
+        for (String f : new String[] {MANIFEST_FILE, MODEL_FILE, PARTIAL}) {
+            Path p = dir.resolve(slot).resolve(f);
+            if (Files.exists(p)) {
+                total += Files.size(p);
+            }
+        }
+        return total;
+    }
+
+    /** Turns a complete, synced staging file into the slot's version: file first, then the manifest. */
+    void complete(String slot, byte[] envelope) throws IOException {
+        Path s = dir.resolve(slot);
+        if (Files.exists(s.resolve(PARTIAL))) {
+            Files.move(s.resolve(PARTIAL), s.resolve(MODEL_FILE), StandardCopyOption.ATOMIC_MOVE);
+        }
+        Path tmp = s.resolve(MANIFEST_FILE + ".tmp");
+        try (FileChannel ch = FileChannel.open(
+                tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
+            ByteBuffer b = ByteBuffer.wrap(envelope);
+            while (b.hasRemaining()) {
+                ch.write(b);
+            }
+            ch.force(true);
+        }
+        Files.move(tmp, s.resolve(MANIFEST_FILE), StandardCopyOption.ATOMIC_MOVE);
+        syncDirectory(s);
+    }
+
+    /** Links {@code slot} as current: a new link renamed over the old one, then the directory synced. */
+    void activate(String slot) throws IOException {
+        Files.createDirectories(dir);
+        Path tmp = dir.resolve("current.tmp");
+        Files.deleteIfExists(tmp);
+        Files.createSymbolicLink(tmp, Path.of(slot));
+        Files.move(tmp, dir.resolve("current"), StandardCopyOption.ATOMIC_MOVE);
+        syncDirectory(dir);
+    }
+
+    /** Whether the file's SHA-256 is the manifest's, read through in 1 MiB pieces. */
+    static boolean verifies(Path file, Manifest m) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            if (ch.size() != m.size()) {
+                return false;
+            }
+            MessageDigest md = Sha256.newDigest();
+            ByteBuffer buf = ByteBuffer.allocate(1 << 20);
+            while (ch.read(buf) > 0) {
+                buf.flip();
+                md.update(buf);
+                buf.clear();
+            }
+            return Sha256.of(md.digest()).equals(m.sha256());
+        } catch (NoSuchFileException e) {
+            return false;
+        }
+    }
+
+    static void syncDirectory(Path d) throws IOException {
+        try (FileChannel ch = FileChannel.open(d, StandardOpenOption.READ)) {
+            ch.force(true);
+        }
+    }
+}

@@ -1,0 +1,777 @@
+package dev.outpost.device.model;
+
+import dev.outpost.device.DeviceException;
+import dev.outpost.device.ExitCode;
+import dev.outpost.device.JsonFields;
+import dev.outpost.device.store.LocalStore;
+import dev.outpost.device.store.LocalStore.ModelInstall;
+import dev.outpost.model.ErrorCode;
+import dev.outpost.model.OutpostException;
+import dev.outpost.model.artifact.Assignment;
+import dev.outpost.model.artifact.ChunkCodec;
+import dev.outpost.model.artifact.ChunkRef;
+import dev.outpost.model.artifact.DeltaIndex;
+import dev.outpost.model.artifact.Manifest;
+import dev.outpost.model.artifact.Sha256;
+import dev.outpost.model.artifact.SignedEnvelope;
+import dev.outpost.model.artifact.SigningKeys;
+import dev.outpost.model.artifact.UpdatePlanner;
+import dev.outpost.model.artifact.UpdatePlanner.Step;
+import dev.outpost.model.wire.JsonText;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.security.PublicKey;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.LongSupplier;
+
+/**
+ * Installs model versions the service assigns, one artifact at a time, as the state machine in docs/artifacts.md:
+ * verify the signed assignment and manifest, plan from the active version, download into the inactive slot with
+ * progress persisted per chunk, verify the whole file, switch the {@code current} link, run the health check, and
+ * switch back by itself when the check fails. Every outcome is reported to the service (queued while offline).
+ */
+public final class ModelUpdater {
+    /** Space kept free beyond the new version's size. */
+    static final long SPACE_MARGIN_BYTES = 16L << 20;
+    /** Local (reuse, copy) steps between progress commits; downloaded chunks commit one by one. */
+    static final int LOCAL_STEPS_PER_COMMIT = 256;
+
+    private static final int FRAME_BYTES_MAX = Prefetch.FRAME_BYTES_MAX;
+    private static final int DOCUMENT_BYTES_MAX = SignedEnvelope.PAYLOAD_BYTES_MAX + 4096;
+
+    private final LocalStore store;
+    private final Path modelsRoot;
+    private final ArtifactClient client;
+    private final LongSupplier clockMs;
+
+    /** Where an update got to, for a progress bar. */
+    @FunctionalInterface
+    public interface Progress {
+        void update(String phase, long stepsDone, long steps, long bytesDownloaded, long bytesPlanned);
+    }
+
+    /** What {@link #update} did. */
+    public record Outcome(
+            String artifact,
+            String result,
+            Long fromVersion,
+            long toVersion,
+            long bytesDownloaded,
+            long bytesFull,
+            long reused,
+            long deltas,
+            long fetched,
+            String errorCode) {
+        public String describe() {
+            return switch (result) {
+                case "up-to-date" -> artifact + " is at version " + toVersion + " already";
+                case "installed" ->
+                    String.format(
+                            "installed %s version %d (from %s): downloaded %.1f MB of %.1f MB for a full download;"
+                                    + " %d chunks reused, %d by delta, %d fetched",
+                            artifact,
+                            toVersion,
+                            fromVersion == null ? "nothing" : "version " + fromVersion,
+                            bytesDownloaded / 1e6,
+                            bytesFull / 1e6,
+                            reused,
+                            deltas,
+                            fetched);
+                case "switched" ->
+                    artifact + " switched to its kept version " + toVersion + " without downloading anything";
+                default ->
+                    artifact + " version " + toVersion + " " + result
+                            + (errorCode == null ? "" : " [" + errorCode + "]");
+            };
+        }
+    }
+
+    public ModelUpdater(LocalStore store, Path home, String server, String token, LongSupplier clockMs) {
+        this.store = store;
+        this.modelsRoot = home.resolve("models");
+        this.client = new ArtifactClient(server, token);
+        this.clockMs = clockMs;
+    }
+
+    // ------------------------------------------------------------------ keys and assignments
+
+    /** The pinned service key; pinned from the service on first use when {@code init} was not given one. */
+    public PublicKey signingKey() {
+        Optional<String> pinned = meta("model.signing_key");
+        if (pinned.isPresent()) {
+            return SigningKeys.decodePublic(pinned.get());
+        }
+        String json = client.getJson("v1/artifacts/signing-key");
+        String key = JsonFields.string(json, "publicKey")
+                .orElseThrow(() -> new DeviceException(ExitCode.UNREACHABLE, "the service sent no signing key"));
+        PublicKey parsed = SigningKeys.decodePublic(key);
+        putMeta("model.signing_key", key);
+        return parsed;
+    }
+
+    /** Keeps the assignments from a sync answer or a check-in, newest per artifact. */
+    public void rememberAssignments(List<String> base64) {
+        for (String a : base64) {
+            try {
+                SignedEnvelope env = SignedEnvelope.decode(Base64.getDecoder().decode(a));
+                Assignment parsed = Assignment.decode(env.payload());
+                putMeta("model." + parsed.artifact() + ".assignment", a);
+            } catch (OutpostException | IllegalArgumentException e) {
+                // Unreadable assignments are not kept; verification happens when one is used.
+            }
+        }
+    }
+
+    /** Asks the service for the current assignments (the light check-in) and keeps them. */
+    public List<String> checkIn() {
+        List<String> got = JsonFields.strings(client.getJson("v1/device/assignments"), "assignments");
+        rememberAssignments(got);
+        return got;
+    }
+
+    /** Artifacts with a kept assignment or an install on disk. */
+    public List<String> artifacts() {
+        java.util.SortedSet<String> names = new java.util.TreeSet<>();
+        for (String key : store.inTransaction(() -> store.findMeta("model.")).keySet()) {
+            String[] parts = key.split("\\.");
+            if (parts.length == 3 && parts[2].equals("assignment")) {
+                names.add(parts[1]);
+            }
+        }
+        if (Files.isDirectory(modelsRoot)) {
+            try (var s = Files.list(modelsRoot)) {
+                s.forEach(p -> names.add(p.getFileName().toString()));
+            } catch (IOException e) {
+                throw storage("cannot list " + modelsRoot, e);
+            }
+        }
+        return List.copyOf(names);
+    }
+
+    // ------------------------------------------------------------------ update
+
+    /**
+     * Brings {@code artifact} to its assigned version. Resumes an interrupted install, finishes an interrupted
+     * activation, and never lowers the version without a signed rollback assignment issued after the one that
+     * raised it.
+     */
+    public Outcome update(String artifact, HealthCheck health, Progress progress) {
+        try {
+            PublicKey key = signingKey();
+            ModelSlots slots = new ModelSlots(modelsRoot, artifact);
+            Optional<ModelInstall> pending = store.inTransaction(() -> store.findModelInstall(artifact));
+            if (pending.isPresent() && !pending.get().phase().equals("downloading")) {
+                return finishActivation(slots, pending.get(), key, health, progress);
+            }
+            String encoded = meta("model." + artifact + ".assignment")
+                    .orElseThrow(() -> new DeviceException(
+                            ExitCode.BAD_INPUT, "no version of '" + artifact + "' is assigned to this device"));
+            byte[] envelope = Base64.getDecoder().decode(encoded);
+            Assignment a =
+                    Assignment.decode(SignedEnvelope.decode(envelope).verifiedPayload(Assignment.PAYLOAD_TYPE, key));
+            if (!a.artifact().equals(artifact)) {
+                throw new OutpostException(ErrorCode.ARTIFACT_INVALID, "the assignment is for " + a.artifact());
+            }
+            Optional<ModelSlots.Slot> active = slots.active(key);
+            if (active.isPresent() && active.get().manifest().version() == a.version()) {
+                return new Outcome(artifact, "up-to-date", a.version(), a.version(), 0, 0, 0, 0, 0, null);
+            }
+            if (clockMs.getAsLong() > a.expiresAtMs()) {
+                throw new OutpostException(
+                        ErrorCode.ASSIGNMENT_EXPIRED,
+                        "the assignment of " + artifact + " version " + a.version()
+                                + " expired; sync to get a fresh one");
+            }
+            long highest = meta("model." + artifact + ".highest_version")
+                    .map(Long::parseLong)
+                    .orElse(0L);
+            long highestIssued = meta("model." + artifact + ".highest_issued_at")
+                    .map(Long::parseLong)
+                    .orElse(0L);
+            if (a.version() < highest && !(a.rollback() && a.issuedAtMs() > highestIssued)) {
+                throw new OutpostException(
+                        ErrorCode.ROLLBACK_REFUSED,
+                        "version " + a.version() + " is lower than " + highest
+                                + " and no newer signed rollback allows it");
+            }
+            Optional<ModelSlots.Slot> kept = slots.kept(key);
+            if (kept.isPresent()
+                    && kept.get().manifest().version() == a.version()
+                    && Sha256.digest(kept.get().manifest().encode()).equals(a.manifestSha256())) {
+                ModelInstall switchBack = new ModelInstall(
+                        artifact,
+                        a.version(),
+                        active.map(s -> s.manifest().version()).orElse(null),
+                        envelope,
+                        kept.get().envelope(),
+                        null,
+                        kept.get().name(),
+                        "activating",
+                        0,
+                        0,
+                        0);
+                store.inTransaction(() -> {
+                    store.saveModelInstall(switchBack);
+                    return null;
+                });
+                Outcome o = finishActivation(slots, switchBack, key, health, progress);
+                return o.result().equals("installed")
+                        ? new Outcome(artifact, "switched", o.fromVersion(), o.toVersion(), 0, 0, 0, 0, 0, null)
+                        : o;
+            }
+            ModelInstall install = pending.filter(p -> p.targetVersion() == a.version()
+                            && Sha256.digest(SignedEnvelope.decode(p.manifest()).payload())
+                                    .equals(a.manifestSha256()))
+                    .orElseGet(() -> plan(slots, a, envelope, active, key));
+            return download(slots, install, key, health, progress);
+        } catch (OutpostException e) {
+            throw fail(artifact, e.code(), e.getMessage(), e);
+        } catch (IOException e) {
+            boolean full = String.valueOf(e.getMessage()).contains("No space left");
+            DeviceException f = fail(
+                    artifact,
+                    full ? ErrorCode.INSUFFICIENT_SPACE : ErrorCode.INTERNAL,
+                    "model storage failed: " + e.getMessage(),
+                    e);
+            throw new DeviceException(ExitCode.STORAGE, f.getMessage(), e);
+        }
+    }
+
+    private ModelInstall plan(
+            ModelSlots slots, Assignment a, byte[] assignment, Optional<ModelSlots.Slot> active, PublicKey key) {
+        byte[] manifestEnv = client.fetch(
+                "v1/artifacts/" + a.artifact() + "/versions/" + a.version() + "/manifest", DOCUMENT_BYTES_MAX);
+        byte[] payload = SignedEnvelope.decode(manifestEnv).verifiedPayload(Manifest.PAYLOAD_TYPE, key);
+        if (!Sha256.digest(payload).equals(a.manifestSha256())) {
+            throw new OutpostException(
+                    ErrorCode.ARTIFACT_INVALID, "the manifest served is not the one the assignment names");
+        }
+        Manifest m = Manifest.decode(payload);
+        if (!m.artifact().equals(a.artifact()) || m.version() != a.version()) {
+            throw new OutpostException(ErrorCode.ARTIFACT_INVALID, "the manifest is for another artifact or version");
+        }
+        byte[] deltaIndex = null;
+        if (active.isPresent()) {
+            deltaIndex = client.fetch(
+                    "v1/artifacts/" + a.artifact() + "/deltas?from="
+                            + active.get().manifest().version() + "&to=" + a.version(),
+                    DOCUMENT_BYTES_MAX);
+            DeltaIndex.decode(deltaIndex);
+        }
+        try {
+            String slot = slots.inactiveName();
+            long free = Files.getFileStore(Files.createDirectories(slots.dir())).getUsableSpace() + slots.sizeOf(slot);
+            if (free < m.size() + SPACE_MARGIN_BYTES) {
+                throw new OutpostException(
+                        ErrorCode.INSUFFICIENT_SPACE,
+                        String.format(
+                                "version %d needs %.1f MB free for its slot, %.1f MB are",
+                                m.version(), (m.size() + SPACE_MARGIN_BYTES) / 1e6, free / 1e6));
+            }
+            slots.clear(slot);
+            ModelInstall install = new ModelInstall(
+                    a.artifact(),
+                    a.version(),
+                    active.map(s -> s.manifest().version()).orElse(null),
+                    assignment,
+                    manifestEnv,
+                    deltaIndex,
+                    slot,
+                    "downloading",
+                    0,
+                    client.bytesDownloaded(),
+                    0);
+            store.inTransaction(() -> {
+                store.saveModelInstall(install);
+                return null;
+            });
+            return install;
+        } catch (IOException e) {
+            throw storage("cannot prepare the model slot: " + e.getMessage(), e);
+        }
+    }
+
+    private Outcome download(
+            ModelSlots slots, ModelInstall install, PublicKey key, HealthCheck health, Progress progress)
+            throws IOException {
+        Manifest target =
+                Manifest.decode(SignedEnvelope.decode(install.manifest()).payload());
+        Optional<ModelSlots.Slot> active = slots.active(key);
+        Manifest held = active.map(ModelSlots.Slot::manifest).orElse(null);
+        DeltaIndex deltas = install.deltaIndex() == null ? null : DeltaIndex.decode(install.deltaIndex());
+        if (!java.util.Objects.equals(held == null ? null : held.version(), install.fromVersion())) {
+            // The active version changed under the install (a local rollback): plan again from scratch.
+            store.inTransaction(() -> {
+                store.deleteModelInstall(install.artifact());
+                return null;
+            });
+            throw new DeviceException(
+                    ExitCode.UNREACHABLE, "the active version changed during the install; run the update again");
+        }
+        UpdatePlanner.Plan plan = UpdatePlanner.plan(held, target, deltas);
+        List<Step> steps = plan.steps();
+        long[] to = target.offsets();
+        long[] ho = held == null ? new long[] {0} : held.offsets();
+        long baseBytes = client.bytesDownloaded() - install.bytesDownloaded();
+        int done = install.stepDone();
+        Path staging = slots.staging(install.slot());
+        try (FileChannel out = FileChannel.open(
+                        staging, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+                FileChannel in =
+                        held == null ? null : FileChannel.open(active.get().file(), StandardOpenOption.READ);
+                Prefetch prefetch = new Prefetch(client, target, steps, done)) {
+            int sinceCommit = 0;
+            for (int i = done; i < steps.size(); i++) {
+                Step step = steps.get(i);
+                ChunkRef c = target.chunks().get(i);
+                byte[] raw = produce(step, c, held, ho, to, in, out, prefetch.frame(i));
+                write(out, to[i], raw);
+                sinceCommit++;
+                boolean downloaded = step instanceof Step.Fetch || step instanceof Step.Delta;
+                if (downloaded || sinceCommit >= LOCAL_STEPS_PER_COMMIT || i == steps.size() - 1) {
+                    out.force(false);
+                    ModelInstall now =
+                            install.withProgress("downloading", i + 1, client.bytesDownloaded() - baseBytes, 0);
+                    store.inTransaction(() -> {
+                        store.saveModelInstall(now);
+                        return null;
+                    });
+                    sinceCommit = 0;
+                    CrashPoints.reached("download");
+                }
+                progress.update(
+                        "downloading", i + 1, steps.size(), client.bytesDownloaded() - baseBytes, plan.downloadBytes());
+            }
+            out.force(true);
+        }
+        ModelInstall activating =
+                install.withProgress("activating", steps.size(), client.bytesDownloaded() - baseBytes, 0);
+        store.inTransaction(() -> {
+            store.saveModelInstall(activating);
+            return null;
+        });
+        Outcome o = finishActivation(slots, activating, key, health, progress);
+        return new Outcome(
+                o.artifact(),
+                o.result(),
+                o.fromVersion(),
+                o.toVersion(),
+                activating.bytesDownloaded(),
+                target.storedSize(),
+                plan.count(Step.Reuse.class) + plan.count(Step.Copy.class),
+                plan.count(Step.Delta.class),
+                plan.count(Step.Fetch.class),
+                o.errorCode());
+    }
+
+    /** One target chunk's bytes, verified against the signed manifest before it is written. */
+    private byte[] produce(
+            Step step, ChunkRef c, Manifest held, long[] ho, long[] to, FileChannel in, FileChannel out, byte[] frame)
+            throws IOException {
+        byte[] raw;
+        try {
+            raw = switch (step) {
+                case Step.Reuse r -> read(in, ho[r.held()], c.rawLength());
+                case Step.Copy cp -> read(out, to[cp.earlier()], c.rawLength());
+                case Step.Delta d -> {
+                    int[] refs = d.delta().references();
+                    int refBytes = 0;
+                    for (int k : refs) {
+                        refBytes += held.chunks().get(k).rawLength();
+                    }
+                    ByteBuffer ref = ByteBuffer.allocate(refBytes);
+                    for (int k : refs) {
+                        ref.put(read(in, ho[k], held.chunks().get(k).rawLength()));
+                    }
+                    yield ChunkCodec.applyDelta(frame, ref.array(), c.rawLength());
+                }
+                case Step.Fetch f -> ChunkCodec.decompress(frame, c.rawLength());
+            };
+        } catch (OutpostException undecodable) {
+            raw = null;
+        }
+        if (raw != null && Sha256.digest(raw).equals(c.hash())) {
+            return raw;
+        }
+        // A local chunk that rotted, or a delta or frame that does not decode to what was signed: fetch the chunk
+        // itself once more. If that does not verify either, nothing of it is written.
+        byte[] again = client.fetch(chunkPath(c), FRAME_BYTES_MAX);
+        byte[] decoded = ChunkCodec.decompress(again, c.rawLength());
+        ChunkCodec.verify(decoded, c.hash(), "chunk " + c.hash().hex().substring(0, 12) + " as served");
+        return decoded;
+    }
+
+    static String chunkPath(ChunkRef c) {
+        return "v1/chunks/" + c.hash().hex();
+    }
+
+    /**
+     * From a complete staging file (or a kept slot) to an active, healthy version: complete the slot, verify it
+     * whole, switch the link, check health, and switch back when the check fails. Idempotent, so an install killed
+     * anywhere in here finishes (or reverts) on the next run.
+     */
+    private Outcome finishActivation(
+            ModelSlots slots, ModelInstall install, PublicKey key, HealthCheck health, Progress progress)
+            throws IOException {
+        String artifact = install.artifact();
+        Manifest target =
+                Manifest.decode(SignedEnvelope.decode(install.manifest()).verifiedPayload(Manifest.PAYLOAD_TYPE, key));
+        Assignment a =
+                Assignment.decode(SignedEnvelope.decode(install.assignment()).payload());
+        String installSlot = install.slot();
+        String previous = slots.activeName().filter(n -> !n.equals(installSlot)).orElse(null);
+        if (install.phase().equals("activating")) {
+            progress.update("verifying", 0, 1, install.bytesDownloaded(), install.bytesDownloaded());
+            slots.complete(install.slot(), install.manifest());
+            CrashPoints.reached("activate");
+            Path file = slots.dir().resolve(install.slot()).resolve(ModelSlots.MODEL_FILE);
+            if (!ModelSlots.verifies(file, target)) {
+                store.inTransaction(() -> {
+                    store.deleteModelInstall(artifact);
+                    return null;
+                });
+                slots.clear(install.slot());
+                throw new OutpostException(
+                        ErrorCode.CHUNK_CORRUPT, "the assembled file does not match the signed SHA-256; discarded");
+            }
+            slots.activate(install.slot());
+            CrashPoints.reached("activate");
+            ModelInstall checking = install.withProgress("checking", install.stepDone(), install.bytesDownloaded(), 0);
+            store.inTransaction(() -> {
+                store.saveModelInstall(checking);
+                return null;
+            });
+            install = checking;
+        }
+        // Checking: the new version is live; it stays only if it proves healthy.
+        progress.update("checking", 0, 1, install.bytesDownloaded(), install.bytesDownloaded());
+        if (previous == null) {
+            previous = slots.kept(key).map(ModelSlots.Slot::name).orElse(null);
+        }
+        Path live = slots.dir().resolve("current").resolve(ModelSlots.MODEL_FILE);
+        int tries = install.healthTries();
+        while (tries < health.tries()) {
+            if (health.passes(artifact, target.version(), live, target)) {
+                long highest = Math.max(
+                        target.version(),
+                        meta("model." + artifact + ".highest_version")
+                                .map(Long::parseLong)
+                                .orElse(0L));
+                ModelInstall done = install;
+                store.inTransaction(() -> {
+                    store.deleteModelInstall(artifact);
+                    store.putMeta("model." + artifact + ".highest_version", Long.toString(highest));
+                    store.putMeta("model." + artifact + ".highest_issued_at", Long.toString(a.issuedAtMs()));
+                    store.putMeta("model." + artifact + ".last_outcome", "installed version " + target.version());
+                    store.queueModelReport(report(
+                            artifact,
+                            done.fromVersion(),
+                            target.version(),
+                            target.version(),
+                            "installed",
+                            null,
+                            done.bytesDownloaded()));
+                    return null;
+                });
+                flushReports();
+                return new Outcome(
+                        artifact,
+                        "installed",
+                        done.fromVersion(),
+                        target.version(),
+                        done.bytesDownloaded(),
+                        target.storedSize(),
+                        0,
+                        0,
+                        0,
+                        null);
+            }
+            tries++;
+            ModelInstall counted =
+                    install.withProgress("checking", install.stepDone(), install.bytesDownloaded(), tries);
+            store.inTransaction(() -> {
+                store.saveModelInstall(counted);
+                return null;
+            });
+            install = counted;
+        }
+        // Unhealthy: back to the previous version, which stays the newest this device runs.
+        if (previous != null) {
+            slots.activate(previous);
+        }
+        Long back = previous == null
+                ? null
+                : slots.slot(previous, key).map(s -> s.manifest().version()).orElse(null);
+        ModelInstall failed = install;
+        store.inTransaction(() -> {
+            store.deleteModelInstall(artifact);
+            store.putMeta("model." + artifact + ".failed_version", Long.toString(target.version()));
+            store.putMeta(
+                    "model." + artifact + ".last_outcome",
+                    "version " + target.version() + " failed its health check; reverted");
+            store.queueModelReport(report(
+                    artifact,
+                    failed.fromVersion(),
+                    target.version(),
+                    back,
+                    "reverted",
+                    ErrorCode.HEALTH_CHECK_FAILED.key(),
+                    failed.bytesDownloaded()));
+            return null;
+        });
+        flushReports();
+        throw new DeviceException(
+                ExitCode.REFUSED,
+                artifact + " version " + target.version() + " failed its health check " + health.tries()
+                        + " time(s); "
+                        + (back == null ? "no previous version to return to" : "reverted to version " + back)
+                        + " [" + ErrorCode.HEALTH_CHECK_FAILED.key() + "]");
+    }
+
+    // ------------------------------------------------------------------ rollback and status
+
+    /** Switches to the kept version (an operator's decision); the newer one stays in the other slot. */
+    public Outcome rollback(String artifact) {
+        try {
+            PublicKey key = signingKey();
+            ModelSlots slots = new ModelSlots(modelsRoot, artifact);
+            ModelSlots.Slot active = slots.active(key)
+                    .orElseThrow(() -> new DeviceException(ExitCode.BAD_INPUT, artifact + " is not installed"));
+            ModelSlots.Slot kept = slots.kept(key)
+                    .orElseThrow(() ->
+                            new DeviceException(ExitCode.BAD_INPUT, artifact + " has no kept version to roll back to"));
+            if (!ModelSlots.verifies(kept.file(), kept.manifest())) {
+                throw new OutpostException(ErrorCode.CHUNK_CORRUPT, "the kept version does not verify; not switching");
+            }
+            store.inTransaction(() -> {
+                store.deleteModelInstall(artifact);
+                return null;
+            });
+            slots.activate(kept.name());
+            long from = active.manifest().version();
+            long to = kept.manifest().version();
+            store.inTransaction(() -> {
+                store.putMeta("model." + artifact + ".hold_version", Long.toString(from));
+                store.putMeta("model." + artifact + ".last_outcome", "rolled back from " + from + " to " + to);
+                store.queueModelReport(report(artifact, from, to, to, "rolled-back", null, 0));
+                return null;
+            });
+            flushReports();
+            return new Outcome(artifact, "switched", from, to, 0, 0, 0, 0, 0, null);
+        } catch (OutpostException e) {
+            throw fail(artifact, e.code(), e.getMessage(), e);
+        } catch (IOException e) {
+            throw storage("model storage failed: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Whether the background worker should install the kept assignment now: not when it is installed, failed its
+     * health check before, or an operator rolled back from it.
+     */
+    public boolean wants(String artifact) {
+        Optional<String> encoded = meta("model." + artifact + ".assignment");
+        if (encoded.isEmpty()) {
+            return false;
+        }
+        try {
+            Assignment a =
+                    Assignment.decode(SignedEnvelope.decode(Base64.getDecoder().decode(encoded.get()))
+                            .payload());
+            String v = Long.toString(a.version());
+            if (meta("model." + artifact + ".failed_version").filter(v::equals).isPresent()
+                    || meta("model." + artifact + ".hold_version")
+                            .filter(v::equals)
+                            .isPresent()) {
+                return false;
+            }
+            if (store.inTransaction(() -> store.findModelInstall(artifact)).isPresent()) {
+                return true;
+            }
+            return new ModelSlots(modelsRoot, artifact)
+                    .activeName()
+                    .flatMap(n -> {
+                        try {
+                            return new ModelSlots(modelsRoot, artifact).slot(n, signingKey());
+                        } catch (IOException e) {
+                            return Optional.empty();
+                        }
+                    })
+                    .map(s -> s.manifest().version() != a.version())
+                    .orElse(true);
+        } catch (OutpostException | IllegalArgumentException | IOException e) {
+            return true; // let update() say what is wrong
+        }
+    }
+
+    /** {@code model status} as JSON: per artifact, the active and kept slots, the assignment and any install. */
+    public String statusJson() {
+        StringBuilder sb = new StringBuilder("{\"artifacts\":[");
+        boolean first = true;
+        PublicKey key = meta("model.signing_key").map(SigningKeys::decodePublic).orElse(null);
+        for (String artifact : artifacts()) {
+            sb.append(first ? "" : ",").append("{\"artifact\":").append(JsonText.quote(artifact));
+            first = false;
+            ModelSlots slots = new ModelSlots(modelsRoot, artifact);
+            try {
+                Optional<String> activeName = slots.activeName();
+                Optional<ModelSlots.Slot> active = key == null ? Optional.empty() : slots.active(key);
+                Optional<ModelSlots.Slot> kept = key == null ? Optional.empty() : slots.kept(key);
+                sb.append(",\"active\":").append(slotJson(activeName.orElse(null), active));
+                sb.append(",\"kept\":").append(slotJson(activeName.isPresent() ? slots.inactiveName() : null, kept));
+            } catch (IOException | OutpostException e) {
+                sb.append(",\"error\":").append(JsonText.quote(e.getMessage()));
+            }
+            Optional<String> assignment = meta("model." + artifact + ".assignment");
+            if (assignment.isPresent()) {
+                try {
+                    Assignment a = Assignment.decode(
+                            SignedEnvelope.decode(Base64.getDecoder().decode(assignment.get()))
+                                    .payload());
+                    sb.append(",\"desired\":{\"version\":")
+                            .append(a.version())
+                            .append(",\"rollback\":")
+                            .append(a.rollback())
+                            .append(",\"expiresAt\":")
+                            .append(JsonText.quote(java.time.Instant.ofEpochMilli(a.expiresAtMs())
+                                    .toString()))
+                            .append('}');
+                } catch (OutpostException | IllegalArgumentException e) {
+                    sb.append(",\"desired\":null");
+                }
+            }
+            Optional<ModelInstall> install = store.inTransaction(() -> store.findModelInstall(artifact));
+            install.ifPresent(i -> sb.append(",\"install\":{\"targetVersion\":")
+                    .append(i.targetVersion())
+                    .append(",\"phase\":")
+                    .append(JsonText.quote(i.phase()))
+                    .append(",\"stepsDone\":")
+                    .append(i.stepDone())
+                    .append(",\"bytesDownloaded\":")
+                    .append(i.bytesDownloaded())
+                    .append(",\"healthTries\":")
+                    .append(i.healthTries())
+                    .append('}'));
+            meta("model." + artifact + ".highest_version")
+                    .ifPresent(v -> sb.append(",\"highestVersion\":").append(v));
+            meta("model." + artifact + ".last_outcome")
+                    .ifPresent(v -> sb.append(",\"lastOutcome\":").append(JsonText.quote(v)));
+            sb.append('}');
+        }
+        long queued = store.inTransaction(() -> (long) store.findModelReports().size());
+        return sb.append("],\"reportsQueued\":").append(queued).append('}').toString();
+    }
+
+    private static String slotJson(String name, Optional<ModelSlots.Slot> slot) {
+        if (name == null || slot.isEmpty()) {
+            return name == null ? "null" : "{\"slot\":" + JsonText.quote(name) + ",\"version\":null}";
+        }
+        Manifest m = slot.get().manifest();
+        return "{\"slot\":" + JsonText.quote(name) + ",\"version\":" + m.version() + ",\"sizeBytes\":" + m.size()
+                + ",\"sha256\":" + JsonText.quote(m.sha256().hex()) + "}";
+    }
+
+    /** Sends queued reports; those the service does not take stay queued for the next sync. */
+    public int flushReports() {
+        int sent = 0;
+        for (Map.Entry<Long, String> r : store.inTransaction(store::findModelReports)) {
+            if (!client.postJson("v1/device/model-reports", r.getValue())) {
+                break;
+            }
+            store.inTransaction(() -> {
+                store.deleteModelReport(r.getKey());
+                return null;
+            });
+            sent++;
+        }
+        return sent;
+    }
+
+    private DeviceException fail(String artifact, ErrorCode code, String message, Exception cause) {
+        if (code != ErrorCode.DOWNLOAD_INCOMPLETE) {
+            Optional<String> encoded = meta("model." + artifact + ".assignment");
+            long to = encoded.map(e -> {
+                        try {
+                            return Assignment.decode(SignedEnvelope.decode(
+                                                    Base64.getDecoder().decode(e))
+                                            .payload())
+                                    .version();
+                        } catch (RuntimeException ex) {
+                            return 0L;
+                        }
+                    })
+                    .orElse(0L);
+            store.inTransaction(() -> {
+                store.putMeta("model." + artifact + ".last_outcome", "failed: " + message);
+                store.queueModelReport(
+                        report(artifact, null, Math.max(to, 0), null, "failed", code.key(), client.bytesDownloaded()));
+                return null;
+            });
+            flushReports();
+        }
+        ExitCode exit = switch (code.kind()) {
+            case RETRIABLE -> code == ErrorCode.INSUFFICIENT_SPACE ? ExitCode.STORAGE : ExitCode.UNREACHABLE;
+            case PERMANENT, REFETCH -> ExitCode.REFUSED;
+        };
+        return new DeviceException(exit, message + " [" + code.key() + "]", cause);
+    }
+
+    private static String report(
+            String artifact, Long from, long to, Long active, String outcome, String errorCode, long bytes) {
+        List<String> fields = new ArrayList<>();
+        fields.add("\"artifact\":" + JsonText.quote(artifact));
+        if (from != null) {
+            fields.add("\"fromVersion\":" + from);
+        }
+        fields.add("\"toVersion\":" + to);
+        if (active != null) {
+            fields.add("\"activeVersion\":" + active);
+        }
+        fields.add("\"outcome\":" + JsonText.quote(outcome));
+        if (errorCode != null) {
+            fields.add("\"errorCode\":" + JsonText.quote(errorCode));
+        }
+        fields.add("\"bytesDownloaded\":" + bytes);
+        return "{" + String.join(",", fields) + "}";
+    }
+
+    private static byte[] read(FileChannel ch, long position, int length) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(length);
+        while (b.hasRemaining()) {
+            if (ch.read(b, position + b.position()) < 0) {
+                throw new IOException("a slot file ends early");
+            }
+        }
+        return b.array();
+    }
+
+    private static void write(FileChannel ch, long position, byte[] data) throws IOException {
+        ByteBuffer b = ByteBuffer.wrap(data);
+        while (b.hasRemaining()) {
+            ch.write(b, position + b.position());
+        }
+    }
+
+    private Optional<String> meta(String key) {
+        return store.inTransaction(() -> store.getMeta(key)).filter(v -> !v.isEmpty());
+    }
+
+    private void putMeta(String key, String value) {
+        store.inTransaction(() -> {
+            store.putMeta(key, value);
+            return null;
+        });
+    }
+
+    private static DeviceException storage(String message, Exception cause) {
+        return new DeviceException(ExitCode.STORAGE, message, cause);
+    }
+}
