@@ -27,8 +27,20 @@ final class Outpost {
     }
 
     Result run(String... args) throws IOException, InterruptedException {
+        return run(List.of(), args);
+    }
+
+    /** The full command line for {@code args}, for tests that start and kill the process themselves. */
+    List<String> command(String... args) {
         List<String> command = new ArrayList<>(List.of(BINARY.toAbsolutePath().toString(), "--home", home.toString()));
         command.addAll(List.of(args));
+        return command;
+    }
+
+    /** Runs with {@code prefix} in front (e.g. {@code unshare ...}). */
+    Result run(List<String> prefix, String... args) throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>(prefix);
+        command.addAll(command(args));
         ProcessBuilder pb = new ProcessBuilder(command);
         Process p = pb.start();
         byte[] out = p.getInputStream().readAllBytes();

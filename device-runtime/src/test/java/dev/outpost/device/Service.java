@@ -48,6 +48,7 @@ final class Service implements AutoCloseable {
         pb.environment().remove("QUARKUS_DATASOURCE_JDBC_URL");
         pb.environment().put("OUTPOST_DB_DIR", dir.resolve("pgdata").toString());
         pb.environment().put("OUTPOST_ADMIN_TOKEN", ADMIN);
+        pb.environment().put("OUTPOST_ARTIFACTS_DIR", dir.resolve("artifacts").toString());
         pb.environment().put("QUARKUS_HTTP_PORT", Integer.toString(port));
         pb.redirectErrorStream(true);
         pb.redirectOutput(
@@ -92,6 +93,39 @@ final class Service implements AutoCloseable {
             throw new IllegalStateException("registration failed: " + r.statusCode() + " " + r.body());
         }
         return m.group(1);
+    }
+
+    /** Where the service keeps chunk and delta files (tests tamper with them). */
+    static Path artifactsDir(Path dir) {
+        return dir.resolve("artifacts");
+    }
+
+    /** Uploads a file as an artifact version, streamed. */
+    void upload(String name, long version, Path file) throws IOException, InterruptedException {
+        HttpResponse<String> r = http.send(
+                HttpRequest.newBuilder(URI.create(url + "/v1/admin/artifacts/" + name + "/versions/" + version))
+                        .header("Authorization", "Bearer " + ADMIN)
+                        .header("Content-Type", "application/octet-stream")
+                        .PUT(HttpRequest.BodyPublishers.ofFile(file))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+        if (r.statusCode() != 201) {
+            throw new IllegalStateException("upload failed: " + r.statusCode() + " " + r.body());
+        }
+    }
+
+    /** Makes {@code version} the one every device should run. */
+    void desire(String name, long version) throws IOException, InterruptedException {
+        HttpResponse<String> r = http.send(
+                HttpRequest.newBuilder(URI.create(url + "/v1/admin/artifacts/" + name + "/desired"))
+                        .header("Authorization", "Bearer " + ADMIN)
+                        .header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString("{\"version\": " + version + "}"))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+        if (r.statusCode() != 200) {
+            throw new IllegalStateException("desire failed: " + r.statusCode() + " " + r.body());
+        }
     }
 
     String admin(String path) throws IOException, InterruptedException {

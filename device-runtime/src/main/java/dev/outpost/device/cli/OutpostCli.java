@@ -486,7 +486,7 @@ public final class OutpostCli {
             description = "Check in, then download and install the assigned version: differential, resumable, verified,"
                     + " activated atomically with the previous version kept; reverted when the health check fails.")
     static final class ModelUpdate extends ModelCommand {
-        @Parameters(index = "0", arity = "0..1", description = "artifact (default: the only one assigned)")
+        @Parameters(index = "0", arity = "0..1", description = "artifact (default: every one assigned)")
         String artifact;
 
         @Option(
@@ -507,13 +507,28 @@ public final class OutpostCli {
             if (!offline) {
                 models.checkIn();
             }
-            String name = only(models, artifact);
             var health = new dev.outpost.device.model.HealthCheck(healthCommand, healthTries);
-            ProgressBar bar = new ProgressBar(spec.commandLine().getErr());
-            var outcome = models.update(name, health, bar);
-            bar.finish();
-            out().println(outcome.describe());
-            return 0;
+            List<String> names = artifact != null ? List.of(artifact) : models.artifacts();
+            if (names.isEmpty()) {
+                throw new DeviceException(ExitCode.BAD_INPUT, "no model is assigned to this device yet");
+            }
+            DeviceException failed = null;
+            for (String name : names) {
+                ProgressBar bar = new ProgressBar(spec.commandLine().getErr());
+                try {
+                    out().println(models.update(name, health, bar).describe());
+                } catch (DeviceException e) {
+                    if (names.size() == 1) {
+                        throw e;
+                    }
+                    // One artifact's failure does not hold the others back; the first failure sets the exit code.
+                    spec.commandLine().getErr().println("outpost: " + name + ": " + e.getMessage());
+                    failed = failed == null ? e : failed;
+                } finally {
+                    bar.finish();
+                }
+            }
+            return failed == null ? 0 : failed.exitCode().code;
         }
     }
 

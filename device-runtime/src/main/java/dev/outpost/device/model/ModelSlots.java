@@ -131,7 +131,7 @@ public final class ModelSlots {
     }
 
     /** Whether the file's SHA-256 is the manifest's, read through in 1 MiB pieces. */
-    static boolean verifies(Path file, Manifest m) throws IOException {
+    public static boolean verifies(Path file, Manifest m) throws IOException {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             if (ch.size() != m.size()) {
                 return false;

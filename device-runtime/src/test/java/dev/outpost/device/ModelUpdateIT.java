@@ -1,0 +1,234 @@
+package dev.outpost.device;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.outpost.model.artifact.SigningKeys;
+import dev.outpost.model.artifact.SyntheticWeights;
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Model installs end to end: the real service, the real {@code outpost} file, seeded weight files. Every failure
+ * case checks that nothing unverified became active.
+ */
+class ModelUpdateIT extends WithService {
+    static final int SIZE = 8 << 20;
+    private static final Pattern DOWNLOADED = Pattern.compile("downloaded ([0-9.]+) MB of ([0-9.]+) MB");
+    static Path v1;
+    static Path v2;
+
+    @BeforeAll
+    static void weights() throws IOException {
+        v1 = weights(dir, "v1.bin", 21, SIZE, false);
+        v2 = weights(dir, "v2.bin", 21, SIZE, true);
+    }
+
+    static Path weights(Path dir, String name, long seed, long size, boolean tuned) throws IOException {
+        Path file = dir.resolve(name);
+        try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(file))) {
+            SyntheticWeights.write(out, seed, size, tuned);
+        }
+        return file;
+    }
+
+    @Test
+    void updatesDifferentiallyKeepsThePreviousVersionAndSwitchesBackWithoutDownloading() throws Exception {
+        service.upload("crop", 1, v1);
+        service.upload("crop", 2, v2);
+        service.desire("crop", 1);
+        Outpost d = device("officer-model");
+
+        String first = d.run("model", "update", "crop").ok().out();
+        assertTrue(first.contains("installed crop version 1 (from nothing)"), first);
+        assertActive(d, "crop", v1);
+
+        service.desire("crop", 2);
+        d.run("sync").ok(); // the assignment arrives in the sync answer
+        String second = d.run("model", "update", "crop", "--offline").ok().out();
+        assertTrue(second.contains("installed crop version 2 (from version 1)"), second);
+        Matcher m = DOWNLOADED.matcher(second);
+        assertTrue(m.find(), second);
+        double downloaded = Double.parseDouble(m.group(1));
+        double full = Double.parseDouble(m.group(2));
+        assertTrue(downloaded < full / 4, "a 5%-tuned, 1%-inserted version must not cost a quarter: " + second);
+        assertActive(d, "crop", v2);
+        String status = d.run("model", "status").ok().out();
+        assertTrue(status.contains("\"active\":{\"slot\":\"b\",\"version\":2"), status);
+        assertTrue(status.contains("\"kept\":{\"slot\":\"a\",\"version\":1"), status);
+
+        String back = d.run("model", "rollback", "crop").ok().out();
+        assertTrue(back.contains("switched to its kept version 1 without downloading"), back);
+        assertActive(d, "crop", v1);
+        assertTrue(service.admin("/v1/admin/artifacts/crop/devices").contains("\"outcome\":\"rolled-back\""));
+
+        // Asked to run version 2 again: it is in the kept slot, so it comes back without a byte downloaded.
+        String again = d.run("model", "update", "crop").ok().out();
+        assertTrue(again.contains("switched to its kept version 2"), again);
+        assertActive(d, "crop", v2);
+        String report = service.admin("/v1/admin/artifacts/crop/devices");
+        assertTrue(report.contains("\"activeVersion\":2") && report.contains("\"outcome\":\"installed\""), report);
+    }
+
+    @Test
+    void aKeyThatDoesNotMatchRefusesEverythingAndInstallsNothing() throws Exception {
+        service.upload("signed", 1, v1);
+        service.desire("signed", 1);
+        String id = "officer-wrong-key";
+        Outpost d = new Outpost(dir.resolve(id));
+        d.run(
+                        "init",
+                        "--server",
+                        service.url,
+                        "--device-id",
+                        id,
+                        "--token",
+                        service.register(id, "nakuru"),
+                        "--model-key",
+                        SigningKeys.generate().publicBase64())
+                .ok();
+        Outpost.Result r = d.run("model", "update", "signed");
+        assertEquals(4, r.exit(), r.err());
+        assertTrue(r.err().contains("signature-invalid"), r.err());
+        assertFalse(Files.exists(d.home.resolve("models/signed/current")), "nothing may be activated");
+    }
+
+    @Test
+    void tamperedChunksAreRefetchedOnceThenRefusedAndNeverInstalled() throws Exception {
+        Set<Path> before = blobs("chunks");
+        service.upload("tampered", 1, weights(dir, "t1.bin", 77, 2 << 20, false));
+        Set<Path> added = new HashSet<>(blobs("chunks"));
+        added.removeAll(before);
+        assertFalse(added.isEmpty());
+        for (Path chunk : added) {
+            byte[] b = Files.readAllBytes(chunk);
+            b[b.length / 2] ^= 0x5a;
+            Files.write(chunk, b);
+        }
+        service.desire("tampered", 1);
+        Outpost d = device("officer-tampered");
+        Outpost.Result r = d.run("model", "update", "tampered");
+        assertEquals(4, r.exit(), r.err());
+        assertTrue(r.err().contains("chunk-corrupt"), r.err());
+        assertFalse(Files.exists(d.home.resolve("models/tampered/current")), "nothing may be activated");
+        assertTrue(service.admin("/v1/admin/artifacts/tampered/devices").contains("\"errorCode\":\"chunk-corrupt\""));
+    }
+
+    @Test
+    void aCorruptDeltaFallsBackToTheChunkAndTheResultStillVerifies() throws Exception {
+        service.upload("delta", 1, v1);
+        service.upload("delta", 2, v2);
+        service.desire("delta", 1);
+        Outpost d = device("officer-delta");
+        d.run("model", "update", "delta").ok();
+        // A first device makes the service compute the deltas; then every delta file is damaged.
+        Outpost first = device("officer-delta-first");
+        first.run("model", "update", "delta").ok();
+        service.desire("delta", 2);
+        first.run("model", "update", "delta").ok();
+        for (Path delta : blobs("deltas")) {
+            byte[] b = Files.readAllBytes(delta);
+            b[b.length - 3] ^= 0x01;
+            Files.write(delta, b);
+        }
+        String out = d.run("model", "update", "delta").ok().out();
+        assertTrue(out.contains("installed delta version 2"), out);
+        assertActive(d, "delta", v2);
+    }
+
+    @Test
+    void aFailingHealthCheckRevertsToThePreviousVersionAndSaysSo() throws Exception {
+        service.upload("health", 1, v1);
+        service.upload("health", 2, v2);
+        service.desire("health", 1);
+        Outpost d = device("officer-health");
+        d.run("model", "update", "health").ok();
+        service.desire("health", 2);
+        Outpost.Result r = d.run(
+                "model",
+                "update",
+                "health",
+                "--health-cmd",
+                "test \"$OUTPOST_MODEL_VERSION\" = 1",
+                "--health-tries",
+                "2");
+        assertEquals(4, r.exit(), r.err());
+        assertTrue(r.err().contains("health-check-failed") && r.err().contains("reverted to version 1"), r.err());
+        assertActive(d, "health", v1);
+        String report = service.admin("/v1/admin/artifacts/health/devices");
+        assertTrue(report.contains("\"outcome\":\"reverted\"") && report.contains("\"activeVersion\":1"), report);
+        // The background worker does not retry a version that failed its health check.
+        try (OutpostDevice lib = OutpostDevice.open(d.home)) {
+            assertFalse(lib.models().wants("health"));
+        }
+    }
+
+    @Test
+    void aFullDiskIsRefusedUpFrontAndTheActiveVersionStays() throws Exception {
+        service.upload("space", 1, weights(dir, "s1.bin", 5, 2 << 20, false));
+        service.upload("space", 2, v1);
+        service.desire("space", 1);
+        Outpost d = device("officer-space");
+        d.run("model", "update", "space").ok();
+        service.desire("space", 2);
+        // The models folder on a 20 MB file system holding version 1: version 2 (8 MB + margin) does not fit next to
+        // it.
+        Path models = d.home.resolve("models");
+        Path copy = dir.resolve("space-copy");
+        Files.createDirectories(copy);
+        Outpost.Result r = d.run(
+                List.of(
+                        "unshare",
+                        "-Urm",
+                        "sh",
+                        "-c",
+                        "cp -a \"$1\"/. \"$2\" && mount -t tmpfs -o size=20m tmpfs \"$1\" && cp -a \"$2\"/. \"$1\""
+                                + " && dd if=/dev/zero of=\"$1\"/filler bs=1M count=6 2>/dev/null && shift 2 && exec \"$@\"",
+                        "sh",
+                        models.toString(),
+                        copy.toString()),
+                "model",
+                "update");
+        assertEquals(5, r.exit(), r.out() + " / " + r.err());
+        assertTrue(r.err().contains("insufficient-space"), r.err());
+        // Outside the namespace the real folder was never touched: version 1 is active and whole.
+        assertActive(d, "space", dir.resolve("s1.bin"));
+        assertTrue(service.admin("/v1/admin/artifacts/space/devices").contains("insufficient-space"));
+    }
+
+    Outpost device(String id) throws Exception {
+        Outpost d = new Outpost(dir.resolve(id));
+        d.run("init", "--server", service.url, "--device-id", id, "--token", service.register(id, "nakuru"))
+                .ok();
+        return d;
+    }
+
+    static void assertActive(Outpost d, String artifact, Path expected) throws IOException {
+        Path live =
+                d.home.resolve("models").resolve(artifact).resolve("current").resolve("model.bin");
+        assertArrayEquals(Files.readAllBytes(expected), Files.readAllBytes(live), artifact + " active content");
+    }
+
+    static Set<Path> blobs(String kind) throws IOException {
+        Path root = Service.artifactsDir(dir).resolve(kind);
+        if (!Files.exists(root)) {
+            return Set.of();
+        }
+        try (Stream<Path> s = Files.walk(root)) {
+            return new HashSet<>(s.filter(Files::isRegularFile).toList());
+        }
+    }
+}
