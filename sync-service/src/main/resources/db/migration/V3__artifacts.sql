@@ -33,10 +33,12 @@ create table artifact_delta_index (
     primary key (from_manifest, to_manifest)
 );
 
--- The version every device should run, per artifact. A rollback lowers it and lets devices accept the lower one.
+-- The version every device should run, per artifact. Below the highest version ever desired it is a rollback:
+-- the signed assignment then lets devices that ran the higher one accept it.
 create table artifact_desired (
     artifact   text        primary key,
     version    bigint      not null,
+    highest_version bigint not null,
     rollback   boolean     not null default false,
     set_at     timestamptz not null default now(),
     set_by     text        not null,

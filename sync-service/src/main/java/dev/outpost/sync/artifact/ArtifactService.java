@@ -227,16 +227,10 @@ public class ArtifactService {
         return Manifest.decode(SignedEnvelope.decode(row.envelope()).payload());
     }
 
-    /** Makes {@code version} the one every device should run; lower than the current one is a rollback. */
+    /** Makes {@code version} the one every device should run; below the highest ever desired it is a rollback. */
     public Uni<ArtifactStore.Desired> setDesired(String artifact, long version, String actor) {
         return version(artifact, version)
-                .flatMap(v -> db.listDesired())
-                .flatMap(all -> {
-                    boolean rollback = all.stream()
-                            .anyMatch(d -> d.artifact().equals(artifact)
-                                    && (d.version() > version || (d.version() == version && d.rollback())));
-                    return db.setDesired(artifact, version, rollback, actor);
-                })
+                .flatMap(v -> db.setDesired(artifact, version, actor))
                 .invoke(d -> assignments = new SignedAssignments(List.of(), 0));
     }
 

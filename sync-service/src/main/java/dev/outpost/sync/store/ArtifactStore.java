@@ -145,12 +145,18 @@ public class ArtifactStore {
                 .replaceWithVoid();
     }
 
-    public Uni<Desired> setDesired(String artifact, long version, boolean rollback, String actor) {
-        return pool.preparedQuery(
-                        "insert into artifact_desired (artifact, version, rollback, set_by) values ($1, $2, $3, $4)"
-                                + " on conflict (artifact) do update set version = excluded.version,"
-                                + " rollback = excluded.rollback, set_at = now(), set_by = excluded.set_by")
-                .execute(Tuple.of(artifact, version, rollback, actor))
+    /**
+     * Sets the desired version; below the highest version ever desired for the artifact it is flagged a rollback
+     * (decided in the same statement, so concurrent admins cannot lose the flag).
+     */
+    public Uni<Desired> setDesired(String artifact, long version, String actor) {
+        return pool.preparedQuery("insert into artifact_desired (artifact, version, highest_version, rollback, set_by)"
+                        + " values ($1, $2, $2, false, $3)"
+                        + " on conflict (artifact) do update set version = excluded.version,"
+                        + " highest_version = greatest(artifact_desired.highest_version, excluded.version),"
+                        + " rollback = excluded.version < greatest(artifact_desired.highest_version, excluded.version),"
+                        + " set_at = now(), set_by = excluded.set_by")
+                .execute(Tuple.of(artifact, version, actor))
                 .flatMap(x -> listDesired())
                 .map(all -> all.stream()
                         .filter(d -> d.artifact().equals(artifact))

@@ -1,0 +1,105 @@
+package dev.outpost.device;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.outpost.device.model.HealthCheck;
+import dev.outpost.device.model.ModelUpdater;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+
+/**
+ * What a device refuses to trust (a replayed older assignment, an expired one) and what it survives (a link that
+ * keeps dropping mid-download), through the device library against the real service.
+ */
+class ModelTrustIT extends WithService {
+    private static final ModelUpdater.Progress QUIET = (phase, done, steps, bytes, planned) -> {};
+
+    @Test
+    void aReplayedOlderAssignmentAndAnExpiredOneAreRefusedAndNothingChanges() throws Exception {
+        Path v1 = ModelUpdateIT.weights(dir, "r1.bin", 31, 2 << 20, false);
+        Path v2 = ModelUpdateIT.weights(dir, "r2.bin", 31, 2 << 20, true);
+        Path v3 = ModelUpdateIT.weights(dir, "r3.bin", 32, 2 << 20, false);
+        service.upload("replay", 1, v1);
+        service.upload("replay", 2, v2);
+        service.upload("replay", 3, v3);
+        Path home = init("officer-replay");
+        try (OutpostDevice device = OutpostDevice.open(home)) {
+            ModelUpdater models = device.models();
+            service.desire("replay", 1);
+            List<String> old = models.checkIn();
+            assertEquals(
+                    "installed",
+                    models.update("replay", HealthCheck.builtIn(), QUIET).result());
+            service.desire("replay", 2);
+            models.checkIn();
+            assertEquals(
+                    "installed",
+                    models.update("replay", HealthCheck.builtIn(), QUIET).result());
+
+            // Someone on the link hands back the old signed assignment for version 1.
+            models.rememberAssignments(old);
+            DeviceException replay =
+                    assertThrows(DeviceException.class, () -> models.update("replay", HealthCheck.builtIn(), QUIET));
+            assertEquals(ExitCode.REFUSED, replay.exitCode());
+            assertTrue(replay.getMessage().contains("rollback-refused"), replay.getMessage());
+            ModelUpdateIT.assertActive(new Outpost(home), "replay", v2);
+
+            // An assignment used after its expiry (the device was offline for weeks) is refused too.
+            service.desire("replay", 3);
+            models.checkIn();
+            long inAMonth = System.currentTimeMillis() + 30L * 24 * 3600 * 1000;
+            DeviceException expired = assertThrows(
+                    DeviceException.class,
+                    () -> device.models(() -> inAMonth).update("replay", HealthCheck.builtIn(), QUIET));
+            assertTrue(expired.getMessage().contains("assignment-expired"), expired.getMessage());
+            ModelUpdateIT.assertActive(new Outpost(home), "replay", v2);
+
+            // A rollback the service signs after the install is accepted, and costs nothing: version 1 is kept.
+            service.desire("replay", 1);
+            models.checkIn();
+            assertEquals(
+                    "switched",
+                    models.update("replay", HealthCheck.builtIn(), QUIET).result());
+            ModelUpdateIT.assertActive(new Outpost(home), "replay", v1);
+        }
+    }
+
+    @Test
+    void aLinkThatDropsMidBodyIsResumedWithRangeRequestsAndTheResultVerifies() throws Exception {
+        Path v1 = ModelUpdateIT.weights(dir, "f1.bin", 41, 6 << 20, false);
+        service.upload("flaky", 1, v1);
+        service.desire("flaky", 1);
+        int port = Integer.parseInt(service.url.substring(service.url.lastIndexOf(':') + 1));
+        try (FaultyProxy proxy = new FaultyProxy(port, 700_000)) {
+            String id = "officer-flaky";
+            Outpost d = new Outpost(dir.resolve(id));
+            d.run("init", "--server", proxy.url(), "--device-id", id, "--token", service.register(id, "nakuru"))
+                    .ok();
+            String out = d.run("model", "update", "flaky").ok().out();
+            assertTrue(out.contains("installed flaky version 1"), out);
+            assertTrue(proxy.cuts.get() >= 5, "the link was cut " + proxy.cuts.get() + " times");
+            assertTrue(proxy.rangeRequests.get() >= 1, "cut bodies are resumed with Range");
+            assertArrayEquals(
+                    Files.readAllBytes(v1), Files.readAllBytes(d.home.resolve("models/flaky/current/model.bin")));
+            Matcher m =
+                    Pattern.compile("downloaded ([0-9.]+) MB of ([0-9.]+) MB").matcher(out);
+            assertTrue(m.find(), out);
+            // Resumed, not restarted: what crossed the link is the file plus the halves of cut bodies at most.
+            assertTrue(Double.parseDouble(m.group(1)) < Double.parseDouble(m.group(2)) * 1.25, out);
+        }
+    }
+
+    Path init(String id) throws Exception {
+        Outpost d = new Outpost(dir.resolve(id));
+        d.run("init", "--server", service.url, "--device-id", id, "--token", service.register(id, "nakuru"))
+                .ok();
+        return d.home;
+    }
+}
