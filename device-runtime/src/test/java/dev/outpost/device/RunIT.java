@@ -17,7 +17,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code outpost run}: the local API takes a write while the server is down; the worker keeps retrying on its own
- * (no new write needed) and the write reaches the server once it is back; SIGTERM stops it cleanly.
+ * (no new write needed) and the write reaches the server once it is back; an assigned model is installed without
+ * being asked; SIGTERM stops it cleanly.
  */
 class RunIT {
     @TempDir
@@ -102,5 +103,53 @@ class RunIT {
         // 143: ended by SIGTERM after the shutdown hook stopped the worker and the local API.
         int exit = worker.exitValue();
         assertTrue(exit == 0 || exit == 143, "exit " + exit);
+    }
+
+    @Test
+    void theWorkerInstallsAnAssignedModelOnItsOwnAndReportsIt() throws Exception {
+        try (Service service = Service.start(dir)) {
+            Path weights = ModelUpdateIT.weights(dir, "run-v1.bin", 61, 3 << 20, false);
+            service.upload("pest-detector", 1, weights);
+            service.desire("pest-detector", 1);
+            Outpost device = new Outpost(dir.resolve("worker"));
+            device.run(
+                            "init",
+                            "--server",
+                            service.url,
+                            "--device-id",
+                            "worker-tablet",
+                            "--token",
+                            service.register("worker-tablet", "nakuru"))
+                    .ok();
+            ProcessBuilder pb = new ProcessBuilder(device.command("run", "--port", "0", "--interval", "3600"));
+            pb.redirectErrorStream(true);
+            Process worker = pb.start();
+            try {
+                BufferedReader out =
+                        new BufferedReader(new InputStreamReader(worker.getInputStream(), StandardCharsets.UTF_8));
+                String banner = out.readLine();
+                String api = "http://" + banner.substring(banner.indexOf("127.0.0.1:"));
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                String model = "";
+                while (System.nanoTime() < deadline && !model.contains("\"active\":{\"slot\":\"a\",\"version\":1")) {
+                    model = http.send(
+                                    HttpRequest.newBuilder(URI.create(api + "/v1/model"))
+                                            .build(),
+                                    HttpResponse.BodyHandlers.ofString())
+                            .body();
+                }
+                assertTrue(model.contains("\"version\":1"), "the worker never installed the model: " + model);
+                ModelUpdateIT.assertActive(device, "pest-detector", weights);
+                // The version is live before its health check passes; the report follows the check.
+                String report = "";
+                while (System.nanoTime() < deadline && !report.contains("\"outcome\":\"installed\"")) {
+                    report = service.admin("/v1/admin/artifacts/pest-detector/devices");
+                }
+                assertTrue(report.contains("\"activeVersion\":1"), "the service never heard of the install: " + report);
+            } finally {
+                worker.destroy();
+                assertTrue(worker.waitFor(30, TimeUnit.SECONDS), "outpost run did not stop on SIGTERM");
+            }
+        }
     }
 }

@@ -365,8 +365,10 @@ public final class OutpostCli {
 
     @Command(
             name = "run",
-            description = "Background: sync whenever the server is reachable (backoff with jitter) and serve the "
-                    + "operations as JSON over HTTP on 127.0.0.1. Stops cleanly on SIGTERM.")
+            description =
+                    "Background: sync whenever the server is reachable (backoff with jitter), install assigned model "
+                            + "versions, and serve the "
+                            + "operations as JSON over HTTP on 127.0.0.1. Stops cleanly on SIGTERM.")
     static final class Run extends DeviceCommand {
         @Option(names = "--port", description = "local API port on 127.0.0.1 (default ${DEFAULT-VALUE}; 0 picks one)")
         int port = 7465;
@@ -374,10 +376,23 @@ public final class OutpostCli {
         @Option(names = "--interval", description = "seconds between syncs when idle (default ${DEFAULT-VALUE})")
         long intervalSeconds = 60;
 
+        @Option(
+                names = "--health-cmd",
+                description = "model health check: shell command that must exit 0 with a new version active")
+        String healthCommand;
+
+        @Option(names = "--health-tries", description = "failed checks before reverting (default ${DEFAULT-VALUE})")
+        int healthTries = dev.outpost.device.model.HealthCheck.TRIES_DEFAULT;
+
         @Override
         int run(OutpostDevice device) {
             dev.outpost.device.run.SyncWorker worker =
                     new dev.outpost.device.run.SyncWorker(device, intervalSeconds * 1000);
+            dev.outpost.device.run.ModelWorker models = new dev.outpost.device.run.ModelWorker(
+                    device,
+                    new dev.outpost.device.model.HealthCheck(healthCommand, healthTries),
+                    intervalSeconds * 1000);
+            worker.afterSync(models::nudge);
             dev.outpost.device.run.LocalApi api;
             try {
                 api = new dev.outpost.device.run.LocalApi(device, worker, port);
@@ -386,13 +401,16 @@ public final class OutpostCli {
                         ExitCode.USAGE, "cannot listen on 127.0.0.1:" + port + ": " + e.getMessage(), e);
             }
             Thread syncing = new Thread(worker, "outpost-sync");
+            Thread installing = new Thread(models, "outpost-model");
             java.util.concurrent.CountDownLatch stopped = new java.util.concurrent.CountDownLatch(1);
             Thread hook = new Thread(
                     () -> {
                         worker.stop();
+                        models.stop();
                         api.stop();
                         try {
                             syncing.join(30_000);
+                            installing.join(30_000);
                             stopped.await(30, java.util.concurrent.TimeUnit.SECONDS);
                         } catch (InterruptedException e) {
                             Thread.currentThread().interrupt();
@@ -402,10 +420,12 @@ public final class OutpostCli {
             Runtime.getRuntime().addShutdownHook(hook);
             api.start();
             syncing.start();
+            installing.start();
             out().println("outpost run: " + device.deviceId() + " serving on 127.0.0.1:" + api.port());
             out().flush();
             try {
                 syncing.join();
+                installing.join();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }

@@ -72,6 +72,8 @@ public final class LocalApi {
                         + (s.lastSyncAt() == null ? "null" : JsonText.quote(s.lastSyncAt()))
                         + ",\"cursor\":" + (s.cursor() == null ? "null" : JsonText.quote(s.cursor()))
                         + ",\"worker\":" + JsonText.quote(worker.lastOutcome()) + "}";
+            } else if (p.length == 3 && p[2].equals("model") && method.equals("GET")) {
+                body = device.models().statusJson();
             } else if (p.length == 3 && p[2].equals("conflicts") && method.equals("GET")) {
                 body = device.conflictsJson();
             } else if (p.length == 3 && p[2].equals("sync") && method.equals("POST")) {

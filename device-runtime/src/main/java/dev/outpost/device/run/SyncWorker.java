@@ -26,10 +26,16 @@ public final class SyncWorker implements Runnable {
     private boolean nudged;
     private volatile boolean stopping;
     private volatile String lastOutcome = "not synced yet";
+    private volatile Runnable afterSync = () -> {};
 
     public SyncWorker(OutpostDevice device, long intervalMs) {
         this.device = device;
         this.intervalMs = intervalMs;
+    }
+
+    /** Runs after every sync that reached the server (e.g. to wake the model worker with fresh assignments). */
+    public void afterSync(Runnable action) {
+        this.afterSync = action;
     }
 
     /** A local write happened: sync soon instead of at the next interval. */
@@ -62,8 +68,10 @@ public final class SyncWorker implements Runnable {
                 lastOutcome = "ok: pushed " + r.pushed() + ", pulled " + r.pulled();
                 backoffMs = BACKOFF_FIRST_MS;
                 waitMs = intervalMs;
+                afterSync.run();
             } catch (OutpostDevice.SyncRefused refused) {
                 lastOutcome = refused.getMessage();
+                afterSync.run();
                 backoffMs = BACKOFF_FIRST_MS;
                 waitMs = intervalMs;
             } catch (DeviceException e) {
