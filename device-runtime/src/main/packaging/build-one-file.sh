@@ -7,7 +7,8 @@ target=$2
 here=$(cd "$(dirname "$0")" && pwd)
 image="$target/one-file"
 # The JVM options the launcher uses; the AOT cache is trained with the same ones (module options must match).
-jvm_options="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xms8m -Xss512k -XX:ReservedCodeCacheSize=16m --enable-native-access=ALL-UNNAMED"
+# (-XX:TieredStopAtLevel=1 is added by the launcher for short commands; the cache works with and without it.)
+jvm_options="-XX:+UseSerialGC -Xms8m -Xss512k -XX:ReservedCodeCacheSize=16m --enable-native-access=ALL-UNNAMED"
 
 rm -rf "$image"
 mkdir -p "$image/lib"
@@ -32,7 +33,7 @@ rm -rf "$extract"
 
 training=$(mktemp -d)
 # shellcheck disable=SC2086
-"$image/runtime/bin/java" -XX:AOTCacheOutput="$image/outpost.aot" $jvm_options \
+"$image/runtime/bin/java" -XX:AOTCacheOutput="$image/outpost.aot" $jvm_options -XX:TieredStopAtLevel=1 \
   -Dorg.sqlite.lib.path="$image/lib" -Dorg.sqlite.lib.name=libsqlitejdbc.so -DZstdNativePath="$image/lib/libzstd-jni.so" \
   -cp "$image/outpost.jar" dev.outpost.device.cli.Training "$training/home" > "$target/aot-training.log" 2>&1
 rm -rf "$training"

@@ -18,7 +18,14 @@ if [ ! -f "$dir/.complete" ]; then
   # Another process may have unpacked the same build meanwhile: keep whichever landed first.
   mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"
 fi
-exec "$dir/runtime/bin/java" -XX:AOTCache="$dir/outpost.aot" @JVM_OPTIONS@ \
+# Short commands start fastest with the C1 compiler alone; long ones (model installs, the background worker) hash
+# and copy hundreds of MB and want C2's SHA-256 intrinsics.
+jit="-XX:TieredStopAtLevel=1"
+for arg in "$@"; do
+  case "$arg" in model|run) jit="" ;; esac
+done
+# shellcheck disable=SC2086
+exec "$dir/runtime/bin/java" -XX:AOTCache="$dir/outpost.aot" @JVM_OPTIONS@ $jit \
   -Dorg.sqlite.lib.path="$dir/lib" -Dorg.sqlite.lib.name=libsqlitejdbc.so -DZstdNativePath="$dir/lib/libzstd-jni.so" \
   -cp "$dir/outpost.jar" dev.outpost.device.cli.OutpostCli "$@"
 __OUTPOST_PAYLOAD_BELOW__

@@ -27,7 +27,8 @@ import org.junit.jupiter.api.Test;
  */
 class ModelUpdateIT extends WithService {
     static final int SIZE = 8 << 20;
-    private static final Pattern DOWNLOADED = Pattern.compile("downloaded ([0-9.]+) MB of ([0-9.]+) MB");
+    private static final Pattern DOWNLOADED =
+            Pattern.compile("downloaded ([0-9.]+) MB \\((\\d+) bytes\\) of ([0-9.]+) MB");
     static Path v1;
     static Path v2;
 
@@ -63,7 +64,7 @@ class ModelUpdateIT extends WithService {
         Matcher m = DOWNLOADED.matcher(second);
         assertTrue(m.find(), second);
         double downloaded = Double.parseDouble(m.group(1));
-        double full = Double.parseDouble(m.group(2));
+        double full = Double.parseDouble(m.group(3));
         assertTrue(downloaded < full / 4, "a 5%-tuned, 1%-inserted version must not cost a quarter: " + second);
         assertActive(d, "crop", v2);
         String status = d.run("model", "status").ok().out();

@@ -8,7 +8,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * Whether a freshly activated version works. With a command, it runs through {@code /bin/sh -c} with
  * {@code OUTPOST_MODEL_PATH}, {@code OUTPOST_MODEL_VERSION} and {@code OUTPOST_MODEL_ARTIFACT} set, and exit status 0
- * means healthy; without one, the file must verify against its manifest through the {@code current} link.
+ * means healthy; without one, the file must open through the {@code current} link with the signed size, and its first
+ * and last chunks must match their hashes (the whole file was verified just before the switch).
  *
  * @param command the shell command, or {@code null} for the built-in check
  * @param tries how many failed runs make the version unhealthy
@@ -32,7 +33,9 @@ public record HealthCheck(String command, int tries) {
     boolean passes(String artifact, long version, Path modelPath, dev.outpost.model.artifact.Manifest m)
             throws IOException {
         if (command == null || command.isBlank()) {
-            return ModelSlots.verifies(modelPath, m);
+            // The whole file was verified just before the switch; here it must open through the link and its
+            // first and last chunks must read back as signed.
+            return ModelSlots.loads(modelPath, m);
         }
         ProcessBuilder pb = new ProcessBuilder(List.of("/bin/sh", "-c", command));
         pb.environment().put("OUTPOST_MODEL_PATH", modelPath.toString());

@@ -149,6 +149,32 @@ public final class ModelSlots {
         }
     }
 
+    /** Opens the file and checks its size and its first and last chunks against the manifest. */
+    static boolean loads(Path file, Manifest m) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            if (ch.size() != m.size()) {
+                return false;
+            }
+            if (m.chunks().isEmpty()) {
+                return true;
+            }
+            long[] offsets = m.offsets();
+            for (int i : new int[] {0, m.chunks().size() - 1}) {
+                ByteBuffer b = ByteBuffer.allocate(m.chunks().get(i).rawLength());
+                while (b.hasRemaining() && ch.read(b, offsets[i] + b.position()) > 0) {
+                    // read on
+                }
+                if (b.hasRemaining()
+                        || !Sha256.digest(b.array()).equals(m.chunks().get(i).hash())) {
+                    return false;
+                }
+            }
+            return true;
+        } catch (NoSuchFileException e) {
+            return false;
+        }
+    }
+
     static void syncDirectory(Path d) throws IOException {
         try (FileChannel ch = FileChannel.open(d, StandardOpenOption.READ)) {
             ch.force(true);

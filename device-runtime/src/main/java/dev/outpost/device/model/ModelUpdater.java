@@ -75,12 +75,14 @@ public final class ModelUpdater {
                 case "up-to-date" -> artifact + " is at version " + toVersion + " already";
                 case "installed" ->
                     String.format(
-                            "installed %s version %d (from %s): downloaded %.1f MB of %.1f MB for a full download;"
+                            "installed %s version %d (from %s): downloaded %.1f MB (%d bytes) of %.1f MB for a full"
+                                    + " download;"
                                     + " %d chunks reused, %d by delta, %d fetched",
                             artifact,
                             toVersion,
                             fromVersion == null ? "nothing" : "version " + fromVersion,
                             bytesDownloaded / 1e6,
+                            bytesDownloaded,
                             bytesFull / 1e6,
                             reused,
                             deltas,

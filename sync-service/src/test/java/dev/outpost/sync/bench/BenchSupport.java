@@ -39,6 +39,9 @@ final class BenchSupport {
                 .start();
         Map<String, String> env = new java.util.HashMap<>();
         env.put("OUTPOST_ADMIN_TOKEN", ADMIN);
+        env.put(
+                "OUTPOST_ARTIFACTS_DIR",
+                log.toAbsolutePath().getParent().resolve("artifacts").toString());
         env.put("QUARKUS_DATASOURCE_REACTIVE_URL", "postgresql://localhost:" + pg.getPort() + "/postgres");
         env.put("QUARKUS_DATASOURCE_JDBC_URL", "jdbc:postgresql://localhost:" + pg.getPort() + "/postgres");
         env.put("QUARKUS_DATASOURCE_USERNAME", "postgres");
