@@ -21,8 +21,8 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /**
- * Kills {@code outpost model update} at seeded random moments (SIGKILL from outside) and at named points inside
- * activation (the process halts itself there), at least 50 times in CI, while the desired version cycles 1, 2, 3.
+ * Kills {@code outpost model update} at seeded random moments (SIGKILL from outside) and at named points of the
+ * download and the activation (the process halts itself there), at least 50 times in CI, while the desired version cycles 1, 2, 3.
  * After every kill: whatever is active is a whole, verified version (its bytes are exactly that version's), and an
  * interrupted download never goes back on the steps it had finished. Replay with {@code -Doutpost.crash.seed=SEED}.
  */
@@ -71,10 +71,13 @@ class ModelCrashIT extends WithService {
             ProcessBuilder pb = new ProcessBuilder(command)
                     .redirectOutput(ProcessBuilder.Redirect.DISCARD)
                     .redirectError(ProcessBuilder.Redirect.DISCARD);
-            boolean pointed = rounds % 4 == 0;
-            if (pointed) {
+            boolean pointed = rounds % 4 == 0 || rounds % 4 == 2;
+            if (rounds % 4 == 0) {
                 // Halt at a named point of activation: between completing the slot and switching, or right after.
                 pb.environment().put("OUTPOST_CRASH_AT", "activate:" + (1 + random.nextInt(2)));
+            } else if (rounds % 4 == 2) {
+                // Halt right after a progress commit in the download (chunks written after it are found by hash).
+                pb.environment().put("OUTPOST_CRASH_AT", "download:" + (1 + random.nextInt(2)));
             }
             Process p = pb.start();
             boolean killed;
@@ -98,7 +101,7 @@ class ModelCrashIT extends WithService {
             try (OutpostDevice lib = OutpostDevice.open(device.home)) {
                 status = lib.models().statusJson();
             }
-            Optional<ModelSlots.Slot> active = new ModelSlots(device.home.resolve("models"), "crash").active(key);
+            Optional<ModelSlots.Slot> active = new ModelSlots(device.home.resolve("models"), "crash").getActive(key);
             if (active.isPresent()) {
                 long v = active.get().manifest().version();
                 assertTrue(

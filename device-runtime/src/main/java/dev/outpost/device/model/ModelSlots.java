@@ -42,7 +42,7 @@ public final class ModelSlots {
     }
 
     /** The linked slot's name, or empty before the first install. */
-    public Optional<String> activeName() throws IOException {
+    public Optional<String> getActiveName() throws IOException {
         Path link = dir.resolve("current");
         if (!Files.isSymbolicLink(link)) {
             return Optional.empty();
@@ -51,11 +51,11 @@ public final class ModelSlots {
     }
 
     public String inactiveName() throws IOException {
-        return activeName().map(n -> n.equals("a") ? "b" : "a").orElse("a");
+        return getActiveName().map(n -> n.equals("a") ? "b" : "a").orElse("a");
     }
 
     /** The slot's version if its manifest is there and verifies with {@code key}; the file itself is not read. */
-    public Optional<Slot> slot(String name, PublicKey key) throws IOException {
+    public Optional<Slot> getSlot(String name, PublicKey key) throws IOException {
         Path manifest = dir.resolve(name).resolve(MANIFEST_FILE);
         Path file = dir.resolve(name).resolve(MODEL_FILE);
         if (!Files.exists(manifest, LinkOption.NOFOLLOW_LINKS) || !Files.exists(file)) {
@@ -66,13 +66,13 @@ public final class ModelSlots {
         return Optional.of(new Slot(name, file, m, envelope));
     }
 
-    public Optional<Slot> active(PublicKey key) throws IOException {
-        Optional<String> name = activeName();
-        return name.isEmpty() ? Optional.empty() : slot(name.get(), key);
+    public Optional<Slot> getActive(PublicKey key) throws IOException {
+        Optional<String> name = getActiveName();
+        return name.isEmpty() ? Optional.empty() : getSlot(name.get(), key);
     }
 
-    public Optional<Slot> kept(PublicKey key) throws IOException {
-        return activeName().isEmpty() ? Optional.empty() : slot(inactiveName(), key);
+    public Optional<Slot> getKept(PublicKey key) throws IOException {
+        return getActiveName().isEmpty() ? Optional.empty() : getSlot(inactiveName(), key);
     }
 
     Path staging(String slot) {

@@ -41,8 +41,10 @@ import java.util.function.LongSupplier;
 public final class ModelUpdater {
     /** Space kept free beyond the new version's size. */
     static final long SPACE_MARGIN_BYTES = 16L << 20;
-    /** Local (reuse, copy) steps between progress commits; downloaded chunks commit one by one. */
+    /** Steps between progress commits at most; downloaded chunks are synced one by one regardless. */
     static final int LOCAL_STEPS_PER_COMMIT = 256;
+    /** Time between progress commits at most. */
+    static final long PROGRESS_COMMIT_NS = 250_000_000L;
 
     private static final int FRAME_BYTES_MAX = Prefetch.FRAME_BYTES_MAX;
     private static final int DOCUMENT_BYTES_MAX = SignedEnvelope.PAYLOAD_BYTES_MAX + 4096;
@@ -169,7 +171,7 @@ public final class ModelUpdater {
         try {
             PublicKey key = signingKey();
             ModelSlots slots = new ModelSlots(modelsRoot, artifact);
-            Optional<ModelInstall> pending = store.inTransaction(() -> store.findModelInstall(artifact));
+            Optional<ModelInstall> pending = store.inTransaction(() -> store.getModelInstall(artifact));
             if (pending.isPresent() && !pending.get().phase().equals("downloading")) {
                 return finishActivation(slots, pending.get(), key, health, progress);
             }
@@ -182,7 +184,7 @@ public final class ModelUpdater {
             if (!a.artifact().equals(artifact)) {
                 throw new OutpostException(ErrorCode.ARTIFACT_INVALID, "the assignment is for " + a.artifact());
             }
-            Optional<ModelSlots.Slot> active = slots.active(key);
+            Optional<ModelSlots.Slot> active = slots.getActive(key);
             if (active.isPresent() && active.get().manifest().version() == a.version()) {
                 return new Outcome(artifact, "up-to-date", a.version(), a.version(), 0, 0, 0, 0, 0, null);
             }
@@ -204,7 +206,7 @@ public final class ModelUpdater {
                         "version " + a.version() + " is lower than " + highest
                                 + " and no newer signed rollback allows it");
             }
-            Optional<ModelSlots.Slot> kept = slots.kept(key);
+            Optional<ModelSlots.Slot> kept = slots.getKept(key);
             if (kept.isPresent()
                     && kept.get().manifest().version() == a.version()
                     && Sha256.digest(kept.get().manifest().encode()).equals(a.manifestSha256())) {
@@ -306,7 +308,7 @@ public final class ModelUpdater {
             throws IOException {
         Manifest target =
                 Manifest.decode(SignedEnvelope.decode(install.manifest()).payload());
-        Optional<ModelSlots.Slot> active = slots.active(key);
+        Optional<ModelSlots.Slot> active = slots.getActive(key);
         Manifest held = active.map(ModelSlots.Slot::manifest).orElse(null);
         DeltaIndex deltas = install.deltaIndex() == null ? null : DeltaIndex.decode(install.deltaIndex());
         if (!java.util.Objects.equals(held == null ? null : held.version(), install.fromVersion())) {
@@ -323,36 +325,13 @@ public final class ModelUpdater {
         long[] to = target.offsets();
         long[] ho = held == null ? new long[] {0} : held.offsets();
         long baseBytes = client.bytesDownloaded() - install.bytesDownloaded();
-        int done = install.stepDone();
         Path staging = slots.staging(install.slot());
         try (FileChannel out = FileChannel.open(
                         staging, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
                 FileChannel in =
-                        held == null ? null : FileChannel.open(active.get().file(), StandardOpenOption.READ);
-                Prefetch prefetch = new Prefetch(client, target, steps, done)) {
-            int sinceCommit = 0;
-            for (int i = done; i < steps.size(); i++) {
-                Step step = steps.get(i);
-                ChunkRef c = target.chunks().get(i);
-                byte[] raw = produce(step, c, held, ho, to, in, out, prefetch.frame(i));
-                write(out, to[i], raw);
-                sinceCommit++;
-                boolean downloaded = step instanceof Step.Fetch || step instanceof Step.Delta;
-                if (downloaded || sinceCommit >= LOCAL_STEPS_PER_COMMIT || i == steps.size() - 1) {
-                    out.force(false);
-                    ModelInstall now =
-                            install.withProgress("downloading", i + 1, client.bytesDownloaded() - baseBytes, 0);
-                    store.inTransaction(() -> {
-                        store.saveModelInstall(now);
-                        return null;
-                    });
-                    sinceCommit = 0;
-                    CrashPoints.reached("download");
-                }
-                progress.update(
-                        "downloading", i + 1, steps.size(), client.bytesDownloaded() - baseBytes, plan.downloadBytes());
-            }
-            out.force(true);
+                        held == null ? null : FileChannel.open(active.get().file(), StandardOpenOption.READ)) {
+            int done = resumePoint(out, target, to, install.stepDone());
+            downloadSteps(install, target, held, steps, plan, to, ho, baseBytes, done, in, out, progress);
         }
         ModelInstall activating =
                 install.withProgress("activating", steps.size(), client.bytesDownloaded() - baseBytes, 0);
@@ -372,6 +351,72 @@ public final class ModelUpdater {
                 plan.count(Step.Delta.class),
                 plan.count(Step.Fetch.class),
                 o.errorCode());
+    }
+
+    private void downloadSteps(
+            ModelInstall install,
+            Manifest target,
+            Manifest held,
+            List<Step> steps,
+            UpdatePlanner.Plan plan,
+            long[] to,
+            long[] ho,
+            long baseBytes,
+            int done,
+            FileChannel in,
+            FileChannel out,
+            Progress progress)
+            throws IOException {
+        try (Prefetch prefetch = new Prefetch(client, target, steps, done)) {
+            int sinceCommit = 0;
+            long lastCommitNs = System.nanoTime();
+            for (int i = done; i < steps.size(); i++) {
+                Step step = steps.get(i);
+                ChunkRef c = target.chunks().get(i);
+                byte[] raw = produce(step, c, held, ho, to, in, out, prefetch.frame(i));
+                write(out, to[i], raw);
+                sinceCommit++;
+                if (step instanceof Step.Fetch || step instanceof Step.Delta) {
+                    // Downloaded bytes are made durable at once; the step count follows in batches, and a resumed
+                    // install finds the chunks written after the last count by their hashes (resumePoint).
+                    out.force(false);
+                }
+                if (sinceCommit >= LOCAL_STEPS_PER_COMMIT
+                        || System.nanoTime() - lastCommitNs >= PROGRESS_COMMIT_NS
+                        || i == steps.size() - 1) {
+                    out.force(false);
+                    ModelInstall now =
+                            install.withProgress("downloading", i + 1, client.bytesDownloaded() - baseBytes, 0);
+                    store.inTransaction(() -> {
+                        store.saveModelInstall(now);
+                        return null;
+                    });
+                    sinceCommit = 0;
+                    lastCommitNs = System.nanoTime();
+                    CrashPoints.reached("download");
+                }
+                progress.update(
+                        "downloading", i + 1, steps.size(), client.bytesDownloaded() - baseBytes, plan.downloadBytes());
+            }
+            out.force(true);
+        }
+    }
+
+    /**
+     * Where a resumed download carries on: after the committed step count, and after every following chunk already
+     * in the staging file whole (written and synced before the interruption, committed or not).
+     */
+    private static int resumePoint(FileChannel out, Manifest target, long[] to, int committed) throws IOException {
+        int done = committed;
+        long size = out.size();
+        while (done < target.chunks().size() && to[done + 1] <= size) {
+            ChunkRef c = target.chunks().get(done);
+            if (!Sha256.digest(read(out, to[done], c.rawLength())).equals(c.hash())) {
+                break;
+            }
+            done++;
+        }
+        return done;
     }
 
     /** One target chunk's bytes, verified against the signed manifest before it is written. */
@@ -429,7 +474,8 @@ public final class ModelUpdater {
         Assignment a =
                 Assignment.decode(SignedEnvelope.decode(install.assignment()).payload());
         String installSlot = install.slot();
-        String previous = slots.activeName().filter(n -> !n.equals(installSlot)).orElse(null);
+        String previous =
+                slots.getActiveName().filter(n -> !n.equals(installSlot)).orElse(null);
         if (install.phase().equals("activating")) {
             progress.update("verifying", 0, 1, install.bytesDownloaded(), install.bytesDownloaded());
             slots.complete(install.slot(), install.manifest());
@@ -456,7 +502,7 @@ public final class ModelUpdater {
         // Checking: the new version is live; it stays only if it proves healthy.
         progress.update("checking", 0, 1, install.bytesDownloaded(), install.bytesDownloaded());
         if (previous == null) {
-            previous = slots.kept(key).map(ModelSlots.Slot::name).orElse(null);
+            previous = slots.getKept(key).map(ModelSlots.Slot::name).orElse(null);
         }
         Path live = slots.dir().resolve("current").resolve(ModelSlots.MODEL_FILE);
         int tries = install.healthTries();
@@ -511,7 +557,7 @@ public final class ModelUpdater {
         }
         Long back = previous == null
                 ? null
-                : slots.slot(previous, key).map(s -> s.manifest().version()).orElse(null);
+                : slots.getSlot(previous, key).map(s -> s.manifest().version()).orElse(null);
         ModelInstall failed = install;
         store.inTransaction(() -> {
             store.deleteModelInstall(artifact);
@@ -545,9 +591,9 @@ public final class ModelUpdater {
         try {
             PublicKey key = signingKey();
             ModelSlots slots = new ModelSlots(modelsRoot, artifact);
-            ModelSlots.Slot active = slots.active(key)
+            ModelSlots.Slot active = slots.getActive(key)
                     .orElseThrow(() -> new DeviceException(ExitCode.BAD_INPUT, artifact + " is not installed"));
-            ModelSlots.Slot kept = slots.kept(key)
+            ModelSlots.Slot kept = slots.getKept(key)
                     .orElseThrow(() ->
                             new DeviceException(ExitCode.BAD_INPUT, artifact + " has no kept version to roll back to"));
             if (!ModelSlots.verifies(kept.file(), kept.manifest())) {
@@ -595,14 +641,14 @@ public final class ModelUpdater {
                             .isPresent()) {
                 return false;
             }
-            if (store.inTransaction(() -> store.findModelInstall(artifact)).isPresent()) {
+            if (store.inTransaction(() -> store.getModelInstall(artifact)).isPresent()) {
                 return true;
             }
             return new ModelSlots(modelsRoot, artifact)
-                    .activeName()
+                    .getActiveName()
                     .flatMap(n -> {
                         try {
-                            return new ModelSlots(modelsRoot, artifact).slot(n, signingKey());
+                            return new ModelSlots(modelsRoot, artifact).getSlot(n, signingKey());
                         } catch (IOException e) {
                             return Optional.empty();
                         }
@@ -624,9 +670,9 @@ public final class ModelUpdater {
             first = false;
             ModelSlots slots = new ModelSlots(modelsRoot, artifact);
             try {
-                Optional<String> activeName = slots.activeName();
-                Optional<ModelSlots.Slot> active = key == null ? Optional.empty() : slots.active(key);
-                Optional<ModelSlots.Slot> kept = key == null ? Optional.empty() : slots.kept(key);
+                Optional<String> activeName = slots.getActiveName();
+                Optional<ModelSlots.Slot> active = key == null ? Optional.empty() : slots.getActive(key);
+                Optional<ModelSlots.Slot> kept = key == null ? Optional.empty() : slots.getKept(key);
                 sb.append(",\"active\":").append(slotJson(activeName.orElse(null), active));
                 sb.append(",\"kept\":").append(slotJson(activeName.isPresent() ? slots.inactiveName() : null, kept));
             } catch (IOException | OutpostException e) {
@@ -650,7 +696,7 @@ public final class ModelUpdater {
                     sb.append(",\"desired\":null");
                 }
             }
-            Optional<ModelInstall> install = store.inTransaction(() -> store.findModelInstall(artifact));
+            Optional<ModelInstall> install = store.inTransaction(() -> store.getModelInstall(artifact));
             install.ifPresent(i -> sb.append(",\"install\":{\"targetVersion\":")
                     .append(i.targetVersion())
                     .append(",\"phase\":")

@@ -14,8 +14,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 /**
- * Keeps the next few downloads of a plan in flight while the current step is written, so a link's round-trip time
- * is paid once per window rather than once per chunk. Frames are still used strictly in plan order, and at most
+ * Keeps the next {@link #WINDOW} downloads of a plan in flight (however far ahead they are) while the current step
+ * is produced, so a link's round-trip time is paid once per window rather than once per chunk. Frames are still used strictly in plan order, and at most
  * {@link #WINDOW} of them (a few MB) are held at a time.
  */
 final class Prefetch implements AutoCloseable {
@@ -40,7 +40,9 @@ final class Prefetch implements AutoCloseable {
 
     /** The downloaded frame for step {@code i} (a chunk or a delta), or {@code null} for a local step. */
     byte[] frame(int i) {
-        while (next < steps.size() && next <= i + WINDOW) {
+        // Up to WINDOW downloads ahead, however many local steps lie between them.
+        next = Math.max(next, i);
+        while (next < steps.size() && inflight.size() < WINDOW) {
             String path = path(steps.get(next));
             if (path != null) {
                 inflight.put(next, pool.submit(() -> client.fetch(path, FRAME_BYTES_MAX)));

@@ -164,7 +164,7 @@ public final class LocalStore implements AutoCloseable {
         }
     }
 
-    public Optional<ModelInstall> findModelInstall(String artifact) throws SQLException {
+    public Optional<ModelInstall> getModelInstall(String artifact) throws SQLException {
         try (Cached ps = prepared("select target_version, from_version, assignment, manifest, delta_index, slot, phase,"
                 + " step_done, bytes_downloaded, health_tries from model_install where artifact = ?")) {
             ps.statement().setString(1, artifact);

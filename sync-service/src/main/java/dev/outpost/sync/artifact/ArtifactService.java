@@ -124,7 +124,7 @@ public class ArtifactService {
     }
 
     public Uni<VersionRow> version(String artifact, long version) {
-        return db.findVersion(artifact, version)
+        return db.getVersion(artifact, version)
                 .map(found -> found.orElseThrow(
                         () -> new Problem(ErrorCode.NOT_FOUND, "no " + artifact + " version " + version)));
     }
@@ -143,7 +143,7 @@ public class ArtifactService {
         }
         return version(artifact, from)
                 .flatMap(held -> version(artifact, to)
-                        .flatMap(target -> db.findDeltaIndex(held.manifestSha256(), target.manifestSha256())
+                        .flatMap(target -> db.getDeltaIndex(held.manifestSha256(), target.manifestSha256())
                                 .flatMap(cached -> cached.isPresent()
                                         ? Uni.createFrom().item(cached.get())
                                         : deltaWork.computeIfAbsent(

@@ -108,7 +108,7 @@ public class ArtifactStore {
                         m.artifact() + " version " + m.version() + " exists; versions are immutable"));
     }
 
-    public Uni<Optional<VersionRow>> findVersion(String artifact, long version) {
+    public Uni<Optional<VersionRow>> getVersion(String artifact, long version) {
         return pool.preparedQuery("select * from artifact_version where artifact = $1 and version = $2")
                 .execute(Tuple.of(artifact, version))
                 .map(rows -> rows.size() == 0
@@ -127,7 +127,7 @@ public class ArtifactStore {
                 });
     }
 
-    public Uni<Optional<byte[]>> findDeltaIndex(String fromManifest, String toManifest) {
+    public Uni<Optional<byte[]>> getDeltaIndex(String fromManifest, String toManifest) {
         return pool.preparedQuery(
                         "select delta_index from artifact_delta_index where from_manifest = $1 and to_manifest = $2")
                 .execute(Tuple.of(fromManifest, toManifest))
