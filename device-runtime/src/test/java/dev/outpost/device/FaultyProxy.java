@@ -13,7 +13,7 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * A TCP proxy in front of the service that cuts the connection every {@code cutEveryBytes} of answer bytes, in the
  * middle of whatever body is flowing: a flaky field link, reproducibly. Counts the cuts and the Range requests the
- * client sent afterwards.
+ * client sent afterwards; optionally rewrites requests, as a tampering link would.
  */
 final class FaultyProxy implements AutoCloseable {
     private final ServerSocket server;
@@ -22,12 +22,24 @@ final class FaultyProxy implements AutoCloseable {
     private final AtomicLong sinceCut = new AtomicLong();
     final AtomicInteger cuts = new AtomicInteger();
     final AtomicInteger rangeRequests = new AtomicInteger();
+    private volatile String rewriteFrom;
+    private volatile String rewriteTo;
 
     FaultyProxy(int upstreamPort, long cutEveryBytes) throws IOException {
         this.server = new ServerSocket(0);
         this.upstream = new InetSocketAddress("localhost", upstreamPort);
         this.cutEveryBytes = cutEveryBytes;
         Thread.ofPlatform().daemon().start(this::accept);
+    }
+
+    /** Rewrites requests on their way: {@code from} becomes {@code to} (same length), as a tampering link would. */
+    FaultyProxy rewrite(String from, String to) {
+        if (from.length() != to.length()) {
+            throw new IllegalArgumentException("a rewrite keeps the length");
+        }
+        this.rewriteFrom = from;
+        this.rewriteTo = to;
+        return this;
     }
 
     String url() {
@@ -56,6 +68,10 @@ final class FaultyProxy implements AutoCloseable {
                     String text = new String(buf, 0, n, StandardCharsets.ISO_8859_1);
                     if (text.contains("\r\nRange: bytes=") || text.contains("\r\nrange: bytes=")) {
                         rangeRequests.incrementAndGet();
+                    }
+                    if (rewriteFrom != null && text.contains(rewriteFrom)) {
+                        byte[] changed = text.replace(rewriteFrom, rewriteTo).getBytes(StandardCharsets.ISO_8859_1);
+                        System.arraycopy(changed, 0, buf, 0, n);
                     }
                     out.write(buf, 0, n);
                     continue;

@@ -15,8 +15,8 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /**
- * What a device refuses to trust (a replayed older assignment, an expired one) and what it survives (a link that
- * keeps dropping mid-download), through the device library against the real service.
+ * What a device refuses to trust (a replayed older assignment, an expired one, an old manifest served for a newer
+ * assignment) and what it survives (a link that keeps dropping mid-download), against the real service.
  */
 class ModelTrustIT extends WithService {
     private static final ModelUpdater.Progress QUIET = (phase, done, steps, bytes, planned) -> {};
@@ -93,6 +93,28 @@ class ModelTrustIT extends WithService {
             assertTrue(m.find(), out);
             // Resumed, not restarted: what crossed the link is the file plus the halves of cut bodies at most.
             assertTrue(Double.parseDouble(m.group(1)) < Double.parseDouble(m.group(3)) * 1.25, out);
+        }
+    }
+
+    @Test
+    void anOldManifestServedForANewerAssignmentIsRefused() throws Exception {
+        service.upload("swap", 1, ModelUpdateIT.weights(dir, "w1.bin", 71, 1 << 20, false));
+        service.upload("swap", 2, ModelUpdateIT.weights(dir, "w2.bin", 71, 1 << 20, true));
+        service.desire("swap", 2);
+        int port = Integer.parseInt(service.url.substring(service.url.lastIndexOf(':') + 1));
+        // The link answers every request for version 2's manifest with version 1's: validly signed, but replayed.
+        try (FaultyProxy proxy = new FaultyProxy(port, Long.MAX_VALUE)
+                .rewrite("/swap/versions/2/manifest", "/swap/versions/1/manifest")) {
+            String id = "officer-swap";
+            Outpost d = new Outpost(dir.resolve(id));
+            d.run("init", "--server", proxy.url(), "--device-id", id, "--token", service.register(id, "nakuru"))
+                    .ok();
+            Outpost.Result r = d.run("model", "update", "swap");
+            assertEquals(4, r.exit(), r.err());
+            assertTrue(
+                    r.err().contains("artifact-invalid") && r.err().contains("not the one the assignment names"),
+                    r.err());
+            assertTrue(!Files.exists(d.home.resolve("models/swap/current")), "nothing may be activated");
         }
     }
 

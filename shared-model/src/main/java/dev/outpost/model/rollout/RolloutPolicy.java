@@ -1,0 +1,67 @@
+package dev.outpost.model.rollout;
+
+import java.util.List;
+
+/**
+ * How a rollout spreads and when it stops.
+ *
+ * @param wavePercents cumulative share of the fleet reached by each wave, ascending, the last 100 (e.g. 1, 10, 50, 100)
+ * @param successHealthyShare a wave succeeds when this share of its devices reported healthy
+ * @param successMinReports ... and at least this many of them did
+ * @param approvalRequired after a successful wave, wait for an operator to promote instead of opening the next
+ * @param errorFailureShare the rollout pauses itself when failures exceed this share of an open wave's reports
+ * @param errorMinReports ... once that wave has at least this many reports (one early failure is not a trend)
+ */
+public record RolloutPolicy(
+        List<Double> wavePercents,
+        double successHealthyShare,
+        int successMinReports,
+        boolean approvalRequired,
+        double errorFailureShare,
+        int errorMinReports) {
+    public static final int WAVES_MAX = 10;
+
+    public RolloutPolicy {
+        wavePercents = List.copyOf(wavePercents);
+        if (wavePercents.isEmpty() || wavePercents.size() > WAVES_MAX) {
+            throw new IllegalArgumentException("a rollout has 1 to " + WAVES_MAX + " waves");
+        }
+        double last = 0;
+        for (double p : wavePercents) {
+            if (!(p > last) || p > 100) {
+                throw new IllegalArgumentException("wave percentages must rise strictly up to 100: " + wavePercents);
+            }
+            last = p;
+        }
+        if (last != 100) {
+            throw new IllegalArgumentException("the last wave must reach 100% of the fleet");
+        }
+        if (!(successHealthyShare > 0 && successHealthyShare <= 1)
+                || !(errorFailureShare > 0 && errorFailureShare <= 1)) {
+            throw new IllegalArgumentException("shares are in (0, 1]");
+        }
+        if (successMinReports < 0 || errorMinReports < 1) {
+            throw new IllegalArgumentException("report minimums: success >= 0, error >= 1");
+        }
+    }
+
+    /** 1%, 10%, 50%, 100%; next wave at 95% healthy, pause above 10% failures after 5 reports. */
+    public static RolloutPolicy standard() {
+        return new RolloutPolicy(List.of(1.0, 10.0, 50.0, 100.0), 0.95, 1, false, 0.10, 5);
+    }
+
+    /** The wave a device belongs to: the first whose cumulative share covers its bucket. */
+    public int waveOf(String deviceId) {
+        return waveOfBucket(WaveHash.bucket(deviceId));
+    }
+
+    /** The wave of a {@link WaveHash} bucket. */
+    public int waveOfBucket(int bucket) {
+        for (int i = 0; i < wavePercents.size(); i++) {
+            if (bucket < Math.round(wavePercents.get(i) * WaveHash.BUCKETS / 100)) {
+                return i;
+            }
+        }
+        return wavePercents.size() - 1;
+    }
+}
