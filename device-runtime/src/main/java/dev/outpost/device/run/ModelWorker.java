@@ -5,9 +5,6 @@ import dev.outpost.device.OutpostDevice;
 import dev.outpost.device.model.HealthCheck;
 import dev.outpost.device.model.ModelUpdater;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Background model installs for {@code outpost run}, on their own thread so a long download never holds up data
@@ -20,10 +17,7 @@ public final class ModelWorker implements Runnable {
     private final HealthCheck health;
     private final long intervalMs;
     private final Random jitter = new Random();
-    private final ReentrantLock lock = new ReentrantLock();
-    private final Condition wake = lock.newCondition();
-    private boolean nudged;
-    private volatile boolean stopping;
+    private final Wakeup wakeup = new Wakeup();
     private volatile String lastOutcome = "nothing to install yet";
 
     public ModelWorker(OutpostDevice device, HealthCheck health, long intervalMs) {
@@ -33,18 +27,11 @@ public final class ModelWorker implements Runnable {
     }
 
     public void nudge() {
-        lock.lock();
-        try {
-            nudged = true;
-            wake.signalAll();
-        } finally {
-            lock.unlock();
-        }
+        wakeup.nudge();
     }
 
     public void stop() {
-        stopping = true;
-        nudge();
+        wakeup.stop();
     }
 
     public String lastOutcome() {
@@ -54,11 +41,11 @@ public final class ModelWorker implements Runnable {
     @Override
     public void run() {
         long backoffMs = SyncWorker.BACKOFF_FIRST_MS;
-        while (!stopping) {
+        while (!wakeup.stopping()) {
             long waitMs = intervalMs;
             ModelUpdater models = device.models();
             for (String artifact : models.artifacts()) {
-                if (stopping || !models.wants(artifact)) {
+                if (wakeup.stopping() || !models.wants(artifact)) {
                     continue;
                 }
                 try {
@@ -72,26 +59,7 @@ public final class ModelWorker implements Runnable {
                     backoffMs = Math.min(SyncWorker.BACKOFF_MAX_MS, backoffMs * 2);
                 }
             }
-            await(waitMs);
-        }
-    }
-
-    private void await(long ms) {
-        lock.lock();
-        try {
-            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ms);
-            while (!nudged && !stopping) {
-                long left = deadline - System.nanoTime();
-                if (left <= 0 || !wake.await(left, TimeUnit.NANOSECONDS) && System.nanoTime() >= deadline) {
-                    break;
-                }
-            }
-            nudged = false;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            stopping = true;
-        } finally {
-            lock.unlock();
+            wakeup.await(waitMs);
         }
     }
 }

@@ -4,9 +4,6 @@ import dev.outpost.device.DeviceException;
 import dev.outpost.device.ExitCode;
 import dev.outpost.device.OutpostDevice;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Background sync for {@code outpost run}: syncs at once, then every {@code intervalMs}, right after a local write
@@ -21,10 +18,7 @@ public final class SyncWorker implements Runnable {
     private final OutpostDevice device;
     private final long intervalMs;
     private final Random jitter = new Random();
-    private final ReentrantLock lock = new ReentrantLock();
-    private final Condition wake = lock.newCondition();
-    private boolean nudged;
-    private volatile boolean stopping;
+    private final Wakeup wakeup = new Wakeup();
     private volatile String lastOutcome = "not synced yet";
     private volatile Runnable afterSync = () -> {};
 
@@ -40,18 +34,11 @@ public final class SyncWorker implements Runnable {
 
     /** A local write happened: sync soon instead of at the next interval. */
     public void nudge() {
-        lock.lock();
-        try {
-            nudged = true;
-            wake.signalAll();
-        } finally {
-            lock.unlock();
-        }
+        wakeup.nudge();
     }
 
     public void stop() {
-        stopping = true;
-        nudge();
+        wakeup.stop();
     }
 
     public String lastOutcome() {
@@ -61,7 +48,7 @@ public final class SyncWorker implements Runnable {
     @Override
     public void run() {
         long backoffMs = BACKOFF_FIRST_MS;
-        while (!stopping) {
+        while (!wakeup.stopping()) {
             long waitMs;
             try {
                 OutpostDevice.SyncResult r = device.sync();
@@ -83,26 +70,7 @@ public final class SyncWorker implements Runnable {
                 waitMs = (long) (jitter.nextDouble() * backoffMs);
                 backoffMs = Math.min(BACKOFF_MAX_MS, backoffMs * 2);
             }
-            await(waitMs);
-        }
-    }
-
-    private void await(long ms) {
-        lock.lock();
-        try {
-            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ms);
-            while (!nudged && !stopping) {
-                long left = deadline - System.nanoTime();
-                if (left <= 0 || !wake.await(left, TimeUnit.NANOSECONDS) && System.nanoTime() >= deadline) {
-                    break;
-                }
-            }
-            nudged = false;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            stopping = true;
-        } finally {
-            lock.unlock();
+            wakeup.await(waitMs);
         }
     }
 }
