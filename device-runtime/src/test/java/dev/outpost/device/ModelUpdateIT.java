@@ -151,6 +151,33 @@ class ModelUpdateIT extends WithService {
     }
 
     @Test
+    void aHeldChunkThatRottedOnDiskIsFetchedAgainAndARottenKeptVersionIsNeverSwitchedTo() throws Exception {
+        service.upload("rot", 1, v1);
+        service.upload("rot", 2, v2);
+        service.desire("rot", 1);
+        Outpost d = device("officer-rot");
+        d.run("model", "update", "rot").ok();
+        // A bit flips in the installed version 1, early in the file where version 2 reuses its chunks.
+        Path live = d.home.resolve("models/rot/current/model.bin").toRealPath();
+        try (var ch = java.nio.channels.FileChannel.open(
+                live, java.nio.file.StandardOpenOption.WRITE, java.nio.file.StandardOpenOption.READ)) {
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(1);
+            ch.read(b, 100_000);
+            b.flip();
+            b.put(0, (byte) (b.get(0) ^ 0x01));
+            ch.write(b, 100_000);
+        }
+        service.desire("rot", 2);
+        d.run("model", "update", "rot").ok();
+        assertActive(d, "rot", v2);
+        // The kept version 1 is damaged: switching back to it is refused, version 2 stays.
+        Outpost.Result back = d.run("model", "rollback", "rot");
+        assertEquals(4, back.exit(), back.err());
+        assertTrue(back.err().contains("chunk-corrupt"), back.err());
+        assertActive(d, "rot", v2);
+    }
+
+    @Test
     void aFailingHealthCheckRevertsToThePreviousVersionAndSaysSo() throws Exception {
         service.upload("health", 1, v1);
         service.upload("health", 2, v2);

@@ -333,13 +333,15 @@ public final class ModelUpdater {
             int done = resumePoint(out, target, to, install.stepDone());
             downloadSteps(install, target, held, steps, plan, to, ho, baseBytes, done, in, out, progress);
         }
+        progress.update("verifying", 0, 1, client.bytesDownloaded() - baseBytes, plan.downloadBytes());
+        verifyOrRepair(staging, target, to, progress);
         ModelInstall activating =
                 install.withProgress("activating", steps.size(), client.bytesDownloaded() - baseBytes, 0);
         store.inTransaction(() -> {
             store.saveModelInstall(activating);
             return null;
         });
-        Outcome o = finishActivation(slots, activating, key, health, progress);
+        Outcome o = finishActivation(slots, activating, key, health, progress, true);
         return new Outcome(
                 o.artifact(),
                 o.result(),
@@ -373,8 +375,13 @@ public final class ModelUpdater {
             for (int i = done; i < steps.size(); i++) {
                 Step step = steps.get(i);
                 ChunkRef c = target.chunks().get(i);
-                byte[] raw = produce(step, c, held, ho, to, in, out, prefetch.frame(i));
-                write(out, to[i], raw);
+                if (step instanceof Step.Reuse r) {
+                    // A held chunk is copied by the kernel (copy_file_range), not through the heap: it was verified
+                    // when its version was installed, and the whole assembled file is verified before the switch.
+                    copyLocal(in, ho[r.held()], c.rawLength(), out, to[i]);
+                } else {
+                    write(out, to[i], produce(step, c, held, ho, to, in, out, prefetch.frame(i)));
+                }
                 sinceCommit++;
                 if (step instanceof Step.Fetch || step instanceof Step.Delta) {
                     // Downloaded bytes are made durable at once; the step count follows in batches, and a resumed
@@ -399,6 +406,49 @@ public final class ModelUpdater {
                         "downloading", i + 1, steps.size(), client.bytesDownloaded() - baseBytes, plan.downloadBytes());
             }
             out.force(true);
+        }
+    }
+
+    private static void copyLocal(FileChannel from, long position, int length, FileChannel to, long target)
+            throws IOException {
+        to.position(target);
+        long done = 0;
+        while (done < length) {
+            long n = from.transferTo(position + done, length - done, to);
+            if (n <= 0) {
+                throw new IOException("the held version's file ends early");
+            }
+            done += n;
+        }
+    }
+
+    /**
+     * Checks the assembled file whole; if it does not match (a held chunk rotted on disk since it was installed),
+     * finds the chunks that do not verify and fetches them, then checks again. Either the file verifies, or the
+     * install stops with {@code chunk-corrupt} and nothing is switched.
+     */
+    private void verifyOrRepair(Path staging, Manifest target, long[] to, Progress progress) throws IOException {
+        if (ModelSlots.verifies(staging, target)) {
+            return;
+        }
+        try (FileChannel ch = FileChannel.open(staging, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            int repaired = 0;
+            for (int i = 0; i < target.chunks().size(); i++) {
+                ChunkRef c = target.chunks().get(i);
+                if (!Sha256.digest(read(ch, to[i], c.rawLength())).equals(c.hash())) {
+                    byte[] frame = client.fetch(chunkPath(c), FRAME_BYTES_MAX);
+                    byte[] raw = ChunkCodec.decompress(frame, c.rawLength());
+                    ChunkCodec.verify(raw, c.hash(), "chunk " + c.hash().hex().substring(0, 12) + " as served");
+                    write(ch, to[i], raw);
+                    repaired++;
+                    progress.update("repairing", repaired, repaired, client.bytesDownloaded(), 0);
+                }
+            }
+            ch.force(true);
+        }
+        if (!ModelSlots.verifies(staging, target)) {
+            throw new OutpostException(
+                    ErrorCode.CHUNK_CORRUPT, "the assembled file does not match the signed SHA-256 after repair");
         }
     }
 
@@ -468,6 +518,18 @@ public final class ModelUpdater {
     private Outcome finishActivation(
             ModelSlots slots, ModelInstall install, PublicKey key, HealthCheck health, Progress progress)
             throws IOException {
+        return finishActivation(slots, install, key, health, progress, false);
+    }
+
+    /** {@code justVerified}: the staging file was verified whole a moment ago by this process. */
+    private Outcome finishActivation(
+            ModelSlots slots,
+            ModelInstall install,
+            PublicKey key,
+            HealthCheck health,
+            Progress progress,
+            boolean justVerified)
+            throws IOException {
         String artifact = install.artifact();
         Manifest target =
                 Manifest.decode(SignedEnvelope.decode(install.manifest()).verifiedPayload(Manifest.PAYLOAD_TYPE, key));
@@ -481,7 +543,7 @@ public final class ModelUpdater {
             slots.complete(install.slot(), install.manifest());
             CrashPoints.reached("activate");
             Path file = slots.dir().resolve(install.slot()).resolve(ModelSlots.MODEL_FILE);
-            if (!ModelSlots.verifies(file, target)) {
+            if (!justVerified && !ModelSlots.verifies(file, target)) {
                 store.inTransaction(() -> {
                     store.deleteModelInstall(artifact);
                     return null;
