@@ -39,6 +39,7 @@ public enum ErrorCode {
     NOT_FOUND("not-found", Kind.PERMANENT),
     ALREADY_EXISTS("already-exists", Kind.PERMANENT),
     STALE_RESOLUTION("stale-resolution", Kind.PERMANENT),
+    ROLLOUT_STATE("rollout-state", Kind.PERMANENT),
     UNSUPPORTED_MEDIA_TYPE("unsupported-media-type", Kind.PERMANENT),
     RANGE_NOT_SATISFIABLE("range-not-satisfiable", Kind.PERMANENT),
 

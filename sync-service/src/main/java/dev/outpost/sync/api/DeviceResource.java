@@ -41,7 +41,7 @@ public class DeviceResource {
     @Produces(MediaType.APPLICATION_JSON)
     public Uni<Map<String, Object>> assignments(@HeaderParam(HttpHeaders.AUTHORIZATION) String authorization) {
         return auth.device(authorization)
-                .flatMap(d -> artifacts.assignments())
+                .flatMap(artifacts::assignmentsFor)
                 .map(a -> Map.of("assignments", a, "serverTimeMs", System.currentTimeMillis()));
     }
 

@@ -37,7 +37,7 @@ public class Problem extends OutpostException {
             case UNAUTHENTICATED, CREDENTIAL_REVOKED -> 401;
             case OUT_OF_SCOPE, DEVICE_MISMATCH, ADMIN_ONLY -> 403;
             case NOT_FOUND -> 404;
-            case BATCH_ID_TAKEN, ALREADY_EXISTS, STALE_RESOLUTION -> 409;
+            case BATCH_ID_TAKEN, ALREADY_EXISTS, STALE_RESOLUTION, ROLLOUT_STATE -> 409;
             case PAYLOAD_TOO_LARGE, BATCH_TOO_LARGE -> 413;
             case UNSUPPORTED_MEDIA_TYPE -> 415;
             case RANGE_NOT_SATISFIABLE -> 416;

@@ -12,8 +12,10 @@ import dev.outpost.model.artifact.SignedEnvelope;
 import dev.outpost.model.artifact.UpdatePlanner;
 import dev.outpost.sync.api.Problem;
 import dev.outpost.sync.config.OutpostConfig;
+import dev.outpost.sync.rollout.RolloutService;
 import dev.outpost.sync.store.ArtifactStore;
 import dev.outpost.sync.store.ArtifactStore.VersionRow;
+import dev.outpost.sync.store.DeviceRecord;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.smallrye.mutiny.Uni;
@@ -51,13 +53,24 @@ public class ArtifactService {
     private final Map<String, Uni<byte[]>> deltaWork = new ConcurrentHashMap<>();
     private final Counter uploadedBytes;
     private final Counter deltasComputed;
-    private volatile SignedAssignments assignments = new SignedAssignments(List.of(), 0);
+    private final RolloutService rollouts;
+    private final Map<String, SignedAssignment> signedCache = new ConcurrentHashMap<>();
+    private final Map<String, String> manifestShas = new ConcurrentHashMap<>();
+    private volatile DesiredCache desiredCache = new DesiredCache(List.of(), 0);
 
-    private record SignedAssignments(List<String> base64, long signedAtMs) {}
+    private record SignedAssignment(String base64, long signedAtMs) {}
+
+    private record DesiredCache(List<ArtifactStore.Desired> rows, long readAtMs) {}
 
     public ArtifactService(
-            ChunkStore chunks, ArtifactStore db, ArtifactKeys keys, OutpostConfig config, MeterRegistry metrics) {
+            ChunkStore chunks,
+            ArtifactStore db,
+            ArtifactKeys keys,
+            OutpostConfig config,
+            MeterRegistry metrics,
+            RolloutService rollouts) {
         this.chunks = chunks;
+        this.rollouts = rollouts;
         this.db = db;
         this.keys = keys;
         this.config = config;
@@ -231,37 +244,86 @@ public class ArtifactService {
     public Uni<ArtifactStore.Desired> setDesired(String artifact, long version, String actor) {
         return version(artifact, version)
                 .flatMap(v -> db.setDesired(artifact, version, actor))
-                .invoke(d -> assignments = new SignedAssignments(List.of(), 0));
+                .invoke(d -> {
+                    desiredCache = new DesiredCache(List.of(), 0);
+                    signedCache.clear();
+                });
     }
 
     public Uni<List<ArtifactStore.Desired>> desired() {
         return db.listDesired();
     }
 
-    /** Signed assignments (base64 envelopes) for every artifact with a desired version, for the sync answer. */
-    public Uni<List<String>> assignments() {
-        SignedAssignments current = assignments;
-        long now = System.currentTimeMillis();
-        if (now - current.signedAtMs() < ASSIGNMENT_CACHE_MS) {
-            return Uni.createFrom().item(current.base64());
+    /**
+     * Signed assignments (base64 envelopes) for one device, for its sync answer and check-in: the desired version of
+     * every artifact, where a rollout that targets the device decides instead.
+     */
+    public Uni<List<String>> assignmentsFor(DeviceRecord device) {
+        return desiredBase()
+                .flatMap(base -> rollouts.desiredFor(device).flatMap(rolled -> {
+                    Map<String, RolloutService.Desired> wanted = new java.util.TreeMap<>();
+                    base.forEach(d -> wanted.put(
+                            d.artifact(), new RolloutService.Desired(d.artifact(), d.version(), d.rollback())));
+                    rolled.forEach(d -> wanted.put(d.artifact(), d));
+                    Uni<List<String>> out = Uni.createFrom().item(new ArrayList<>());
+                    for (RolloutService.Desired d : wanted.values()) {
+                        out = out.flatMap(list -> signed(d).map(a -> {
+                            list.add(a);
+                            return list;
+                        }));
+                    }
+                    return out;
+                }));
+    }
+
+    private Uni<List<ArtifactStore.Desired>> desiredBase() {
+        DesiredCache c = desiredCache;
+        if (System.currentTimeMillis() - c.readAtMs() < ASSIGNMENT_CACHE_MS) {
+            return Uni.createFrom().item(c.rows());
         }
-        return db.listDesired().map(all -> {
+        return db.listDesired().invoke(rows -> desiredCache = new DesiredCache(rows, System.currentTimeMillis()));
+    }
+
+    /** One signed assignment, re-signed at most once a second per (artifact, version, rollback). */
+    private Uni<String> signed(RolloutService.Desired d) {
+        String key = d.artifact() + "|" + d.version() + "|" + d.rollback();
+        SignedAssignment cached = signedCache.get(key);
+        long now = System.currentTimeMillis();
+        if (cached != null && now - cached.signedAtMs() < ASSIGNMENT_CACHE_MS) {
+            return Uni.createFrom().item(cached.base64());
+        }
+        return manifestSha(d.artifact(), d.version()).map(sha -> {
             long issued = System.currentTimeMillis();
-            long expires = issued + config.artifacts().assignmentTtl().toMillis();
-            List<String> signed = new ArrayList<>();
-            for (var d : all) {
-                var a = new Assignment(
-                        d.artifact(), d.version(), Sha256.parse(d.manifestSha256()), issued, expires, d.rollback());
-                signed.add(Base64.getEncoder()
-                        .encodeToString(SignedEnvelope.sign(Assignment.PAYLOAD_TYPE, a.encode(), keys.keys())
-                                .encode()));
-            }
-            assignments = new SignedAssignments(List.copyOf(signed), issued);
-            return signed;
+            var a = new Assignment(
+                    d.artifact(),
+                    d.version(),
+                    Sha256.parse(sha),
+                    issued,
+                    issued + config.artifacts().assignmentTtl().toMillis(),
+                    d.rollback());
+            String b64 = Base64.getEncoder()
+                    .encodeToString(SignedEnvelope.sign(Assignment.PAYLOAD_TYPE, a.encode(), keys.keys())
+                            .encode());
+            signedCache.put(key, new SignedAssignment(b64, issued));
+            return b64;
         });
     }
 
+    /** Versions are immutable, so their manifest hashes are kept once read. */
+    private Uni<String> manifestSha(String artifact, long version) {
+        String key = artifact + "|" + version;
+        String known = manifestShas.get(key);
+        if (known != null) {
+            return Uni.createFrom().item(known);
+        }
+        return version(artifact, version).map(v -> {
+            manifestShas.put(key, v.manifestSha256());
+            return v.manifestSha256();
+        });
+    }
+
+    /** Records a device's install report; a running rollout of the artifact is evaluated with it at once. */
     public Uni<Void> report(String deviceId, ArtifactStore.Report report) {
-        return db.recordReport(deviceId, report);
+        return db.recordReport(deviceId, report).flatMap(x -> rollouts.evaluateArtifact(report.artifact()));
     }
 }

@@ -196,12 +196,19 @@ public class ArtifactStore {
                                 r.errorCode(),
                                 r.bytesDownloaded())))
                         .flatMap(x -> tx.preparedQuery(
-                                        "insert into device_model (device_id, artifact, active_version, outcome, error_code)"
-                                                + " values ($1, $2, $3, $4, $5) on conflict (device_id, artifact) do update set"
+                                        "insert into device_model (device_id, artifact, active_version, outcome, error_code,"
+                                                + " target_version) values ($1, $2, $3, $4, $5, $6)"
+                                                + " on conflict (device_id, artifact) do update set"
                                                 + " active_version = excluded.active_version, outcome = excluded.outcome,"
-                                                + " error_code = excluded.error_code, reported_at = now()")
+                                                + " error_code = excluded.error_code, target_version = excluded.target_version,"
+                                                + " reported_at = now()")
                                 .execute(Tuple.from(java.util.Arrays.asList(
-                                        deviceId, r.artifact(), r.activeVersion(), r.outcome(), r.errorCode())))))
+                                        deviceId,
+                                        r.artifact(),
+                                        r.activeVersion(),
+                                        r.outcome(),
+                                        r.errorCode(),
+                                        r.toVersion())))))
                 .replaceWithVoid();
     }
 

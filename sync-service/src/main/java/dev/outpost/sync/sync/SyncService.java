@@ -98,7 +98,7 @@ public class SyncService {
                 : apply(device, request.batchId(), request.changes(), request.schemaVersion());
         return push.flatMap(applied -> pull(device, deviceSchema, cursor, pageSize)
                 .flatMap(page -> artifacts
-                        .assignments()
+                        .assignmentsFor(device)
                         .map(assignments -> new SyncResponse(
                                 applied.ack(),
                                 page.cursor().toString(),

@@ -1,0 +1,161 @@
+package dev.outpost.sync.api;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.outpost.model.ErrorCode;
+import dev.outpost.model.rollout.WaveReport;
+import dev.outpost.sync.auth.DeviceAuth;
+import dev.outpost.sync.rollout.RolloutService;
+import dev.outpost.sync.store.RolloutStore;
+import io.smallrye.mutiny.Uni;
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.HeaderParam;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.HttpHeaders;
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Staged rollouts (admin credential): create, then {@code start}, {@code promote}, {@code pause}, {@code resume},
+ * {@code rollback}; the status shows each wave's devices and reports, and every change with who made it.
+ */
+@Path("/v1/admin/rollouts")
+@Produces(MediaType.APPLICATION_JSON)
+public class AdminRolloutResource {
+    private final RolloutService rollouts;
+    private final DeviceAuth auth;
+
+    public AdminRolloutResource(RolloutService rollouts, DeviceAuth auth) {
+        this.rollouts = rollouts;
+        this.auth = auth;
+    }
+
+    /**
+     * {@code {"artifact", "version", "previousVersion" (default: the desired version), "scopes": [...], "waves": [1,
+     * 10, 50, 100], "successHealthyShare", "successMinReports", "approvalRequired", "errorFailureShare",
+     * "errorMinReports"}} answers 201 with the draft.
+     */
+    @POST
+    @Consumes(MediaType.APPLICATION_JSON)
+    public Uni<Response> create(@HeaderParam(HttpHeaders.AUTHORIZATION) String authorization, byte[] body) {
+        auth.admin(authorization);
+        JsonNode n = JsonBodies.object(body);
+        if (!n.path("artifact").isTextual()
+                || !n.path("version").canConvertToLong()
+                || !n.path("scopes").isArray()) {
+            throw new Problem(
+                    ErrorCode.MALFORMED_PAYLOAD,
+                    "expected {\"artifact\": \"...\", \"version\": N, \"scopes\": [\"...\"]}");
+        }
+        List<String> scopes = new ArrayList<>();
+        n.get("scopes").forEach(s -> scopes.add(s.asText()));
+        Long previous = n.path("previousVersion").canConvertToLong()
+                ? n.get("previousVersion").asLong()
+                : null;
+        return rollouts.create(
+                        n.get("artifact").asText(),
+                        n.get("version").asLong(),
+                        previous,
+                        scopes,
+                        RolloutService.policyOf(n),
+                        "admin")
+                .map(s -> Response.status(201).entity(view(s)).build());
+    }
+
+    @GET
+    public Uni<List<Map<String, Object>>> list(@HeaderParam(HttpHeaders.AUTHORIZATION) String authorization) {
+        auth.admin(authorization);
+        return rollouts.findAll()
+                .map(rows -> rows.stream().map(AdminRolloutResource::summary).toList());
+    }
+
+    @GET
+    @Path("/{id}")
+    public Uni<Map<String, Object>> get(
+            @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization, @PathParam("id") long id) {
+        auth.admin(authorization);
+        return rollouts.status(id).map(AdminRolloutResource::view);
+    }
+
+    /** {@code start}, {@code promote}, {@code pause}, {@code resume} or {@code rollback}; 409 when not allowed now. */
+    @POST
+    @Path("/{id}/{action}")
+    public Uni<Map<String, Object>> act(
+            @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization,
+            @PathParam("id") long id,
+            @PathParam("action") String action) {
+        auth.admin(authorization);
+        return rollouts.act(id, action, "admin").map(AdminRolloutResource::view);
+    }
+
+    static Map<String, Object> summary(RolloutStore.RolloutRow r) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("id", r.id());
+        m.put("artifact", r.artifact());
+        m.put("version", r.version());
+        m.put("previousVersion", r.previousVersion());
+        m.put("scopes", r.scopes());
+        m.put(
+                "status",
+                r.state().status().name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'));
+        m.put("openWaves", r.state().openWaves());
+        m.put("reason", r.state().reason());
+        m.put("createdAt", r.createdAt().toString());
+        m.put("createdBy", r.createdBy());
+        m.put("updatedAt", r.updatedAt().toString());
+        return m;
+    }
+
+    static Map<String, Object> view(RolloutService.Status s) {
+        Map<String, Object> m = summary(s.rollout());
+        m.put(
+                "policy",
+                Map.of(
+                        "waves", s.policy().wavePercents(),
+                        "successHealthyShare", s.policy().successHealthyShare(),
+                        "successMinReports", s.policy().successMinReports(),
+                        "approvalRequired", s.policy().approvalRequired(),
+                        "errorFailureShare", s.policy().errorFailureShare(),
+                        "errorMinReports", s.policy().errorMinReports()));
+        List<Map<String, Object>> waves = new ArrayList<>();
+        for (int i = 0; i < s.waves().size(); i++) {
+            WaveReport w = s.waves().get(i);
+            Map<String, Object> wave = new LinkedHashMap<>();
+            wave.put("wave", i + 1);
+            wave.put("percent", s.policy().wavePercents().get(i));
+            wave.put("open", i < s.rollout().state().openWaves());
+            wave.put("devices", w.devices());
+            wave.put("healthy", w.healthy());
+            wave.put("failed", w.failed());
+            wave.put("pending", w.devices() - w.reports());
+            waves.add(wave);
+        }
+        m.put("waves", waves);
+        m.put(
+                "events",
+                s.events().stream()
+                        .map(e -> {
+                            Map<String, Object> ev = new LinkedHashMap<>();
+                            ev.put("at", e.at().toString());
+                            ev.put("actor", e.actor());
+                            ev.put("action", e.action());
+                            ev.put(
+                                    "status",
+                                    e.status()
+                                            .toLowerCase(java.util.Locale.ROOT)
+                                            .replace('_', '-'));
+                            ev.put("openWaves", e.openWaves());
+                            ev.put("detail", e.detail());
+                            return ev;
+                        })
+                        .toList());
+        return m;
+    }
+}
