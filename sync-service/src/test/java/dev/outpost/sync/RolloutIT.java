@@ -43,33 +43,10 @@ class RolloutIT {
         PublicKey key = ArtifactIT.signingKey(fleet.getFirst());
         RolloutPolicy policy = new RolloutPolicy(List.of(30.0, 100.0), 1.0, 1, false, 0.2, 3);
 
-        long id = ((Number) given().header("Authorization", TestDevice.ADMIN)
-                        .contentType("application/json")
-                        .body(Map.of(
-                                "artifact",
-                                name,
-                                "version",
-                                2,
-                                "scopes",
-                                List.of(scope),
-                                "waves",
-                                policy.wavePercents(),
-                                "successHealthyShare",
-                                1.0,
-                                "successMinReports",
-                                1,
-                                "errorFailureShare",
-                                0.2,
-                                "errorMinReports",
-                                3))
-                        .post("/v1/admin/rollouts")
-                        .then()
-                        .statusCode(201)
-                        .body("status", equalTo("draft"))
-                        .body("previousVersion", equalTo(1))
-                        .extract()
-                        .path("id"))
-                .longValue();
+        long id = create(name, 2, scope, policy);
+        JsonPath draft = status(id);
+        assertEquals("draft", draft.getString("status"));
+        assertEquals(1, draft.getInt("previousVersion"));
         for (TestDevice d : fleet) {
             assertEquals(1, checkIn(d, key, name).version(), "a draft changes nothing");
         }
@@ -168,6 +145,28 @@ class RolloutIT {
                 .then()
                 .statusCode(401);
         act(999_999, "start").then().statusCode(404);
+    }
+
+    /** Creates a rollout of {@code version} over {@code scope} with {@code policy}; answers its id. */
+    static long create(String artifact, long version, String scope, RolloutPolicy policy) {
+        return ((Number) given().header("Authorization", TestDevice.ADMIN)
+                        .contentType("application/json")
+                        .body(Map.of(
+                                "artifact", artifact,
+                                "version", version,
+                                "scopes", List.of(scope),
+                                "waves", policy.wavePercents(),
+                                "successHealthyShare", policy.successHealthyShare(),
+                                "successMinReports", policy.successMinReports(),
+                                "approvalRequired", policy.approvalRequired(),
+                                "errorFailureShare", policy.errorFailureShare(),
+                                "errorMinReports", policy.errorMinReports()))
+                        .post("/v1/admin/rollouts")
+                        .then()
+                        .statusCode(201)
+                        .extract()
+                        .path("id"))
+                .longValue();
     }
 
     static io.restassured.response.Response act(long id, String action) {

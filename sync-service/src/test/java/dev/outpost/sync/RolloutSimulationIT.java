@@ -81,31 +81,7 @@ class RolloutSimulationIT {
         parallel(fleet, d -> report(d, name, 0, 1, 1, "installed", null, 0));
 
         RolloutPolicy policy = new RolloutPolicy(List.of(5.0, 30.0, 100.0), 0.9, 1, false, 0.1, 10);
-        long id = ((Number) given().header("Authorization", TestDevice.ADMIN)
-                        .contentType("application/json")
-                        .body(Map.of(
-                                "artifact",
-                                name,
-                                "version",
-                                2,
-                                "scopes",
-                                List.of(scope),
-                                "waves",
-                                policy.wavePercents(),
-                                "successHealthyShare",
-                                0.9,
-                                "successMinReports",
-                                1,
-                                "errorFailureShare",
-                                0.1,
-                                "errorMinReports",
-                                10))
-                        .post("/v1/admin/rollouts")
-                        .then()
-                        .statusCode(201)
-                        .extract()
-                        .path("id"))
-                .longValue();
+        long id = RolloutIT.create(name, 2, scope, policy);
         RolloutIT.act(id, "start").then().statusCode(200);
 
         // Rounds of check-ins: wave 1 installs, wave 2 opens, a fifth of wave 2 fails its health check and reverts.

@@ -97,7 +97,8 @@ public final class CheckinsBench {
                 long[] lat = new long[1 << 16];
                 int n = 0;
                 while (System.nanoTime() < end) {
-                    HttpRequest.Builder b = HttpRequest.newBuilder(java.net.URI.create(base.replaceAll("/$", "") + path));
+                    HttpRequest.Builder b =
+                            HttpRequest.newBuilder(java.net.URI.create(base.replaceAll("/$", "") + path));
                     if (tokens != null) {
                         b.header(
                                 "Authorization",
