@@ -113,7 +113,13 @@ public class ArtifactService {
                 return (int) stored.getAsLong();
             }
             byte[] frame = ChunkCodec.compress(raw, ChunkCodec.STORE_LEVEL);
-            chunks.put(ChunkStore.Kind.CHUNK, hash, frame);
+            try {
+                chunks.put(ChunkStore.Kind.CHUNK, hash, frame);
+            } catch (IOException e) {
+                // The service's storage failed, not the upload: a 503 the uploader can retry, not a 400.
+                throw new Problem(
+                        ErrorCode.UNAVAILABLE, "the chunk store could not take the upload: " + e.getMessage());
+            }
             return frame.length;
         });
         if (m.size() == 0) {
