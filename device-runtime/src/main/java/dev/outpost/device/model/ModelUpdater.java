@@ -436,10 +436,7 @@ public final class ModelUpdater {
             for (int i = 0; i < target.chunks().size(); i++) {
                 ChunkRef c = target.chunks().get(i);
                 if (!Sha256.digest(read(ch, to[i], c.rawLength())).equals(c.hash())) {
-                    byte[] frame = client.fetch(chunkPath(c), FRAME_BYTES_MAX);
-                    byte[] raw = ChunkCodec.decompress(frame, c.rawLength());
-                    ChunkCodec.verify(raw, c.hash(), "chunk " + c.hash().hex().substring(0, 12) + " as served");
-                    write(ch, to[i], raw);
+                    write(ch, to[i], fetchVerified(c));
                     repaired++;
                     progress.update("repairing", repaired, repaired, client.bytesDownloaded(), 0);
                 }
@@ -469,14 +466,14 @@ public final class ModelUpdater {
         return done;
     }
 
-    /** One target chunk's bytes, verified against the signed manifest before it is written. */
+    /** One downloaded or locally derived target chunk's bytes, verified against the signed manifest. */
     private byte[] produce(
             Step step, ChunkRef c, Manifest held, long[] ho, long[] to, FileChannel in, FileChannel out, byte[] frame)
             throws IOException {
         byte[] raw;
         try {
             raw = switch (step) {
-                case Step.Reuse r -> read(in, ho[r.held()], c.rawLength());
+                case Step.Reuse r -> throw new IllegalStateException("reused chunks are copied (copyLocal)");
                 case Step.Copy cp -> read(out, to[cp.earlier()], c.rawLength());
                 case Step.Delta d -> {
                     int[] refs = d.delta().references();
@@ -498,12 +495,16 @@ public final class ModelUpdater {
         if (raw != null && Sha256.digest(raw).equals(c.hash())) {
             return raw;
         }
-        // A local chunk that rotted, or a delta or frame that does not decode to what was signed: fetch the chunk
+        // A copied chunk that rotted, or a delta or frame that does not decode to what was signed: fetch the chunk
         // itself once more. If that does not verify either, nothing of it is written.
-        byte[] again = client.fetch(chunkPath(c), FRAME_BYTES_MAX);
-        byte[] decoded = ChunkCodec.decompress(again, c.rawLength());
-        ChunkCodec.verify(decoded, c.hash(), "chunk " + c.hash().hex().substring(0, 12) + " as served");
-        return decoded;
+        return fetchVerified(c);
+    }
+
+    /** The chunk frame fetched and decoded; {@code chunk-corrupt} unless it matches its signed hash. */
+    private byte[] fetchVerified(ChunkRef c) {
+        byte[] raw = ChunkCodec.decompress(client.fetch(chunkPath(c), FRAME_BYTES_MAX), c.rawLength());
+        ChunkCodec.verify(raw, c.hash(), "chunk " + c.hash().hex().substring(0, 12) + " as served");
+        return raw;
     }
 
     static String chunkPath(ChunkRef c) {
@@ -688,38 +689,45 @@ public final class ModelUpdater {
      * health check before, or an operator rolled back from it.
      */
     public boolean wants(String artifact) {
-        Optional<String> encoded = meta("model." + artifact + ".assignment");
-        if (encoded.isEmpty()) {
+        if (meta("model." + artifact + ".assignment").isEmpty()) {
             return false;
         }
-        try {
-            Assignment a =
-                    Assignment.decode(SignedEnvelope.decode(Base64.getDecoder().decode(encoded.get()))
-                            .payload());
-            String v = Long.toString(a.version());
-            if (meta("model." + artifact + ".failed_version").filter(v::equals).isPresent()
-                    || meta("model." + artifact + ".hold_version")
-                            .filter(v::equals)
-                            .isPresent()) {
-                return false;
-            }
-            if (store.inTransaction(() -> store.getModelInstall(artifact)).isPresent()) {
-                return true;
-            }
-            return new ModelSlots(modelsRoot, artifact)
-                    .getActiveName()
-                    .flatMap(n -> {
-                        try {
-                            return new ModelSlots(modelsRoot, artifact).getSlot(n, signingKey());
-                        } catch (IOException e) {
-                            return Optional.empty();
-                        }
-                    })
-                    .map(s -> s.manifest().version() != a.version())
-                    .orElse(true);
-        } catch (OutpostException | IllegalArgumentException | IOException e) {
+        Optional<Assignment> kept = keptAssignment(artifact);
+        if (kept.isEmpty()) {
             return true; // let update() say what is wrong
         }
+        String v = Long.toString(kept.get().version());
+        if (meta("model." + artifact + ".failed_version").filter(v::equals).isPresent()
+                || meta("model." + artifact + ".hold_version").filter(v::equals).isPresent()) {
+            return false;
+        }
+        if (store.inTransaction(() -> store.getModelInstall(artifact)).isPresent()) {
+            return true;
+        }
+        try {
+            return new ModelSlots(modelsRoot, artifact)
+                    .getActive(signingKey())
+                    .map(s -> s.manifest().version() != kept.get().version())
+                    .orElse(true);
+        } catch (OutpostException | IOException e) {
+            return true; // let update() say what is wrong
+        }
+    }
+
+    /**
+     * The assignment kept for {@code artifact} as it arrived, or empty when there is none or it cannot be read. Its
+     * signature is not checked here: {@link #update} checks it before acting on it.
+     */
+    private Optional<Assignment> keptAssignment(String artifact) {
+        return meta("model." + artifact + ".assignment").flatMap(encoded -> {
+            try {
+                return Optional.of(Assignment.decode(
+                        SignedEnvelope.decode(Base64.getDecoder().decode(encoded))
+                                .payload()));
+            } catch (OutpostException | IllegalArgumentException e) {
+                return Optional.empty();
+            }
+        });
     }
 
     /** {@code model status} as JSON: per artifact, the active and kept slots, the assignment and any install. */
@@ -740,23 +748,15 @@ public final class ModelUpdater {
             } catch (IOException | OutpostException e) {
                 sb.append(",\"error\":").append(JsonText.quote(e.getMessage()));
             }
-            Optional<String> assignment = meta("model." + artifact + ".assignment");
-            if (assignment.isPresent()) {
-                try {
-                    Assignment a = Assignment.decode(
-                            SignedEnvelope.decode(Base64.getDecoder().decode(assignment.get()))
-                                    .payload());
-                    sb.append(",\"desired\":{\"version\":")
-                            .append(a.version())
-                            .append(",\"rollback\":")
-                            .append(a.rollback())
-                            .append(",\"expiresAt\":")
-                            .append(JsonText.quote(java.time.Instant.ofEpochMilli(a.expiresAtMs())
-                                    .toString()))
-                            .append('}');
-                } catch (OutpostException | IllegalArgumentException e) {
-                    sb.append(",\"desired\":null");
-                }
+            if (meta("model." + artifact + ".assignment").isPresent()) {
+                sb.append(",\"desired\":")
+                        .append(keptAssignment(artifact)
+                                .map(a -> "{\"version\":" + a.version() + ",\"rollback\":" + a.rollback()
+                                        + ",\"expiresAt\":"
+                                        + JsonText.quote(java.time.Instant.ofEpochMilli(a.expiresAtMs())
+                                                .toString())
+                                        + "}")
+                                .orElse("null"));
             }
             Optional<ModelInstall> install = store.inTransaction(() -> store.getModelInstall(artifact));
             install.ifPresent(i -> sb.append(",\"install\":{\"targetVersion\":")
@@ -807,18 +807,7 @@ public final class ModelUpdater {
 
     private DeviceException fail(String artifact, ErrorCode code, String message, Exception cause) {
         if (code != ErrorCode.DOWNLOAD_INCOMPLETE) {
-            Optional<String> encoded = meta("model." + artifact + ".assignment");
-            long to = encoded.map(e -> {
-                        try {
-                            return Assignment.decode(SignedEnvelope.decode(
-                                                    Base64.getDecoder().decode(e))
-                                            .payload())
-                                    .version();
-                        } catch (RuntimeException ex) {
-                            return 0L;
-                        }
-                    })
-                    .orElse(0L);
+            long to = keptAssignment(artifact).map(Assignment::version).orElse(0L);
             store.inTransaction(() -> {
                 store.putMeta("model." + artifact + ".last_outcome", "failed: " + message);
                 store.queueModelReport(

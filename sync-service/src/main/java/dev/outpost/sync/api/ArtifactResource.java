@@ -122,13 +122,7 @@ public class ArtifactResource {
             return ByteRanges.immutable(Response.ok(new PathPart(file, 0, length), OCTETS), hashText)
                     .build();
         }
-        return ByteRanges.immutable(
-                        Response.status(206)
-                                .entity(new PathPart(file, r.first(), r.length()))
-                                .type(OCTETS),
-                        hashText)
-                .header("Content-Range", "bytes " + r.first() + "-" + r.last() + "/" + length)
-                .build();
+        return ByteRanges.partial(new PathPart(file, r.first(), r.length()), r, length, hashText);
     }
 
     private static Response bytes(byte[] content, String etag, String range, String ifNoneMatch) {
@@ -140,8 +134,6 @@ public class ArtifactResource {
             return ByteRanges.immutable(Response.ok(content, OCTETS), etag).build();
         }
         byte[] part = Arrays.copyOfRange(content, (int) r.first(), (int) r.last() + 1);
-        return ByteRanges.immutable(Response.status(206).entity(part).type(OCTETS), etag)
-                .header("Content-Range", "bytes " + r.first() + "-" + r.last() + "/" + content.length)
-                .build();
+        return ByteRanges.partial(part, r, content.length, etag);
     }
 }

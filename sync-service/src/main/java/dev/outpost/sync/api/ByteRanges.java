@@ -60,6 +60,13 @@ final class ByteRanges {
                 .header("Accept-Ranges", "bytes");
     }
 
+    /** A 206 answer carrying {@code entity}, the range {@code r} of {@code length} bytes of immutable content. */
+    static Response partial(Object entity, Range r, long length, String etag) {
+        return immutable(Response.status(206).entity(entity).type(ArtifactResource.OCTETS), etag)
+                .header("Content-Range", "bytes " + r.first() + "-" + r.last() + "/" + length)
+                .build();
+    }
+
     static boolean notModified(String ifNoneMatch, String etag) {
         return ifNoneMatch != null
                 && (ifNoneMatch.contains("\"" + etag + "\"")
