@@ -211,6 +211,11 @@ class BadInputIT {
                 403,
                 "admin-only");
 
+        // Its credential was just used (and is remembered by the service): a revocation still takes effect at once.
+        given().header("Authorization", "Bearer " + device.token)
+                .get("/v1/device/assignments")
+                .then()
+                .statusCode(200);
         given().header("Authorization", TestDevice.ADMIN)
                 .delete("/v1/admin/devices/" + device.id)
                 .then()

@@ -2,6 +2,7 @@ package dev.outpost.sync;
 
 import static io.restassured.RestAssured.given;
 import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.nullValue;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -9,12 +10,16 @@ import dev.outpost.model.artifact.Assignment;
 import dev.outpost.model.artifact.SignedEnvelope;
 import dev.outpost.model.artifact.SyntheticWeights;
 import dev.outpost.model.rollout.RolloutPolicy;
+import dev.outpost.sync.rollout.RolloutService;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.path.json.JsonPath;
 import java.security.PublicKey;
+import java.time.Duration;
+import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -41,7 +46,7 @@ class RolloutIT {
             fleet.add(TestDevice.register("fleet", scope));
         }
         PublicKey key = ArtifactIT.signingKey(fleet.getFirst());
-        RolloutPolicy policy = new RolloutPolicy(List.of(30.0, 100.0), 1.0, 1, false, 0.2, 3);
+        RolloutPolicy policy = new RolloutPolicy(List.of(30.0, 100.0), 1.0, 1, Duration.ZERO, 0.2, 3);
 
         long id = create(name, 2, scope, policy);
         JsonPath draft = status(id);
@@ -98,6 +103,82 @@ class RolloutIT {
     }
 
     @Test
+    void aHealthyWaveWaitsForAnOperatorByDefaultAndOpensTheNextAfterItsSoakTimeWhenAskedTo() {
+        String scope = "rs-" + UUID.randomUUID().toString().substring(0, 8);
+        String name = ArtifactIT.unique("soak");
+        ArtifactIT.upload(name, 1, SyntheticWeights.bytes(83, 1 << 20, false))
+                .then()
+                .statusCode(201);
+        ArtifactIT.upload(name, 2, SyntheticWeights.bytes(83, 1 << 20, true))
+                .then()
+                .statusCode(201);
+        ArtifactIT.desire(name, 1).then().statusCode(200);
+        List<TestDevice> fleet = new ArrayList<>();
+        for (int i = 0; i < 12; i++) {
+            fleet.add(TestDevice.register("soak", scope));
+        }
+        RolloutPolicy manual = new RolloutPolicy(List.of(50.0, 100.0), 1.0, 1, null, 0.5, 5);
+        List<TestDevice> first =
+                fleet.stream().filter(d -> manual.waveOf(d.id) == 0).toList();
+        assertTrue(!first.isEmpty() && first.size() < fleet.size(), "both waves have devices");
+
+        // Off by default: a create request without autoPromoteAfter gets none, and a healthy wave waits.
+        Map<String, Object> body = new LinkedHashMap<>(createBody(name, 2, scope, manual));
+        body.remove("autoPromoteAfter");
+        long id = ((Number) given().header("Authorization", TestDevice.ADMIN)
+                        .contentType("application/json")
+                        .body(body)
+                        .post("/v1/admin/rollouts")
+                        .then()
+                        .statusCode(201)
+                        .body("policy.autoPromoteAfter", nullValue())
+                        .extract()
+                        .path("id"))
+                .longValue();
+        act(id, "start").then().statusCode(200);
+        first.forEach(d -> report(d, name, 1, 2, 2, "installed", null));
+        JsonPath waiting = status(id);
+        assertEquals(1, waiting.getInt("openWaves"));
+        assertTrue(waiting.getString("reason").contains("waiting for an operator"), waiting.getString("reason"));
+        act(id, "rollback").then().statusCode(200);
+
+        // On, with a 3 s soak: healthy at once, yet the next wave opens only once the wave has been open 3 s, by the
+        // service's timer (no report arrives after the healthy ones).
+        long soaked = create(name, 2, scope, manual.withAutoPromoteAfter(Duration.ofSeconds(3)));
+        act(soaked, "start").then().statusCode(200);
+        first.forEach(d -> report(d, name, 1, 2, 2, "installed", null));
+        JsonPath advanced = awaitStatus(soaked, s -> s.getInt("openWaves") == 2, Duration.ofSeconds(30));
+        List<String> actions = advanced.getList("events.action");
+        assertEquals(List.of("create", "start", "wave-healthy", "advance"), actions);
+        assertTrue(
+                advanced.getString("events[2].detail").contains("after a soak of 3s"),
+                advanced.getString("events[2].detail"));
+        int advance = actions.indexOf("advance");
+        assertEquals("system", advanced.getString("events[" + advance + "].actor"));
+        Duration waited = Duration.between(
+                OffsetDateTime.parse(advanced.getString("events[" + actions.indexOf("start") + "].at")),
+                OffsetDateTime.parse(advanced.getString("events[" + advance + "].at")));
+        assertTrue(waited.compareTo(Duration.ofSeconds(3)) >= 0, "wave 2 opened after only " + waited);
+    }
+
+    /** Polls the rollout's status until {@code done} holds; fails after {@code within}. */
+    static JsonPath awaitStatus(long id, java.util.function.Predicate<JsonPath> done, Duration within) {
+        long deadline = System.nanoTime() + within.toNanos();
+        while (true) {
+            JsonPath s = status(id);
+            if (done.test(s)) {
+                return s;
+            }
+            assertTrue(System.nanoTime() < deadline, "rollout " + id + " stayed " + s.prettify());
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                throw new AssertionError(e);
+            }
+        }
+    }
+
+    @Test
     void oneRolloutPerArtifactAtATimeAndBadRequestsAreClear() {
         String scope = "rs-" + UUID.randomUUID().toString().substring(0, 8);
         String name = ArtifactIT.unique("single");
@@ -151,22 +232,21 @@ class RolloutIT {
     static long create(String artifact, long version, String scope, RolloutPolicy policy) {
         return ((Number) given().header("Authorization", TestDevice.ADMIN)
                         .contentType("application/json")
-                        .body(Map.of(
-                                "artifact", artifact,
-                                "version", version,
-                                "scopes", List.of(scope),
-                                "waves", policy.wavePercents(),
-                                "successHealthyShare", policy.successHealthyShare(),
-                                "successMinReports", policy.successMinReports(),
-                                "approvalRequired", policy.approvalRequired(),
-                                "errorFailureShare", policy.errorFailureShare(),
-                                "errorMinReports", policy.errorMinReports()))
+                        .body(createBody(artifact, version, scope, policy))
                         .post("/v1/admin/rollouts")
                         .then()
                         .statusCode(201)
                         .extract()
                         .path("id"))
                 .longValue();
+    }
+
+    static Map<String, Object> createBody(String artifact, long version, String scope, RolloutPolicy policy) {
+        Map<String, Object> body = new LinkedHashMap<>(RolloutService.policyView(policy));
+        body.put("artifact", artifact);
+        body.put("version", version);
+        body.put("scopes", List.of(scope));
+        return body;
     }
 
     static io.restassured.response.Response act(long id, String action) {

@@ -80,7 +80,7 @@ class RolloutSimulationIT {
         // Every device runs version 1 already, and said so.
         parallel(fleet, d -> report(d, name, 0, 1, 1, "installed", null, 0));
 
-        RolloutPolicy policy = new RolloutPolicy(List.of(5.0, 30.0, 100.0), 0.9, 1, false, 0.1, 10);
+        RolloutPolicy policy = new RolloutPolicy(List.of(5.0, 30.0, 100.0), 0.9, 1, java.time.Duration.ZERO, 0.1, 10);
         long id = RolloutIT.create(name, 2, scope, policy);
         RolloutIT.act(id, "start").then().statusCode(200);
 

@@ -37,7 +37,11 @@ final class TestDevice {
 
     /** Registers a device with a unique id (tests share one database) and the given scopes. */
     static TestDevice register(String prefix, String... scopes) {
-        String id = prefix + "-" + UUID.randomUUID().toString().substring(0, 8);
+        return registerAs(prefix + "-" + UUID.randomUUID().toString().substring(0, 8), scopes);
+    }
+
+    /** Registers a device under exactly {@code id}. */
+    static TestDevice registerAs(String id, String... scopes) {
         Map<String, Object> body = Map.of("deviceId", id, "scopes", List.of(scopes));
         String token = given().header("Authorization", ADMIN)
                 .contentType("application/json")

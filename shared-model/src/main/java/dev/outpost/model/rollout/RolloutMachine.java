@@ -3,6 +3,7 @@ package dev.outpost.model.rollout;
 import dev.outpost.model.ErrorCode;
 import dev.outpost.model.OutpostException;
 import dev.outpost.model.rollout.RolloutState.Status;
+import java.time.Duration;
 import java.util.List;
 
 /**
@@ -10,7 +11,7 @@ import java.util.List;
  * a state to the next state. {@code docs/rollouts.md} has the diagram.
  *
  * <pre>
- * DRAFT --start--> RUNNING(1 wave open) --success, no approval needed--> RUNNING(+1 wave) ... --last wave ok--> COMPLETED
+ * DRAFT --start--> RUNNING(1 wave open) --healthy and soaked (auto-promotion on)--> RUNNING(+1 wave) ... --last wave ok--> COMPLETED
  * RUNNING --error threshold--> PAUSED --resume--> RUNNING;  RUNNING --pause--> PAUSED;  RUNNING/PAUSED --promote--> +1 wave
  * RUNNING/PAUSED/COMPLETED --roll back--> ROLLED_BACK (terminal)
  * </pre>
@@ -54,10 +55,12 @@ public final class RolloutMachine {
 
     /**
      * Applies the policy to the reports of each wave ({@code reports.get(i)} for wave i): a failure share above the
-     * threshold in any open wave pauses the rollout; the newest open wave succeeding opens the next (or waits for
-     * approval, or completes the rollout after the last). Other states are returned unchanged.
+     * threshold in any open wave pauses the rollout; the newest open wave succeeding completes the rollout when it is
+     * the last, else opens the next once it has been open for the policy's soak time ({@code newestWaveOpenFor}), or
+     * waits for an operator when automatic promotion is off. Other states are returned unchanged.
      */
-    public static RolloutState evaluate(RolloutState s, RolloutPolicy policy, List<WaveReport> reports) {
+    public static RolloutState evaluate(
+            RolloutState s, RolloutPolicy policy, List<WaveReport> reports, Duration newestWaveOpenFor) {
         if (s.status() != Status.RUNNING) {
             return s;
         }
@@ -77,16 +80,35 @@ public final class RolloutMachine {
         boolean succeeded = newest.healthy() >= policy.successMinReports()
                 && newest.healthy() >= Math.ceil(policy.successHealthyShare() * newest.devices());
         if (!succeeded) {
-            return s;
+            // A running rollout's reason only ever says its newest wave is healthy: no longer, once it is not.
+            return s.reason().isEmpty() ? s : new RolloutState(Status.RUNNING, s.openWaves(), "");
         }
         if (s.openWaves() == policy.wavePercents().size()) {
             return new RolloutState(Status.COMPLETED, s.openWaves(), "");
         }
-        if (policy.approvalRequired()) {
+        String healthy = "wave " + s.openWaves() + " is healthy: ";
+        if (policy.autoPromoteAfter() == null) {
+            return new RolloutState(Status.RUNNING, s.openWaves(), healthy + "waiting for an operator to promote");
+        }
+        if (newestWaveOpenFor.compareTo(policy.autoPromoteAfter()) < 0) {
+            // A stable text (no countdown), so re-evaluating a soaking wave is not a change of state.
             return new RolloutState(
-                    Status.RUNNING, s.openWaves(), "wave " + s.openWaves() + " is healthy: waiting for approval");
+                    Status.RUNNING,
+                    s.openWaves(),
+                    healthy + "the next wave opens by itself after a soak of " + soak(policy.autoPromoteAfter()));
         }
         return new RolloutState(Status.RUNNING, s.openWaves() + 1, "");
+    }
+
+    /** A soak time for people: 45s, 30m, 2h30m. */
+    static String soak(Duration d) {
+        long s = d.toSeconds();
+        if (s < 60) {
+            return s + "s";
+        }
+        long h = s / 3600;
+        long m = (s % 3600) / 60;
+        return (h > 0 ? h + "h" : "") + (m > 0 ? m + "m" : "") + (s % 60 > 0 ? s % 60 + "s" : "");
     }
 
     /** Whether the rollout has reached the device (its wave was opened). */

@@ -1,5 +1,6 @@
 package dev.outpost.model.rollout;
 
+import java.time.Duration;
 import java.util.List;
 
 /**
@@ -8,7 +9,8 @@ import java.util.List;
  * @param wavePercents cumulative share of the fleet reached by each wave, ascending, the last 100 (e.g. 1, 10, 50, 100)
  * @param successHealthyShare a wave succeeds when this share of its devices reported healthy
  * @param successMinReports ... and at least this many of them did
- * @param approvalRequired after a successful wave, wait for an operator to promote instead of opening the next
+ * @param autoPromoteAfter the soak time: a healthy newest wave that has been open at least this long opens the next
+ *     one by itself; {@code null} (the default) leaves every promotion to an operator
  * @param errorFailureShare the rollout pauses itself when failures exceed this share of an open wave's reports
  * @param errorMinReports ... once that wave has at least this many reports (one early failure is not a trend)
  */
@@ -16,7 +18,7 @@ public record RolloutPolicy(
         List<Double> wavePercents,
         double successHealthyShare,
         int successMinReports,
-        boolean approvalRequired,
+        Duration autoPromoteAfter,
         double errorFailureShare,
         int errorMinReports) {
     public static final int WAVES_MAX = 10;
@@ -40,14 +42,26 @@ public record RolloutPolicy(
                 || !(errorFailureShare > 0 && errorFailureShare <= 1)) {
             throw new IllegalArgumentException("shares are in (0, 1]");
         }
+        if (autoPromoteAfter != null && autoPromoteAfter.isNegative()) {
+            throw new IllegalArgumentException("the soak time before automatic promotion is not negative");
+        }
         if (successMinReports < 0 || errorMinReports < 1) {
             throw new IllegalArgumentException("report minimums: success >= 0, error >= 1");
         }
     }
 
-    /** 1%, 10%, 50%, 100%; next wave at 95% healthy, pause above 10% failures after 5 reports. */
+    /**
+     * 1%, 10%, 50%, 100%; a wave is healthy at 95% healthy reports; an operator promotes (no automatic promotion);
+     * pause above 10% failures after 5 reports.
+     */
     public static RolloutPolicy standard() {
-        return new RolloutPolicy(List.of(1.0, 10.0, 50.0, 100.0), 0.95, 1, false, 0.10, 5);
+        return new RolloutPolicy(List.of(1.0, 10.0, 50.0, 100.0), 0.95, 1, null, 0.10, 5);
+    }
+
+    /** This policy with automatic promotion after {@code soak} ({@code null}: off). */
+    public RolloutPolicy withAutoPromoteAfter(Duration soak) {
+        return new RolloutPolicy(
+                wavePercents, successHealthyShare, successMinReports, soak, errorFailureShare, errorMinReports);
     }
 
     /** The wave a device belongs to: the first whose cumulative share covers its bucket. */

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.outpost.model.OutpostException;
 import dev.outpost.model.PropertyRunner;
 import dev.outpost.model.rollout.RolloutState.Status;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -125,31 +126,59 @@ class RolloutMachineTest {
         RolloutPolicy policy = RolloutPolicy.standard();
         RolloutState s = RolloutMachine.promote(RolloutMachine.start(RolloutState.draft()), policy);
         List<WaveReport> reports = List.of(new WaveReport(10, 10, 0), new WaveReport(90, 40, 10));
-        RolloutState after = RolloutMachine.evaluate(s, policy, reports);
+        RolloutState after = RolloutMachine.evaluate(s, policy, reports, Duration.ZERO);
         assertEquals(Status.PAUSED, after.status());
         assertEquals(2, after.openWaves());
         assertTrue(after.reason().contains("wave 2 has 10 failures in 50 reports"), after.reason());
         // Four failures are not yet a trend (five reports needed), even at 100%.
-        RolloutState early =
-                RolloutMachine.evaluate(s, policy, List.of(new WaveReport(10, 10, 0), new WaveReport(90, 0, 4)));
+        RolloutState early = RolloutMachine.evaluate(
+                s, policy, List.of(new WaveReport(10, 10, 0), new WaveReport(90, 0, 4)), Duration.ZERO);
         assertEquals(Status.RUNNING, early.status());
     }
 
     @Test
-    void aHealthyWaveOpensTheNextOrWaitsForApprovalAndTheLastCompletes() {
-        RolloutPolicy auto = RolloutPolicy.standard();
-        RolloutState s = RolloutMachine.start(RolloutState.draft());
-        s = RolloutMachine.evaluate(s, auto, List.of(new WaveReport(100, 95, 0)));
-        assertEquals(2, s.openWaves());
-        RolloutPolicy gated = new RolloutPolicy(List.of(50.0, 100.0), 0.9, 1, true, 0.2, 3);
-        RolloutState g = RolloutMachine.evaluate(
-                RolloutMachine.start(RolloutState.draft()), gated, List.of(new WaveReport(10, 10, 0)));
-        assertEquals(1, g.openWaves());
-        assertTrue(g.reason().contains("waiting for approval"));
-        g = RolloutMachine.promote(g, gated);
-        g = RolloutMachine.evaluate(g, gated, List.of(new WaveReport(10, 10, 0), new WaveReport(10, 9, 0)));
+    void aHealthyWaveWaitsForAnOperatorUnlessAutoPromotionIsOnAndItHasSoakedAndTheLastCompletes() {
+        List<WaveReport> healthyFirst = List.of(new WaveReport(100, 95, 0));
+        RolloutState started = RolloutMachine.start(RolloutState.draft());
+
+        // Off by default: however long the healthy wave has been open, an operator promotes.
+        RolloutPolicy standard = RolloutPolicy.standard();
+        RolloutState manual = RolloutMachine.evaluate(started, standard, healthyFirst, Duration.ofDays(30));
+        assertEquals(1, manual.openWaves());
+        assertTrue(manual.reason().contains("waiting for an operator"), manual.reason());
+        assertEquals(2, RolloutMachine.promote(manual, standard).openWaves());
+
+        // On: not before the soak time, then by itself; the reason while soaking does not change with time.
+        RolloutPolicy soaking = standard.withAutoPromoteAfter(Duration.ofMinutes(30));
+        RolloutState early = RolloutMachine.evaluate(started, soaking, healthyFirst, Duration.ofMinutes(29));
+        assertEquals(1, early.openWaves());
+        assertEquals("wave 1 is healthy: the next wave opens by itself after a soak of 30m", early.reason());
+        assertEquals(early, RolloutMachine.evaluate(early, soaking, healthyFirst, Duration.ofMinutes(5)));
+        assertEquals(
+                2,
+                RolloutMachine.evaluate(early, soaking, healthyFirst, Duration.ofMinutes(30))
+                        .openWaves());
+
+        // Soaked but not healthy (94 of 100): nothing opens, and a wave that is no longer healthy does not say so.
+        List<WaveReport> unhealthy = List.of(new WaveReport(100, 94, 0));
+        assertEquals(started, RolloutMachine.evaluate(started, soaking, unhealthy, Duration.ofDays(1)));
+        assertEquals(started, RolloutMachine.evaluate(early, soaking, unhealthy, Duration.ofMinutes(1)));
+
+        // The last wave healthy completes the rollout, with or without automatic promotion.
+        RolloutPolicy two = new RolloutPolicy(List.of(50.0, 100.0), 0.9, 1, null, 0.2, 3);
+        RolloutState g = RolloutMachine.promote(RolloutMachine.start(RolloutState.draft()), two);
+        g = RolloutMachine.evaluate(
+                g, two, List.of(new WaveReport(10, 10, 0), new WaveReport(10, 9, 0)), Duration.ZERO);
         assertEquals(Status.COMPLETED, g.status());
         assertThrows(OutpostException.class, () -> RolloutMachine.start(RolloutMachine.start(RolloutState.draft())));
+    }
+
+    @Test
+    void soakTimesReadAsPeopleWriteThem() {
+        assertEquals("45s", RolloutMachine.soak(Duration.ofSeconds(45)));
+        assertEquals("1h", RolloutMachine.soak(Duration.ofHours(1)));
+        assertEquals("2h30m", RolloutMachine.soak(Duration.ofMinutes(150)));
+        assertEquals("1m5s", RolloutMachine.soak(Duration.ofSeconds(65)));
     }
 
     private static RolloutState apply(RolloutState s, RolloutPolicy policy, List<String> fleet, Step step) {
@@ -160,7 +189,12 @@ class RolloutMachineTest {
                 case "pause" -> RolloutMachine.pause(s, "operator");
                 case "resume" -> RolloutMachine.resume(s);
                 case "rollback" -> RolloutMachine.rollBack(s, "operator");
-                default -> RolloutMachine.evaluate(s, policy, reports(s, policy, fleet, new Random(step.seed())));
+                default ->
+                    RolloutMachine.evaluate(
+                            s,
+                            policy,
+                            reports(s, policy, fleet, new Random(step.seed())),
+                            Duration.ofSeconds(new Random(step.seed()).nextInt(240)));
             };
         } catch (OutpostException notAllowedNow) {
             return s; // an action that does not apply in this state changes nothing
@@ -192,7 +226,7 @@ class RolloutMachineTest {
                 percents,
                 0.5 + r.nextDouble() / 2,
                 r.nextInt(3),
-                r.nextBoolean(),
+                r.nextBoolean() ? null : Duration.ofMinutes(r.nextInt(3)),
                 0.05 + r.nextDouble() / 3,
                 1 + r.nextInt(5));
     }

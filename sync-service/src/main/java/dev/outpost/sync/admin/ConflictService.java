@@ -54,10 +54,11 @@ public class ConflictService {
             OffsetDateTime resolvedAt,
             String resolvedBy) {}
 
-    public Uni<List<ConflictRecord>> find(String status, int limit) {
-        return pool.preparedQuery(
-                        "select * from conflict where ($1::text is null or status = $1) order by id desc limit $2")
-                .execute(Tuple.of(status, limit))
+    /** Newest first; {@code status} and {@code scope} narrow the list when not null. */
+    public Uni<List<ConflictRecord>> find(String status, String scope, int limit) {
+        return pool.preparedQuery("select * from conflict where ($1::text is null or status = $1)"
+                        + " and ($3::text is null or scope = $3) order by id desc limit $2")
+                .execute(Tuple.of(status, limit, scope))
                 .map(result -> {
                     List<ConflictRecord> out = new ArrayList<>();
                     for (Row r : result) {
@@ -103,12 +104,7 @@ public class ConflictService {
                         DeviceRecord server =
                                 new DeviceRecord(SyncService.SERVER_DEVICE_ID, List.of(conflict.scope()), false);
                         String batchId = "resolve-" + id + "-" + UUID.randomUUID();
-                        return sync.apply(
-                                server,
-                                batchId,
-                                List.of(change),
-                                schemas.current().version(),
-                                by);
+                        return sync.apply(server, batchId, List.of(change), by);
                     });
                 })
                 .flatMap(applied -> get(id));

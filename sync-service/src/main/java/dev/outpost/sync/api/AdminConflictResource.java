@@ -42,6 +42,7 @@ public class AdminConflictResource {
     public Uni<List<Map<String, Object>>> list(
             @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization,
             @QueryParam("status") @DefaultValue("open") String status,
+            @QueryParam("scope") String scope,
             @QueryParam("limit") @DefaultValue("100") int limit) {
         auth.admin(authorization);
         if (!status.equals("open") && !status.equals("resolved") && !status.equals("all")) {
@@ -51,7 +52,7 @@ public class AdminConflictResource {
             throw new Problem(ErrorCode.MALFORMED_PAYLOAD, "limit is 1-" + LIMIT_MAX);
         }
         return conflicts
-                .find(status.equals("all") ? null : status, limit)
+                .find(status.equals("all") ? null : status, scope == null || scope.isEmpty() ? null : scope, limit)
                 .map(list -> list.stream().map(AdminConflictResource::view).toList());
     }
 
@@ -71,8 +72,11 @@ public class AdminConflictResource {
     @Path("/{id}/resolve")
     @Consumes(MediaType.APPLICATION_JSON)
     public Uni<Map<String, Object>> resolve(
-            @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization, @PathParam("id") long id, byte[] body) {
-        auth.admin(authorization);
+            @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization,
+            @HeaderParam(DeviceAuth.ACTOR_HEADER) String actorName,
+            @PathParam("id") long id,
+            byte[] body) {
+        String actor = auth.adminActor(authorization, actorName);
         JsonNode n = JsonBodies.object(body);
         Resolution resolution;
         if (n.has("value")) {
@@ -90,7 +94,7 @@ public class AdminConflictResource {
                     ErrorCode.MALFORMED_PAYLOAD,
                     "expected {\"value\": ...} or {\"action\": \"keep-deleted\" | \"restore\"}");
         }
-        return conflicts.resolve(id, resolution, "admin").map(AdminConflictResource::view);
+        return conflicts.resolve(id, resolution, actor).map(AdminConflictResource::view);
     }
 
     static Map<String, Object> view(ConflictRecord c) {

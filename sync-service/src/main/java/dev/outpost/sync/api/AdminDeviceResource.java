@@ -69,6 +69,6 @@ public class AdminDeviceResource {
     public Uni<DeviceView> revoke(
             @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization, @PathParam("deviceId") String deviceId) {
         auth.admin(authorization);
-        return devices.revoke(deviceId);
+        return devices.revoke(deviceId).invoke(revoked -> auth.forget(deviceId));
     }
 }

@@ -39,13 +39,17 @@ public class AdminRolloutResource {
 
     /**
      * {@code {"artifact", "version", "previousVersion" (default: the desired version), "scopes": [...], "waves": [1,
-     * 10, 50, 100], "successHealthyShare", "successMinReports", "approvalRequired", "errorFailureShare",
+     * 10, 50, 100], "successHealthyShare", "successMinReports", "autoPromoteAfter" (ISO-8601, e.g.
+     * "PT30M"; default off), "errorFailureShare",
      * "errorMinReports"}} answers 201 with the draft.
      */
     @POST
     @Consumes(MediaType.APPLICATION_JSON)
-    public Uni<Response> create(@HeaderParam(HttpHeaders.AUTHORIZATION) String authorization, byte[] body) {
-        auth.admin(authorization);
+    public Uni<Response> create(
+            @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization,
+            @HeaderParam(DeviceAuth.ACTOR_HEADER) String actorName,
+            byte[] body) {
+        String actor = auth.adminActor(authorization, actorName);
         JsonNode n = JsonBodies.object(body);
         if (!n.path("artifact").isTextual()
                 || !n.path("version").canConvertToLong()
@@ -64,8 +68,8 @@ public class AdminRolloutResource {
                         n.get("version").asLong(),
                         previous,
                         scopes,
-                        RolloutService.policyOf(n),
-                        "admin")
+                        rollouts.requestedPolicy(n),
+                        actor)
                 .map(s -> Response.status(201).entity(view(s)).build());
     }
 
@@ -89,10 +93,11 @@ public class AdminRolloutResource {
     @Path("/{id}/{action}")
     public Uni<Map<String, Object>> act(
             @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization,
+            @HeaderParam(DeviceAuth.ACTOR_HEADER) String actorName,
             @PathParam("id") long id,
             @PathParam("action") String action) {
-        auth.admin(authorization);
-        return rollouts.act(id, action, "admin").map(AdminRolloutResource::view);
+        String actor = auth.adminActor(authorization, actorName);
+        return rollouts.act(id, action, actor).map(AdminRolloutResource::view);
     }
 
     static Map<String, Object> summary(RolloutStore.RolloutRow r) {
@@ -110,20 +115,13 @@ public class AdminRolloutResource {
         m.put("createdAt", r.createdAt().toString());
         m.put("createdBy", r.createdBy());
         m.put("updatedAt", r.updatedAt().toString());
+        m.put("waveOpenedAt", r.waveOpenedAt().toString());
         return m;
     }
 
     static Map<String, Object> view(RolloutService.Status s) {
         Map<String, Object> m = summary(s.rollout());
-        m.put(
-                "policy",
-                Map.of(
-                        "waves", s.policy().wavePercents(),
-                        "successHealthyShare", s.policy().successHealthyShare(),
-                        "successMinReports", s.policy().successMinReports(),
-                        "approvalRequired", s.policy().approvalRequired(),
-                        "errorFailureShare", s.policy().errorFailureShare(),
-                        "errorMinReports", s.policy().errorMinReports()));
+        m.put("policy", RolloutService.policyView(s.policy()));
         List<Map<String, Object>> waves = new ArrayList<>();
         for (int i = 0; i < s.waves().size(); i++) {
             WaveReport w = s.waves().get(i);

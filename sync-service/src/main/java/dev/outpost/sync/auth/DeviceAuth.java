@@ -7,16 +7,29 @@ import dev.outpost.sync.store.DeviceRecord;
 import dev.outpost.sync.store.SyncStore;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
+import java.util.HexFormat;
+import java.util.concurrent.ConcurrentHashMap;
 
-/** Checks bearer credentials: device tokens (by hash) and the admin token. */
+/**
+ * Checks bearer credentials: device tokens (by hash) and the admin token. Valid device credentials are remembered
+ * per replica for {@code outpost.auth.credential-cache-ttl} (a check-in then costs no database query); a revocation
+ * through this replica takes effect at once, through another one within that time.
+ */
 @ApplicationScoped
 public class DeviceAuth {
     private final SyncStore store;
     private final OutpostConfig config;
+    private final long cacheTtlNanos;
+    private final int cacheSizeMax;
+    private final ConcurrentHashMap<String, Remembered> remembered = new ConcurrentHashMap<>();
+
+    private record Remembered(DeviceRecord device, long untilNanos) {}
 
     public DeviceAuth(SyncStore store, OutpostConfig config) {
         this.store = store;
         this.config = config;
+        this.cacheTtlNanos = config.auth().credentialCacheTtl().toNanos();
+        this.cacheSizeMax = config.auth().credentialCacheSize();
     }
 
     /** The device the header's token belongs to; 401 when missing, unknown or revoked. */
@@ -25,14 +38,54 @@ public class DeviceAuth {
         if (token == null) {
             return Uni.createFrom().failure(new Problem(ErrorCode.UNAUTHENTICATED, "missing bearer credential"));
         }
-        return store.findDeviceByTokenHash(Tokens.hash(token)).map(found -> {
+        byte[] hash = Tokens.hash(token);
+        String key = HexFormat.of().formatHex(hash);
+        Remembered r = remembered.get(key);
+        if (r != null && System.nanoTime() - r.untilNanos() < 0) {
+            return Uni.createFrom().item(r.device());
+        }
+        return store.findDeviceByTokenHash(hash).map(found -> {
             DeviceRecord d = found.orElseThrow(() -> new Problem(ErrorCode.UNAUTHENTICATED, "unknown credential"));
             if (d.revoked()) {
+                remembered.remove(key);
                 throw new Problem(
                         ErrorCode.CREDENTIAL_REVOKED, "the credential of device '" + d.id() + "' was revoked");
             }
+            if (cacheTtlNanos > 0) {
+                if (remembered.size() >= cacheSizeMax) {
+                    remembered.clear(); // bounded memory; the next requests simply look their devices up again
+                }
+                remembered.put(key, new Remembered(d, System.nanoTime() + cacheTtlNanos));
+            }
             return d;
         });
+    }
+
+    /** Forgets the remembered credentials of {@code deviceId} (after its revocation). */
+    public void forget(String deviceId) {
+        remembered.values().removeIf(r -> r.device().id().equals(deviceId));
+    }
+
+    /** The header in which an operator using the admin credential may name themself for the audit trail. */
+    public static final String ACTOR_HEADER = "X-Outpost-Actor";
+
+    private static final java.util.regex.Pattern ACTOR = java.util.regex.Pattern.compile("[\\p{L}\\p{N} ._@-]{1,64}");
+
+    /**
+     * Checks the admin credential (as {@link #admin(String)}) and answers who acts, for audit trails: {@code admin},
+     * or {@code admin:<name>} when the request names its operator in {@link #ACTOR_HEADER}.
+     */
+    public String adminActor(String authorization, String actorHeader) {
+        admin(authorization);
+        if (actorHeader == null || actorHeader.isBlank()) {
+            return "admin";
+        }
+        String name = actorHeader.strip();
+        if (!ACTOR.matcher(name).matches()) {
+            throw new Problem(
+                    ErrorCode.MALFORMED_PAYLOAD, ACTOR_HEADER + " is 1-64 letters, digits, spaces and . _ @ -");
+        }
+        return "admin:" + name;
     }
 
     /** Passes for the admin token; 401 without a credential, 403 for any other one. */

@@ -19,6 +19,35 @@ public interface OutpostConfig {
 
     Artifacts artifacts();
 
+    Rollouts rollouts();
+
+    Auth auth();
+
+    interface Auth {
+        /**
+         * How long a replica remembers a valid device credential: a revocation made through another replica takes
+         * effect within this time (through the same replica, at once). Zero: look every request up.
+         */
+        @WithDefault("PT5S")
+        Duration credentialCacheTtl();
+
+        /** Credentials remembered at most (then forgotten all at once). */
+        @WithDefault("100000")
+        int credentialCacheSize();
+    }
+
+    interface Rollouts {
+        /**
+         * The soak time of rollouts created without one: a healthy newest wave open this long opens the next by
+         * itself. Unset (the default): operators promote every wave.
+         */
+        Optional<Duration> autoPromoteAfter();
+
+        /** How often running rollouts with automatic promotion are looked at when no report arrives. */
+        @WithDefault("PT15S")
+        Duration evaluateEvery();
+    }
+
     interface Schema {
         /** The current schema file; the bundled farm example when unset. */
         Optional<String> path();

@@ -10,6 +10,7 @@ import dev.outpost.model.rollout.RolloutPolicy;
 import dev.outpost.model.rollout.RolloutState;
 import dev.outpost.model.rollout.WaveReport;
 import dev.outpost.sync.api.Problem;
+import dev.outpost.sync.config.OutpostConfig;
 import dev.outpost.sync.store.ArtifactStore;
 import dev.outpost.sync.store.DeviceRecord;
 import dev.outpost.sync.store.RolloutStore;
@@ -18,6 +19,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -39,6 +41,7 @@ public class RolloutService {
     private final RolloutStore store;
     private final ArtifactStore artifacts;
     private final MeterRegistry metrics;
+    private final OutpostConfig config;
     private final Map<String, AtomicLong> gauges = new ConcurrentHashMap<>();
     private volatile Current current = new Current(List.of(), 0);
 
@@ -51,8 +54,9 @@ public class RolloutService {
     public record Status(
             RolloutRow rollout, RolloutPolicy policy, List<WaveReport> waves, List<RolloutStore.Event> events) {}
 
-    public RolloutService(RolloutStore store, ArtifactStore artifacts, MeterRegistry metrics) {
+    public RolloutService(RolloutStore store, ArtifactStore artifacts, MeterRegistry metrics, OutpostConfig config) {
         this.store = store;
+        this.config = config;
         this.artifacts = artifacts;
         this.metrics = metrics;
     }
@@ -141,6 +145,23 @@ public class RolloutService {
         });
     }
 
+    /**
+     * Re-evaluates every running rollout with automatic promotion, so a wave whose soak time ends opens without
+     * waiting for another report. Called on a timer ({@code outpost.rollouts.evaluate-every}).
+     */
+    public Uni<Void> evaluateSoaking() {
+        return store.findCurrent().flatMap(rows -> {
+            Uni<Void> chain = Uni.createFrom().voidItem();
+            for (RolloutRow r : rows) {
+                if (r.state().status() == RolloutState.Status.RUNNING
+                        && policyOf(r.policy()).autoPromoteAfter() != null) {
+                    chain = chain.flatMap(x -> evaluate(r).replaceWithVoid());
+                }
+            }
+            return chain;
+        });
+    }
+
     /** The desired versions under rollouts for one device: one per artifact whose current rollout targets it. */
     public Uni<List<Desired>> desiredFor(DeviceRecord device) {
         return currentRollouts().map(rows -> {
@@ -175,13 +196,19 @@ public class RolloutService {
         RolloutPolicy policy = policyOf(r.policy());
         return store.targets(r.artifact(), r.scopes()).flatMap(targets -> {
             List<WaveReport> waves = waves(r, policy, targets);
-            RolloutState next = RolloutMachine.evaluate(r.state(), policy, waves);
+            Duration openFor = Duration.between(r.waveOpenedAt().toInstant(), java.time.Instant.now());
+            RolloutState next =
+                    RolloutMachine.evaluate(r.state(), policy, waves, openFor.isNegative() ? Duration.ZERO : openFor);
             if (next.equals(r.state())) {
                 return Uni.createFrom().item(r);
             }
             String action = next.status() == RolloutState.Status.PAUSED
                     ? "emergency-pause"
-                    : next.status() == RolloutState.Status.COMPLETED ? "complete" : "advance";
+                    : next.status() == RolloutState.Status.COMPLETED
+                            ? "complete"
+                            : next.openWaves() > r.state().openWaves()
+                                    ? "advance"
+                                    : next.reason().isEmpty() ? "wave-not-healthy" : "wave-healthy";
             return store.transition(r.id(), r.state(), next, "system", action, next.reason())
                     .invoke(x -> current = new Current(List.of(), 0))
                     .onFailure(Problem.class)
@@ -257,22 +284,33 @@ public class RolloutService {
     }
 
     public static String policyJson(RolloutPolicy p) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("waves", p.wavePercents());
-        m.put("successHealthyShare", p.successHealthyShare());
-        m.put("successMinReports", p.successMinReports());
-        m.put("approvalRequired", p.approvalRequired());
-        m.put("errorFailureShare", p.errorFailureShare());
-        m.put("errorMinReports", p.errorMinReports());
         try {
-            return JSON.writeValueAsString(m);
+            return JSON.writeValueAsString(policyView(p));
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }
     }
 
-    /** A policy from JSON, defaults from {@link RolloutPolicy#standard()} for what is left out. */
-    public static RolloutPolicy policyOf(JsonNode n) {
+    /** The policy as the API shows and stores it (the same names a create request uses). */
+    public static Map<String, Object> policyView(RolloutPolicy p) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("waves", p.wavePercents());
+        m.put("successHealthyShare", p.successHealthyShare());
+        m.put("successMinReports", p.successMinReports());
+        m.put(
+                "autoPromoteAfter",
+                p.autoPromoteAfter() == null ? null : p.autoPromoteAfter().toString());
+        m.put("errorFailureShare", p.errorFailureShare());
+        m.put("errorMinReports", p.errorMinReports());
+        return m;
+    }
+
+    /**
+     * A policy from JSON, defaults from {@link RolloutPolicy#standard()} for what is left out, and {@code
+     * autoPromoteDefault} when {@code autoPromoteAfter} is (an ISO-8601 duration such as {@code "PT30M"}, or null for
+     * none).
+     */
+    public static RolloutPolicy policyOf(JsonNode n, Duration autoPromoteDefault) {
         RolloutPolicy d = RolloutPolicy.standard();
         List<Double> waves = new ArrayList<>();
         if (n.has("waves")) {
@@ -288,7 +326,7 @@ public class RolloutService {
                     waves,
                     n.path("successHealthyShare").asDouble(d.successHealthyShare()),
                     n.path("successMinReports").asInt(d.successMinReports()),
-                    n.path("approvalRequired").asBoolean(d.approvalRequired()),
+                    autoPromoteAfter(n, autoPromoteDefault),
                     n.path("errorFailureShare").asDouble(d.errorFailureShare()),
                     n.path("errorMinReports").asInt(d.errorMinReports()));
         } catch (IllegalArgumentException e) {
@@ -296,9 +334,31 @@ public class RolloutService {
         }
     }
 
+    private static Duration autoPromoteAfter(JsonNode n, Duration autoPromoteDefault) {
+        if (!n.has("autoPromoteAfter")) {
+            return autoPromoteDefault;
+        }
+        JsonNode v = n.get("autoPromoteAfter");
+        if (v.isNull()) {
+            return null;
+        }
+        try {
+            return Duration.parse(v.asText());
+        } catch (java.time.format.DateTimeParseException e) {
+            throw new Problem(
+                    ErrorCode.MALFORMED_PAYLOAD,
+                    "autoPromoteAfter is an ISO-8601 duration such as \"PT30M\", or null for no automatic promotion");
+        }
+    }
+
+    /** The policy of a create request, with the configured soak time when it gives none. */
+    public RolloutPolicy requestedPolicy(JsonNode n) {
+        return policyOf(n, config.rollouts().autoPromoteAfter().orElse(null));
+    }
+
     static RolloutPolicy policyOf(String json) {
         try {
-            return policyOf(JSON.readTree(json));
+            return policyOf(JSON.readTree(json), null);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("stored policy unreadable", e);
         }

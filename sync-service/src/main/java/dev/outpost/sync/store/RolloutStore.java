@@ -36,7 +36,8 @@ public class RolloutStore {
             RolloutState state,
             OffsetDateTime createdAt,
             String createdBy,
-            OffsetDateTime updatedAt) {}
+            OffsetDateTime updatedAt,
+            OffsetDateTime waveOpenedAt) {}
 
     public record Event(OffsetDateTime at, String actor, String action, String status, int openWaves, String detail) {}
 
@@ -87,7 +88,8 @@ public class RolloutStore {
     public Uni<RolloutRow> transition(
             long id, RolloutState from, RolloutState to, String actor, String action, String detail) {
         return pool.withTransaction(tx -> tx.preparedQuery(
-                        "update rollout set status = $2, open_waves = $3, reason = $4, updated_at = now()"
+                        "update rollout set status = $2, open_waves = $3, reason = $4, updated_at = now(),"
+                                + " wave_opened_at = case when open_waves <> $3 then now() else wave_opened_at end"
                                 + " where id = $1 and status = $5 and open_waves = $6 returning *")
                 .execute(Tuple.from(Arrays.asList(
                         id,
@@ -167,6 +169,7 @@ public class RolloutStore {
                         r.getString("reason")),
                 r.getOffsetDateTime("created_at"),
                 r.getString("created_by"),
-                r.getOffsetDateTime("updated_at"));
+                r.getOffsetDateTime("updated_at"),
+                r.getOffsetDateTime("wave_opened_at"));
     }
 }

@@ -230,9 +230,14 @@ public class SyncStore {
                 .replaceWithVoid();
     }
 
-    public Uni<Void> touchDevice(SqlConnection tx, String deviceId, int schemaVersion) {
-        return tx.preparedQuery("update device set last_sync_at = now(), schema_version = $2 where id = $1")
-                .execute(Tuple.of(deviceId, schemaVersion))
+    /**
+     * Records a sync: when, on which schema, and the cursor the device came with (what it has applied), from which
+     * the fleet view counts the changes it has yet to pull.
+     */
+    public Uni<Void> touchDevice(String deviceId, int schemaVersion, Cursor applied) {
+        return pool.preparedQuery(
+                        "update device set last_sync_at = now(), schema_version = $2, last_cursor = $3 where id = $1")
+                .execute(Tuple.of(deviceId, schemaVersion, applied.toString()))
                 .replaceWithVoid();
     }
 

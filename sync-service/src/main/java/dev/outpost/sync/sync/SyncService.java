@@ -95,11 +95,14 @@ public class SyncService {
                 : Math.min(request.pageSizeMax(), config.sync().pageSizeMax());
         Uni<Applied> push = request.changes().isEmpty()
                 ? Uni.createFrom().item(Applied.NONE)
-                : apply(device, request.batchId(), request.changes(), request.schemaVersion());
+                : apply(device, request.batchId(), request.changes());
         return push.flatMap(applied -> pull(device, deviceSchema, cursor, pageSize)
-                .flatMap(page -> artifacts
-                        .assignmentsFor(device)
-                        .map(assignments -> new SyncResponse(
+                .flatMap(page -> Uni.combine()
+                        .all()
+                        .unis(
+                                artifacts.assignmentsFor(device),
+                                store.touchDevice(device.id(), request.schemaVersion(), cursor))
+                        .with((assignments, touched) -> new SyncResponse(
                                 applied.ack(),
                                 page.cursor().toString(),
                                 page.more(),
@@ -118,15 +121,14 @@ public class SyncService {
      * Checks then applies a batch. The whole batch is refused (nothing applied) when any change is invalid, out of
      * the device's scopes, not the device's own, or stamped too far ahead; the answer lists every refused change.
      */
-    public Uni<Applied> apply(DeviceRecord device, String batchId, List<Change> changes, int schemaVersion) {
-        return apply(device, batchId, changes, schemaVersion, device.id());
+    public Uni<Applied> apply(DeviceRecord device, String batchId, List<Change> changes) {
+        return apply(device, batchId, changes, device.id());
     }
 
-    /** As {@link #apply(DeviceRecord, String, List, int)}, recording {@code actor} as who closed any conflict. */
-    public Uni<Applied> apply(
-            DeviceRecord device, String batchId, List<Change> changes, int schemaVersion, String actor) {
+    /** As {@link #apply(DeviceRecord, String, List)}, recording {@code actor} as who closed any conflict. */
+    public Uni<Applied> apply(DeviceRecord device, String batchId, List<Change> changes, String actor) {
         check(device, changes);
-        return applyChecked(device.id(), actor, batchId, changes, schemaVersion, 1);
+        return applyChecked(device.id(), actor, batchId, changes, 1);
     }
 
     private void check(DeviceRecord device, List<Change> changes) {
@@ -189,7 +191,7 @@ public class SyncService {
     }
 
     private Uni<Applied> applyChecked(
-            String deviceId, String actor, String batchId, List<Change> changes, int schemaVersion, int attempt) {
+            String deviceId, String actor, String batchId, List<Change> changes, int attempt) {
         return store.pool()
                 .withTransaction(tx -> store.claimBatch(tx, batchId, deviceId).flatMap(claimed -> {
                     if (claimed.isPresent()) {
@@ -212,7 +214,6 @@ public class SyncService {
                                 .flatMap(x -> store.closeConflicts(tx, merged.closed(), actor))
                                 .flatMap(x -> store.recordApplied(
                                         tx, batchId, merged.feed().size()))
-                                .flatMap(x -> store.touchDevice(tx, deviceId, schemaVersion))
                                 .map(x -> new Applied(
                                         new SyncResponse.Ack(
                                                 batchId, merged.feed().size(), false),
@@ -241,7 +242,7 @@ public class SyncService {
                             .onItem()
                             .delayIt()
                             .by(Duration.ofMillis(5L * attempt * attempt))
-                            .flatMap(x -> applyChecked(deviceId, actor, batchId, changes, schemaVersion, attempt + 1));
+                            .flatMap(x -> applyChecked(deviceId, actor, batchId, changes, attempt + 1));
                 });
     }
 

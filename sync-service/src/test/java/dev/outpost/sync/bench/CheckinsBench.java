@@ -2,9 +2,9 @@ package dev.outpost.sync.bench;
 
 import dev.outpost.model.artifact.SyntheticWeights;
 import dev.outpost.sync.auth.Tokens;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -13,16 +13,15 @@ import java.sql.PreparedStatement;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.ThreadLocalRandom;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * {@code bench/run checkins [DEVICES] [SECONDS]}: light check-ins ({@code GET /v1/device/assignments}: credential
  * lookup, the device's wave under an active rollout, a signed assignment) per second and their p99 latency, with
- * DEVICES registered devices (default 10,000) and a running rollout. Baseline in the same run, from the same client:
- * {@code GET /q/health/live}, the cheapest answer the service gives.
+ * DEVICES registered devices (default 10,000) and a running rollout. The load comes from {@code wrk} (Debian's
+ * package; a C client, so the 2 cores go to the service and PostgreSQL, not to the load generator). Baseline in the
+ * same run, from the same client: {@code GET /q/health/live}, the cheapest answer the service gives.
  */
 public final class CheckinsBench {
     private static final int CLIENTS = 32;
@@ -68,13 +67,11 @@ public final class CheckinsBench {
             String id = rollout.replaceAll("^\\{\"id\":(\\d+).*$", "$1");
             send(bench, "POST", "/v1/admin/rollouts/" + id + "/start", new byte[0], 200);
 
-            HttpClient http =
-                    HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
             String base = bench.service.uri("").toString();
-            run(http, base, "/q/health/live", null, 3);
-            double[] health = run(http, base, "/q/health/live", null, seconds);
-            run(http, base, "/v1/device/assignments", tokens, 3);
-            double[] checkins = run(http, base, "/v1/device/assignments", tokens, seconds);
+            run(work, base, "/q/health/live", null, 3);
+            double[] health = run(work, base, "/q/health/live", null, seconds);
+            run(work, base, "/v1/device/assignments", tokens, 3);
+            double[] checkins = run(work, base, "/v1/device/assignments", tokens, seconds);
             System.out.printf(
                     "health: %.0f/s p99 %.1f ms; check-ins: %.0f/s p99 %.1f ms (%d devices, %d clients)%n",
                     health[0], health[1], checkins[0], checkins[1], devices, CLIENTS);
@@ -86,45 +83,55 @@ public final class CheckinsBench {
         }
     }
 
-    /** Requests per second and p99 latency (ms) of CLIENTS clients hammering {@code path} for {@code seconds}. */
-    private static double[] run(HttpClient http, String base, String path, String[] tokens, int seconds)
-            throws Exception {
-        long end = System.nanoTime() + seconds * 1_000_000_000L;
-        ExecutorService pool = Executors.newFixedThreadPool(CLIENTS);
-        List<Future<long[]>> work = new ArrayList<>();
-        for (int t = 0; t < CLIENTS; t++) {
-            work.add(pool.submit(() -> {
-                long[] lat = new long[1 << 16];
-                int n = 0;
-                while (System.nanoTime() < end) {
-                    HttpRequest.Builder b =
-                            HttpRequest.newBuilder(java.net.URI.create(base.replaceAll("/$", "") + path));
-                    if (tokens != null) {
-                        b.header(
-                                "Authorization",
-                                "Bearer " + tokens[ThreadLocalRandom.current().nextInt(tokens.length)]);
-                    }
-                    long t0 = System.nanoTime();
-                    HttpResponse<byte[]> r = http.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
-                    long took = System.nanoTime() - t0;
-                    if (r.statusCode() != 200) {
-                        throw new IllegalStateException(path + " answered " + r.statusCode());
-                    }
-                    if (n == lat.length) {
-                        lat = Arrays.copyOf(lat, n * 2);
-                    }
-                    lat[n++] = took;
-                }
-                return Arrays.copyOf(lat, n);
-            }));
+    /**
+     * Requests per second and p99 latency (ms) of {@code wrk} (CLIENTS connections on 2 threads, keep-alive) on
+     * {@code path} for {@code seconds}; with {@code tokens}, each request carries a random device's credential.
+     */
+    private static double[] run(Path work, String base, String path, String[] tokens, int seconds) throws Exception {
+        List<String> cmd = new ArrayList<>(
+                List.of("wrk", "-t2", "-c" + CLIENTS, "-d" + seconds + "s", "--latency", "--timeout", "5s"));
+        if (tokens != null) {
+            Path list = work.resolve("checkin-tokens.txt");
+            Files.write(list, Arrays.asList(tokens));
+            Path script = work.resolve("checkins.lua");
+            Files.writeString(script, """
+                    local threads = 0
+                    setup = function(thread)
+                      threads = threads + 1
+                      thread:set("seed", threads)
+                    end
+                    local tokens = {}
+                    init = function(args)
+                      for line in io.lines(args[1]) do tokens[#tokens + 1] = "Bearer " .. line end
+                      math.randomseed(os.time() + seed * 7919)
+                    end
+                    request = function()
+                      return wrk.format("GET", nil, {Authorization = tokens[math.random(#tokens)]})
+                    end
+                    """);
+            cmd.addAll(List.of("-s", script.toString()));
         }
-        List<long[]> all = new ArrayList<>();
-        for (Future<long[]> f : work) {
-            all.add(f.get());
+        cmd.add(base.replaceAll("/$", "") + path);
+        if (tokens != null) {
+            cmd.addAll(List.of("--", work.resolve("checkin-tokens.txt").toString()));
         }
-        pool.shutdown();
-        long[] merged = all.stream().flatMapToLong(Arrays::stream).sorted().toArray();
-        return new double[] {merged.length / (double) seconds, merged[(int) (merged.length * 0.99)] / 1e6};
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (p.waitFor() != 0 || out.contains("Non-2xx") || out.contains("Socket errors")) {
+            throw new IllegalStateException("wrk on " + path + " failed:\n" + out);
+        }
+        Matcher rate = Pattern.compile("Requests/sec:\\s+([\\d.]+)").matcher(out);
+        Matcher p99 = Pattern.compile("\\s99%\\s+([\\d.]+)(us|ms|s)").matcher(out);
+        if (!rate.find() || !p99.find()) {
+            throw new IllegalStateException("unexpected wrk output:\n" + out);
+        }
+        double ms = Double.parseDouble(p99.group(1))
+                * switch (p99.group(2)) {
+                    case "us" -> 0.001;
+                    case "ms" -> 1;
+                    default -> 1000;
+                };
+        return new double[] {Double.parseDouble(rate.group(1)), ms};
     }
 
     private static byte[] send(BenchSupport bench, String method, String path, byte[] body, int expected)

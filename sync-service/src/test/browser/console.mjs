@@ -1,0 +1,115 @@
+// Drives the admin console in Debian's headless Chromium through playwright-core. ConsoleIT seeds the service and
+// starts this script with what to expect; it prints each step and exits non-zero at the first thing that is wrong.
+// Run by hand: OUTPOST_URL=... OUTPOST_ADMIN_TOKEN=... CONSOLE_CASE='{...}' node console.mjs
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+
+const base = process.env.OUTPOST_URL;
+const token = process.env.OUTPOST_ADMIN_TOKEN;
+const expect = JSON.parse(process.env.CONSOLE_CASE);
+const shots = process.env.SCREENSHOT_DIR || "target/console-screenshots";
+mkdirSync(shots, { recursive: true });
+
+function check(ok, what) {
+  if (!ok) throw new Error("console check failed: " + what);
+  console.log("ok - " + what);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
+});
+let failed = false;
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+  page.setDefaultTimeout(15000);
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+
+  // Sign-in: a wrong token is refused with the service's own words; the right one opens the fleet.
+  await page.goto(base + "/console");
+  check(page.url().endsWith("/console/"), "/console leads to the console");
+  await page.getByLabel("Admin token").fill("not-the-token");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  const refusal = await page.getByRole("alert").textContent();
+  check(/admin credential/.test(refusal), "a wrong token is refused: " + refusal.trim());
+  await page.getByLabel("Admin token").fill(token);
+  await page.getByLabel("Your name").fill(expect.actor);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Fleet" }).waitFor();
+  check((await page.locator("#who").textContent()).includes(expect.actor), "signed in under the operator's name");
+
+  // Fleet: this test's devices, with last sync, lag, conflicts and model health.
+  await page.getByRole("searchbox").fill(expect.devicePrefix);
+  const rows = page.locator("#fleet tbody tr");
+  await page.waitForFunction((n) => document.querySelectorAll("#fleet tbody tr").length === n, expect.devices.length);
+  check((await rows.count()) === expect.devices.length, `the search shows the ${expect.devices.length} devices of this case`);
+  for (const d of expect.devices) {
+    const row = page.locator(`#fleet tr[data-device="${d.id}"]`);
+    const cells = await row.locator("td").allTextContents();
+    check(cells[1] === expect.scope, `${d.id}: scope ${cells[1]}`);
+    check(d.synced ? !cells[2].includes("never") : cells[2].includes("never"), `${d.id}: last sync "${cells[2]}"`);
+    check(cells[3].includes(d.lag), `${d.id}: sync lag "${cells[3]}" (expected "${d.lag}")`);
+    check(cells[4].trim() === String(d.openConflicts), `${d.id}: open conflicts ${cells[4]}`);
+    check(cells[5].includes(d.model), `${d.id}: models "${cells[5]}" (expected "${d.model}")`);
+  }
+  await page.screenshot({ path: shots + "/fleet.png" });
+
+  // Conflicts: both values side by side; keep one; the conflict leaves the open list.
+  await page.locator(`#fleet tr[data-device="${expect.devices[0].id}"] td:nth-child(5) a`).click();
+  const card = page.locator(`[data-conflict="${expect.conflict.id}"]`);
+  await card.waitFor();
+  const values = (await card.locator(".side pre").allTextContents()).map((v) => v.replace(/"/g, ""));
+  check(values.length === 2 && expect.conflict.values.every((v) => values.includes(v)),
+    "both values side by side: " + values.join(" | "));
+  await card.locator(".side", { hasText: expect.conflict.keep }).getByRole("button", { name: "Keep this value" }).click();
+  await card.getByText("Resolved").waitFor();
+  check(true, "kept " + expect.conflict.keep);
+  await page.reload();
+  await page.locator("#no-conflicts").waitFor();
+  check((await page.locator(`[data-conflict="${expect.conflict.id}"]`).count()) === 0, "no open conflict left in the scope");
+
+  // Rollout: wave 1 healthy and waiting; promote; roll back only after confirming.
+  await page.getByRole("link", { name: "Rollouts" }).click();
+  await page.locator(`#rollouts tr[data-rollout="${expect.rollout.id}"] a`).click();
+  await page.locator("#rollout-status").waitFor();
+  check((await page.locator("#rollout-status").textContent()) === "running", "the rollout runs");
+  check((await page.locator("#rollout-reason").textContent()).includes("waiting for an operator"), "wave 1 waits for an operator");
+  const wave1 = await page.locator('[data-wave="1"] .counts').textContent();
+  check(wave1.startsWith(`${expect.rollout.wave1Healthy} healthy`), "wave 1: " + wave1);
+  await page.locator('[data-action="promote"]').click();
+  await page.locator('[data-wave="2"] .bar:not(.closed)').waitFor();
+  check(true, "promoted: wave 2 is open");
+  await page.screenshot({ path: shots + "/rollout.png", fullPage: true });
+
+  await page.locator('[data-action="rollback"]').click();
+  const dialog = page.locator("dialog#confirm");
+  await dialog.waitFor();
+  const asked = await dialog.textContent();
+  check(asked.includes("version " + expect.rollout.previousVersion), "the confirmation names the version devices go back to");
+  await dialog.getByRole("button", { name: "Cancel" }).click();
+  check((await page.locator("#rollout-status").textContent()) === "running", "cancelling the confirmation changes nothing");
+  await page.locator('[data-action="rollback"]').click();
+  await dialog.getByRole("button", { name: /^Roll back to v/ }).click();
+  await page.locator("#rollout-status", { hasText: "rolled-back" }).waitFor();
+  const trail = await page.locator("#events tbody").textContent();
+  check(trail.includes("admin:" + expect.actor + "promote") && trail.includes("admin:" + expect.actor + "rollback"),
+    "the audit trail names the operator for promote and rollback");
+
+  // Artifacts: versions with sizes and dedup savings.
+  await page.getByRole("link", { name: "Artifacts" }).click();
+  const artifact = page.locator(`[data-artifact="${expect.artifact}"]`);
+  await artifact.waitFor();
+  const summary = await artifact.locator("p").textContent();
+  check(/\d+% saved by dedup/.test(summary) && summary.includes("2 versions"), "artifact summary: " + summary);
+  check((await artifact.locator("tbody tr").count()) === 2, "both versions listed");
+
+  check(errors.length === 0, "no script errors in the page" + (errors.length ? ": " + errors.join("; ") : ""));
+} catch (e) {
+  failed = true;
+  console.error(e.message);
+} finally {
+  await browser.close();
+}
+process.exit(failed ? 1 : 0);
