@@ -45,7 +45,10 @@ public class RolloutService {
     private final Map<String, AtomicLong> gauges = new ConcurrentHashMap<>();
     private volatile Current current = new Current(List.of(), 0);
 
-    private record Current(List<RolloutRow> rows, long readAtMs) {}
+    /** The current rollouts with their policies parsed once (check-ins read them thousands of times a second). */
+    private record Current(List<Parsed> rollouts, long readAtMs) {}
+
+    private record Parsed(RolloutRow row, RolloutPolicy policy) {}
 
     /** What a device should run of one artifact under a rollout. */
     public record Desired(String artifact, long version, boolean rollback) {}
@@ -164,13 +167,14 @@ public class RolloutService {
 
     /** The desired versions under rollouts for one device: one per artifact whose current rollout targets it. */
     public Uni<List<Desired>> desiredFor(DeviceRecord device) {
-        return currentRollouts().map(rows -> {
+        return currentRollouts().map(rollouts -> {
             List<Desired> out = new ArrayList<>();
-            for (RolloutRow r : rows) {
+            for (Parsed p : rollouts) {
+                RolloutRow r = p.row();
                 if (r.scopes().stream().noneMatch(device::mayAccess)) {
                     continue;
                 }
-                RolloutPolicy policy = policyOf(r.policy());
+                RolloutPolicy policy = p.policy();
                 long v =
                         RolloutMachine.desiredVersion(r.state(), policy, r.version(), r.previousVersion(), device.id());
                 boolean rollback = r.state().status() == RolloutState.Status.ROLLED_BACK
@@ -181,12 +185,17 @@ public class RolloutService {
         });
     }
 
-    private Uni<List<RolloutRow>> currentRollouts() {
+    private Uni<List<Parsed>> currentRollouts() {
         Current c = current;
         if (System.currentTimeMillis() - c.readAtMs() < CURRENT_CACHE_MS) {
-            return Uni.createFrom().item(c.rows());
+            return Uni.createFrom().item(c.rollouts());
         }
-        return store.findCurrent().invoke(rows -> current = new Current(rows, System.currentTimeMillis()));
+        return store.findCurrent().map(rows -> {
+            List<Parsed> parsed =
+                    rows.stream().map(r -> new Parsed(r, policyOf(r.policy()))).toList();
+            current = new Current(parsed, System.currentTimeMillis());
+            return parsed;
+        });
     }
 
     private Uni<RolloutRow> evaluate(RolloutRow r) {
