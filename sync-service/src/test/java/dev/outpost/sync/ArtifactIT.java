@@ -184,7 +184,7 @@ class ArtifactIT {
     }
 
     @Test
-    void theDesiredVersionReachesDevicesAsASignedAssignmentAndALowerOneIsARollback() {
+    void theDesiredVersionReachesDevicesAsASignedAssignmentAndALowerOneIsARollback() throws InterruptedException {
         String name = unique("desired");
         upload(name, 1, SyntheticWeights.bytes(15, 1 << 20, false)).then().statusCode(201);
         upload(name, 2, SyntheticWeights.bytes(15, 1 << 20, true)).then().statusCode(201);
@@ -199,6 +199,21 @@ class ArtifactIT {
         assertEquals(Sha256.digest(m2.encode()), up.manifestSha256());
 
         desire(name, 1).then().statusCode(200).body("rollback", equalTo(true));
+        // Desiring version 1 after 2 prepared the deltas 2 -> 1 without any device asking for them.
+        List<Integer> ready = null;
+        for (long deadline = System.nanoTime() + 30_000_000_000L;
+                (ready == null || ready.isEmpty()) && System.nanoTime() < deadline; ) {
+            ready = given().header("Authorization", TestDevice.ADMIN)
+                    .get("/v1/admin/artifacts/" + name + "/versions/1")
+                    .then()
+                    .statusCode(200)
+                    .extract()
+                    .path("deltasFrom.version");
+            if (ready.isEmpty()) {
+                Thread.sleep(100);
+            }
+        }
+        assertEquals(List.of(2), ready, "deltas from version 2 prepared in the background");
         Assignment down = assignment(d, key, name);
         assertEquals(1, down.version());
         assertTrue(down.rollback());
@@ -255,6 +270,16 @@ class ArtifactIT {
                 .contentType("application/octet-stream")
                 .body(body)
                 .put("/v1/admin/artifacts/" + name + "/versions/" + version);
+    }
+
+    /**
+     * Uploads versions 1 and 2 of a seeded synthetic weights file ({@code bytes} long; 2 is a fine-tune of 1) and
+     * makes version 1 the desired one: the starting point of a rollout.
+     */
+    static void uploadPairDesiringFirst(String name, long seed, int bytes) {
+        upload(name, 1, SyntheticWeights.bytes(seed, bytes, false)).then().statusCode(201);
+        upload(name, 2, SyntheticWeights.bytes(seed, bytes, true)).then().statusCode(201);
+        desire(name, 1).then().statusCode(200);
     }
 
     static io.restassured.response.Response desire(String name, long version) {

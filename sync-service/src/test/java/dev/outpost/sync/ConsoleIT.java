@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.outpost.model.artifact.Assignment;
-import dev.outpost.model.artifact.SyntheticWeights;
 import dev.outpost.model.change.Change;
 import dev.outpost.model.change.FieldValue;
 import dev.outpost.model.change.Op;
@@ -74,13 +73,7 @@ class ConsoleIT {
                         .path("[0].id"))
                 .longValue();
 
-        ArtifactIT.upload(artifact, 1, SyntheticWeights.bytes(91, 1 << 20, false))
-                .then()
-                .statusCode(201);
-        ArtifactIT.upload(artifact, 2, SyntheticWeights.bytes(91, 1 << 20, true))
-                .then()
-                .statusCode(201);
-        ArtifactIT.desire(artifact, 1).then().statusCode(200);
+        ArtifactIT.uploadPairDesiringFirst(artifact, 91, 1 << 20);
         for (TestDevice d : List.of(a, b, c)) {
             RolloutIT.report(d, artifact, 0, 1, 1, "installed", null);
         }

@@ -34,13 +34,7 @@ class RolloutIT {
     void wavesFillByHashABadWavePausesItselfAndARollbackReturnsEveryTouchedDevice() {
         String scope = "rs-" + UUID.randomUUID().toString().substring(0, 8);
         String name = ArtifactIT.unique("rollout");
-        ArtifactIT.upload(name, 1, SyntheticWeights.bytes(81, 1 << 20, false))
-                .then()
-                .statusCode(201);
-        ArtifactIT.upload(name, 2, SyntheticWeights.bytes(81, 1 << 20, true))
-                .then()
-                .statusCode(201);
-        ArtifactIT.desire(name, 1).then().statusCode(200);
+        ArtifactIT.uploadPairDesiringFirst(name, 81, 1 << 20);
         List<TestDevice> fleet = new ArrayList<>();
         for (int i = 0; i < 40; i++) {
             fleet.add(TestDevice.register("fleet", scope));
@@ -106,13 +100,7 @@ class RolloutIT {
     void aHealthyWaveWaitsForAnOperatorByDefaultAndOpensTheNextAfterItsSoakTimeWhenAskedTo() {
         String scope = "rs-" + UUID.randomUUID().toString().substring(0, 8);
         String name = ArtifactIT.unique("soak");
-        ArtifactIT.upload(name, 1, SyntheticWeights.bytes(83, 1 << 20, false))
-                .then()
-                .statusCode(201);
-        ArtifactIT.upload(name, 2, SyntheticWeights.bytes(83, 1 << 20, true))
-                .then()
-                .statusCode(201);
-        ArtifactIT.desire(name, 1).then().statusCode(200);
+        ArtifactIT.uploadPairDesiringFirst(name, 83, 1 << 20);
         List<TestDevice> fleet = new ArrayList<>();
         for (int i = 0; i < 12; i++) {
             fleet.add(TestDevice.register("soak", scope));

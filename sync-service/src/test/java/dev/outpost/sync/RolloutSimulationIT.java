@@ -8,7 +8,6 @@ import dev.outpost.model.artifact.Assignment;
 import dev.outpost.model.artifact.ChunkRef;
 import dev.outpost.model.artifact.Manifest;
 import dev.outpost.model.artifact.SignedEnvelope;
-import dev.outpost.model.artifact.SyntheticWeights;
 import dev.outpost.model.rollout.RolloutPolicy;
 import dev.outpost.model.rollout.WaveHash;
 import io.quarkus.test.common.QuarkusTestResource;
@@ -63,13 +62,7 @@ class RolloutSimulationIT {
     void aBadSecondWavePausesTheRolloutAndTheRollbackCostsNoDownload() throws Exception {
         String scope = "sim-" + UUID.randomUUID().toString().substring(0, 8);
         String name = ArtifactIT.unique("sim");
-        ArtifactIT.upload(name, 1, SyntheticWeights.bytes(91, 512 << 10, false))
-                .then()
-                .statusCode(201);
-        ArtifactIT.upload(name, 2, SyntheticWeights.bytes(91, 512 << 10, true))
-                .then()
-                .statusCode(201);
-        ArtifactIT.desire(name, 1).then().statusCode(200);
+        ArtifactIT.uploadPairDesiringFirst(name, 91, 512 << 10);
         List<SimDevice> fleet = new ArrayList<>();
         for (int i = 0; i < DEVICES; i++) {
             TestDevice d = TestDevice.register("sim", scope);

@@ -536,7 +536,11 @@ public final class OutpostCli {
             for (String name : names) {
                 ProgressBar bar = new ProgressBar(spec.commandLine().getErr());
                 try {
-                    out().println(models.update(name, health, bar).describe());
+                    long start = System.nanoTime();
+                    var outcome = models.update(name, health, bar);
+                    // The update itself: plan, download, assembly, verification, switch, health check (not the
+                    // process start or the check-in).
+                    out().printf("%s (%.2f s)%n", outcome.describe(), (System.nanoTime() - start) / 1e9);
                 } catch (DeviceException e) {
                     if (names.size() == 1) {
                         throw e;

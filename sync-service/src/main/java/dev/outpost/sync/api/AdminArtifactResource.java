@@ -61,7 +61,17 @@ public class AdminArtifactResource {
             @PathParam("name") String name,
             @PathParam("version") long version) {
         auth.admin(authorization);
-        return artifacts.version(name, version).map(ArtifactViews::version);
+        return artifacts
+                .version(name, version)
+                .flatMap(v -> artifacts.deltasInto(name, version).map(deltas -> {
+                    Map<String, Object> m = ArtifactViews.version(v);
+                    m.put(
+                            "deltasFrom",
+                            deltas.stream()
+                                    .map(d -> Map.of("version", d.version(), "deltaBytes", d.deltaBytes()))
+                                    .toList());
+                    return m;
+                }));
     }
 
     /**

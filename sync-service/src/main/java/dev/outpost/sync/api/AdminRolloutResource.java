@@ -3,6 +3,7 @@ package dev.outpost.sync.api;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.outpost.model.ErrorCode;
 import dev.outpost.model.rollout.WaveReport;
+import dev.outpost.sync.artifact.ArtifactService;
 import dev.outpost.sync.auth.DeviceAuth;
 import dev.outpost.sync.rollout.RolloutService;
 import dev.outpost.sync.store.RolloutStore;
@@ -30,10 +31,12 @@ import java.util.Map;
 @Produces(MediaType.APPLICATION_JSON)
 public class AdminRolloutResource {
     private final RolloutService rollouts;
+    private final ArtifactService artifacts;
     private final DeviceAuth auth;
 
-    public AdminRolloutResource(RolloutService rollouts, DeviceAuth auth) {
+    public AdminRolloutResource(RolloutService rollouts, ArtifactService artifacts, DeviceAuth auth) {
         this.rollouts = rollouts;
+        this.artifacts = artifacts;
         this.auth = auth;
     }
 
@@ -70,6 +73,11 @@ public class AdminRolloutResource {
                         scopes,
                         rollouts.requestedPolicy(n),
                         actor)
+                // The rollout's devices will all want the same deltas: have them ready before it starts.
+                .invoke(s -> artifacts.prepareDeltas(
+                        s.rollout().artifact(),
+                        s.rollout().previousVersion(),
+                        s.rollout().version()))
                 .map(s -> Response.status(201).entity(view(s)).build());
     }
 

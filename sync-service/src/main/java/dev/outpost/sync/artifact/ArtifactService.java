@@ -36,6 +36,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import org.jboss.logging.Logger;
 
 /**
  * Artifact versions: streamed uploads cut into chunks and stored once, signed manifests, chunk-local delta indexes
@@ -43,6 +44,7 @@ import java.util.concurrent.Future;
  */
 @ApplicationScoped
 public class ArtifactService {
+    private static final Logger LOG = Logger.getLogger(ArtifactService.class);
     /** Assignments are re-signed at most this often; a change of the desired version shows within it. */
     private static final long ASSIGNMENT_CACHE_MS = 1000;
 
@@ -249,11 +251,37 @@ public class ArtifactService {
     /** Makes {@code version} the one every device should run; below the highest ever desired it is a rollback. */
     public Uni<ArtifactStore.Desired> setDesired(String artifact, long version, String actor) {
         return version(artifact, version)
-                .flatMap(v -> db.setDesired(artifact, version, actor))
-                .invoke(d -> {
+                .flatMap(v -> db.listDesired())
+                .flatMap(before -> db.setDesired(artifact, version, actor).invoke(d -> {
                     desiredCache = new DesiredCache(List.of(), 0);
                     signedCache.clear();
-                });
+                    before.stream()
+                            .filter(b -> b.artifact().equals(artifact))
+                            .findFirst()
+                            .ifPresent(b -> prepareDeltas(artifact, b.version(), version));
+                }));
+    }
+
+    /**
+     * Starts computing the deltas from {@code from} to {@code to} in the background (when a version becomes desired
+     * or a rollout is created), so the first device to ask does not wait for them. Failures are logged; a device's
+     * request computes them again.
+     */
+    public void prepareDeltas(String artifact, long from, long to) {
+        if (from == to) {
+            return;
+        }
+        deltaIndex(artifact, from, to)
+                .subscribe()
+                .with(
+                        index -> LOG.infof(
+                                "deltas %s %d -> %d ready (%d bytes of index)", artifact, from, to, index.length),
+                        e -> LOG.warnf("deltas %s %d -> %d not prepared: %s", artifact, from, to, e.toString()));
+    }
+
+    /** The versions deltas into {@code version} are ready from. */
+    public Uni<List<ArtifactStore.DeltaFrom>> deltasInto(String artifact, long version) {
+        return version(artifact, version).flatMap(v -> db.deltasInto(artifact, v.manifestSha256()));
     }
 
     public Uni<List<ArtifactStore.Desired>> desired() {

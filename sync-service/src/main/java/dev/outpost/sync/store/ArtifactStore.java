@@ -137,6 +137,22 @@ public class ArtifactStore {
                                 rows.iterator().next().getBuffer("delta_index").getBytes()));
     }
 
+    /** A delta index computed into a version: from which version, and the bytes its deltas take. */
+    public record DeltaFrom(long version, long deltaBytes) {}
+
+    /** The versions of {@code artifact} from which chunk-local deltas to {@code toManifest} are computed already. */
+    public Uni<List<DeltaFrom>> deltasInto(String artifact, String toManifest) {
+        return pool.preparedQuery("select v.version, d.delta_bytes from artifact_delta_index d"
+                        + " join artifact_version v on v.artifact = $1 and v.manifest_sha256 = d.from_manifest"
+                        + " where d.to_manifest = $2 order by v.version")
+                .execute(Tuple.of(artifact, toManifest))
+                .map(rows -> {
+                    List<DeltaFrom> out = new ArrayList<>();
+                    rows.forEach(r -> out.add(new DeltaFrom(r.getLong("version"), r.getLong("delta_bytes"))));
+                    return out;
+                });
+    }
+
     public Uni<Void> saveDeltaIndex(String fromManifest, String toManifest, byte[] index, long deltaBytes) {
         return pool.preparedQuery(
                         "insert into artifact_delta_index (from_manifest, to_manifest, delta_index, delta_bytes)"

@@ -21,6 +21,7 @@ import java.util.regex.Pattern;
  */
 public final class ModelUpdateBench {
     private static final Pattern BYTES = Pattern.compile("\\((\\d+) bytes\\) of ([0-9.]+) MB");
+    private static final Pattern APPLY_SECONDS = Pattern.compile("\\(([0-9.]+) s\\)$");
 
     private ModelUpdateBench() {}
 
@@ -95,10 +96,17 @@ public final class ModelUpdateBench {
                 throw new IllegalStateException("no byte count in: " + out);
             }
             long bytes = Long.parseLong(m.group(1));
-            double applyMbPerS = Files.size(v2) / 1e6 / seconds;
+            Matcher applied = APPLY_SECONDS.matcher(out.strip());
+            if (!applied.find()) {
+                throw new IllegalStateException("no apply time in: " + out);
+            }
+            double applySeconds = Double.parseDouble(applied.group(1));
+            double applyMbPerS = Files.size(v2) / 1e6 / applySeconds;
+            double endToEndMbPerS = Files.size(v2) / 1e6 / seconds;
             System.out.printf(
                     "RESULT name=model-update bytes=%d best_tool_bytes=%d ratio=%.3f zstd_patch_bytes=%d"
-                            + " xdelta3_bytes=%d full_download_mb=%s peak_rss_mb=%.0f wall_s=%.2f apply_mb_per_s=%.0f%n",
+                            + " xdelta3_bytes=%d full_download_mb=%s peak_rss_mb=%.0f wall_s=%.2f apply_s=%.2f"
+                            + " apply_mb_per_s=%.0f end_to_end_mb_per_s=%.0f%n",
                     bytes,
                     best,
                     (double) bytes / best,
@@ -107,7 +115,9 @@ public final class ModelUpdateBench {
                     m.group(2),
                     rssMb,
                     seconds,
-                    applyMbPerS);
+                    applySeconds,
+                    applyMbPerS,
+                    endToEndMbPerS);
         } finally {
             bench.stop();
         }
