@@ -70,14 +70,33 @@ try {
   await page.locator("#no-conflicts").waitFor();
   check((await page.locator(`[data-conflict="${expect.conflict.id}"]`).count()) === 0, "no open conflict left in the scope");
 
-  // Rollout: wave 1 healthy and waiting; promote; roll back only after confirming.
+  // Rollout: create a draft with the form, start it, watch wave 1 fill as its device reports; promote; roll back
+  // only after confirming.
   await page.getByRole("link", { name: "Rollouts" }).click();
-  await page.locator(`#rollouts tr[data-rollout="${expect.rollout.id}"] a`).click();
-  await page.locator("#rollout-status").waitFor();
-  check((await page.locator("#rollout-status").textContent()) === "running", "the rollout runs");
-  check((await page.locator("#rollout-reason").textContent()).includes("waiting for an operator"), "wave 1 waits for an operator");
+  const form = page.locator("#new-rollout");
+  await form.waitFor();
+  await form.getByLabel("Artifact").selectOption(expect.artifact);
+  await form.getByLabel("Version").fill("2");
+  await form.getByLabel("Scopes").fill(expect.scope);
+  await form.getByLabel("Waves").fill("50, 100");
+  await form.getByRole("button", { name: "Create draft" }).click();
+  await page.locator("#rollout-status", { hasText: "draft" }).waitFor();
+  check(true, "draft created from the form: " + (await page.locator("h1").textContent()));
+  await page.locator('[data-action="start"]').click();
+  await page.locator("#rollout-status", { hasText: "running" }).waitFor();
+  check((await page.locator('[data-wave="1"] .counts').textContent()).startsWith("0 healthy"), "wave 1 starts empty");
+  // The wave-1 device installs and reports, as a tablet would; the open page picks it up by itself.
+  for (const r of expect.rollout.reports) {
+    const res = await fetch(base + "/v1/device/model-reports", {
+      method: "POST",
+      headers: { Authorization: "Bearer " + r.token, "Content-Type": "application/json" },
+      body: JSON.stringify({ artifact: expect.artifact, fromVersion: 1, toVersion: 2, activeVersion: 2, outcome: "installed", bytesDownloaded: 1000 }),
+    });
+    check(res.status === 204, "a device reported its install");
+  }
+  await page.locator("#rollout-reason", { hasText: "waiting for an operator" }).waitFor({ timeout: 20000 });
   const wave1 = await page.locator('[data-wave="1"] .counts').textContent();
-  check(wave1.startsWith(`${expect.rollout.wave1Healthy} healthy`), "wave 1: " + wave1);
+  check(wave1.startsWith(`${expect.rollout.reports.length} healthy`), "wave 1 filled while watched: " + wave1);
   await page.locator('[data-action="promote"]').click();
   await page.locator('[data-wave="2"] .bar:not(.closed)').waitFor();
   check(true, "promoted: wave 2 is open");
@@ -94,8 +113,8 @@ try {
   await dialog.getByRole("button", { name: /^Roll back to v/ }).click();
   await page.locator("#rollout-status", { hasText: "rolled-back" }).waitFor();
   const trail = await page.locator("#events tbody").textContent();
-  check(trail.includes("admin:" + expect.actor + "promote") && trail.includes("admin:" + expect.actor + "rollback"),
-    "the audit trail names the operator for promote and rollback");
+  check(["create", "start", "promote", "rollback"].every((a) => trail.includes("admin:" + expect.actor + a)),
+    "the audit trail names the operator for create, start, promote and rollback");
 
   // Artifacts: versions with sizes and dedup savings.
   await page.getByRole("link", { name: "Artifacts" }).click();

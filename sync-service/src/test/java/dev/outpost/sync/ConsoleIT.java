@@ -33,7 +33,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The admin console end to end in real headless Chromium: this test seeds a fleet, a review conflict and a rollout
  * through the real API, then runs {@code src/test/browser/console.mjs} (playwright-core driving Debian's {@code
- * chromium}) which signs in, reads the fleet, resolves the conflict, promotes and rolls back the rollout; then it
+ * chromium}) which signs in, reads the fleet, resolves the conflict, creates and starts a rollout, watches its first
+ * wave fill as a device reports, promotes it and rolls it back after a confirmation; then it
  * checks through the API that the clicks did what the page said. Screenshots land in {@code
  * target/console-screenshots} (the README's picture is one of them).
  *
@@ -47,13 +48,14 @@ class ConsoleIT {
     private static final Path CHROMIUM = Path.of(System.getenv().getOrDefault("CHROMIUM", "/usr/bin/chromium"));
 
     @Test
-    void anOperatorSignsInReadsTheFleetResolvesAConflictPromotesAndRollsBack() throws Exception {
+    void anOperatorSignsInReadsTheFleetResolvesAConflictAndRunsARolloutToItsRollback() throws Exception {
         requireBrowser();
         String run = UUID.randomUUID().toString().substring(0, 6);
         String scope = "ward-" + run;
         String prefix = "console-" + run;
         String artifact = ArtifactIT.unique("crop-model");
-        RolloutPolicy policy = new RolloutPolicy(List.of(50.0, 100.0), 1.0, 1, null, 0.5, 5);
+        // The waves the operator will type into the console's rollout form (the rest of the policy is the default).
+        RolloutPolicy policy = RolloutPolicy.standard().withWaves(List.of(50.0, 100.0));
 
         // Three devices: A in wave 1; B and C in wave 2. A and B sync and collide on a review field; C never syncs.
         List<String> ids = idsByWave(prefix, policy, List.of(0, 1, 1));
@@ -77,9 +79,6 @@ class ConsoleIT {
         for (TestDevice d : List.of(a, b, c)) {
             RolloutIT.report(d, artifact, 0, 1, 1, "installed", null);
         }
-        long rollout = RolloutIT.create(artifact, 2, scope, policy);
-        RolloutIT.act(rollout, "start").then().statusCode(200);
-        RolloutIT.report(a, artifact, 1, 2, 2, "installed", null);
 
         Map<String, Object> expected = new LinkedHashMap<>();
         expected.put("actor", "amina");
@@ -89,11 +88,12 @@ class ConsoleIT {
         expected.put(
                 "devices",
                 List.of(
-                        device(a.id, true, "1 change", 1, artifact + " v2 healthy"),
+                        device(a.id, true, "1 change", 1, artifact + " v1 healthy"),
                         device(b.id, true, "1 change", 1, artifact + " v1 healthy"),
                         device(c.id, false, "—", 1, artifact + " v1 healthy")));
         expected.put("conflict", Map.of("id", conflict, "values", List.of("1200", "1350"), "keep", "1350"));
-        expected.put("rollout", Map.of("id", rollout, "wave1Healthy", 1, "previousVersion", 1));
+        // The browser creates the rollout (waves 50/100 as in the policy above); A, the one wave-1 device, reports.
+        expected.put("rollout", Map.of("reports", List.of(Map.of("token", a.token)), "previousVersion", 1));
 
         runBrowser(expected);
 
@@ -109,13 +109,23 @@ class ConsoleIT {
                 .findFirst()
                 .orElseThrow(() -> new AssertionError("the resolution reaches the devices as a change"));
         assertEquals(new FieldValue.Decimal(new BigDecimal("1350")), ((Op.Assign) resolution.op()).value());
+        long rollout = ((Number) given().header("Authorization", TestDevice.ADMIN)
+                        .get("/v1/admin/rollouts")
+                        .then()
+                        .statusCode(200)
+                        .extract()
+                        .path("find { it.artifact == '" + artifact + "' }.id"))
+                .longValue();
         JsonPath status = RolloutIT.status(rollout);
         assertEquals("rolled-back", status.getString("status"));
         assertEquals(2, status.getInt("openWaves"));
         assertEquals(
                 List.of("create", "start", "wave-healthy", "promote", "rollback"), status.getList("events.action"));
-        assertEquals("admin:amina", status.getString("events[3].actor"));
-        assertEquals("admin:amina", status.getString("events[4].actor"));
+        assertEquals(
+                List.of("admin:amina", "admin:amina", "system", "admin:amina", "admin:amina"),
+                status.getList("events.actor"));
+        assertEquals(50.0, status.getDouble("waves[0].percent"), "the waves typed into the form");
+        assertEquals(100.0, status.getDouble("waves[1].percent"));
         PublicKey key = ArtifactIT.signingKey(a);
         for (TestDevice d : List.of(a, b, c)) {
             Assignment back = RolloutIT.checkIn(d, key, artifact);

@@ -58,6 +58,12 @@ public record RolloutPolicy(
         return new RolloutPolicy(List.of(1.0, 10.0, 50.0, 100.0), 0.95, 1, null, 0.10, 5);
     }
 
+    /** This policy with other waves (cumulative percentages). */
+    public RolloutPolicy withWaves(List<Double> waves) {
+        return new RolloutPolicy(
+                waves, successHealthyShare, successMinReports, autoPromoteAfter, errorFailureShare, errorMinReports);
+    }
+
     /** This policy with automatic promotion after {@code soak} ({@code null}: off). */
     public RolloutPolicy withAutoPromoteAfter(Duration soak) {
         return new RolloutPolicy(
