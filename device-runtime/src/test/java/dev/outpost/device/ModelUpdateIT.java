@@ -105,6 +105,15 @@ class ModelUpdateIT extends WithService {
         assertEquals(4, r.exit(), r.err());
         assertTrue(r.err().contains("signature-invalid"), r.err());
         assertFalse(Files.exists(d.home.resolve("models/signed/current")), "nothing may be activated");
+        // A refusal that retrying cannot cure: the background worker waits for an assignment of other content (the
+        // re-signed copy each sync brings does not count)...
+        d.run("sync").ok();
+        assertTrue(d.run("model", "status").ok().out().contains("\"refused\":true"), "the worker leaves it alone");
+        // ...and a new version is tried again.
+        service.upload("signed", 2, v2);
+        service.desire("signed", 2);
+        d.run("sync").ok();
+        assertFalse(d.run("model", "status").ok().out().contains("\"refused\""), "a new assignment is worth a try");
     }
 
     @Test

@@ -697,7 +697,10 @@ public final class ModelUpdater {
             return true; // let update() say what is wrong
         }
         String v = Long.toString(kept.get().version());
-        if (meta("model." + artifact + ".failed_version").filter(v::equals).isPresent()
+        if (refusedAsIs(artifact)
+                || meta("model." + artifact + ".failed_version")
+                        .filter(v::equals)
+                        .isPresent()
                 || meta("model." + artifact + ".hold_version").filter(v::equals).isPresent()) {
             return false;
         }
@@ -758,6 +761,9 @@ public final class ModelUpdater {
                                         + "}")
                                 .orElse("null"));
             }
+            if (refusedAsIs(artifact)) {
+                sb.append(",\"refused\":true"); // the worker waits for a new assignment
+            }
             Optional<ModelInstall> install = store.inTransaction(() -> store.getModelInstall(artifact));
             install.ifPresent(i -> sb.append(",\"install\":{\"targetVersion\":")
                     .append(i.targetVersion())
@@ -805,10 +811,32 @@ public final class ModelUpdater {
         return sent;
     }
 
+    /**
+     * Whether the assignment kept for {@code artifact} is the very one a permanent refusal (a bad signature, a refused
+     * rollback, an invalid artifact...) was about: trying it again cannot help, so the background worker waits for a
+     * new assignment of other content (an explicit {@code outpost model update} still tries). The service re-signs
+     * assignments, so what counts is their content: version, manifest and rollback flag.
+     */
+    private boolean refusedAsIs(String artifact) {
+        Optional<String> refused = meta("model." + artifact + ".refused_assignment");
+        return refused.isPresent() && refused.equals(keptAssignment(artifact).map(ModelUpdater::content));
+    }
+
+    private static String content(Assignment a) {
+        return a.version() + "|" + a.manifestSha256().hex() + "|" + a.rollback();
+    }
+
     private DeviceException fail(String artifact, ErrorCode code, String message, Exception cause) {
         if (code != ErrorCode.DOWNLOAD_INCOMPLETE) {
             long to = keptAssignment(artifact).map(Assignment::version).orElse(0L);
+            Optional<String> refusedContent = keptAssignment(artifact).map(ModelUpdater::content);
             store.inTransaction(() -> {
+                // An expired assignment is cured by a fresh one of the same content: not a refusal to remember.
+                if (code.kind() == ErrorCode.Kind.PERMANENT
+                        && code != ErrorCode.ASSIGNMENT_EXPIRED
+                        && refusedContent.isPresent()) {
+                    store.putMeta("model." + artifact + ".refused_assignment", refusedContent.get());
+                }
                 store.putMeta("model." + artifact + ".last_outcome", "failed: " + message);
                 store.queueModelReport(
                         report(artifact, null, Math.max(to, 0), null, "failed", code.key(), client.bytesDownloaded()));
