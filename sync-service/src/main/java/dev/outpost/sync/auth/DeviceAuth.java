@@ -17,6 +17,11 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 @ApplicationScoped
 public class DeviceAuth {
+    /** The header in which an operator using the admin credential may name themself for the audit trail. */
+    public static final String ACTOR_HEADER = "X-Outpost-Actor";
+
+    private static final java.util.regex.Pattern ACTOR = java.util.regex.Pattern.compile("[\\p{L}\\p{N} ._@-]{1,64}");
+
     private final SyncStore store;
     private final OutpostConfig config;
     private final long cacheTtlNanos;
@@ -65,11 +70,6 @@ public class DeviceAuth {
     public void forget(String deviceId) {
         remembered.values().removeIf(r -> r.device().id().equals(deviceId));
     }
-
-    /** The header in which an operator using the admin credential may name themself for the audit trail. */
-    public static final String ACTOR_HEADER = "X-Outpost-Actor";
-
-    private static final java.util.regex.Pattern ACTOR = java.util.regex.Pattern.compile("[\\p{L}\\p{N} ._@-]{1,64}");
 
     /**
      * Checks the admin credential (as {@link #admin(String)}) and answers who acts, for audit trails: {@code admin},
