@@ -109,10 +109,14 @@ async function fleetPage() {
   let next = null;
   const rows = h("tbody");
   const more = h("button", { class: "quiet", hidden: true, onclick: () => load(false) }, "More devices");
+  let generation = 0;
   async function load(fresh) {
     const q = encodeURIComponent(search.value.trim());
     const after = fresh ? "" : encodeURIComponent(next || "");
+    const mine = fresh ? ++generation : generation;
     const page = await api("GET", `/v1/admin/fleet?limit=100&q=${q}&after=${after}`);
+    // Answers can arrive out of order (the first page while a search is typed): only the newest request's counts.
+    if (mine !== generation) return;
     if (fresh) {
       rows.replaceChildren();
       const s = page.summary;
