@@ -137,15 +137,7 @@ public class RolloutService {
 
     /** Re-evaluates the running rollout of {@code artifact}, if any (after a device report). */
     public Uni<Void> evaluateArtifact(String artifact) {
-        return store.findCurrent().flatMap(rows -> {
-            Uni<Void> chain = Uni.createFrom().voidItem();
-            for (RolloutRow r : rows) {
-                if (r.artifact().equals(artifact) && r.state().status() == RolloutState.Status.RUNNING) {
-                    chain = chain.flatMap(x -> evaluate(r).replaceWithVoid());
-                }
-            }
-            return chain;
-        });
+        return evaluateRunning(r -> r.artifact().equals(artifact));
     }
 
     /**
@@ -153,11 +145,15 @@ public class RolloutService {
      * waiting for another report. Called on a timer ({@code outpost.rollouts.evaluate-every}).
      */
     public Uni<Void> evaluateSoaking() {
+        return evaluateRunning(r -> policyOf(r.policy()).autoPromoteAfter() != null);
+    }
+
+    /** Re-evaluates, one after the other, the current rollouts that are running and match {@code which}. */
+    private Uni<Void> evaluateRunning(java.util.function.Predicate<RolloutRow> which) {
         return store.findCurrent().flatMap(rows -> {
             Uni<Void> chain = Uni.createFrom().voidItem();
             for (RolloutRow r : rows) {
-                if (r.state().status() == RolloutState.Status.RUNNING
-                        && policyOf(r.policy()).autoPromoteAfter() != null) {
+                if (r.state().status() == RolloutState.Status.RUNNING && which.test(r)) {
                     chain = chain.flatMap(x -> evaluate(r).replaceWithVoid());
                 }
             }
