@@ -101,7 +101,7 @@ public final class OutpostDevice implements AutoCloseable {
             throw new DeviceException(
                     ExitCode.BAD_INPUT, "a device is already set up in " + home + "; use another --home");
         }
-        if (!ChangeValidator.ROW_ID.matcher(deviceId).matches()) {
+        if (!ChangeValidator.isRowId(deviceId)) {
             throw new DeviceException(
                     ExitCode.BAD_INPUT, "device id '" + deviceId + "' is not 1-64 letters, digits, '-', '_', '.', ':'");
         }

@@ -301,6 +301,18 @@ class RowMergeTest {
                 new Change(CROP, "c1", "n", "notes", new Op.Assign(text("x"), List.of(h)), h));
     }
 
+    @Test
+    void rowIdsAreOneToSixtyFourAsciiLettersDigitsAndDashUnderscoreDotColon() {
+        assertTrue(ChangeValidator.isRowId("a"));
+        assertTrue(ChangeValidator.isRowId("01J9Z-farm_7.plot:3"));
+        assertTrue(ChangeValidator.isRowId("x".repeat(64)));
+        assertFalse(ChangeValidator.isRowId(""));
+        assertFalse(ChangeValidator.isRowId("x".repeat(65)));
+        for (String bad : List.of("c 1", "caf\u00e9", "a/b", "a\nb", "\u0661", "a+b", "a@b", "[x]", "`x`")) {
+            assertFalse(ChangeValidator.isRowId(bad), bad);
+        }
+    }
+
     private void assertCode(ErrorCode code, Change change) {
         OutpostException e = assertThrows(OutpostException.class, () -> ChangeValidator.validate(schema, change));
         assertEquals(code, e.code(), e.getMessage());

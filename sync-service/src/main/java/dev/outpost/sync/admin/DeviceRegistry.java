@@ -22,9 +22,7 @@ public class DeviceRegistry {
 
     @WithTransaction
     public Uni<Registered> create(String deviceId, List<String> scopes) {
-        if (deviceId == null
-                || !ChangeValidator.ROW_ID.matcher(deviceId).matches()
-                || deviceId.equals(SyncService.SERVER_DEVICE_ID)) {
+        if (deviceId == null || !ChangeValidator.isRowId(deviceId) || deviceId.equals(SyncService.SERVER_DEVICE_ID)) {
             throw new Problem(
                     ErrorCode.INVALID_ID,
                     "deviceId must be 1-64 characters of letters, digits, '-', '_', '.', ':' (and not 'server')");

@@ -25,7 +25,12 @@ final class BenchSupport {
 
     final EmbeddedPostgres postgres;
     final ServiceProcess service;
-    final HttpClient http = HttpClient.newHttpClient();
+    /**
+     * HTTP/1.1, as devices speak it: concurrent requests go over separate connections, which the service spreads
+     * over its event loops. (HTTP/2 would multiplex every simulated device over one connection and one event loop.)
+     */
+    final HttpClient http =
+            HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
     private BenchSupport(EmbeddedPostgres postgres, ServiceProcess service) {
         this.postgres = postgres;
