@@ -4,12 +4,14 @@ import dev.outpost.device.model.ModelUpdater;
 import dev.outpost.device.store.LocalStore;
 import dev.outpost.device.sync.Problem;
 import dev.outpost.device.sync.SyncTransport;
+import dev.outpost.model.ErrorCode;
 import dev.outpost.model.OutpostException;
 import dev.outpost.model.change.Change;
 import dev.outpost.model.change.ChangeValidator;
 import dev.outpost.model.change.FieldValue;
 import dev.outpost.model.clock.Hlc;
 import dev.outpost.model.clock.HybridClock;
+import dev.outpost.model.merge.ClockRelabel;
 import dev.outpost.model.merge.Conflict;
 import dev.outpost.model.merge.FieldState;
 import dev.outpost.model.merge.LocalWrites;
@@ -56,6 +58,12 @@ public final class OutpostDevice implements AutoCloseable {
     public static final String SCHEMA_FILE = "schema.yaml";
     /** Changes per pushed batch (the service accepts up to 5,000 by default). */
     public static final int BATCH_CHANGES_MAX = 500;
+
+    /**
+     * A sync answer whose server clock is this far behind the device's marks the device's clock as running ahead,
+     * and the device stamps from the server's time from then on. (Less is taken for the network's delay.)
+     */
+    static final long CLOCK_AHEAD_NOTICED_MS = 60_000;
 
     public static final int PULL_PAGE_SIZE = 1_000;
 
@@ -318,7 +326,22 @@ public final class OutpostDevice implements AutoCloseable {
 
     private HybridClock clock() throws SQLException {
         Hlc last = store.getMeta("clock").map(Hlc::parse).orElse(null);
-        return new HybridClock(deviceId, System::currentTimeMillis, last);
+        long offset = clockOffsetMs();
+        return new HybridClock(deviceId, () -> System.currentTimeMillis() + offset, last);
+    }
+
+    /**
+     * What the device adds to its wall clock when it stamps changes: 0, or minus how far its clock was last found
+     * running ahead of the server's.
+     */
+    private long clockOffsetMs() throws SQLException {
+        return store.getMeta("clock_offset_ms").map(Long::parseLong).orElse(0L);
+    }
+
+    /** The offset from the server time in an answer: a clock running ahead by more than a minute is corrected. */
+    private void noteServerTime(long serverTimeMs) throws SQLException {
+        long behind = serverTimeMs - System.currentTimeMillis();
+        store.putMeta("clock_offset_ms", Long.toString(behind < -CLOCK_AHEAD_NOTICED_MS ? behind : 0));
     }
 
     private void saveRow(Table t, RowState row) throws SQLException {
@@ -431,7 +454,8 @@ public final class OutpostDevice implements AutoCloseable {
             List<LocalStore.LoggedChange> refused,
             String lastSyncAt,
             String lastSyncError,
-            String cursor) {}
+            String cursor,
+            long clockOffsetMs) {}
 
     public Status status() {
         return store.inTransaction(() -> new Status(
@@ -442,13 +466,18 @@ public final class OutpostDevice implements AutoCloseable {
                 store.findRefused(),
                 store.getMeta("last_sync_at").orElse(null),
                 store.getMeta("last_sync_error").orElse(null),
-                store.getMeta("cursor").orElse(null)));
+                store.getMeta("cursor").orElse(null),
+                clockOffsetMs()));
     }
 
     // ---------------------------------------------------------------- sync
 
-    /** What one sync round did. */
-    public record SyncResult(int pushed, int pulled, int refused, int conflictsOpened, int orphans) {}
+    /**
+     * What one sync round did.
+     *
+     * @param restamped changes re-stamped because the device's clock ran ahead of the server's
+     */
+    public record SyncResult(int pushed, int pulled, int refused, int conflictsOpened, int orphans, int restamped) {}
 
     /**
      * Pushes every pending change in batches and pulls every page. A batch keeps its id until the server
@@ -458,8 +487,11 @@ public final class OutpostDevice implements AutoCloseable {
         String server = meta("server");
         String token = readSecret(home.resolve(CREDENTIAL_FILE));
         SyncTransport transport = new SyncTransport(server, token);
-        int pushed = 0, pulled = 0, refused = 0, opened = 0, orphans = 0;
+        int pushed = 0, pulled = 0, refused = 0, opened = 0, orphans = 0, restamped = 0;
+        boolean restampTried = false;
         try {
+            // Changes an earlier round set aside for clock skew go out again: time has passed, or they are re-stamped.
+            store.inTransaction(() -> store.requeueRefused(ErrorCode.CLOCK_SKEW.key()));
             boolean more = true;
             while (true) {
                 List<LocalStore.LoggedChange> batch = nextBatch();
@@ -495,7 +527,16 @@ public final class OutpostDevice implements AutoCloseable {
                         throw new DeviceException(
                                 ExitCode.REFUSED, "refused by the server: " + p.detail() + " [" + p.code() + "]");
                     }
-                    refused += setAside(batch, p);
+                    if (!restampTried && canRestamp(p)) {
+                        // Once per round: a second clock-skew answer (a server whose replicas disagree, say) sets
+                        // the changes aside instead, and the next round tries again.
+                        restampTried = true;
+                        int[] done = restamp(batch, p);
+                        refused += done[0];
+                        restamped += done[1];
+                    } else {
+                        refused += setAside(batch, p);
+                    }
                 }
             }
             store.inTransaction(() -> {
@@ -515,7 +556,7 @@ public final class OutpostDevice implements AutoCloseable {
             throw new DeviceException(
                     ExitCode.UNREACHABLE, "the server's answer could not be read: " + e.getMessage(), e);
         }
-        SyncResult result = new SyncResult(pushed, pulled, refused, opened, orphans);
+        SyncResult result = new SyncResult(pushed, pulled, refused, opened, orphans, restamped);
         if (refused > 0) {
             throw new SyncRefused(result);
         }
@@ -573,6 +614,17 @@ public final class OutpostDevice implements AutoCloseable {
     private int[] applyAnswer(List<LocalStore.LoggedChange> batch, SyncResponse response) {
         return store.inTransaction(() -> {
             store.markSent(batch.stream().map(LocalStore.LoggedChange::seq).toList());
+            Hlc shared = store.getMeta("clock_shared").map(Hlc::parse).orElse(null);
+            for (LocalStore.LoggedChange l : batch) {
+                shared = Hlc.max(shared, codec.decodeChange(l.change()).clock());
+            }
+            for (Change c : response.changes()) {
+                shared = Hlc.max(shared, c.clock());
+            }
+            if (shared != null) {
+                store.putMeta("clock_shared", shared.toString());
+            }
+            noteServerTime(response.serverTimeMs());
             List<Change> ordered = ApplyOrder.sort(schema, response.changes());
             Map<String, RowState> touched = new LinkedHashMap<>();
             HybridClock clock = clock();
@@ -610,6 +662,86 @@ public final class OutpostDevice implements AutoCloseable {
             store.putMeta("clock", clock.last().toString());
             store.putMeta("cursor", response.cursor());
             return new int[] {orphans};
+        });
+    }
+
+    /** A clock-skew refusal that says the server's time and how far ahead it accepts. */
+    private static boolean canRestamp(Problem p) {
+        return p.serverTimeMs() > 0
+                && p.maxClockSkewMs() >= 0
+                && p.refused().stream().anyMatch(r -> ErrorCode.CLOCK_SKEW.key().equals(r.code()));
+    }
+
+    /**
+     * Re-stamps every change this device has not had accepted whose clock runs past what the server accepts now
+     * (its time plus the allowed skew), in one transaction; sets aside the batch's refusals of other kinds. Returns
+     * {set aside, re-stamped}.
+     *
+     * <p>The new clocks follow every clock the device has shared (pushed and acknowledged, or pulled) and the
+     * server's ceiling, and keep the old clocks' order among themselves. The replaced clocks never left the device,
+     * and every other clock a row holds is below the new ones. So the mapping keeps the order of every clock in every
+     * row, and {@link ClockRelabel} turns each stored row into exactly the state the re-stamped changes merge to: no
+     * value changes, nothing is merged again. The device's wall clock is then corrected by the offset the server's
+     * time shows.
+     */
+    private int[] restamp(List<LocalStore.LoggedChange> batch, Problem p) {
+        return store.inTransaction(() -> {
+            int setAside = 0;
+            for (Problem.Refused r : p.refused()) {
+                if (!ErrorCode.CLOCK_SKEW.key().equals(r.code()) && r.index() >= 0 && r.index() < batch.size()) {
+                    store.markRefused(batch.get(r.index()).seq(), r.code(), r.message());
+                    setAside++;
+                }
+            }
+            store.clearBatch(batch.stream().map(LocalStore.LoggedChange::seq).toList());
+            long ceiling = p.serverTimeMs() + p.maxClockSkewMs();
+            List<LocalStore.LoggedChange> unsent = store.findUnsent();
+            java.util.TreeSet<Hlc> ahead = new java.util.TreeSet<>();
+            List<Change> decoded = new ArrayList<>(unsent.size());
+            for (LocalStore.LoggedChange l : unsent) {
+                Change c = codec.decodeChange(l.change());
+                decoded.add(c);
+                if (c.deviceId().equals(deviceId) && c.clock().physicalMs() > ceiling) {
+                    ahead.add(c.clock());
+                }
+            }
+            Hlc start = Hlc.max(
+                    new Hlc(ceiling, Hlc.LOGICAL_MAX, deviceId),
+                    store.getMeta("clock_shared").map(Hlc::parse).orElse(null));
+            HybridClock fresh = new HybridClock(deviceId, () -> 0L, start);
+            Map<Hlc, Hlc> to = new HashMap<>();
+            for (Hlc h : ahead) {
+                to.put(h, fresh.now());
+            }
+            java.util.function.UnaryOperator<Hlc> map = h -> to.getOrDefault(h, h);
+            java.util.Set<String> rowsTouched = new java.util.LinkedHashSet<>();
+            int restamped = 0;
+            for (int i = 0; i < unsent.size(); i++) {
+                Change c = decoded.get(i);
+                Change moved = ClockRelabel.change(c, map);
+                if (moved.equals(c)) {
+                    continue;
+                }
+                store.rewriteChange(unsent.get(i).seq(), codec.encodeChange(moved));
+                rowsTouched.add(c.table() + "/" + c.rowId());
+                restamped++;
+            }
+            for (String key : rowsTouched) {
+                int slash = key.indexOf('/');
+                String table = key.substring(0, slash);
+                String id = key.substring(slash + 1);
+                Optional<LocalStore.StoredRow> stored = store.getRow(table, id);
+                if (stored.isPresent()) {
+                    RowState row = rows.decode(
+                            table, id, stored.get().scope(), stored.get().state());
+                    saveRow(schema.table(table), ClockRelabel.row(row, map));
+                }
+            }
+            if (!ahead.isEmpty()) {
+                store.putMeta("clock", fresh.last().toString());
+            }
+            store.putMeta("clock_offset_ms", Long.toString(Math.min(0, p.serverTimeMs() - System.currentTimeMillis())));
+            return new int[] {setAside, restamped};
         });
     }
 

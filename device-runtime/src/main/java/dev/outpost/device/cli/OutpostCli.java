@@ -282,8 +282,9 @@ public final class OutpostCli {
             }
             if (json) {
                 out().printf(
-                                "{\"pushed\":%d,\"pulled\":%d,\"refused\":%d,\"conflictsOpened\":%d,\"orphans\":%d}%n",
-                                r.pushed(), r.pulled(), r.refused(), r.conflictsOpened(), r.orphans());
+                                "{\"pushed\":%d,\"pulled\":%d,\"refused\":%d,\"conflictsOpened\":%d,\"orphans\":%d,"
+                                        + "\"restamped\":%d}%n",
+                                r.pushed(), r.pulled(), r.refused(), r.conflictsOpened(), r.orphans(), r.restamped());
             } else {
                 out().printf(
                                 "pushed %d, pulled %d, refused %d, conflicts opened %d%s%n",
@@ -292,6 +293,12 @@ public final class OutpostCli {
                                 r.refused(),
                                 r.conflictsOpened(),
                                 r.orphans() > 0 ? ", " + r.orphans() + " rows point at a missing parent" : "");
+                if (r.restamped() > 0) {
+                    out().printf(
+                                    "re-stamped %d change(s): this device's clock runs ahead of the server's; it now stamps"
+                                            + " from the server's time%n",
+                                    r.restamped());
+                }
             }
             return code;
         }
@@ -340,6 +347,8 @@ public final class OutpostCli {
                                         : JsonText.quote(s.lastSyncError()))
                         .append(",\"cursor\":")
                         .append(s.cursor() == null ? "null" : JsonText.quote(s.cursor()))
+                        .append(",\"clockOffsetMs\":")
+                        .append(s.clockOffsetMs())
                         .append(",\"models\":")
                         .append(device.models().statusJson())
                         .append('}');
@@ -358,6 +367,11 @@ public final class OutpostCli {
                                         ? ""
                                         : " (last error: " + s.lastSyncError() + ")");
                 out().printf("cursor: %s%n", s.cursor() == null ? "start" : s.cursor());
+                if (s.clockOffsetMs() != 0) {
+                    out().printf(
+                                    "clock: runs %.1f s ahead of the server's; changes are stamped from the server's time%n",
+                                    -s.clockOffsetMs() / 1000.0);
+                }
             }
             return 0;
         }

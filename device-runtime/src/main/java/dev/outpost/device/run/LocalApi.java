@@ -78,7 +78,8 @@ public final class LocalApi {
                 body = device.conflictsJson();
             } else if (p.length == 3 && p[2].equals("sync") && method.equals("POST")) {
                 OutpostDevice.SyncResult r = device.sync();
-                body = "{\"pushed\":" + r.pushed() + ",\"pulled\":" + r.pulled() + ",\"refused\":" + r.refused() + "}";
+                body = "{\"pushed\":" + r.pushed() + ",\"pulled\":" + r.pulled() + ",\"refused\":" + r.refused()
+                        + ",\"restamped\":" + r.restamped() + "}";
             } else if (p.length == 4 && p[2].equals("rows") && method.equals("GET")) {
                 body = "[" + String.join(",", device.list(p[3])) + "]";
             } else if (p.length == 5 && p[2].equals("rows")) {

@@ -370,6 +370,31 @@ public final class LocalStore implements AutoCloseable {
         update("update change_log set batch_id = null where seq = ?", seqs, null);
     }
 
+    /** Changes not yet acknowledged by the server: pending (in a batch or not) and refused, in log order. */
+    public List<LoggedChange> findUnsent() throws SQLException {
+        return query(
+                "select seq, change, batch_id, status, code, message from change_log where status <> 'sent' order by seq");
+    }
+
+    /** Replaces a logged change's text (a re-stamp); its status stays. */
+    public void rewriteChange(long seq, String changeJson) throws SQLException {
+        try (Cached ps = prepared("update change_log set change = ? where seq = ?")) {
+            ps.statement().setString(1, changeJson);
+            ps.statement().setLong(2, seq);
+            ps.statement().executeUpdate();
+        }
+    }
+
+    /** Puts the changes refused with {@code code} back in line to be pushed; returns how many. */
+    public int requeueRefused(String code) throws SQLException {
+        try (Cached ps =
+                prepared("update change_log set status = 'pending', batch_id = null, code = null, message = null "
+                        + "where status = 'refused' and code = ?")) {
+            ps.statement().setString(1, code);
+            return ps.statement().executeUpdate();
+        }
+    }
+
     public void markRefused(long seq, String code, String message) throws SQLException {
         try (Cached ps = prepared(
                 "update change_log set status = 'refused', batch_id = null, code = ?, message = ? where seq = ?")) {

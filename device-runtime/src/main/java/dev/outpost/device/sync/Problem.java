@@ -8,7 +8,12 @@ import java.util.ArrayList;
 import java.util.List;
 
 /** A problem answer from the service (RFC 9457 JSON with Outpost's code and refused changes), read without databind. */
-public record Problem(int status, String code, String detail, List<Refused> refused, long serverTimeMs) {
+/**
+ * @param serverTimeMs the server's clock when it answered, or -1
+ * @param maxClockSkewMs with a {@code clock-skew} refusal: how far ahead of the server a change may be stamped, or -1
+ */
+public record Problem(
+        int status, String code, String detail, List<Refused> refused, long serverTimeMs, long maxClockSkewMs) {
     public record Refused(int index, String code, String message) {}
 
     private static final JsonFactory JSON = new JsonFactory();
@@ -18,9 +23,10 @@ public record Problem(int status, String code, String detail, List<Refused> refu
         String detail = "the server answered " + status;
         List<Refused> refused = new ArrayList<>();
         long serverTime = -1;
+        long maxSkew = -1;
         try (JsonParser p = JSON.createParser(body)) {
             if (p.nextToken() != JsonToken.START_OBJECT) {
-                return new Problem(status, code, detail, refused, serverTime);
+                return new Problem(status, code, detail, refused, serverTime, maxSkew);
             }
             while (p.nextToken() == JsonToken.FIELD_NAME) {
                 String key = p.currentName();
@@ -29,6 +35,7 @@ public record Problem(int status, String code, String detail, List<Refused> refu
                     case "code" -> code = p.getText();
                     case "detail" -> detail = p.getText();
                     case "serverTimeMs" -> serverTime = p.getLongValue();
+                    case "maxClockSkewMs" -> maxSkew = p.getLongValue();
                     case "refused" -> {
                         while (p.nextToken() == JsonToken.START_OBJECT) {
                             int index = -1;
@@ -56,6 +63,6 @@ public record Problem(int status, String code, String detail, List<Refused> refu
         } catch (IOException e) {
             // Not a problem body (a proxy's HTML page, say): keep the status line.
         }
-        return new Problem(status, code, detail, refused, serverTime);
+        return new Problem(status, code, detail, refused, serverTime, maxSkew);
     }
 }
