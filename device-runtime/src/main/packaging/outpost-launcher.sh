@@ -18,11 +18,11 @@ if [ ! -f "$dir/.complete" ]; then
   # Another process may have unpacked the same build meanwhile: keep whichever landed first.
   mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"
 fi
-# Short commands start fastest with the C1 compiler alone; long ones (model installs, the background worker) hash
-# and copy hundreds of MB and want C2's SHA-256 intrinsics.
+# Short commands start fastest with the C1 compiler alone; long ones want C2 as well: model installs hash and copy
+# hundreds of MB (SHA-256 intrinsics), a sync may pull a whole district, the background worker runs for days.
 jit="-XX:TieredStopAtLevel=1"
 for arg in "$@"; do
-  case "$arg" in model|run) jit="" ;; esac
+  case "$arg" in model|run|sync) jit="" ;; esac
 done
 # shellcheck disable=SC2086
 exec "$dir/runtime/bin/java" -XX:AOTCache="$dir/outpost.aot" @JVM_OPTIONS@ $jit \

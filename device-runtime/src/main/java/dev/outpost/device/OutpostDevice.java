@@ -489,26 +489,52 @@ public final class OutpostDevice implements AutoCloseable {
         SyncTransport transport = new SyncTransport(server, token);
         int pushed = 0, pulled = 0, refused = 0, opened = 0, orphans = 0, restamped = 0;
         boolean restampTried = false;
+        // The next page, asked for while this one is applied, so the server's work and the device's overlap. Its
+        // cursor is committed only with the page before it, so a crash in between asks for it again.
+        java.util.concurrent.CompletableFuture<SyncTransport.Answer> nextPage = null;
+        java.util.concurrent.ExecutorService fetcher = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "outpost-page-fetch");
+            t.setDaemon(true);
+            return t;
+        });
         try {
             // Changes an earlier round set aside for clock skew go out again: time has passed, or they are re-stamped.
             store.inTransaction(() -> store.requeueRefused(ErrorCode.CLOCK_SKEW.key()));
             boolean more = true;
             while (true) {
-                List<LocalStore.LoggedChange> batch = nextBatch();
-                if (batch.isEmpty() && !more) {
-                    break;
+                List<LocalStore.LoggedChange> batch;
+                SyncTransport.Answer answer;
+                if (nextPage != null) {
+                    batch = List.of();
+                    answer = await(nextPage);
+                    nextPage = null;
+                } else {
+                    batch = nextBatch();
+                    if (batch.isEmpty() && !more) {
+                        break;
+                    }
+                    SyncRequest request = new SyncRequest(
+                            deviceId,
+                            schema.version(),
+                            batch.isEmpty() ? null : batch.getFirst().batchId(),
+                            meta("cursor", null),
+                            PULL_PAGE_SIZE,
+                            batch.stream()
+                                    .map(l -> codec.decodeChange(l.change()))
+                                    .toList());
+                    answer = transport.post(
+                            "v1/sync", WireFormat.BINARY.mediaType(), codec.encode(request, WireFormat.BINARY));
                 }
-                SyncRequest request = new SyncRequest(
-                        deviceId,
-                        schema.version(),
-                        batch.isEmpty() ? null : batch.getFirst().batchId(),
-                        meta("cursor", null),
-                        PULL_PAGE_SIZE,
-                        batch.stream().map(l -> codec.decodeChange(l.change())).toList());
-                SyncTransport.Answer answer = transport.post(
-                        "v1/sync", WireFormat.BINARY.mediaType(), codec.encode(request, WireFormat.BINARY));
                 if (answer.status() == 200) {
                     SyncResponse response = codec.decodeResponse(answer.body(), WireFormat.BINARY);
+                    if (response.more()) {
+                        byte[] pull = codec.encode(
+                                new SyncRequest(
+                                        deviceId, schema.version(), null, response.cursor(), PULL_PAGE_SIZE, List.of()),
+                                WireFormat.BINARY);
+                        nextPage = java.util.concurrent.CompletableFuture.supplyAsync(
+                                () -> transport.post("v1/sync", WireFormat.BINARY.mediaType(), pull), fetcher);
+                    }
                     models().rememberAssignments(response.modelAssignments());
                     int[] applied = applyAnswer(batch, response);
                     pushed += batch.size();
@@ -555,6 +581,8 @@ public final class OutpostDevice implements AutoCloseable {
             recordError(e.getMessage());
             throw new DeviceException(
                     ExitCode.UNREACHABLE, "the server's answer could not be read: " + e.getMessage(), e);
+        } finally {
+            fetcher.shutdownNow();
         }
         SyncResult result = new SyncResult(pushed, pulled, refused, opened, orphans, restamped);
         if (refused > 0) {
@@ -663,6 +691,18 @@ public final class OutpostDevice implements AutoCloseable {
             store.putMeta("cursor", response.cursor());
             return new int[] {orphans};
         });
+    }
+
+    /** The answer a background fetch got, or what it failed with. */
+    private static SyncTransport.Answer await(java.util.concurrent.CompletableFuture<SyncTransport.Answer> page) {
+        try {
+            return page.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            throw e;
+        }
     }
 
     /** A clock-skew refusal that says the server's time and how far ahead it accepts. */

@@ -185,6 +185,39 @@ class BadInputIT {
     }
 
     @Test
+    void compressedPayloadsAreMeasuredInflatedAndCorruptOnesRefused() throws Exception {
+        // 1.2 MB of JSON gzips to a few KB: the limit (1 MiB in tests) counts what it inflates to.
+        String big = "\"" + "x".repeat(60_000) + "\"";
+        StringBuilder changes = new StringBuilder();
+        for (int i = 0; i < 20; i++) {
+            changes.append(i == 0 ? "" : ",").append(change("farmer", "name", big));
+        }
+        var gzipped = new java.io.ByteArrayOutputStream();
+        try (var z = new java.util.zip.GZIPOutputStream(gzipped)) {
+            z.write(jsonRequest(changes.toString()).getBytes(StandardCharsets.UTF_8));
+        }
+        refusedAndUnchanged(() -> postEncoded("gzip", gzipped.toByteArray()), 413, "payload-too-large");
+        refusedAndUnchanged(
+                () -> postEncoded("gzip", "not gzip at all".getBytes(StandardCharsets.UTF_8)),
+                400,
+                "malformed-payload");
+        refusedAndUnchanged(
+                () -> postEncoded(
+                        "br", jsonRequest(change("farmer", "name", "\"x\"")).getBytes(StandardCharsets.UTF_8)),
+                415,
+                "unsupported-media-type");
+    }
+
+    private ValidatableResponse postEncoded(String contentEncoding, byte[] body) {
+        return given().header("Authorization", "Bearer " + device.token)
+                .header("Content-Encoding", contentEncoding)
+                .contentType("application/json")
+                .body(body)
+                .post("/v1/sync")
+                .then();
+    }
+
+    @Test
     void missingForgedAndRevokedCredentialsAreRefused() {
         byte[] body = jsonRequest(change("farmer", "name", "\"x\"")).getBytes(StandardCharsets.UTF_8);
         refusedAndUnchanged(

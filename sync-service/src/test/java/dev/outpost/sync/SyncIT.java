@@ -105,6 +105,43 @@ class SyncIT {
     }
 
     @Test
+    void requestsAndAnswersTravelGzipCompressed() throws Exception {
+        TestDevice a = TestDevice.register("officer-a", "nakuru");
+        List<Change> changes = new java.util.ArrayList<>();
+        for (int i = 0; i < 200; i++) {
+            changes.add(a.assign("farmer", row(), "nakuru", "village", new FieldValue.Text("Njoro")));
+        }
+        byte[] plain = TestDevice.CODEC.encode(
+                new SyncRequest(a.id, 1, "b-" + UUID.randomUUID(), null, 0, changes), WireFormat.BINARY);
+        var gzipped = new java.io.ByteArrayOutputStream();
+        try (var z = new java.util.zip.GZIPOutputStream(gzipped)) {
+            z.write(plain);
+        }
+        var http = java.net.http.HttpClient.newBuilder()
+                .version(java.net.http.HttpClient.Version.HTTP_1_1)
+                .build();
+        var answer = http.send(
+                java.net.http.HttpRequest.newBuilder(
+                                java.net.URI.create("http://localhost:" + io.restassured.RestAssured.port + "/v1/sync"))
+                        .header("Authorization", "Bearer " + a.token)
+                        .header("Content-Type", WireFormat.BINARY.mediaType())
+                        .header("Content-Encoding", "gzip")
+                        .header("Accept", WireFormat.BINARY.mediaType())
+                        .header("Accept-Encoding", "gzip")
+                        .POST(java.net.http.HttpRequest.BodyPublishers.ofByteArray(gzipped.toByteArray()))
+                        .build(),
+                java.net.http.HttpResponse.BodyHandlers.ofByteArray());
+        assertEquals(200, answer.statusCode(), new String(answer.body()));
+        assertEquals("gzip", answer.headers().firstValue("Content-Encoding").orElse(""));
+        byte[] inflated;
+        try (var in = new java.util.zip.GZIPInputStream(new java.io.ByteArrayInputStream(answer.body()))) {
+            inflated = in.readAllBytes();
+        }
+        SyncResponse response = TestDevice.CODEC.decodeResponse(inflated, WireFormat.BINARY);
+        assertEquals(200, response.ack().applied());
+    }
+
+    @Test
     void aRetriedBatchGetsTheSameAnswerAndChangesNothing() {
         TestDevice a = TestDevice.register("officer-a", "nakuru");
         String batch = "b-" + UUID.randomUUID();

@@ -66,7 +66,10 @@ public final class LocalStore implements AutoCloseable {
 
     public static LocalStore open(Path file) {
         try {
-            Connection c = DriverManager.getConnection("jdbc:sqlite:" + file.toAbsolutePath());
+            java.util.Properties options = new java.util.Properties();
+            // No "select last_insert_rowid()" after every insert: nothing here reads generated keys.
+            options.setProperty("jdbc.get_generated_keys", "false");
+            Connection c = DriverManager.getConnection("jdbc:sqlite:" + file.toAbsolutePath(), options);
             try (Statement s = c.createStatement()) {
                 s.execute("pragma journal_mode = wal");
                 s.execute("pragma synchronous = full");

@@ -2,12 +2,17 @@ package dev.outpost.device.sync;
 
 import dev.outpost.device.DeviceException;
 import dev.outpost.device.ExitCode;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.zip.GZIPInputStream;
+import java.util.zip.GZIPOutputStream;
 
 /**
  * HTTP to the sync service. Contract: {@link #post} and {@link #get} return the status and body of any answer the
@@ -17,8 +22,18 @@ import java.time.Duration;
 public final class SyncTransport {
     public record Answer(int status, String contentType, byte[] body) {}
 
-    private final HttpClient http =
-            HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+    /** Request bodies above this size go gzip-compressed; smaller ones would not shrink enough to pay for it. */
+    static final int COMPRESS_ABOVE_BYTES = 1024;
+
+    /** A compressed answer may inflate to at most this (the service's pages are far smaller). */
+    static final int ANSWER_BYTES_MAX = 64 * 1024 * 1024;
+
+    /** HTTP/1.1: no h2c upgrade dance on plain links, and what field proxies pass through. */
+    private final HttpClient http = HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(10))
+            .build();
+
     private final URI server;
     private final String token;
 
@@ -27,14 +42,50 @@ public final class SyncTransport {
         this.token = token;
     }
 
+    /** Posts {@code body}, gzip-compressed when that saves a tenth or more; answers may come compressed. */
     public Answer post(String path, String contentType, byte[] body) {
-        return send(HttpRequest.newBuilder(server.resolve(path))
+        HttpRequest.Builder b = HttpRequest.newBuilder(server.resolve(path))
                 .timeout(Duration.ofSeconds(120))
                 .header("Authorization", "Bearer " + token)
                 .header("Content-Type", contentType)
                 .header("Accept", contentType + ", application/problem+json")
-                .POST(HttpRequest.BodyPublishers.ofByteArray(body))
-                .build());
+                .header("Accept-Encoding", "gzip");
+        byte[] gzipped = body.length > COMPRESS_ABOVE_BYTES ? gzip(body) : null;
+        if (gzipped != null && gzipped.length < body.length - body.length / 10) {
+            b.header("Content-Encoding", "gzip").POST(HttpRequest.BodyPublishers.ofByteArray(gzipped));
+        } else {
+            // The binary encoding is dense already: random row ids, say, leave gzip nothing to take.
+            b.POST(HttpRequest.BodyPublishers.ofByteArray(body));
+        }
+        return send(b.build());
+    }
+
+    static byte[] gzip(byte[] body) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(body.length / 4 + 64);
+        try (GZIPOutputStream z = new GZIPOutputStream(out, 8192)) {
+            z.write(body);
+        } catch (IOException e) {
+            throw new IllegalStateException("gzip into memory failed", e);
+        }
+        return out.toByteArray();
+    }
+
+    /** The body as sent, inflated when the server compressed it; a body inflating past the limit is an error. */
+    static byte[] inflate(String contentEncoding, byte[] body) throws IOException {
+        if (!"gzip".equalsIgnoreCase(contentEncoding.strip())) {
+            return body;
+        }
+        try (InputStream in = new GZIPInputStream(new ByteArrayInputStream(body), 8192)) {
+            ByteArrayOutputStream out = new ByteArrayOutputStream(Math.max(1024, body.length * 4));
+            byte[] buf = new byte[8192];
+            for (int n; (n = in.read(buf)) > 0; ) {
+                if (out.size() + n > ANSWER_BYTES_MAX) {
+                    throw new IOException("answer inflates past " + ANSWER_BYTES_MAX + " bytes");
+                }
+                out.write(buf, 0, n);
+            }
+            return out.toByteArray();
+        }
     }
 
     public Answer get(String path) {
@@ -49,7 +100,9 @@ public final class SyncTransport {
         try {
             HttpResponse<byte[]> r = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
             return new Answer(
-                    r.statusCode(), r.headers().firstValue("Content-Type").orElse(""), r.body());
+                    r.statusCode(),
+                    r.headers().firstValue("Content-Type").orElse(""),
+                    inflate(r.headers().firstValue("Content-Encoding").orElse(""), r.body()));
         } catch (IOException e) {
             throw new DeviceException(
                     ExitCode.UNREACHABLE,

@@ -50,17 +50,14 @@ public class SyncResource {
             @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization,
             @HeaderParam(HttpHeaders.CONTENT_TYPE) String contentType,
             @HeaderParam(HttpHeaders.ACCEPT) String accept,
-            byte[] body) {
+            @HeaderParam(HttpHeaders.CONTENT_ENCODING) String contentEncoding,
+            byte[] sent) {
         return auth.device(authorization).flatMap(device -> {
-            if (body == null || body.length == 0) {
+            if (sent == null || sent.length == 0) {
                 throw new Problem(ErrorCode.MALFORMED_PAYLOAD, "empty body: send a sync request");
             }
-            if (body.length > config.sync().payloadBytesMax()) {
-                throw new Problem(
-                        ErrorCode.PAYLOAD_TOO_LARGE,
-                        "payload larger than " + config.sync().payloadBytesMax() + " bytes");
-            }
-            bytesIn.record(body.length);
+            bytesIn.record(sent.length);
+            byte[] body = inflate(contentEncoding, sent, config.sync().payloadBytesMax());
             WireFormat in = format(contentType);
             WireFormat out = accept != null && accept.contains(BINARY)
                     ? WireFormat.BINARY
@@ -72,6 +69,38 @@ public class SyncResource {
                 return Response.ok(bytes, out.mediaType()).build();
             });
         });
+    }
+
+    /**
+     * The request body as the client wrote it: {@code sent} itself, or inflated from gzip. Inflating stops at
+     * {@code max} bytes, so a small compressed body cannot grow past the payload limit in memory.
+     */
+    static byte[] inflate(String contentEncoding, byte[] sent, int max) {
+        String encoding = contentEncoding == null ? "" : contentEncoding.strip().toLowerCase(java.util.Locale.ROOT);
+        if (!encoding.isEmpty() && !encoding.equals("identity") && !encoding.equals("gzip")) {
+            throw new Problem(
+                    ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+                    "Content-Encoding '" + contentEncoding + "' is not supported: send gzip or none");
+        }
+        if (!encoding.equals("gzip")) {
+            if (sent.length > max) {
+                throw new Problem(ErrorCode.PAYLOAD_TOO_LARGE, "payload larger than " + max + " bytes");
+            }
+            return sent;
+        }
+        try (var in = new java.util.zip.GZIPInputStream(new java.io.ByteArrayInputStream(sent), 8192)) {
+            var out = new java.io.ByteArrayOutputStream(Math.min(max, Math.max(1024, sent.length * 4)));
+            byte[] buf = new byte[8192];
+            for (int n; (n = in.read(buf)) > 0; ) {
+                if (out.size() + n > max) {
+                    throw new Problem(ErrorCode.PAYLOAD_TOO_LARGE, "payload inflates to more than " + max + " bytes");
+                }
+                out.write(buf, 0, n);
+            }
+            return out.toByteArray();
+        } catch (java.io.IOException e) {
+            throw new Problem(ErrorCode.MALFORMED_PAYLOAD, "the gzip body cannot be inflated: " + e.getMessage());
+        }
     }
 
     static WireFormat format(String contentType) {

@@ -36,6 +36,7 @@ public final class BootstrapDeviceBench {
                             bench.register("fresh-tablet", "nakuru")),
                     null);
             Path rss = home.resolve("rss");
+            double[] cpuBefore = bench.cpuSeconds();
             long start = System.nanoTime();
             run(
                     List.of(
@@ -43,15 +44,23 @@ public final class BootstrapDeviceBench {
                             "-o",
                             rss.toString(),
                             "-f",
-                            "%M",
+                            "%M %U %S",
                             outpost.toString(),
                             "--home",
                             home.resolve("d").toString(),
                             "sync"),
                     work.resolve("bootstrap-device-sync.log"));
             double seconds = (System.nanoTime() - start) / 1e9;
-            List<String> lines = Files.readAllLines(rss);
-            double peakMb = Long.parseLong(lines.getLast().trim()) / 1024.0;
+            double[] cpuAfter = bench.cpuSeconds();
+            String[] measured = Files.readAllLines(rss).getLast().trim().split(" ");
+            double peakMb = Long.parseLong(measured[0]) / 1024.0;
+            // Where the time goes: device, service and PostgreSQL share the 2 cores.
+            System.out.printf(
+                    "cpu_seconds device=%.1f service=%.1f postgres=%.1f (wall %.1f s)%n",
+                    Double.parseDouble(measured[1]) + Double.parseDouble(measured[2]),
+                    cpuAfter[0] - cpuBefore[0],
+                    cpuAfter[1] - cpuBefore[1],
+                    seconds);
             System.out.printf(
                     "RESULT name=bootstrap-device rows=%d wall_s=%.1f rows_per_s=%.0f peak_rss_mb=%.0f%n",
                     rows, seconds, rows / seconds, peakMb);
