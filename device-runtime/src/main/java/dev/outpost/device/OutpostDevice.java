@@ -338,10 +338,18 @@ public final class OutpostDevice implements AutoCloseable {
         return store.getMeta("clock_offset_ms").map(Long::parseLong).orElse(0L);
     }
 
-    /** The offset from the server time in an answer: a clock running ahead by more than a minute is corrected. */
-    private void noteServerTime(long serverTimeMs) throws SQLException {
+    /**
+     * Sets the offset from the server's time in an answer: a clock running ahead of it by more than {@code
+     * toleranceMs} is corrected, and the offset of any other is 0.
+     */
+    private void noteServerTime(long serverTimeMs, long toleranceMs) throws SQLException {
         long behind = serverTimeMs - System.currentTimeMillis();
-        store.putMeta("clock_offset_ms", Long.toString(behind < -CLOCK_AHEAD_NOTICED_MS ? behind : 0));
+        store.putMeta("clock_offset_ms", Long.toString(behind < -toleranceMs ? behind : 0));
+    }
+
+    /** The latest clock this device has shared: pushed and acknowledged, or pulled. */
+    private Hlc sharedClock() throws SQLException {
+        return store.getMeta("clock_shared").map(Hlc::parse).orElse(null);
     }
 
     private void saveRow(Table t, RowState row) throws SQLException {
@@ -503,9 +511,11 @@ public final class OutpostDevice implements AutoCloseable {
             boolean more = true;
             while (true) {
                 List<LocalStore.LoggedChange> batch;
+                List<Change> pushing;
                 SyncTransport.Answer answer;
                 if (nextPage != null) {
                     batch = List.of();
+                    pushing = List.of();
                     answer = await(nextPage);
                     nextPage = null;
                 } else {
@@ -513,30 +523,23 @@ public final class OutpostDevice implements AutoCloseable {
                     if (batch.isEmpty() && !more) {
                         break;
                     }
-                    SyncRequest request = new SyncRequest(
-                            deviceId,
-                            schema.version(),
+                    pushing = batch.stream()
+                            .map(l -> codec.decodeChange(l.change()))
+                            .toList();
+                    answer = post(
+                            transport,
                             batch.isEmpty() ? null : batch.getFirst().batchId(),
                             meta("cursor", null),
-                            PULL_PAGE_SIZE,
-                            batch.stream()
-                                    .map(l -> codec.decodeChange(l.change()))
-                                    .toList());
-                    answer = transport.post(
-                            "v1/sync", WireFormat.BINARY.mediaType(), codec.encode(request, WireFormat.BINARY));
+                            pushing);
                 }
                 if (answer.status() == 200) {
                     SyncResponse response = codec.decodeResponse(answer.body(), WireFormat.BINARY);
                     if (response.more()) {
-                        byte[] pull = codec.encode(
-                                new SyncRequest(
-                                        deviceId, schema.version(), null, response.cursor(), PULL_PAGE_SIZE, List.of()),
-                                WireFormat.BINARY);
                         nextPage = java.util.concurrent.CompletableFuture.supplyAsync(
-                                () -> transport.post("v1/sync", WireFormat.BINARY.mediaType(), pull), fetcher);
+                                () -> post(transport, null, response.cursor(), List.of()), fetcher);
                     }
                     models().rememberAssignments(response.modelAssignments());
-                    int[] applied = applyAnswer(batch, response);
+                    int[] applied = applyAnswer(batch, pushing, response);
                     pushed += batch.size();
                     pulled += response.changes().size();
                     opened += response.conflicts().size();
@@ -639,12 +642,12 @@ public final class OutpostDevice implements AutoCloseable {
     }
 
     /** Marks the batch sent, applies the pulled page and stores the cursor, in one transaction. */
-    private int[] applyAnswer(List<LocalStore.LoggedChange> batch, SyncResponse response) {
+    private int[] applyAnswer(List<LocalStore.LoggedChange> batch, List<Change> pushed, SyncResponse response) {
         return store.inTransaction(() -> {
             store.markSent(batch.stream().map(LocalStore.LoggedChange::seq).toList());
-            Hlc shared = store.getMeta("clock_shared").map(Hlc::parse).orElse(null);
-            for (LocalStore.LoggedChange l : batch) {
-                shared = Hlc.max(shared, codec.decodeChange(l.change()).clock());
+            Hlc shared = sharedClock();
+            for (Change c : pushed) {
+                shared = Hlc.max(shared, c.clock());
             }
             for (Change c : response.changes()) {
                 shared = Hlc.max(shared, c.clock());
@@ -652,7 +655,7 @@ public final class OutpostDevice implements AutoCloseable {
             if (shared != null) {
                 store.putMeta("clock_shared", shared.toString());
             }
-            noteServerTime(response.serverTimeMs());
+            noteServerTime(response.serverTimeMs(), CLOCK_AHEAD_NOTICED_MS);
             List<Change> ordered = ApplyOrder.sort(schema, response.changes());
             Map<String, RowState> touched = new LinkedHashMap<>();
             HybridClock clock = clock();
@@ -691,6 +694,12 @@ public final class OutpostDevice implements AutoCloseable {
             store.putMeta("cursor", response.cursor());
             return new int[] {orphans};
         });
+    }
+
+    /** One sync round trip in the binary encoding: pushes {@code changes} (a batch, or none) and pulls a page. */
+    private SyncTransport.Answer post(SyncTransport transport, String batchId, String cursor, List<Change> changes) {
+        SyncRequest request = new SyncRequest(deviceId, schema.version(), batchId, cursor, PULL_PAGE_SIZE, changes);
+        return transport.post("v1/sync", WireFormat.BINARY.mediaType(), codec.encode(request, WireFormat.BINARY));
     }
 
     /** The answer a background fetch got, or what it failed with. */
@@ -745,16 +754,14 @@ public final class OutpostDevice implements AutoCloseable {
                     ahead.add(c.clock());
                 }
             }
-            Hlc start = Hlc.max(
-                    new Hlc(ceiling, Hlc.LOGICAL_MAX, deviceId),
-                    store.getMeta("clock_shared").map(Hlc::parse).orElse(null));
+            Hlc start = Hlc.max(new Hlc(ceiling, Hlc.LOGICAL_MAX, deviceId), sharedClock());
             HybridClock fresh = new HybridClock(deviceId, () -> 0L, start);
             Map<Hlc, Hlc> to = new HashMap<>();
             for (Hlc h : ahead) {
                 to.put(h, fresh.now());
             }
             java.util.function.UnaryOperator<Hlc> map = h -> to.getOrDefault(h, h);
-            java.util.Set<String> rowsTouched = new java.util.LinkedHashSet<>();
+            Map<String, Change> rowsTouched = new LinkedHashMap<>(); // table/id: a change to the row
             int restamped = 0;
             for (int i = 0; i < unsent.size(); i++) {
                 Change c = decoded.get(i);
@@ -763,24 +770,24 @@ public final class OutpostDevice implements AutoCloseable {
                     continue;
                 }
                 store.rewriteChange(unsent.get(i).seq(), codec.encodeChange(moved));
-                rowsTouched.add(c.table() + "/" + c.rowId());
+                rowsTouched.putIfAbsent(c.table() + "/" + c.rowId(), c);
                 restamped++;
             }
-            for (String key : rowsTouched) {
-                int slash = key.indexOf('/');
-                String table = key.substring(0, slash);
-                String id = key.substring(slash + 1);
-                Optional<LocalStore.StoredRow> stored = store.getRow(table, id);
+            for (Change c : rowsTouched.values()) {
+                Optional<LocalStore.StoredRow> stored = store.getRow(c.table(), c.rowId());
                 if (stored.isPresent()) {
                     RowState row = rows.decode(
-                            table, id, stored.get().scope(), stored.get().state());
-                    saveRow(schema.table(table), ClockRelabel.row(row, map));
+                            c.table(),
+                            c.rowId(),
+                            stored.get().scope(),
+                            stored.get().state());
+                    saveRow(schema.table(c.table()), ClockRelabel.row(row, map));
                 }
             }
             if (!ahead.isEmpty()) {
                 store.putMeta("clock", fresh.last().toString());
             }
-            store.putMeta("clock_offset_ms", Long.toString(Math.min(0, p.serverTimeMs() - System.currentTimeMillis())));
+            noteServerTime(p.serverTimeMs(), 0);
             return new int[] {setAside, restamped};
         });
     }

@@ -7,8 +7,9 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 
-/** A problem answer from the service (RFC 9457 JSON with Outpost's code and refused changes), read without databind. */
 /**
+ * A problem answer from the service (RFC 9457 JSON with Outpost's code and refused changes), read without databind.
+ *
  * @param serverTimeMs the server's clock when it answered, or -1
  * @param maxClockSkewMs with a {@code clock-skew} refusal: how far ahead of the server a change may be stamped, or -1
  */

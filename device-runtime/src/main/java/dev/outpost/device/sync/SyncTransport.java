@@ -2,16 +2,14 @@ package dev.outpost.device.sync;
 
 import dev.outpost.device.DeviceException;
 import dev.outpost.device.ExitCode;
-import java.io.ByteArrayInputStream;
+import dev.outpost.model.wire.Gzip;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
-import java.util.zip.GZIPInputStream;
 import java.util.zip.GZIPOutputStream;
 
 /**
@@ -70,22 +68,9 @@ public final class SyncTransport {
         return out.toByteArray();
     }
 
-    /** The body as sent, inflated when the server compressed it; a body inflating past the limit is an error. */
-    static byte[] inflate(String contentEncoding, byte[] body) throws IOException {
-        if (!"gzip".equalsIgnoreCase(contentEncoding.strip())) {
-            return body;
-        }
-        try (InputStream in = new GZIPInputStream(new ByteArrayInputStream(body), 8192)) {
-            ByteArrayOutputStream out = new ByteArrayOutputStream(Math.max(1024, body.length * 4));
-            byte[] buf = new byte[8192];
-            for (int n; (n = in.read(buf)) > 0; ) {
-                if (out.size() + n > ANSWER_BYTES_MAX) {
-                    throw new IOException("answer inflates past " + ANSWER_BYTES_MAX + " bytes");
-                }
-                out.write(buf, 0, n);
-            }
-            return out.toByteArray();
-        }
+    /** The body as sent, inflated when the server compressed it. */
+    static byte[] inflate(String contentEncoding, byte[] body) {
+        return "gzip".equalsIgnoreCase(contentEncoding.strip()) ? Gzip.inflate(body, ANSWER_BYTES_MAX) : body;
     }
 
     public Answer get(String path) {
@@ -107,6 +92,12 @@ public final class SyncTransport {
             throw new DeviceException(
                     ExitCode.UNREACHABLE,
                     "server " + server + " unreachable (" + e.getClass().getSimpleName()
+                            + "); nothing was lost, sync again later",
+                    e);
+        } catch (dev.outpost.model.OutpostException e) {
+            throw new DeviceException(
+                    ExitCode.UNREACHABLE,
+                    "the answer from " + server + " could not be inflated (" + e.getMessage()
                             + "); nothing was lost, sync again later",
                     e);
         } catch (InterruptedException e) {

@@ -1,6 +1,7 @@
 package dev.outpost.sync.api;
 
 import dev.outpost.model.ErrorCode;
+import dev.outpost.model.wire.Gzip;
 import dev.outpost.model.wire.SyncRequest;
 import dev.outpost.model.wire.WireFormat;
 import dev.outpost.sync.auth.DeviceAuth;
@@ -88,19 +89,7 @@ public class SyncResource {
             }
             return sent;
         }
-        try (var in = new java.util.zip.GZIPInputStream(new java.io.ByteArrayInputStream(sent), 8192)) {
-            var out = new java.io.ByteArrayOutputStream(Math.min(max, Math.max(1024, sent.length * 4)));
-            byte[] buf = new byte[8192];
-            for (int n; (n = in.read(buf)) > 0; ) {
-                if (out.size() + n > max) {
-                    throw new Problem(ErrorCode.PAYLOAD_TOO_LARGE, "payload inflates to more than " + max + " bytes");
-                }
-                out.write(buf, 0, n);
-            }
-            return out.toByteArray();
-        } catch (java.io.IOException e) {
-            throw new Problem(ErrorCode.MALFORMED_PAYLOAD, "the gzip body cannot be inflated: " + e.getMessage());
-        }
+        return Gzip.inflate(sent, max);
     }
 
     static WireFormat format(String contentType) {
