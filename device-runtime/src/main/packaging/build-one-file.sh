@@ -14,7 +14,6 @@ rm -rf "$image"
 mkdir -p "$image/lib"
 "$jdk/bin/jlink" --add-modules java.base,java.net.http,java.sql,jdk.httpserver \
   --strip-debug --no-header-files --no-man-pages --compress=zip-6 --output "$image/runtime"
-cp "$target/outpost.jar" "$image/outpost.jar"
 case "$(uname -m)" in
   x86_64) arch=x86_64; zarch=amd64 ;;
   aarch64|arm64) arch=aarch64; zarch=aarch64 ;;
@@ -23,23 +22,36 @@ case "$(uname -m)" in
 esac
 # The JDK's jar tool, not unzip: nothing outside the JDK is needed to build this file.
 extract=$(mktemp -d)
-(cd "$extract" && "$jdk/bin/jar" xf "$image/outpost.jar" "org/sqlite/native/Linux/$arch/libsqlitejdbc.so")
+(cd "$extract" && "$jdk/bin/jar" xf "$target/outpost.jar" "org/sqlite/native/Linux/$arch/libsqlitejdbc.so")
 mv "$extract/org/sqlite/native/Linux/$arch/libsqlitejdbc.so" "$image/lib/libsqlitejdbc.so"
 # zstd-jni likewise: loaded from ZstdNativePath instead of being copied to /tmp on every start.
-zstd_so=$(cd "$extract" && "$jdk/bin/jar" tf "$image/outpost.jar" | grep "^linux/$zarch/libzstd-jni-.*\.so$" | head -1)
-(cd "$extract" && "$jdk/bin/jar" xf "$image/outpost.jar" "$zstd_so")
+zstd_so=$(cd "$extract" && "$jdk/bin/jar" tf "$target/outpost.jar" | grep "^linux/$zarch/libzstd-jni-.*\.so$" | head -1)
+(cd "$extract" && "$jdk/bin/jar" xf "$target/outpost.jar" "$zstd_so")
 mv "$extract/$zstd_so" "$image/lib/libzstd-jni.so"
 rm -rf "$extract"
+# The jar the one-file runs: picocli's Java 5 class files upgraded so the AOT cache can hold them, no native libraries.
+"$jdk/bin/java" "$here/OneFileJar.java" "$target/outpost.jar" "$image/outpost.jar"
 
-training=$(mktemp -d)
-# shellcheck disable=SC2086
-"$image/runtime/bin/java" -XX:AOTCacheOutput="$image/outpost.aot" $jvm_options -XX:TieredStopAtLevel=1 \
-  -Dorg.sqlite.lib.path="$image/lib" -Dorg.sqlite.lib.name=libsqlitejdbc.so -DZstdNativePath="$image/lib/libzstd-jni.so" \
-  -cp "$image/outpost.jar" dev.outpost.device.cli.Training "$training/home" > "$target/aot-training.log" 2>&1
-rm -rf "$training"
+# Two AOT caches (see cli/Training): "local" for the commands that never touch the network, "network" for sync, model
+# and run. A cache loads every class it holds at start, so one cache for all would make `get` load the HTTP client.
+: > "$target/aot-training.log"
+native_libs=(-Dorg.sqlite.lib.path="$image/lib" -Dorg.sqlite.lib.name=libsqlitejdbc.so
+  -DZstdNativePath="$image/lib/libzstd-jni.so")
+for workload in local network; do
+  training=$(mktemp -d)
+  # The home is set up by a JVM of its own: init reads YAML, which the local cache should not hold.
+  "$image/runtime/bin/java" "${native_libs[@]}" -cp "$image/outpost.jar" dev.outpost.device.cli.OutpostCli \
+    --home "$training/home" init --server http://127.0.0.1:9 --device-id trainer --token opd_training --scope nakuru \
+    >> "$target/aot-training.log" 2>&1
+  # shellcheck disable=SC2086
+  "$image/runtime/bin/java" -XX:AOTCacheOutput="$image/$workload.aot" $jvm_options -XX:TieredStopAtLevel=1 \
+    "${native_libs[@]}" -cp "$image/outpost.jar" dev.outpost.device.cli.Training "$training/home" "$workload" \
+    >> "$target/aot-training.log" 2>&1
+  rm -rf "$training"
+done
 
 payload="$target/outpost-payload.tar.gz"
-tar -czf "$payload" -C "$image" runtime outpost.jar outpost.aot lib
+tar -czf "$payload" -C "$image" runtime outpost.jar local.aot network.aot lib
 build_id=$(sha256sum "$payload" | cut -c1-16)
 sed -e "s/@BUILD_ID@/$build_id/" -e "s|@JVM_OPTIONS@|$jvm_options|" "$here/outpost-launcher.sh" > "$target/outpost"
 cat "$payload" >> "$target/outpost"

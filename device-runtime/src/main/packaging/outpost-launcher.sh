@@ -18,14 +18,19 @@ if [ ! -f "$dir/.complete" ]; then
   # Another process may have unpacked the same build meanwhile: keep whichever landed first.
   mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"
 fi
-# Short commands start fastest with the C1 compiler alone; long ones want C2 as well: model installs hash and copy
-# hundreds of MB (SHA-256 intrinsics), a sync may pull a whole district, the background worker runs for days.
-jit="-XX:TieredStopAtLevel=1"
+# Short commands run on C1 alone, compile only what runs thousands of times (a `list` of a big table still gets its
+# loops compiled) and collect a 1 MB young generation: each compiled method and each fresh heap page is resident
+# memory, and a `get` is over before either pays back. Long commands want C2 and the default heap: model installs hash
+# and copy hundreds of MB (SHA-256 intrinsics), a sync may pull a whole district, the background worker runs for days.
+# They also need the HTTP client, which is only in the "network" AOT cache (a cache loads all it holds at start).
+# One-off commands (init, help) are in neither cache: their classes load from the jar when they run.
+short="-XX:TieredStopAtLevel=1 -XX:CompileThresholdScaling=20 -Xms4m -Xmn1m"
+aot=local
 for arg in "$@"; do
-  case "$arg" in model|run|sync) jit="" ;; esac
+  case "$arg" in model | run | sync) short="" aot=network ;; esac
 done
 # shellcheck disable=SC2086
-exec "$dir/runtime/bin/java" -XX:AOTCache="$dir/outpost.aot" @JVM_OPTIONS@ $jit \
+exec "$dir/runtime/bin/java" -XX:AOTCache="$dir/$aot.aot" @JVM_OPTIONS@ $short \
   -Dorg.sqlite.lib.path="$dir/lib" -Dorg.sqlite.lib.name=libsqlitejdbc.so -DZstdNativePath="$dir/lib/libzstd-jni.so" \
   -cp "$dir/outpost.jar" dev.outpost.device.cli.OutpostCli "$@"
 __OUTPOST_PAYLOAD_BELOW__

@@ -56,6 +56,8 @@ public final class OutpostDevice implements AutoCloseable {
     public static final String DB_FILE = "outpost.db";
     public static final String CREDENTIAL_FILE = "credential";
     public static final String SCHEMA_FILE = "schema.yaml";
+    /** The same schema as JSON ({@link SchemaLoader#toJson}), which opens without a YAML parser; homes set up before it existed have only the YAML. */
+    public static final String SCHEMA_JSON_FILE = "schema.json";
     /** Changes per pushed batch (the service accepts up to 5,000 by default). */
     public static final int BATCH_CHANGES_MAX = 500;
 
@@ -139,6 +141,7 @@ public final class OutpostDevice implements AutoCloseable {
             writeSecret(home.resolve(CREDENTIAL_FILE), token);
             Files.writeString(
                     home.resolve(SCHEMA_FILE), schemaText != null ? schemaText : SchemaLoader.farmExampleText());
+            Files.writeString(home.resolve(SCHEMA_JSON_FILE), SchemaLoader.toJson(schema));
             try (LocalStore store = LocalStore.open(home.resolve(DB_FILE))) {
                 store.inTransaction(() -> {
                     store.putMeta("device_id", deviceId);
@@ -166,7 +169,10 @@ public final class OutpostDevice implements AutoCloseable {
             throw new DeviceException(ExitCode.BAD_INPUT, "no device in " + home + ": run 'outpost init' first");
         }
         try {
-            Schema schema = SchemaLoader.parse(Files.readString(home.resolve(SCHEMA_FILE)));
+            Path json = home.resolve(SCHEMA_JSON_FILE);
+            Schema schema = Files.exists(json)
+                    ? SchemaLoader.parseJson(Files.readString(json))
+                    : SchemaLoader.parse(Files.readString(home.resolve(SCHEMA_FILE)));
             LocalStore store = LocalStore.open(home.resolve(DB_FILE));
             String id = store.inTransaction(() -> store.getMeta("device_id").orElseThrow());
             return new OutpostDevice(home, store, schema, id);
@@ -290,7 +296,7 @@ public final class OutpostDevice implements AutoCloseable {
                     store.appendChange(codec.encodeChange(c));
                 }
                 saveRow(t, row);
-                store.putMeta("clock", clock.last().toString());
+                // The clock is not saved here: the change just logged carries it (see clock()).
                 return changes.toArray(new Change[0]);
             });
         } catch (OutpostException e) {
@@ -324,8 +330,18 @@ public final class OutpostDevice implements AutoCloseable {
         }
     }
 
+    /**
+     * The device's clock, continuing from the larger of the clock saved by the last sync (which took in the clocks it
+     * received) and the clock of the newest logged change. A local write logs its changes with the clock it read, so
+     * the log is where its clock is kept: saving it in {@code meta} as well cost every write a page of its own.
+     * Logged changes are never deleted, and re-stamping rewrites them in their order, so the newest one is the
+     * highest clock this device has stamped.
+     */
     private HybridClock clock() throws SQLException {
-        Hlc last = store.getMeta("clock").map(Hlc::parse).orElse(null);
+        Hlc synced = store.getMeta("clock").map(Hlc::parse).orElse(null);
+        Hlc logged =
+                store.getNewestChange().map(c -> codec.decodeChange(c).clock()).orElse(null);
+        Hlc last = Hlc.max(synced, logged);
         long offset = clockOffsetMs();
         return new HybridClock(deviceId, () -> System.currentTimeMillis() + offset, last);
     }
@@ -470,7 +486,7 @@ public final class OutpostDevice implements AutoCloseable {
                 deviceId,
                 store.getMeta("server").orElse(""),
                 scopes(),
-                store.countByStatus("pending"),
+                store.countPending(),
                 store.findRefused(),
                 store.getMeta("last_sync_at").orElse(null),
                 store.getMeta("last_sync_error").orElse(null),

@@ -9,7 +9,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Keeps the device code native-image ready: no reflection, dynamic proxies or class loading outside what
- * {@code src-native-config} and picocli's generated configuration register.
+ * {@code src-native-config} registers.
  */
 class NativeReadinessTest {
     private static final JavaClasses DEVICE_CODE = new ClassFileImporter()
@@ -41,6 +41,17 @@ class NativeReadinessTest {
                 .dependOnClassesThat()
                 .areAssignableTo(ClassLoader.class)
                 .because("native-image has no class loading at run time")
+                .check(DEVICE_CODE);
+    }
+
+    @Test
+    void commandsAreDeclaredWithoutPicocliAnnotations() {
+        noClasses()
+                .should()
+                .dependOnClassesThat()
+                .haveNameMatching("picocli\\.CommandLine\\$(Command|Option|Parameters|ParentCommand|Spec|Mixin)")
+                .because("picocli reads its annotations by reflection, which makes the JVM generate proxy and"
+                        + " method-handle classes at every start (docs/BENCHMARKS.md, startup)")
                 .check(DEVICE_CODE);
     }
 

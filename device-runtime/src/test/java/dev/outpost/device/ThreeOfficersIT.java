@@ -107,6 +107,20 @@ class ThreeOfficersIT extends WithService {
         assertEquals(2, d.run("get", "farmer", "nobody").exit());
         assertEquals(1, d.run("put", "farmer").exit());
         assertEquals(1, d.run("frobnicate").exit());
+        // Every missing or mistyped argument is a usage error (1), never a failure of the program (5).
+        assertEquals(1, d.run("get", "farmer").exit());
+        assertEquals(1, d.run("put", "farmer", "f9").exit());
+        assertEquals(1, d.run("add", "crop_record", "c9", "bags_harvested").exit());
+        assertEquals(
+                1, d.run("add", "crop_record", "c9", "bags_harvested", "three").exit());
+        assertEquals(1, d.run("tag", "crop_record", "c9", "pests").exit());
+        assertEquals(1, d.run("model").exit());
+        assertEquals(1, d.run("model", "update", "--health-tries", "many").exit());
+        assertEquals(1, d.run("run", "--interval", "soon").exit());
+        assertEquals(1, d.run().exit());
+        Outpost.Result help = d.run("--help");
+        assertEquals(0, help.exit());
+        assertTrue(help.out().contains("Exit codes:") && help.out().contains("conflicts"), help.out());
         Outpost.Result bad = d.run("put", "farmer", "f9", "shoe_size=42");
         assertTrue(
                 bad.err().startsWith("outpost: ")

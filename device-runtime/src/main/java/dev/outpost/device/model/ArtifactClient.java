@@ -24,11 +24,12 @@ public final class ArtifactClient {
     /** Attempts per download before the install stops (it resumes from there next time). */
     static final int ATTEMPTS_MAX = 6;
 
-    /** HTTP/1.1 keep-alive: one connection carries every chunk request (no h2c upgrade dance per connection). */
-    private final HttpClient http = HttpClient.newBuilder()
-            .version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(Duration.ofSeconds(10))
-            .build();
+    /**
+     * HTTP/1.1 keep-alive: one connection carries every chunk request (no h2c upgrade dance per connection). Made on
+     * the first request: {@code model status} and {@code status --json} hold a client but never send anything, and
+     * an HTTP client costs them its selector thread and TLS classes.
+     */
+    private HttpClient http;
 
     private final URI server;
     private final String token;
@@ -37,6 +38,16 @@ public final class ArtifactClient {
     public ArtifactClient(String server, String token) {
         this.server = URI.create(server.endsWith("/") ? server : server + "/");
         this.token = token;
+    }
+
+    private synchronized HttpClient http() {
+        if (http == null) {
+            http = HttpClient.newBuilder()
+                    .version(HttpClient.Version.HTTP_1_1)
+                    .connectTimeout(Duration.ofSeconds(10))
+                    .build();
+        }
+        return http;
     }
 
     public long bytesDownloaded() {
@@ -59,7 +70,7 @@ public final class ArtifactClient {
                 req.header("Range", "bytes=" + got.size() + "-");
             }
             try {
-                HttpResponse<InputStream> r = http.send(req.build(), HttpResponse.BodyHandlers.ofInputStream());
+                HttpResponse<InputStream> r = http().send(req.build(), HttpResponse.BodyHandlers.ofInputStream());
                 try (InputStream in = r.body()) {
                     if (r.statusCode() == 200) {
                         got.reset(); // the server sent the whole body again
@@ -112,14 +123,14 @@ public final class ArtifactClient {
     /** POSTs a JSON body; true when the server took it. Never throws for a refusal: the caller keeps the body. */
     public boolean postJson(String path, String json) {
         try {
-            HttpResponse<byte[]> r = http.send(
-                    HttpRequest.newBuilder(server.resolve(path))
-                            .timeout(Duration.ofSeconds(20))
-                            .header("Authorization", "Bearer " + token)
-                            .header("Content-Type", "application/json")
-                            .POST(HttpRequest.BodyPublishers.ofString(json))
-                            .build(),
-                    HttpResponse.BodyHandlers.ofByteArray());
+            HttpResponse<byte[]> r = http().send(
+                            HttpRequest.newBuilder(server.resolve(path))
+                                    .timeout(Duration.ofSeconds(20))
+                                    .header("Authorization", "Bearer " + token)
+                                    .header("Content-Type", "application/json")
+                                    .POST(HttpRequest.BodyPublishers.ofString(json))
+                                    .build(),
+                            HttpResponse.BodyHandlers.ofByteArray());
             return r.statusCode() / 100 == 2;
         } catch (IOException e) {
             return false;

@@ -4,7 +4,6 @@ import dev.outpost.device.DeviceException;
 import dev.outpost.device.ExitCode;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -12,6 +11,7 @@ import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import org.sqlite.JDBC;
 
 /**
  * The device's SQLite database (WAL, synchronous=FULL): row states, the change log, and small settings. Every
@@ -19,6 +19,14 @@ import java.util.Optional;
  * together or not at all.
  */
 public final class LocalStore implements AutoCloseable {
+    /**
+     * The tables, created when missing. Every page a local write dirties is written to the WAL and synced, so the
+     * change log keeps what a write touches to its own row: {@code seq} is a plain rowid (change-log rows are never
+     * deleted, so a seq is never handed out twice; AUTOINCREMENT would update {@code sqlite_sequence} too), and there
+     * is no index over every row's status. Pending changes are found by seq above {@link #SETTLED_THROUGH}, refused
+     * ones through a partial index that a new, pending, row never enters. (Homes set up before this keep their
+     * AUTOINCREMENT table and lose the old status index when they are opened; both behave the same.)
+     */
     private static final String SCHEMA = """
             create table if not exists meta (key text primary key, value text not null);
             create table if not exists row_state (
@@ -27,9 +35,10 @@ public final class LocalStore implements AutoCloseable {
                 primary key (tbl, id)) without rowid;
             create index if not exists row_state_conflicts on row_state (conflicts) where conflicts > 0;
             create table if not exists change_log (
-                seq integer primary key autoincrement, change text not null,
+                seq integer primary key, change text not null,
                 batch_id text, status text not null default 'pending', code text, message text);
-            create index if not exists change_log_status on change_log (status, seq);
+            drop index if exists change_log_status;
+            create index if not exists change_log_refused on change_log (seq) where status = 'refused';
             create table if not exists model_install (
                 artifact text primary key, target_version integer not null, from_version integer,
                 assignment blob not null, manifest blob not null, delta_index blob,
@@ -37,6 +46,12 @@ public final class LocalStore implements AutoCloseable {
                 bytes_downloaded integer not null default 0, health_tries integer not null default 0);
             create table if not exists model_report (id integer primary key autoincrement, body text not null);
             """;
+
+    /**
+     * The meta key holding a seq at or below which no change is pending (each one is sent or refused). It only ever
+     * saves work: 0, or a missing key, is always true.
+     */
+    static final String SETTLED_THROUGH = "change_log_settled_through";
 
     private final Connection connection;
     /** Statements are prepared once per connection: preparing is a large part of a small write's cost. */
@@ -69,7 +84,8 @@ public final class LocalStore implements AutoCloseable {
             java.util.Properties options = new java.util.Properties();
             // No "select last_insert_rowid()" after every insert: nothing here reads generated keys.
             options.setProperty("jdbc.get_generated_keys", "false");
-            Connection c = DriverManager.getConnection("jdbc:sqlite:" + file.toAbsolutePath(), options);
+            // The driver itself rather than DriverManager, which first scans the class path for every other driver.
+            Connection c = JDBC.createConnection("jdbc:sqlite:" + file.toAbsolutePath(), options);
             try (Statement s = c.createStatement()) {
                 s.execute("pragma journal_mode = wal");
                 s.execute("pragma synchronous = full");
@@ -324,6 +340,14 @@ public final class LocalStore implements AutoCloseable {
         return out;
     }
 
+    /** The change appended last (the highest seq), if any. */
+    public Optional<String> getNewestChange() throws SQLException {
+        try (Cached ps = prepared("select change from change_log order by seq desc limit 1");
+                ResultSet rs = ps.statement().executeQuery()) {
+            return rs.next() ? Optional.of(rs.getString(1)) : Optional.empty();
+        }
+    }
+
     public void appendChange(String changeJson) throws SQLException {
         try (Cached ps = prepared("insert into change_log (change) values (?)")) {
             ps.statement().setString(1, changeJson);
@@ -336,8 +360,10 @@ public final class LocalStore implements AutoCloseable {
 
     /** The oldest pending changes, at most {@code limit}. */
     public List<LoggedChange> findPending(int limit) throws SQLException {
-        return query("select seq, change, batch_id, status, code, message from change_log where status = 'pending' "
-                + "order by seq limit " + limit);
+        return query(
+                "select seq, change, batch_id, status, code, message from change_log where seq > ? and status ="
+                        + " 'pending' order by seq limit " + limit,
+                settledThrough());
     }
 
     /** Every change not refused, oldest first. */
@@ -351,12 +377,32 @@ public final class LocalStore implements AutoCloseable {
                 "select seq, change, batch_id, status, code, message from change_log where status = 'refused' order by seq");
     }
 
-    public long countByStatus(String status) throws SQLException {
-        try (Cached ps = prepared("select count(*) from change_log where status = ?")) {
-            ps.statement().setString(1, status);
+    public long countPending() throws SQLException {
+        try (Cached ps = prepared("select count(*) from change_log where seq > ? and status = 'pending'")) {
+            ps.statement().setLong(1, settledThrough());
             try (ResultSet rs = ps.statement().executeQuery()) {
                 rs.next();
                 return rs.getLong(1);
+            }
+        }
+    }
+
+    private long settledThrough() throws SQLException {
+        return getMeta(SETTLED_THROUGH).map(Long::parseLong).orElse(0L);
+    }
+
+    /** Moves {@link #SETTLED_THROUGH} up to just below the oldest pending change (or the newest change if none). */
+    private void settle() throws SQLException {
+        long from = settledThrough();
+        try (Cached ps = prepared("select coalesce((select min(seq) - 1 from change_log where seq > ? and status ="
+                + " 'pending'), (select max(seq) from change_log), 0)"); ) {
+            ps.statement().setLong(1, from);
+            try (ResultSet rs = ps.statement().executeQuery()) {
+                rs.next();
+                long through = rs.getLong(1);
+                if (through > from) {
+                    putMeta(SETTLED_THROUGH, Long.toString(through));
+                }
             }
         }
     }
@@ -367,6 +413,7 @@ public final class LocalStore implements AutoCloseable {
 
     public void markSent(List<Long> seqs) throws SQLException {
         update("update change_log set status = 'sent' where seq = ?", seqs, null);
+        settle();
     }
 
     public void clearBatch(List<Long> seqs) throws SQLException {
@@ -376,7 +423,10 @@ public final class LocalStore implements AutoCloseable {
     /** Changes not yet acknowledged by the server: pending (in a batch or not) and refused, in log order. */
     public List<LoggedChange> findUnsent() throws SQLException {
         return query(
-                "select seq, change, batch_id, status, code, message from change_log where status <> 'sent' order by seq");
+                "select seq, change, batch_id, status, code, message from change_log where status = 'refused' union"
+                        + " select seq, change, batch_id, status, code, message from change_log where seq > ? and"
+                        + " status = 'pending' order by seq",
+                settledThrough());
     }
 
     /** Replaces a logged change's text (a re-stamp); its status stays. */
@@ -390,6 +440,16 @@ public final class LocalStore implements AutoCloseable {
 
     /** Puts the changes refused with {@code code} back in line to be pushed; returns how many. */
     public int requeueRefused(String code) throws SQLException {
+        // Pending again, below the settled mark: the mark goes down first.
+        try (Cached ps = prepared("select min(seq) from change_log where status = 'refused' and code = ?")) {
+            ps.statement().setString(1, code);
+            try (ResultSet rs = ps.statement().executeQuery()) {
+                long oldest = rs.next() ? rs.getLong(1) : 0;
+                if (oldest > 0 && oldest <= settledThrough()) {
+                    putMeta(SETTLED_THROUGH, Long.toString(oldest - 1));
+                }
+            }
+        }
         try (Cached ps =
                 prepared("update change_log set status = 'pending', batch_id = null, code = null, message = null "
                         + "where status = 'refused' and code = ?")) {
@@ -406,6 +466,7 @@ public final class LocalStore implements AutoCloseable {
             ps.statement().setLong(3, seq);
             ps.statement().executeUpdate();
         }
+        settle();
     }
 
     private void update(String sql, List<Long> seqs, String first) throws SQLException {
@@ -422,18 +483,22 @@ public final class LocalStore implements AutoCloseable {
         }
     }
 
-    private List<LoggedChange> query(String sql) throws SQLException {
+    private List<LoggedChange> query(String sql, long... params) throws SQLException {
         List<LoggedChange> out = new ArrayList<>();
-        try (Cached ps = prepared(sql);
-                ResultSet rs = ps.statement().executeQuery()) {
-            while (rs.next()) {
-                out.add(new LoggedChange(
-                        rs.getLong(1),
-                        rs.getString(2),
-                        rs.getString(3),
-                        rs.getString(4),
-                        rs.getString(5),
-                        rs.getString(6)));
+        try (Cached ps = prepared(sql)) {
+            for (int i = 0; i < params.length; i++) {
+                ps.statement().setLong(i + 1, params[i]);
+            }
+            try (ResultSet rs = ps.statement().executeQuery()) {
+                while (rs.next()) {
+                    out.add(new LoggedChange(
+                            rs.getLong(1),
+                            rs.getString(2),
+                            rs.getString(3),
+                            rs.getString(4),
+                            rs.getString(5),
+                            rs.getString(6)));
+                }
             }
         }
         return out;

@@ -107,6 +107,31 @@ class SchemaLoaderTest {
         assertEquals(List.of("column 'farmer.name' changed type or merge policy"), retyped.incompatibilitiesWith(v1));
     }
 
+    @Test
+    void theJsonFormReadsBackAsTheSameSchemaWithTheSameChecks() {
+        Schema farm = SchemaLoader.farmExample();
+        Schema back = SchemaLoader.parseJson(SchemaLoader.toJson(farm));
+        assertEquals(farm.version(), back.version());
+        assertEquals(farm.scopeColumn(), back.scopeColumn());
+        assertEquals(farm.tables(), back.tables());
+        assertEquals(farm.parentFirstOrder(), back.parentFirstOrder());
+        assertEquals(SchemaLoader.toJson(farm), SchemaLoader.toJson(back));
+
+        String json = SchemaLoader.toJson(SchemaLoader.parse(MINIMAL));
+        assertInvalidJson(json.replace("\"lww\"", "\"latest\""), "tables.farmer.columns.name", "unknown merge policy");
+        assertInvalidJson(json.replace("\"farmer\"", "\"Farmer\""), "tables.Farmer", "not a valid name");
+        assertInvalidJson(json.replace("{\"version\":1,", "{\"version\":1,\"version\":2,"), "(file)", "duplicate");
+        assertInvalidJson(json.substring(0, json.length() - 2), "(file)", "not valid JSON");
+        assertInvalidJson(json + "{}", "(file)", "after the JSON document");
+    }
+
+    private static void assertInvalidJson(String json, String where, String what) {
+        OutpostException e = assertThrows(OutpostException.class, () -> SchemaLoader.parseJson(json));
+        assertEquals(ErrorCode.SCHEMA_INVALID, e.code());
+        assertTrue(e.getMessage().contains(where), e.getMessage());
+        assertTrue(e.getMessage().contains(what), e.getMessage());
+    }
+
     private static void assertInvalid(String yaml, String where, String what) {
         OutpostException e = assertThrows(OutpostException.class, () -> SchemaLoader.parse(yaml));
         assertEquals(ErrorCode.SCHEMA_INVALID, e.code());
