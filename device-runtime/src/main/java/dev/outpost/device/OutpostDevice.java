@@ -56,7 +56,10 @@ public final class OutpostDevice implements AutoCloseable {
     public static final String DB_FILE = "outpost.db";
     public static final String CREDENTIAL_FILE = "credential";
     public static final String SCHEMA_FILE = "schema.yaml";
-    /** The same schema as JSON ({@link SchemaLoader#toJson}), which opens without a YAML parser; homes set up before it existed have only the YAML. */
+    /**
+     * The same schema as JSON ({@link SchemaLoader#toJson}), which opens without a YAML parser. Homes set up before
+     * it existed have only the YAML, and open from that.
+     */
     public static final String SCHEMA_JSON_FILE = "schema.json";
     /** Changes per pushed batch (the service accepts up to 5,000 by default). */
     public static final int BATCH_CHANGES_MAX = 500;

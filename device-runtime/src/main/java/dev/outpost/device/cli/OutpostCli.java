@@ -110,17 +110,10 @@ public final class OutpostCli {
                 OutpostCli::init);
         add(
                 root,
-                command("put", "Write fields of a row (VALUE is JSON if it parses, else a string).")
-                        .addPositional(positional(0, "<table>"))
-                        .addPositional(positional(1, "<id>"))
+                rowCommand("put", "Write fields of a row (VALUE is JSON if it parses, else a string).")
                         .addPositional(rest(2, "FIELD=VALUE")),
                 onDevice(OutpostCli::put));
-        add(
-                root,
-                command("get", "One row as a JSON object.")
-                        .addPositional(positional(0, "<table>"))
-                        .addPositional(positional(1, "<id>")),
-                onDevice(OutpostCli::get));
+        add(root, rowCommand("get", "One row as a JSON object."), onDevice(OutpostCli::get));
         add(
                 root,
                 command("list", "Every row of a table, one JSON object per line.")
@@ -129,27 +122,14 @@ public final class OutpostCli {
                     device.list(in.positional(0)).forEach(in.out()::println);
                     return 0;
                 }));
+        add(root, rowCommand("delete", "Delete a row."), onDevice((in, device) -> {
+            device.delete(in.positional(0), in.positional(1));
+            return 0;
+        }));
         add(
                 root,
-                command("delete", "Delete a row.")
-                        .addPositional(positional(0, "<table>"))
-                        .addPositional(positional(1, "<id>")),
-                onDevice((in, device) -> {
-                    device.delete(in.positional(0), in.positional(1));
-                    return 0;
-                }));
-        add(
-                root,
-                command("add", "Add N (may be negative) to a counter field.")
-                        .addPositional(positional(0, "<table>"))
-                        .addPositional(positional(1, "<id>"))
-                        .addPositional(positional(2, "<field>"))
-                        .addPositional(PositionalParamSpec.builder()
-                                .index("3")
-                                .paramLabel("N")
-                                .type(long.class)
-                                .required(true)
-                                .build()),
+                fieldCommand("add", "Add N (may be negative) to a counter field.")
+                        .addPositional(positional(3, "N", long.class)),
                 onDevice((in, device) -> {
                     long delta = in.positional(3);
                     device.add(in.positional(0), in.positional(1), in.positional(2), delta);
@@ -157,10 +137,7 @@ public final class OutpostCli {
                 }));
         add(
                 root,
-                command("tag", "Add (+element) or remove (-element) elements of a set field.")
-                        .addPositional(positional(0, "<table>"))
-                        .addPositional(positional(1, "<id>"))
-                        .addPositional(positional(2, "<field>"))
+                fieldCommand("tag", "Add (+element) or remove (-element) elements of a set field.")
                         .addPositional(rest(3, "+a|-b")),
                 onDevice((in, device) -> {
                     String[] edits = in.positional(3);
@@ -332,30 +309,23 @@ public final class OutpostCli {
         return spec;
     }
 
-    private static OptionSpec option(String name, Class<?> type, String description) {
+    private static OptionSpec.Builder valued(String name, Class<?> type, String description) {
         return OptionSpec.builder(name)
                 .type(type)
                 .paramLabel("<" + name.substring(2) + ">")
-                .description(description)
-                .build();
+                .description(description);
+    }
+
+    private static OptionSpec option(String name, Class<?> type, String description) {
+        return valued(name, type, description).build();
     }
 
     private static OptionSpec required(String name, String description) {
-        return OptionSpec.builder(name)
-                .type(String.class)
-                .paramLabel("<" + name.substring(2) + ">")
-                .required(true)
-                .description(description)
-                .build();
+        return valued(name, String.class, description).required(true).build();
     }
 
     private static OptionSpec withDefault(String name, Class<?> type, String value, String description) {
-        return OptionSpec.builder(name)
-                .type(type)
-                .paramLabel("<" + name.substring(2) + ">")
-                .defaultValue(value)
-                .description(description)
-                .build();
+        return valued(name, type, description).defaultValue(value).build();
     }
 
     private static OptionSpec flag(String name, String description) {
@@ -373,11 +343,27 @@ public final class OutpostCli {
                 "failed checks before reverting (default ${DEFAULT-VALUE})");
     }
 
+    /** A command on one row: {@code <table> <id>} come first. */
+    private static CommandSpec rowCommand(String name, String description) {
+        return command(name, description)
+                .addPositional(positional(0, "<table>"))
+                .addPositional(positional(1, "<id>"));
+    }
+
+    /** A command on one field of a row: {@code <table> <id> <field>} come first. */
+    private static CommandSpec fieldCommand(String name, String description) {
+        return rowCommand(name, description).addPositional(positional(2, "<field>"));
+    }
+
     private static PositionalParamSpec positional(int index, String label) {
+        return positional(index, label, String.class);
+    }
+
+    private static PositionalParamSpec positional(int index, String label, Class<?> type) {
         return PositionalParamSpec.builder()
                 .index(String.valueOf(index))
                 .paramLabel(label)
-                .type(String.class)
+                .type(type)
                 .required(true)
                 .build();
     }

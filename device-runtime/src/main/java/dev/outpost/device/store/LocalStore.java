@@ -394,8 +394,9 @@ public final class LocalStore implements AutoCloseable {
     /** Moves {@link #SETTLED_THROUGH} up to just below the oldest pending change (or the newest change if none). */
     private void settle() throws SQLException {
         long from = settledThrough();
-        try (Cached ps = prepared("select coalesce((select min(seq) - 1 from change_log where seq > ? and status ="
-                + " 'pending'), (select max(seq) from change_log), 0)"); ) {
+        String sql = "select coalesce((select min(seq) - 1 from change_log where seq > ? and status = 'pending'),"
+                + " (select max(seq) from change_log), 0)";
+        try (Cached ps = prepared(sql)) {
             ps.statement().setLong(1, from);
             try (ResultSet rs = ps.statement().executeQuery()) {
                 rs.next();
