@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds device-runtime/target/outpost: launcher + tar.gz of {jlink'ed runtime, outpost.jar, AOT cache, SQLite .so}.
+# Builds device-runtime/target/outpost: launcher + tar.gz of {jlink'ed runtime, outpost.jar, two AOT caches, SQLite and
+# zstd .so}.
 # Usage: build-one-file.sh JDK_HOME TARGET_DIR   (called by the Maven build in the package phase)
 set -euo pipefail
 jdk=$1

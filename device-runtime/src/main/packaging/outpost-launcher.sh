@@ -1,7 +1,7 @@
 #!/bin/sh
 # outpost: the Outpost device runtime as one file. A compressed payload follows this script: a jlink'ed JDK 25
-# runtime, the application jar, its AOT cache (trained on real commands) and the SQLite and zstd native libraries. It is
-# unpacked once per build into the user's cache; later starts go straight to the JVM.
+# runtime, the application jar, two AOT caches (trained on real commands) and the SQLite and zstd native libraries. It
+# is unpacked once per build into the user's cache; later starts go straight to the JVM.
 set -e
 build="@BUILD_ID@"
 dir="${XDG_CACHE_HOME:-$HOME/.cache}/outpost/$build"
