@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds device-runtime/target/outpost: launcher + tar.gz of {jlink'ed runtime, outpost.jar, two AOT caches, SQLite and
-# zstd .so}.
+# Builds device-runtime/target/outpost: launcher + tar.gz of {jlink'ed runtime, outpost.jar, three AOT caches, SQLite
+# and zstd .so}.
 # Usage: build-one-file.sh JDK_HOME TARGET_DIR   (called by the Maven build in the package phase)
 set -euo pipefail
 jdk=$1
@@ -8,12 +8,12 @@ target=$2
 here=$(cd "$(dirname "$0")" && pwd)
 image="$target/one-file"
 # The JVM options the launcher uses; the AOT cache is trained with the same ones (module options must match).
-# (-XX:TieredStopAtLevel=1 is added by the launcher for short commands; the cache works with and without it.)
+# (The launcher adds per-family flags (outpost-launcher.sh); the caches work with all of them.)
 jvm_options="-XX:+UseSerialGC -Xms8m -Xss512k -XX:ReservedCodeCacheSize=16m --enable-native-access=ALL-UNNAMED"
 
 rm -rf "$image"
 mkdir -p "$image/lib"
-"$jdk/bin/jlink" --add-modules java.base,java.net.http,java.sql,jdk.httpserver \
+"$jdk/bin/jlink" --add-modules java.base,java.sql,jdk.httpserver \
   --strip-debug --no-header-files --no-man-pages --compress=zip-6 --output "$image/runtime"
 case "$(uname -m)" in
   x86_64) arch=x86_64; zarch=amd64 ;;
@@ -33,26 +33,42 @@ rm -rf "$extract"
 # The jar the one-file runs: picocli's Java 5 class files upgraded so the AOT cache can hold them, no native libraries.
 "$jdk/bin/java" "$here/OneFileJar.java" "$target/outpost.jar" "$image/outpost.jar"
 
-# Two AOT caches (see cli/Training): "local" for the commands that never touch the network, "network" for sync, model
-# and run. A cache loads every class it holds at start, so one cache for all would make `get` load the HTTP client.
+# Three AOT caches (see cli/Training): "local" for the commands that never touch the network, "model" for model
+# installs, "network" for sync and run (both). A cache loads every class it holds at start, so one cache for all would
+# make `get` load the HTTP client and `model update` the merge code. The model and network workloads install a model
+# from TrainingServer (a stand-in for the service's model endpoints, run here with the build JDK). Their caches record
+# no method profiles (-AOTRecordTraining): profiles recorded on C1 would keep the JIT from giving the hashing loops of
+# an install to C2, and an install is then three times slower.
 : > "$target/aot-training.log"
 native_libs=(-Dorg.sqlite.lib.path="$image/lib" -Dorg.sqlite.lib.name=libsqlitejdbc.so
   -DZstdNativePath="$image/lib/libzstd-jni.so")
-for workload in local network; do
+port_file=$(mktemp)
+"$jdk/bin/java" -cp "$target/outpost.jar" "$here/TrainingServer.java" "$port_file" >> "$target/aot-training.log" 2>&1 &
+server_pid=$!
+trap 'kill "$server_pid" 2>/dev/null || true; rm -f "$port_file"' EXIT
+for _ in $(seq 1 300); do [ -s "$port_file" ] && break; sleep 0.1; done
+[ -s "$port_file" ] || { echo "the training server did not start; see $target/aot-training.log" >&2; exit 1; }
+# By name, as devices are configured: the name lookup is part of what a cache should hold.
+server="http://localhost:$(cat "$port_file")"
+for workload in local model network; do
   training=$(mktemp -d)
   # The home is set up by a JVM of its own: init reads YAML, which the local cache should not hold.
   "$image/runtime/bin/java" "${native_libs[@]}" -cp "$image/outpost.jar" dev.outpost.device.cli.OutpostCli \
-    --home "$training/home" init --server http://127.0.0.1:9 --device-id trainer --token opd_training --scope nakuru \
+    --home "$training/home" init --server "$server" --device-id "trainer-$workload" --token "opd_training_$workload" \
+    --scope nakuru \
     >> "$target/aot-training.log" 2>&1
+  recording=(-XX:TieredStopAtLevel=1)
+  [ "$workload" != local ] && recording=(-XX:+UnlockDiagnosticVMOptions -XX:-AOTRecordTraining)
   # shellcheck disable=SC2086
-  "$image/runtime/bin/java" -XX:AOTCacheOutput="$image/$workload.aot" $jvm_options -XX:TieredStopAtLevel=1 \
+  "$image/runtime/bin/java" -XX:AOTCacheOutput="$image/$workload.aot" $jvm_options "${recording[@]}" \
     "${native_libs[@]}" -cp "$image/outpost.jar" dev.outpost.device.cli.Training "$training/home" "$workload" \
     >> "$target/aot-training.log" 2>&1
   rm -rf "$training"
 done
+kill "$server_pid" 2>/dev/null || true
 
 payload="$target/outpost-payload.tar.gz"
-tar -czf "$payload" -C "$image" runtime outpost.jar local.aot network.aot lib
+tar -czf "$payload" -C "$image" runtime outpost.jar local.aot model.aot network.aot lib
 build_id=$(sha256sum "$payload" | cut -c1-16)
 sed -e "s/@BUILD_ID@/$build_id/" -e "s|@JVM_OPTIONS@|$jvm_options|" "$here/outpost-launcher.sh" > "$target/outpost"
 cat "$payload" >> "$target/outpost"

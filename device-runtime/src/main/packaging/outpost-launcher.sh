@@ -1,6 +1,6 @@
 #!/bin/sh
 # outpost: the Outpost device runtime as one file. A compressed payload follows this script: a jlink'ed JDK 25
-# runtime, the application jar, two AOT caches (trained on real commands) and the SQLite and zstd native libraries. It
+# runtime, the application jar, three AOT caches (trained on real commands) and the SQLite and zstd native libraries. It
 # is unpacked once per build into the user's cache; later starts go straight to the JVM.
 set -e
 build="@BUILD_ID@"
@@ -20,17 +20,24 @@ if [ ! -f "$dir/.complete" ]; then
 fi
 # Short commands run on C1 alone, compile only what runs thousands of times (a `list` of a big table still gets its
 # loops compiled) and collect a 1 MB young generation: each compiled method and each fresh heap page is resident
-# memory, and a `get` is over before either pays back. Long commands want C2 and the default heap: model installs hash
-# and copy hundreds of MB (SHA-256 intrinsics), a sync may pull a whole district, the background worker runs for days.
-# They also need the HTTP client, which is only in the "network" AOT cache (a cache loads all it holds at start).
-# One-off commands (init, help) are in neither cache: their classes load from the jar when they run.
-short="-XX:TieredStopAtLevel=1 -XX:CompileThresholdScaling=20 -Xms4m -Xmn1m"
+# memory, and a `get` is over before either pays back. Long commands want C2: model installs hash hundreds of MB
+# (SHA-256 intrinsics), a sync may pull a whole district, the background worker runs for days. `model` runs C2 alone
+# (no C1 tier: its profiled code, compiler thread and arenas are a few MB that an install does not need). Commands
+# that download give the young generation survivor spaces of 1 MB, enough for the frames in flight: smaller ones
+# promote them, and the old generation then grows with every chunk of a full install (Serial GC expands it rather
+# than collect it).
+# Each family starts with its own AOT cache (a cache loads all it holds at start): `local` for the offline commands,
+# `model` for installs, `network` (both) for sync and run. One-off commands (init, help) are in none.
+tuning="-XX:TieredStopAtLevel=1 -XX:CompileThresholdScaling=20 -Xms4m -Xmn1m"
 aot=local
 for arg in "$@"; do
-  case "$arg" in model | run | sync) short="" aot=network ;; esac
+  case "$arg" in
+    model) tuning="-XX:-TieredCompilation -Xmn4m -XX:SurvivorRatio=2" aot=model; break ;;
+    run | sync) tuning="-Xmn4m -XX:SurvivorRatio=2" aot=network; break ;;
+  esac
 done
 # shellcheck disable=SC2086
-exec "$dir/runtime/bin/java" -XX:AOTCache="$dir/$aot.aot" @JVM_OPTIONS@ $short \
+exec "$dir/runtime/bin/java" -XX:AOTCache="$dir/$aot.aot" @JVM_OPTIONS@ $tuning \
   -Dorg.sqlite.lib.path="$dir/lib" -Dorg.sqlite.lib.name=libsqlitejdbc.so -DZstdNativePath="$dir/lib/libzstd-jni.so" \
   -cp "$dir/outpost.jar" dev.outpost.device.cli.OutpostCli "$@"
 __OUTPOST_PAYLOAD_BELOW__

@@ -2,16 +2,15 @@ package dev.outpost.device.model;
 
 import dev.outpost.device.DeviceException;
 import dev.outpost.device.ExitCode;
+import dev.outpost.device.http.HttpLink;
 import dev.outpost.device.sync.Problem;
-import java.io.ByteArrayOutputStream;
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -24,88 +23,82 @@ public final class ArtifactClient {
     /** Attempts per download before the install stops (it resumes from there next time). */
     static final int ATTEMPTS_MAX = 6;
 
-    /**
-     * HTTP/1.1 keep-alive: one connection carries every chunk request (no h2c upgrade dance per connection). Made on
-     * the first request: {@code model status} and {@code status --json} hold a client but never send anything, and
-     * an HTTP client costs them its selector thread and TLS classes.
-     */
-    private HttpClient http;
+    /** Keep-alive connections to the server, opened on the first request ({@code model status} sends none). */
+    private final HttpLink http;
 
-    private final URI server;
     private final String token;
     private final AtomicLong bytesDownloaded = new AtomicLong();
 
     public ArtifactClient(String server, String token) {
-        this.server = URI.create(server.endsWith("/") ? server : server + "/");
+        this.http = new HttpLink(URI.create(server.endsWith("/") ? server : server + "/"), Duration.ofSeconds(10));
         this.token = token;
-    }
-
-    private synchronized HttpClient http() {
-        if (http == null) {
-            http = HttpClient.newBuilder()
-                    .version(HttpClient.Version.HTTP_1_1)
-                    .connectTimeout(Duration.ofSeconds(10))
-                    .build();
-        }
-        return http;
     }
 
     public long bytesDownloaded() {
         return bytesDownloaded.get();
     }
 
-    /** The whole body of {@code path}, at most {@code maxBytes}, resuming a cut body with Range. */
+    /**
+     * The whole body of {@code path}, at most {@code maxBytes}, resuming a cut body with Range. A body of declared
+     * length is read straight into an array of that size: frames are up to a few hundred KB, and every extra copy
+     * is heap the garbage collector has to find room for.
+     */
     public byte[] fetch(String path, int maxBytes) {
-        ByteArrayOutputStream got = new ByteArrayOutputStream();
+        byte[] body = new byte[0];
+        int have = 0; // bytes of the body received, kept across attempts
         IOException last = null;
         for (int attempt = 0; attempt < ATTEMPTS_MAX; attempt++) {
             if (attempt > 0) {
                 pause(attempt);
             }
-            HttpRequest.Builder req = HttpRequest.newBuilder(server.resolve(path))
-                    .timeout(Duration.ofSeconds(60))
-                    .header("Authorization", "Bearer " + token)
-                    .GET();
-            if (got.size() > 0) {
-                req.header("Range", "bytes=" + got.size() + "-");
-            }
-            try {
-                HttpResponse<InputStream> r = http().send(req.build(), HttpResponse.BodyHandlers.ofInputStream());
-                try (InputStream in = r.body()) {
-                    if (r.statusCode() == 200) {
-                        got.reset(); // the server sent the whole body again
-                    } else if (r.statusCode() == 206) {
-                        String range = r.headers().firstValue("Content-Range").orElse("");
-                        if (!range.startsWith("bytes " + got.size() + "-")) {
-                            got.reset();
-                            continue;
-                        }
-                    } else {
-                        byte[] body = in.readNBytes(64 * 1024);
-                        bytesDownloaded.addAndGet(body.length);
-                        throw refusal(r.statusCode(), body, path);
+            String[] headers = have > 0
+                    ? new String[] {"Authorization", "Bearer " + token, "Range", "bytes=" + have + "-"}
+                    : new String[] {"Authorization", "Bearer " + token};
+            try (HttpLink.Response r = http.exchange("GET", path, headers, null, Duration.ofSeconds(60), true)) {
+                InputStream in = r.body();
+                if (r.status() == 200) {
+                    have = 0; // the server sent the whole body again
+                } else if (r.status() == 206) {
+                    if (!r.header("Content-Range").startsWith("bytes " + have + "-")) {
+                        have = 0;
+                        continue;
                     }
-                    byte[] buf = new byte[64 * 1024];
-                    for (int n; (n = in.read(buf)) > 0; ) {
+                } else {
+                    byte[] problem = in.readNBytes(64 * 1024);
+                    bytesDownloaded.addAndGet(problem.length);
+                    throw refusal(r.status(), problem, path);
+                }
+                long declared = r.contentLength(); // of this answer: for a 206, the rest
+                if (declared > (long) maxBytes - have) {
+                    throw tooLarge(path, maxBytes);
+                }
+                if (declared >= 0) {
+                    body = Arrays.copyOf(body, have + (int) declared);
+                    while (have < body.length) { // an early end is an EOFException: resumed from here
+                        int n = in.read(body, have, body.length - have);
+                        if (n < 0) {
+                            throw new EOFException("the body ended after " + have + " bytes");
+                        }
+                        have += n;
                         bytesDownloaded.addAndGet(n);
-                        if (got.size() + n > maxBytes) {
-                            throw new DeviceException(
-                                    ExitCode.REFUSED, path + " is larger than the " + maxBytes + " bytes it may be");
+                    }
+                    return body;
+                }
+                for (int n; ; have += n) { // no declared length: until the stream ends
+                    if (have == body.length) {
+                        if (have > maxBytes) {
+                            throw tooLarge(path, maxBytes);
                         }
-                        got.write(buf, 0, n);
+                        body = Arrays.copyOf(body, Math.min(Math.max(2 * have, 64 * 1024), maxBytes + 1));
                     }
-                    long declared =
-                            r.headers().firstValueAsLong("Content-Length").orElse(-1);
-                    if (r.statusCode() == 206 || declared < 0 || got.size() >= declared) {
-                        return got.toByteArray();
+                    n = in.read(body, have, body.length - have);
+                    if (n < 0) {
+                        return Arrays.copyOf(body, have);
                     }
-                    last = new IOException("the body ended after " + got.size() + " of " + declared + " bytes");
+                    bytesDownloaded.addAndGet(n);
                 }
             } catch (IOException e) {
                 last = e; // cut short: the next attempt asks for the rest
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new DeviceException(ExitCode.UNREACHABLE, "interrupted while downloading " + path, e);
             }
         }
         throw new DeviceException(
@@ -122,22 +115,23 @@ public final class ArtifactClient {
 
     /** POSTs a JSON body; true when the server took it. Never throws for a refusal: the caller keeps the body. */
     public boolean postJson(String path, String json) {
-        try {
-            HttpResponse<byte[]> r = http().send(
-                            HttpRequest.newBuilder(server.resolve(path))
-                                    .timeout(Duration.ofSeconds(20))
-                                    .header("Authorization", "Bearer " + token)
-                                    .header("Content-Type", "application/json")
-                                    .POST(HttpRequest.BodyPublishers.ofString(json))
-                                    .build(),
-                            HttpResponse.BodyHandlers.ofByteArray());
-            return r.statusCode() / 100 == 2;
+        String[] headers = {"Authorization", "Bearer " + token, "Content-Type", "application/json"};
+        byte[] body = json.getBytes(StandardCharsets.UTF_8);
+        try (HttpLink.Response r = http.exchange("POST", path, headers, body, Duration.ofSeconds(20), false)) {
+            r.body().readNBytes(64 * 1024); // read to the end, so the connection can carry the next request
+            return r.status() / 100 == 2;
         } catch (IOException e) {
             return false;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
         }
+    }
+
+    /** Closes the connections; a download blocked on one fails at once. */
+    public void close() {
+        http.close();
+    }
+
+    private static DeviceException tooLarge(String path, int maxBytes) {
+        return new DeviceException(ExitCode.REFUSED, path + " is larger than the " + maxBytes + " bytes it may be");
     }
 
     private static DeviceException refusal(int status, byte[] body, String path) {

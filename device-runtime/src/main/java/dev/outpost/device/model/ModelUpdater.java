@@ -472,23 +472,29 @@ public final class ModelUpdater {
             throws IOException {
         byte[] raw;
         try {
-            raw = switch (step) {
-                case Step.Reuse r -> throw new IllegalStateException("reused chunks are copied (copyLocal)");
-                case Step.Copy cp -> read(out, to[cp.earlier()], c.rawLength());
-                case Step.Delta d -> {
-                    int[] refs = d.delta().references();
-                    int refBytes = 0;
-                    for (int k : refs) {
-                        refBytes += held.chunks().get(k).rawLength();
-                    }
-                    ByteBuffer ref = ByteBuffer.allocate(refBytes);
-                    for (int k : refs) {
-                        ref.put(read(in, ho[k], held.chunks().get(k).rawLength()));
-                    }
-                    yield ChunkCodec.applyDelta(frame, ref.array(), c.rawLength());
+            // if/else rather than a pattern switch: each pattern switch has a class generated at run time (the
+            // class-file library, megabytes of compiler arena), and a device pays for that on every install.
+            if (step instanceof Step.Copy cp) {
+                raw = read(out, to[cp.earlier()], c.rawLength());
+            } else if (step instanceof Step.Delta d) {
+                int[] refs = d.delta().references();
+                int refBytes = 0;
+                for (int k : refs) {
+                    refBytes += held.chunks().get(k).rawLength();
                 }
-                case Step.Fetch f -> ChunkCodec.decompress(frame, c.rawLength());
-            };
+                byte[] ref = new byte[refBytes]; // read straight into place: references reach 1 MiB
+                int at = 0;
+                for (int k : refs) {
+                    int length = held.chunks().get(k).rawLength();
+                    readFully(in, ho[k], ByteBuffer.wrap(ref, at, length));
+                    at += length;
+                }
+                raw = ChunkCodec.applyDelta(frame, ref, c.rawLength());
+            } else if (step instanceof Step.Fetch) {
+                raw = ChunkCodec.decompress(frame, c.rawLength());
+            } else {
+                throw new IllegalStateException("reused chunks are copied (copyLocal)");
+            }
         } catch (OutpostException undecodable) {
             raw = null;
         }
@@ -871,13 +877,19 @@ public final class ModelUpdater {
     }
 
     private static byte[] read(FileChannel ch, long position, int length) throws IOException {
-        ByteBuffer b = ByteBuffer.allocate(length);
-        while (b.hasRemaining()) {
-            if (ch.read(b, position + b.position()) < 0) {
+        byte[] data = new byte[length];
+        readFully(ch, position, ByteBuffer.wrap(data));
+        return data;
+    }
+
+    /** Fills {@code into} (from its position to its limit) with the bytes at {@code position}. */
+    private static void readFully(FileChannel ch, long position, ByteBuffer into) throws IOException {
+        long start = position - into.position();
+        while (into.hasRemaining()) {
+            if (ch.read(into, start + into.position()) < 0) {
                 throw new IOException("a slot file ends early");
             }
         }
-        return b.array();
     }
 
     private static void write(FileChannel ch, long position, byte[] data) throws IOException {

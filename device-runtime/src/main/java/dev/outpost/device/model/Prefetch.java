@@ -67,11 +67,14 @@ final class Prefetch implements AutoCloseable {
     }
 
     private String path(Step step) {
-        return switch (step) {
-            case Step.Fetch f -> ModelUpdater.chunkPath(target.chunks().get(f.target()));
-            case Step.Delta d -> "v1/deltas/" + d.delta().hash().hex();
-            default -> null;
-        };
+        // Not a pattern switch: see ModelUpdater.produce.
+        if (step instanceof Step.Fetch f) {
+            return ModelUpdater.chunkPath(target.chunks().get(f.target()));
+        }
+        if (step instanceof Step.Delta d) {
+            return "v1/deltas/" + d.delta().hash().hex();
+        }
+        return null;
     }
 
     @Override

@@ -2,13 +2,12 @@ package dev.outpost.device.sync;
 
 import dev.outpost.device.DeviceException;
 import dev.outpost.device.ExitCode;
+import dev.outpost.device.http.HttpLink;
 import dev.outpost.model.wire.Gzip;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.zip.GZIPOutputStream;
 
@@ -26,36 +25,35 @@ public final class SyncTransport {
     /** A compressed answer may inflate to at most this (the service's pages are far smaller). */
     static final int ANSWER_BYTES_MAX = 64 * 1024 * 1024;
 
-    /** HTTP/1.1: no h2c upgrade dance on plain links, and what field proxies pass through. */
-    private final HttpClient http = HttpClient.newBuilder()
-            .version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(Duration.ofSeconds(10))
-            .build();
-
+    private final HttpLink http;
     private final URI server;
     private final String token;
 
     public SyncTransport(String server, String token) {
         this.server = URI.create(server.endsWith("/") ? server : server + "/");
+        this.http = new HttpLink(this.server, Duration.ofSeconds(10));
         this.token = token;
     }
 
     /** Posts {@code body}, gzip-compressed when that saves a tenth or more; answers may come compressed. */
     public Answer post(String path, String contentType, byte[] body) {
-        HttpRequest.Builder b = HttpRequest.newBuilder(server.resolve(path))
-                .timeout(Duration.ofSeconds(120))
-                .header("Authorization", "Bearer " + token)
-                .header("Content-Type", contentType)
-                .header("Accept", contentType + ", application/problem+json")
-                .header("Accept-Encoding", "gzip");
         byte[] gzipped = body.length > COMPRESS_ABOVE_BYTES ? gzip(body) : null;
-        if (gzipped != null && gzipped.length < body.length - body.length / 10) {
-            b.header("Content-Encoding", "gzip").POST(HttpRequest.BodyPublishers.ofByteArray(gzipped));
-        } else {
-            // The binary encoding is dense already: random row ids, say, leave gzip nothing to take.
-            b.POST(HttpRequest.BodyPublishers.ofByteArray(body));
-        }
-        return send(b.build());
+        // The binary encoding is dense already: random row ids, say, leave gzip nothing to take.
+        boolean compress = gzipped != null && gzipped.length < body.length - body.length / 10;
+        String[] headers = {
+            "Authorization",
+            "Bearer " + token,
+            "Content-Type",
+            contentType,
+            "Accept",
+            contentType + ", application/problem+json",
+            "Accept-Encoding",
+            "gzip",
+            "Content-Encoding",
+            compress ? "gzip" : "identity"
+        };
+        // Idempotent by protocol: a batch sent again is answered from its batch id and applied once.
+        return send("POST", path, headers, compress ? gzipped : body, Duration.ofSeconds(120), true);
     }
 
     static byte[] gzip(byte[] body) {
@@ -74,20 +72,22 @@ public final class SyncTransport {
     }
 
     public Answer get(String path) {
-        return send(HttpRequest.newBuilder(server.resolve(path))
-                .timeout(Duration.ofSeconds(20))
-                .header("Authorization", "Bearer " + token)
-                .GET()
-                .build());
+        String[] headers = {"Authorization", "Bearer " + token, "Accept-Encoding", "gzip"};
+        return send("GET", path, headers, null, Duration.ofSeconds(20), true);
     }
 
-    private Answer send(HttpRequest request) {
-        try {
-            HttpResponse<byte[]> r = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
-            return new Answer(
-                    r.statusCode(),
-                    r.headers().firstValue("Content-Type").orElse(""),
-                    inflate(r.headers().firstValue("Content-Encoding").orElse(""), r.body()));
+    private Answer send(
+            String method, String path, String[] headers, byte[] body, Duration timeout, boolean idempotent) {
+        try (HttpLink.Response r = http.exchange(method, path, headers, body, timeout, idempotent)) {
+            InputStream in = r.body();
+            byte[] raw = in.readNBytes(ANSWER_BYTES_MAX);
+            if (in.read() >= 0) {
+                throw new DeviceException(
+                        ExitCode.UNREACHABLE,
+                        "the answer from " + server + " is larger than " + ANSWER_BYTES_MAX
+                                + " bytes; nothing was lost, sync again later");
+            }
+            return new Answer(r.status(), r.header("Content-Type"), inflate(r.header("Content-Encoding"), raw));
         } catch (IOException e) {
             throw new DeviceException(
                     ExitCode.UNREACHABLE,
@@ -100,9 +100,6 @@ public final class SyncTransport {
                     "the answer from " + server + " could not be inflated (" + e.getMessage()
                             + "); nothing was lost, sync again later",
                     e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new DeviceException(ExitCode.UNREACHABLE, "interrupted while talking to " + server, e);
         }
     }
 }

@@ -9,7 +9,6 @@ import java.security.KeyPairGenerator;
 import java.security.PrivateKey;
 import java.security.PublicKey;
 import java.security.spec.PKCS8EncodedKeySpec;
-import java.security.spec.X509EncodedKeySpec;
 import java.util.Base64;
 
 /**
@@ -40,11 +39,11 @@ public record SigningKeys(PrivateKey privateKey, PublicKey publicKey) {
         }
     }
 
+    /** The public key from base64 X.509 text; read without the JDK's key factory (see {@link Ed25519PublicKey}). */
     public static PublicKey decodePublic(String publicBase64) {
         try {
-            return KeyFactory.getInstance("Ed25519")
-                    .generatePublic(new X509EncodedKeySpec(Base64.getDecoder().decode(publicBase64.strip())));
-        } catch (GeneralSecurityException | IllegalArgumentException e) {
+            return Ed25519PublicKey.fromSpki(Base64.getDecoder().decode(publicBase64.strip()));
+        } catch (IllegalArgumentException e) {
             throw new OutpostException(ErrorCode.SIGNATURE_INVALID, "not an Ed25519 public key in base64 X.509");
         }
     }

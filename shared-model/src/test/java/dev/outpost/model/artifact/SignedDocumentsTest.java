@@ -8,6 +8,8 @@ import dev.outpost.model.ErrorCode;
 import dev.outpost.model.OutpostException;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.security.PublicKey;
+import java.util.Base64;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -88,6 +90,29 @@ class SignedDocumentsTest {
         byte[] verified = SignedEnvelope.sign("t", payload, again).verifiedPayload("t", KEYS.publicKey());
         assertArrayEquals(payload, verified);
         assertEquals(KEYS.keyId(), again.keyId());
+    }
+
+    @Test
+    void aDecodedPublicKeyVerifiesAndEveryAlteredKeyIsRefused() {
+        byte[] payload = {4, 5, 6};
+        SignedEnvelope signed = SignedEnvelope.sign("t", payload, KEYS);
+        PublicKey decoded = SigningKeys.decodePublic(KEYS.publicBase64());
+        assertArrayEquals(payload, signed.verifiedPayload("t", decoded));
+        assertArrayEquals(KEYS.publicKey().getEncoded(), decoded.getEncoded());
+        assertEquals(KEYS.keyId(), SigningKeys.keyId(decoded));
+        byte[] spki = KEYS.publicKey().getEncoded();
+        for (int bit = 0; bit < spki.length * 8; bit++) {
+            byte[] altered = spki.clone();
+            altered[bit / 8] ^= (byte) (1 << (bit % 8));
+            String text = Base64.getEncoder().encodeToString(altered);
+            OutpostException e = assertThrows(
+                    OutpostException.class, () -> signed.verifiedPayload("t", SigningKeys.decodePublic(text)));
+            assertEquals(ErrorCode.SIGNATURE_INVALID, e.code(), "bit " + bit);
+        }
+        for (String notAKey : List.of("", "AAAA", Base64.getEncoder().encodeToString(new byte[44]), "%%%")) {
+            OutpostException e = assertThrows(OutpostException.class, () -> SigningKeys.decodePublic(notAKey));
+            assertEquals(ErrorCode.SIGNATURE_INVALID, e.code());
+        }
     }
 
     static Manifest manifest(long version) throws IOException {

@@ -73,7 +73,10 @@ public final class ModelUpdateBench {
             t = System.nanoTime();
             String full = update(outpost, device, work.resolve("full.rss"));
             double fullSeconds = (System.nanoTime() - t) / 1e9;
-            System.out.printf("first install of v1 (full download): %.1f s, %s%n", fullSeconds, full);
+            double fullRssMb = peakRssMb(work.resolve("full.rss"));
+            System.out.printf(
+                    "first install of v1 (full download): %.1f s, peak RSS %.0f MB, %s%n",
+                    fullSeconds, fullRssMb, full);
             update(outpost, warm, work.resolve("warm1.rss"));
 
             desire(bench, 2);
@@ -86,10 +89,7 @@ public final class ModelUpdateBench {
             t = System.nanoTime();
             String out = update(outpost, device, work.resolve("update.rss"));
             double seconds = (System.nanoTime() - t) / 1e9;
-            double rssMb = Long.parseLong(Files.readAllLines(work.resolve("update.rss"))
-                            .getLast()
-                            .trim())
-                    / 1024.0;
+            double rssMb = peakRssMb(work.resolve("update.rss"));
             System.out.println(out);
             Matcher m = BYTES.matcher(out);
             if (!m.find()) {
@@ -105,8 +105,8 @@ public final class ModelUpdateBench {
             double endToEndMbPerS = Files.size(v2) / 1e6 / seconds;
             System.out.printf(
                     "RESULT name=model-update bytes=%d best_tool_bytes=%d ratio=%.3f zstd_patch_bytes=%d"
-                            + " xdelta3_bytes=%d full_download_mb=%s peak_rss_mb=%.0f wall_s=%.2f apply_s=%.2f"
-                            + " apply_mb_per_s=%.0f end_to_end_mb_per_s=%.0f%n",
+                            + " xdelta3_bytes=%d full_download_mb=%s peak_rss_mb=%.0f full_install_peak_rss_mb=%.0f"
+                            + " wall_s=%.2f apply_s=%.2f apply_mb_per_s=%.0f end_to_end_mb_per_s=%.0f%n",
                     bytes,
                     best,
                     (double) bytes / best,
@@ -114,6 +114,7 @@ public final class ModelUpdateBench {
                     xdeltaBytes,
                     m.group(2),
                     rssMb,
+                    fullRssMb,
                     seconds,
                     applySeconds,
                     applyMbPerS,
@@ -121,6 +122,11 @@ public final class ModelUpdateBench {
         } finally {
             bench.stop();
         }
+    }
+
+    /** The peak RSS GNU time wrote (its %M, KB), in MB. */
+    private static double peakRssMb(Path timeOutput) throws Exception {
+        return Long.parseLong(Files.readAllLines(timeOutput).getLast().trim()) / 1024.0;
     }
 
     private static void write(Path file, long size, boolean v2) throws Exception {
