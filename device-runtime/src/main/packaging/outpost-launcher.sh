@@ -21,11 +21,11 @@ fi
 # Short commands run on C1 alone, compile only what runs thousands of times (a `list` of a big table still gets its
 # loops compiled) and collect a 1 MB young generation: each compiled method and each fresh heap page is resident
 # memory, and a `get` is over before either pays back. Long commands want C2: model installs hash hundreds of MB
-# (SHA-256 intrinsics), a sync may pull a whole district, the background worker runs for days. `model` runs C2 alone
-# (no C1 tier: its profiled code, compiler thread and arenas are a few MB that an install does not need). Commands
-# that download give the young generation survivor spaces of 1 MB, enough for the frames in flight: smaller ones
-# promote them, and the old generation then grows with every chunk of a full install (Serial GC expands it rather
-# than collect it).
+# (SHA-256 intrinsics), a sync may pull a whole district, the background worker runs for days. `model` and `run` run
+# C2 alone (no C1 tier: its profiled code, compiler thread and arenas cost an install 3 MB, and `run` 15 MB while it
+# installs); `sync` keeps C1 for its first pages. Commands that download give the young generation survivor spaces of
+# 1 MB, enough for the frames in flight: smaller ones promote them, and the old generation then grows with every chunk
+# of a full install (Serial GC expands it rather than collect it).
 # Each family starts with its own AOT cache (a cache loads all it holds at start): `local` for the offline commands,
 # `model` for installs, `network` (both) for sync and run. One-off commands (init, help) are in none.
 tuning="-XX:TieredStopAtLevel=1 -XX:CompileThresholdScaling=20 -Xms4m -Xmn1m"
@@ -33,7 +33,8 @@ aot=local
 for arg in "$@"; do
   case "$arg" in
     model) tuning="-XX:-TieredCompilation -Xmn4m -XX:SurvivorRatio=2" aot=model; break ;;
-    run | sync) tuning="-Xmn4m -XX:SurvivorRatio=2" aot=network; break ;;
+    run) tuning="-XX:-TieredCompilation -Xmn4m -XX:SurvivorRatio=2" aot=network; break ;;
+    sync) tuning="-Xmn4m -XX:SurvivorRatio=2" aot=network; break ;;
   esac
 done
 # shellcheck disable=SC2086
