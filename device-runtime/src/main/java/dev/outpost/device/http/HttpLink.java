@@ -375,94 +375,90 @@ public final class HttpLink implements AutoCloseable {
         }
     }
 
-    /** A body of known length (or, with {@link Long#MAX_VALUE}, until the connection closes). */
-    private static final class FixedBody extends InputStream {
-        private final Connection c;
-        private final boolean untilClose;
-        private final boolean keepAlive;
-        private long remaining;
+    /** An answer's body: read to its end, it hands its connection back; closed early, it closes the connection. */
+    private abstract static class Body extends InputStream {
+        final Connection c;
+        final boolean keepAlive;
         private boolean finished;
 
-        FixedBody(Connection c, long length, boolean keepAlive) {
+        Body(Connection c, boolean keepAlive) {
             this.c = c;
-            this.remaining = length;
-            this.untilClose = length == Long.MAX_VALUE;
-            this.keepAlive = keepAlive && !untilClose;
-            if (length == 0) {
-                finish();
-            }
+            this.keepAlive = keepAlive;
         }
 
+        /** Up to {@code len} (> 0) bytes, or -1 once {@link #finish} was called. */
+        abstract int readBody(byte[] b, int off, int len) throws IOException;
+
         @Override
-        public int read() throws IOException {
+        public final int read() throws IOException {
             byte[] one = new byte[1];
             return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
         }
 
         @Override
-        public int read(byte[] b, int off, int len) throws IOException {
+        public final int read(byte[] b, int off, int len) throws IOException {
             if (finished) {
                 return -1;
             }
-            if (len == 0) {
-                return 0;
+            return len == 0 ? 0 : readBody(b, off, len);
+        }
+
+        /** The body ended: the connection goes back to the pool when {@code reusable} (and keep-alive) holds. */
+        final void finish(boolean reusable) {
+            finished = true;
+            c.done(reusable && keepAlive);
+        }
+
+        @Override
+        public final void close() {
+            if (!finished) {
+                finish(false);
             }
+        }
+    }
+
+    /** A body of known length (or, with {@link Long#MAX_VALUE}, until the connection closes). */
+    private static final class FixedBody extends Body {
+        private final boolean untilClose;
+        private long remaining;
+
+        FixedBody(Connection c, long length, boolean keepAlive) {
+            super(c, keepAlive);
+            this.remaining = length;
+            this.untilClose = length == Long.MAX_VALUE;
+            if (length == 0) {
+                finish(true);
+            }
+        }
+
+        @Override
+        int readBody(byte[] b, int off, int len) throws IOException {
             int n = c.read(b, off, (int) Math.min(len, remaining));
             if (n < 0) {
                 if (untilClose) {
-                    finished = true;
-                    c.done(false);
+                    finish(false);
                     return -1;
                 }
                 throw new EOFException("the body ended " + remaining + " bytes early");
             }
             remaining -= n;
             if (remaining == 0) {
-                finish();
+                finish(true);
             }
             return n;
-        }
-
-        private void finish() {
-            finished = true;
-            c.done(keepAlive);
-        }
-
-        @Override
-        public void close() {
-            if (!finished) {
-                finished = true;
-                c.done(false);
-            }
         }
     }
 
     /** A body in chunked transfer coding. */
-    private static final class ChunkedBody extends InputStream {
-        private final Connection c;
-        private final boolean keepAlive;
+    private static final class ChunkedBody extends Body {
         private long chunkLeft;
-        private boolean finished;
 
         ChunkedBody(Connection c, boolean keepAlive) {
-            this.c = c;
-            this.keepAlive = keepAlive;
+            super(c, keepAlive);
         }
 
         @Override
-        public int read() throws IOException {
-            byte[] one = new byte[1];
-            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len) throws IOException {
-            if (finished) {
-                return -1;
-            }
-            if (len == 0) {
-                return 0;
-            }
+        int readBody(byte[] b, int off, int len) throws IOException {
             if (chunkLeft == 0) {
                 String size = c.line(1024);
                 int semi = size.indexOf(';');
@@ -482,8 +478,7 @@ public final class HttpLink implements AutoCloseable {
                         }
                         trailerBytes += trailer.length() + 2;
                     }
-                    finished = true;
-                    c.done(keepAlive);
+                    finish(true);
                     return -1;
                 }
             }
@@ -496,14 +491,6 @@ public final class HttpLink implements AutoCloseable {
                 throw new IOException("no line end after a chunk");
             }
             return n;
-        }
-
-        @Override
-        public void close() {
-            if (!finished) {
-                finished = true;
-                c.done(false);
-            }
         }
     }
 
