@@ -338,7 +338,7 @@ public final class ModelUpdater {
         ModelInstall activating =
                 install.withProgress("activating", steps.size(), client.bytesDownloaded() - baseBytes, 0);
         store.inTransaction(() -> {
-            store.saveModelInstall(activating);
+            store.saveModelInstallProgress(activating);
             return null;
         });
         Outcome o = finishActivation(slots, activating, key, health, progress, true);
@@ -395,7 +395,7 @@ public final class ModelUpdater {
                     ModelInstall now =
                             install.withProgress("downloading", i + 1, client.bytesDownloaded() - baseBytes, 0);
                     store.inTransaction(() -> {
-                        store.saveModelInstall(now);
+                        store.saveModelInstallProgress(now);
                         return null;
                     });
                     sinceCommit = 0;
@@ -563,7 +563,7 @@ public final class ModelUpdater {
             CrashPoints.reached("activate");
             ModelInstall checking = install.withProgress("checking", install.stepDone(), install.bytesDownloaded(), 0);
             store.inTransaction(() -> {
-                store.saveModelInstall(checking);
+                store.saveModelInstallProgress(checking);
                 return null;
             });
             install = checking;
@@ -615,7 +615,7 @@ public final class ModelUpdater {
             ModelInstall counted =
                     install.withProgress("checking", install.stepDone(), install.bytesDownloaded(), tries);
             store.inTransaction(() -> {
-                store.saveModelInstall(counted);
+                store.saveModelInstallProgress(counted);
                 return null;
             });
             install = counted;

@@ -44,6 +44,9 @@ public final class LocalStore implements AutoCloseable {
                 assignment blob not null, manifest blob not null, delta_index blob,
                 slot text not null, phase text not null, step_done integer not null default 0,
                 bytes_downloaded integer not null default 0, health_tries integer not null default 0);
+            create table if not exists model_install_progress (
+                artifact text primary key, phase text not null, step_done integer not null,
+                bytes_downloaded integer not null, health_tries integer not null);
             create table if not exists model_report (id integer primary key autoincrement, body text not null);
             """;
 
@@ -184,8 +187,11 @@ public final class LocalStore implements AutoCloseable {
     }
 
     public Optional<ModelInstall> getModelInstall(String artifact) throws SQLException {
-        try (Cached ps = prepared("select target_version, from_version, assignment, manifest, delta_index, slot, phase,"
-                + " step_done, bytes_downloaded, health_tries from model_install where artifact = ?")) {
+        try (Cached ps = prepared("select i.target_version, i.from_version, i.assignment, i.manifest, i.delta_index,"
+                + " i.slot, coalesce(p.phase, i.phase), coalesce(p.step_done, i.step_done),"
+                + " coalesce(p.bytes_downloaded, i.bytes_downloaded), coalesce(p.health_tries, i.health_tries)"
+                + " from model_install i left join model_install_progress p on p.artifact = i.artifact"
+                + " where i.artifact = ?")) {
             ps.statement().setString(1, artifact);
             try (ResultSet rs = ps.statement().executeQuery()) {
                 if (!rs.next()) {
@@ -231,6 +237,33 @@ public final class LocalStore implements AutoCloseable {
             st.setInt(11, m.healthTries());
             st.executeUpdate();
         }
+        deleteModelInstallProgress(m.artifact()); // the row just written holds the progress
+    }
+
+    /**
+     * Saves only {@code m}'s progress (phase, steps done, bytes, health tries) for an install whose record is saved
+     * already. Progress is committed several times a second during a download; rewriting the record each time
+     * copied its manifest, assignment and delta index (hundreds of KB for a large model) through the driver and
+     * SQLite's pages at every commit, which grew the device's memory with the model's size.
+     */
+    public void saveModelInstallProgress(ModelInstall m) throws SQLException {
+        try (Cached ps = prepared("insert or replace into model_install_progress"
+                + " (artifact, phase, step_done, bytes_downloaded, health_tries) values (?, ?, ?, ?, ?)")) {
+            PreparedStatement st = ps.statement();
+            st.setString(1, m.artifact());
+            st.setString(2, m.phase());
+            st.setInt(3, m.stepDone());
+            st.setLong(4, m.bytesDownloaded());
+            st.setInt(5, m.healthTries());
+            st.executeUpdate();
+        }
+    }
+
+    private void deleteModelInstallProgress(String artifact) throws SQLException {
+        try (Cached ps = prepared("delete from model_install_progress where artifact = ?")) {
+            ps.statement().setString(1, artifact);
+            ps.statement().executeUpdate();
+        }
     }
 
     public void deleteModelInstall(String artifact) throws SQLException {
@@ -238,6 +271,7 @@ public final class LocalStore implements AutoCloseable {
             ps.statement().setString(1, artifact);
             ps.statement().executeUpdate();
         }
+        deleteModelInstallProgress(artifact);
     }
 
     /** Install reports not yet delivered, oldest first: (id, JSON body). */
