@@ -67,7 +67,9 @@ public final class HttpLink implements AutoCloseable {
         }
     }
 
-    private final URI server;
+    /** The server URL's path, ending with "/": request paths are relative to it. */
+    private final String basePath;
+
     private final String host;
     private final int port;
     private final boolean tls;
@@ -85,7 +87,8 @@ public final class HttpLink implements AutoCloseable {
         if (server.getHost() == null) {
             throw new IllegalArgumentException("no host in " + server);
         }
-        this.server = server;
+        String path = server.getRawPath() == null || server.getRawPath().isEmpty() ? "/" : server.getRawPath();
+        this.basePath = path.endsWith("/") ? path : path + "/";
         this.tls = scheme.equals("https");
         this.host = server.getHost();
         int defaultPort = tls ? 443 : 80;
@@ -95,15 +98,22 @@ public final class HttpLink implements AutoCloseable {
     }
 
     /**
-     * Sends {@code method} to {@code path} (resolved against the server URL) with {@code headers} (name, value,
-     * name, value, ...) and {@code body} (null for none). {@code readTimeout} bounds each wait for bytes from the
-     * server. The caller closes the answer.
+     * Sends {@code method} to {@code path} (relative to the server URL's path, query included) with {@code headers}
+     * (name, value, name, value, ...) and {@code body} (null for none). {@code readTimeout} bounds each wait for
+     * bytes from the server. The caller closes the answer.
      */
     public Response exchange(
             String method, String path, String[] headers, byte[] body, Duration readTimeout, boolean idempotent)
             throws IOException {
-        URI target = server.resolve(path);
-        String requestTarget = target.getRawPath() + (target.getRawQuery() == null ? "" : "?" + target.getRawQuery());
+        // Appended, not URI.resolve'd: the device's paths are its own, and a URI parse per request was most of what
+        // the JIT inlined into the download loop.
+        for (int i = 0; i < path.length(); i++) {
+            char ch = path.charAt(i);
+            if (ch <= ' ' || ch >= 0x7f) {
+                throw new IllegalArgumentException("not a request path: " + printable(path));
+            }
+        }
+        String requestTarget = path.startsWith("/") ? path : basePath + path;
         byte[] head = head(method, requestTarget, headers, body);
         for (int attempt = 0; ; attempt++) {
             Connection c = take();

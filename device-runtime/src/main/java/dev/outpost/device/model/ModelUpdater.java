@@ -45,6 +45,8 @@ public final class ModelUpdater {
     static final int LOCAL_STEPS_PER_COMMIT = 256;
     /** Time between progress commits at most. */
     static final long PROGRESS_COMMIT_NS = 250_000_000L;
+    /** How often a download collects the old generation (see {@link OldGeneration}). */
+    static final long OLD_GENERATION_COLLECT_NS = 2_000_000_000L;
 
     private static final int FRAME_BYTES_MAX = Prefetch.FRAME_BYTES_MAX;
     private static final int DOCUMENT_BYTES_MAX = SignedEnvelope.PAYLOAD_BYTES_MAX + 4096;
@@ -321,6 +323,7 @@ public final class ModelUpdater {
                     ExitCode.UNREACHABLE, "the active version changed during the install; run the update again");
         }
         UpdatePlanner.Plan plan = UpdatePlanner.plan(held, target, deltas);
+        OldGeneration.collect(); // the planner's indexes are garbage now
         List<Step> steps = plan.steps();
         long[] to = target.offsets();
         long[] ho = held == null ? new long[] {0} : held.offsets();
@@ -334,6 +337,7 @@ public final class ModelUpdater {
             downloadSteps(install, target, held, steps, plan, to, ho, baseBytes, done, in, out, progress);
         }
         progress.update("verifying", 0, 1, client.bytesDownloaded() - baseBytes, plan.downloadBytes());
+        OldGeneration.collect();
         verifyOrRepair(staging, target, to, progress);
         ModelInstall activating =
                 install.withProgress("activating", steps.size(), client.bytesDownloaded() - baseBytes, 0);
@@ -401,6 +405,7 @@ public final class ModelUpdater {
                     sinceCommit = 0;
                     lastCommitNs = System.nanoTime();
                     CrashPoints.reached("download");
+                    OldGeneration.collectEvery(OLD_GENERATION_COLLECT_NS);
                 }
                 progress.update(
                         "downloading", i + 1, steps.size(), client.bytesDownloaded() - baseBytes, plan.downloadBytes());

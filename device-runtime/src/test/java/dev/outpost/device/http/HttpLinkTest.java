@@ -204,11 +204,16 @@ class HttpLinkTest {
     }
 
     @Test
-    void headerValuesCannotSmuggleLines() throws IOException {
+    void headerValuesAndPathsCannotSmuggleLines() throws IOException {
         HttpLink link = start(n -> ok(""));
         assertThrows(
                 IllegalArgumentException.class,
                 () -> link.exchange("GET", "a", new String[] {"X", "1\r\nEvil: 2"}, null, TIMEOUT, true));
+        for (String path : new String[] {"a b", "a\r\nEvil: 2", "caf\u00e9"}) {
+            assertThrows(
+                    IllegalArgumentException.class,
+                    () -> link.exchange("GET", path, new String[0], null, TIMEOUT, true));
+        }
         assertEquals(0, requests.size());
     }
 }
