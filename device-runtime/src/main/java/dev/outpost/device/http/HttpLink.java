@@ -116,7 +116,7 @@ public final class HttpLink implements AutoCloseable {
         String requestTarget = path.startsWith("/") ? path : basePath + path;
         byte[] head = head(method, requestTarget, headers, body);
         for (int attempt = 0; ; attempt++) {
-            Connection c = take();
+            Connection c = take(attempt > 0); // a retry never takes another idle connection: it may be stale too
             boolean reused = c.exchanges > 0;
             try {
                 c.answerStarted = false;
@@ -161,13 +161,13 @@ public final class HttpLink implements AutoCloseable {
         return s.append("\r\n").toString().getBytes(StandardCharsets.ISO_8859_1);
     }
 
-    private Connection take() throws IOException {
+    private Connection take(boolean fresh) throws IOException {
         long now = System.nanoTime();
         synchronized (this) {
             if (closed) {
                 throw new IOException("the link is closed");
             }
-            for (Connection c; (c = idle.pollLast()) != null; ) {
+            for (Connection c; !fresh && (c = idle.pollLast()) != null; ) {
                 if (now - c.idleSinceNanos < IDLE_REUSE_MAX.toNanos()) {
                     return c;
                 }

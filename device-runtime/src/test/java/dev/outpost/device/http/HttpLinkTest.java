@@ -167,6 +167,20 @@ class HttpLinkTest {
     }
 
     @Test
+    void aRetryOpensANewConnectionRatherThanTakeAnotherIdleOne() throws IOException {
+        // Two idle connections, both closed by the server (as after its restart): the retry must not try the second.
+        HttpLink link = start(n -> new Reply(ok("r" + n).bytes(), true));
+        try (HttpLink.Response a = link.exchange("GET", "a", new String[0], null, TIMEOUT, true);
+                HttpLink.Response b = link.exchange("GET", "b", new String[0], null, TIMEOUT, true)) {
+            a.body().readAllBytes();
+            b.body().readAllBytes();
+        }
+        assertEquals(2, connections.get());
+        assertEquals("200 r2", get(link, "c"));
+        assertEquals(3, connections.get());
+    }
+
+    @Test
     void aBodyClosedBeforeItsEndClosesItsConnection() throws IOException {
         HttpLink link = start(n -> ok("0123456789"));
         try (HttpLink.Response r = link.exchange("GET", "a", new String[0], null, TIMEOUT, true)) {
