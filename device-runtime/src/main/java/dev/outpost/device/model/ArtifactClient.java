@@ -125,11 +125,6 @@ public final class ArtifactClient {
         }
     }
 
-    /** Closes the connections; a download blocked on one fails at once. */
-    public void close() {
-        http.close();
-    }
-
     private static DeviceException tooLarge(String path, int maxBytes) {
         return new DeviceException(ExitCode.REFUSED, path + " is larger than the " + maxBytes + " bytes it may be");
     }
