@@ -244,6 +244,8 @@ public final class HttpLink implements AutoCloseable {
         int exchanges;
         long idleSinceNanos;
         boolean answerStarted;
+        /** Bytes of the answer's head read so far, against {@link #HEAD_BYTES_MAX}. */
+        int headBytes;
 
         Connection(Socket socket) throws IOException {
             this.socket = socket;
@@ -270,8 +272,6 @@ public final class HttpLink implements AutoCloseable {
             boolean keepAlive = statusLine.startsWith("HTTP/1.1") && !has(headers, "connection", "close");
             return new Response(status, headers, body(method, status, headers, keepAlive));
         }
-
-        private int headBytes;
 
         private Map<String, String> readHeaders() throws IOException {
             Map<String, String> headers = new HashMap<>();

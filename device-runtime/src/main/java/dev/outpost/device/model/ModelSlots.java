@@ -67,7 +67,7 @@ public final class ModelSlots {
         byte[] envelope = Files.readAllBytes(manifest);
         Verified known = VERIFIED.get(manifest);
         if (known != null && known.key().equals(key) && Arrays.equals(known.envelope(), envelope)) {
-            return Optional.of(new Slot(name, file, known.manifest(), envelope));
+            return Optional.of(new Slot(name, file, known.manifest(), known.envelope())); // one copy of the bytes
         }
         Manifest m = Manifest.decode(SignedEnvelope.decode(envelope).verifiedPayload(Manifest.PAYLOAD_TYPE, key));
         VERIFIED.put(manifest, new Verified(key, envelope, m));

@@ -6,8 +6,8 @@ package dev.outpost.device.model;
  * <p>Why: the device runs Serial GC, which grows the old generation whenever a young collection promotes more than
  * fits, and collects it only once it cannot grow (with the default heap limit, a quarter of the device's memory, that
  * is never during an install). Manifests, plans and frames that outlive a young collection would otherwise add
- * resident memory in proportion to the model's size: a 1 GB update grew the old generation to 12 MB for a few MB of
- * live objects. A full collection of a few MB takes milliseconds; after one, promotions reuse the freed space instead
+ * resident memory in proportion to the model's size: a 1 GB update grew the old generation to 12.4 MB for 7.5 MB of
+ * live objects. A full collection of that much takes milliseconds; after one, promotions reuse the freed space instead
  * of touching new pages.
  */
 final class OldGeneration {

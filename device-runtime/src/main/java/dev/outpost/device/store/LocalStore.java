@@ -243,8 +243,8 @@ public final class LocalStore implements AutoCloseable {
     /**
      * Saves only {@code m}'s progress (phase, steps done, bytes, health tries) for an install whose record is saved
      * already. Progress is committed several times a second during a download; rewriting the record each time
-     * copied its manifest, assignment and delta index (hundreds of KB for a large model) through the driver and
-     * SQLite's pages at every commit, which grew the device's memory with the model's size.
+     * copied its manifest, assignment and delta index (650 KB for a 1 GB model) through the driver and into SQLite's
+     * log at every commit: write amplification on the device's flash.
      */
     public void saveModelInstallProgress(ModelInstall m) throws SQLException {
         try (Cached ps = prepared("insert or replace into model_install_progress"
