@@ -112,7 +112,7 @@ public final class TrainingServer {
                 entries.add(new DeltaIndex.Entry(e.getKey(), e.getValue(), hash, delta.length));
             }
         }
-        return new DeltaIndex(Sha256.digest(held.encode()), Sha256.digest(target.encode()), entries);
+        return new DeltaIndex(held.digest(), target.digest(), entries);
     }
 
     private void handle(HttpExchange x) throws IOException {

@@ -14,7 +14,6 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.PublicKey;
-import java.util.Arrays;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -38,7 +37,7 @@ public final class ModelSlots {
     }
 
     /** A slot that holds a complete version, with its verified manifest. */
-    public record Slot(String name, Path file, Manifest manifest, byte[] envelope) {}
+    public record Slot(String name, Path file, Manifest manifest) {}
 
     public Path dir() {
         return dir;
@@ -65,23 +64,30 @@ public final class ModelSlots {
             return Optional.empty();
         }
         byte[] envelope = Files.readAllBytes(manifest);
+        Sha256 digest = Sha256.digest(envelope);
         Verified known = VERIFIED.get(manifest);
-        if (known != null && known.key().equals(key) && Arrays.equals(known.envelope(), envelope)) {
-            return Optional.of(new Slot(name, file, known.manifest(), known.envelope())); // one copy of the bytes
+        if (known != null && known.key().equals(key) && known.envelope().equals(digest)) {
+            return Optional.of(new Slot(name, file, known.manifest()));
         }
         Manifest m = Manifest.decode(SignedEnvelope.decode(envelope).verifiedPayload(Manifest.PAYLOAD_TYPE, key));
-        VERIFIED.put(manifest, new Verified(key, envelope, m));
-        return Optional.of(new Slot(name, file, m, envelope));
+        VERIFIED.put(manifest, new Verified(key, digest, m));
+        return Optional.of(new Slot(name, file, m));
+    }
+
+    /** The slot's signed manifest as stored (check it with {@link #getSlot} first). */
+    byte[] envelope(String name) throws IOException {
+        return Files.readAllBytes(dir.resolve(name).resolve(MANIFEST_FILE));
     }
 
     /**
      * Slot manifests this process has verified, by file: an install reads each slot's manifest several times, and
      * every Ed25519 verification hashes the whole manifest again (SHA-512) and redoes the curve arithmetic, enough to
-     * make the JIT compile both. Used only for the same bytes with the same key; at most one entry per slot file.
+     * make the JIT compile both. Used only for the same bytes (by their SHA-256: the bytes themselves would be one more
+     * copy of a manifest on a device's small heap) with the same key; at most one entry per slot file.
      */
     private static final Map<Path, Verified> VERIFIED = new ConcurrentHashMap<>();
 
-    private record Verified(PublicKey key, byte[] envelope, Manifest manifest) {}
+    private record Verified(PublicKey key, Sha256 envelope, Manifest manifest) {}
 
     public Optional<Slot> getActive(PublicKey key) throws IOException {
         Optional<String> name = getActiveName();
@@ -175,17 +181,16 @@ public final class ModelSlots {
             if (ch.size() != m.size()) {
                 return false;
             }
-            if (m.chunks().isEmpty()) {
+            if (m.chunkCount() == 0) {
                 return true;
             }
             long[] offsets = m.offsets();
-            for (int i : new int[] {0, m.chunks().size() - 1}) {
-                ByteBuffer b = ByteBuffer.allocate(m.chunks().get(i).rawLength());
+            for (int i : new int[] {0, m.chunkCount() - 1}) {
+                ByteBuffer b = ByteBuffer.allocate(m.rawLength(i));
                 while (b.hasRemaining() && ch.read(b, offsets[i] + b.position()) > 0) {
                     // read on
                 }
-                if (b.hasRemaining()
-                        || !Sha256.digest(b.array()).equals(m.chunks().get(i).hash())) {
+                if (b.hasRemaining() || !Sha256.digest(b.array()).equals(m.hash(i))) {
                     return false;
                 }
             }

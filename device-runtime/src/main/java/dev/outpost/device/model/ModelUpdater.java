@@ -211,13 +211,13 @@ public final class ModelUpdater {
             Optional<ModelSlots.Slot> kept = slots.getKept(key);
             if (kept.isPresent()
                     && kept.get().manifest().version() == a.version()
-                    && Sha256.digest(kept.get().manifest().encode()).equals(a.manifestSha256())) {
+                    && kept.get().manifest().digest().equals(a.manifestSha256())) {
                 ModelInstall switchBack = new ModelInstall(
                         artifact,
                         a.version(),
                         active.map(s -> s.manifest().version()).orElse(null),
                         envelope,
-                        kept.get().envelope(),
+                        slots.envelope(kept.get().name()),
                         null,
                         kept.get().name(),
                         "activating",
@@ -324,7 +324,7 @@ public final class ModelUpdater {
         }
         UpdatePlanner.Plan plan = UpdatePlanner.plan(held, target, deltas);
         OldGeneration.collect(); // the planner's indexes are garbage now
-        List<Step> steps = plan.steps();
+        List<Step> steps = plan.steps(); // a view: each step is made as it is reached
         long[] to = target.offsets();
         long[] ho = held == null ? new long[] {0} : held.offsets();
         long baseBytes = client.bytesDownloaded() - install.bytesDownloaded();
@@ -378,7 +378,7 @@ public final class ModelUpdater {
             long lastCommitNs = System.nanoTime();
             for (int i = done; i < steps.size(); i++) {
                 Step step = steps.get(i);
-                ChunkRef c = target.chunks().get(i);
+                ChunkRef c = target.chunk(i);
                 if (step instanceof Step.Reuse r) {
                     // A held chunk is copied by the kernel (copy_file_range), not through the heap: it was verified
                     // when its version was installed, and the whole assembled file is verified before the switch.
@@ -438,8 +438,8 @@ public final class ModelUpdater {
         }
         try (FileChannel ch = FileChannel.open(staging, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
             int repaired = 0;
-            for (int i = 0; i < target.chunks().size(); i++) {
-                ChunkRef c = target.chunks().get(i);
+            for (int i = 0; i < target.chunkCount(); i++) {
+                ChunkRef c = target.chunk(i);
                 if (!Sha256.digest(read(ch, to[i], c.rawLength())).equals(c.hash())) {
                     write(ch, to[i], fetchVerified(c));
                     repaired++;
@@ -461,8 +461,8 @@ public final class ModelUpdater {
     private static int resumePoint(FileChannel out, Manifest target, long[] to, int committed) throws IOException {
         int done = committed;
         long size = out.size();
-        while (done < target.chunks().size() && to[done + 1] <= size) {
-            ChunkRef c = target.chunks().get(done);
+        while (done < target.chunkCount() && to[done + 1] <= size) {
+            ChunkRef c = target.chunk(done);
             if (!Sha256.digest(read(out, to[done], c.rawLength())).equals(c.hash())) {
                 break;
             }
@@ -485,12 +485,12 @@ public final class ModelUpdater {
                 int[] refs = d.delta().references();
                 int refBytes = 0;
                 for (int k : refs) {
-                    refBytes += held.chunks().get(k).rawLength();
+                    refBytes += held.rawLength(k);
                 }
                 byte[] ref = new byte[refBytes]; // read straight into place: references reach 1 MiB
                 int at = 0;
                 for (int k : refs) {
-                    int length = held.chunks().get(k).rawLength();
+                    int length = held.rawLength(k);
                     readFully(in, ho[k], ByteBuffer.wrap(ref, at, length));
                     at += length;
                 }

@@ -69,7 +69,7 @@ final class Prefetch implements AutoCloseable {
     private String path(Step step) {
         // Not a pattern switch: see ModelUpdater.produce.
         if (step instanceof Step.Fetch f) {
-            return ModelUpdater.chunkPath(target.chunks().get(f.target()));
+            return ModelUpdater.chunkPath(target.chunk(f.target()));
         }
         if (step instanceof Step.Delta d) {
             return "v1/deltas/" + d.delta().hash().hex();

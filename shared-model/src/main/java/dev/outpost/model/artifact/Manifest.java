@@ -1,63 +1,48 @@
 package dev.outpost.model.artifact;
 
-import java.util.ArrayList;
+import java.util.AbstractList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
+import java.util.RandomAccess;
 import java.util.regex.Pattern;
 
 /**
  * What one artifact version is: its chunks in file order, its size and whole-file SHA-256. Encoded in one canonical
  * binary form ({@link #encode()}); the service signs those bytes (see {@link SignedEnvelope}), a device verifies them
  * before it trusts any field. The format is specified in {@code docs/artifacts.md}.
+ *
+ * <p>The chunk list is kept as that canonical form itself, 40 bytes a chunk (hash, raw length, stored length), not as
+ * objects: a 1 GB file has about 15,000 chunks, and a device holds two manifests while it updates within a 64 MB
+ * budget. {@link #chunks()} is a view that makes a {@link ChunkRef} on each access; hot paths use the indexed
+ * accessors ({@link #rawLength}, {@link #hashMatches}, {@link #index()}).
  */
-public record Manifest(
-        String artifact, long version, long size, Sha256 sha256, long createdAtMs, List<ChunkRef> chunks) {
+public final class Manifest {
     public static final String PAYLOAD_TYPE = "application/vnd.outpost.manifest.v1";
     private static final String MAGIC = "OPMF";
     private static final int FORMAT_VERSION = 1;
+    private static final int CHUNK_BYTES = Sha256.BYTES + 8;
     private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9._-]{0,63}");
 
-    public Manifest {
+    private final String artifact;
+    private final long version;
+    private final long size;
+    private final Sha256 sha256;
+    private final long createdAtMs;
+    /** The canonical encoding; chunk {@code i} starts at {@code chunksAt + i * CHUNK_BYTES}. */
+    private final byte[] encoded;
+
+    private final int chunksAt;
+    private final int count;
+
+    public Manifest(String artifact, long version, long size, Sha256 sha256, long createdAtMs, List<ChunkRef> chunks) {
+        this(checkedEncoding(artifact, version, size, sha256, createdAtMs, chunks));
+    }
+
+    private static byte[] checkedEncoding(
+            String artifact, long version, long size, Sha256 sha256, long createdAtMs, List<ChunkRef> chunks) {
         checkName(artifact);
-        if (version <= 0) {
-            throw new IllegalArgumentException("versions start at 1");
-        }
-        chunks = List.copyOf(chunks);
-        long sum = 0;
-        for (ChunkRef c : chunks) {
-            sum += c.rawLength();
-        }
-        if (sum != size) {
-            throw new IllegalArgumentException("chunk lengths add up to " + sum + ", not the size " + size);
-        }
-    }
-
-    public static void checkName(String artifact) {
-        if (artifact == null || !NAME.matcher(artifact).matches()) {
-            throw new IllegalArgumentException(
-                    "an artifact name is 1-64 of a-z 0-9 . _ - starting with a letter or digit: " + artifact);
-        }
-    }
-
-    /** Where each chunk starts in the file; one more entry than chunks, the last being the size. */
-    public long[] offsets() {
-        long[] offsets = new long[chunks.size() + 1];
-        for (int i = 0; i < chunks.size(); i++) {
-            offsets[i + 1] = offsets[i] + chunks.get(i).rawLength();
-        }
-        return offsets;
-    }
-
-    /** Bytes a device downloads to fetch every chunk whole. */
-    public long storedSize() {
-        long sum = 0;
-        for (ChunkRef c : chunks) {
-            sum += c.storedLength();
-        }
-        return sum;
-    }
-
-    public byte[] encode() {
-        var w = new BinaryForm.Writer(64 + chunks.size() * 40)
+        var w = new BinaryForm.Writer(64 + chunks.size() * CHUNK_BYTES)
                 .magic(MAGIC)
                 .u8(FORMAT_VERSION)
                 .text16(artifact)
@@ -72,30 +57,239 @@ public record Manifest(
         return w.toByteArray();
     }
 
-    public static Manifest decode(byte[] data) {
+    /** Reads and checks an encoding; {@code data} is kept, not copied. */
+    private Manifest(byte[] data) {
         var r = new BinaryForm.Reader(data, "manifest").magic(MAGIC);
         int format = r.u8();
         if (format != FORMAT_VERSION) {
             throw r.invalid("format version " + format + " is not known");
         }
-        String artifact = r.text16();
-        long version = r.u64();
-        long size = r.u64();
-        Sha256 sha256 = r.hash();
-        long created = r.u64();
-        long count = r.u32();
-        if (count * 40 != r.remaining()) {
-            throw r.invalid("it announces " + count + " chunks but holds " + r.remaining() + " bytes of them");
+        this.artifact = r.text16();
+        this.version = r.u64();
+        this.size = r.u64();
+        this.sha256 = r.hash();
+        this.createdAtMs = r.u64();
+        long announced = r.u32();
+        if (announced * CHUNK_BYTES != r.remaining()) {
+            throw r.invalid("it announces " + announced + " chunks but holds " + r.remaining() + " bytes of them");
         }
-        List<ChunkRef> chunks = new ArrayList<>((int) count);
-        try {
-            for (int i = 0; i < count; i++) {
-                chunks.add(new ChunkRef(r.hash(), (int) r.u32(), (int) r.u32()));
+        this.encoded = data;
+        this.count = (int) announced;
+        this.chunksAt = data.length - count * CHUNK_BYTES;
+        checkName(artifact);
+        if (version <= 0) {
+            throw new IllegalArgumentException("versions start at 1");
+        }
+        long sum = 0;
+        for (int i = 0; i < count; i++) {
+            int raw = rawLength(i);
+            if (raw <= 0 || raw > FastCdc.MAX_BYTES) {
+                throw new IllegalArgumentException("chunk length out of range: " + Integer.toUnsignedString(raw));
             }
-            r.end();
-            return new Manifest(artifact, version, size, sha256, created, chunks);
-        } catch (IllegalArgumentException e) {
-            throw r.invalid(e.getMessage());
+            if (storedLength(i) <= 0) {
+                throw new IllegalArgumentException(
+                        "stored length out of range: " + Integer.toUnsignedString(storedLength(i)));
+            }
+            sum += raw;
         }
+        if (sum != size) {
+            throw new IllegalArgumentException("chunk lengths add up to " + sum + ", not the size " + size);
+        }
+    }
+
+    public static void checkName(String artifact) {
+        if (artifact == null || !NAME.matcher(artifact).matches()) {
+            throw new IllegalArgumentException(
+                    "an artifact name is 1-64 of a-z 0-9 . _ - starting with a letter or digit: " + artifact);
+        }
+    }
+
+    public String artifact() {
+        return artifact;
+    }
+
+    public long version() {
+        return version;
+    }
+
+    public long size() {
+        return size;
+    }
+
+    public Sha256 sha256() {
+        return sha256;
+    }
+
+    public long createdAtMs() {
+        return createdAtMs;
+    }
+
+    public int chunkCount() {
+        return count;
+    }
+
+    /** Bytes of chunk {@code i} in the file. */
+    public int rawLength(int i) {
+        return u32(at(i) + Sha256.BYTES);
+    }
+
+    /** Bytes of chunk {@code i}'s zstd frame. */
+    public int storedLength(int i) {
+        return u32(at(i) + Sha256.BYTES + 4);
+    }
+
+    public Sha256 hash(int i) {
+        return Sha256.of(Arrays.copyOfRange(encoded, at(i), at(i) + Sha256.BYTES));
+    }
+
+    /** Whether chunk {@code i}'s hash is {@code digest} (32 bytes); no copy. */
+    public boolean hashMatches(int i, byte[] digest) {
+        return digest.length == Sha256.BYTES
+                && Arrays.equals(encoded, at(i), at(i) + Sha256.BYTES, digest, 0, Sha256.BYTES);
+    }
+
+    public ChunkRef chunk(int i) {
+        return new ChunkRef(hash(i), rawLength(i), storedLength(i));
+    }
+
+    /** The chunks in file order: a read-only view that makes each {@link ChunkRef} as it is asked for. */
+    public List<ChunkRef> chunks() {
+        return new Chunks();
+    }
+
+    private final class Chunks extends AbstractList<ChunkRef> implements RandomAccess {
+        @Override
+        public ChunkRef get(int i) {
+            return chunk(i);
+        }
+
+        @Override
+        public int size() {
+            return count;
+        }
+    }
+
+    /** Where each chunk starts in the file; one more entry than chunks, the last being the size. */
+    public long[] offsets() {
+        long[] offsets = new long[count + 1];
+        for (int i = 0; i < count; i++) {
+            offsets[i + 1] = offsets[i] + rawLength(i);
+        }
+        return offsets;
+    }
+
+    /** Bytes a device downloads to fetch every chunk whole. */
+    public long storedSize() {
+        long sum = 0;
+        for (int i = 0; i < count; i++) {
+            sum += storedLength(i);
+        }
+        return sum;
+    }
+
+    /** SHA-256 of the canonical encoding: what assignments and delta indexes name a manifest by. */
+    public Sha256 digest() {
+        return Sha256.digest(encoded);
+    }
+
+    public byte[] encode() {
+        return encoded.clone();
+    }
+
+    public static Manifest decode(byte[] data) {
+        try {
+            return new Manifest(data.clone());
+        } catch (IllegalArgumentException e) {
+            throw new BinaryForm.Reader(data, "manifest").invalid(e.getMessage());
+        }
+    }
+
+    /**
+     * The first chunk of each distinct hash, for lookups by hash: an open-addressing table of chunk indexes, 8 to 16
+     * bytes a chunk rather than a map's 60.
+     */
+    public Index index() {
+        return new Index();
+    }
+
+    /** See {@link #index()}. */
+    public final class Index {
+        private final int[] slots; // chunk index + 1; 0 is empty
+        private final int mask;
+
+        private Index() {
+            int capacity = Integer.highestOneBit(Math.max(2, count * 2) - 1) << 1;
+            slots = new int[capacity];
+            mask = capacity - 1;
+            for (int i = 0; i < count; i++) {
+                int s = slotOf(encoded, at(i));
+                if (s >= 0 && slots[s] == 0) {
+                    slots[s] = i + 1;
+                }
+            }
+        }
+
+        /** The first chunk of this manifest whose hash is chunk {@code j} of {@code other}, or -1. */
+        public int firstOf(Manifest other, int j) {
+            int s = slotOf(other.encoded, other.at(j));
+            return s < 0 || slots[s] == 0 ? -1 : slots[s] - 1;
+        }
+
+        /** The first chunk of this manifest whose hash is {@code hash}, or -1. */
+        public int firstOf(Sha256 hash) {
+            byte[] h = new byte[Sha256.BYTES];
+            hash.writeTo(h, 0);
+            int s = slotOf(h, 0);
+            return s < 0 || slots[s] == 0 ? -1 : slots[s] - 1;
+        }
+
+        /**
+         * The slot holding the hash at {@code data[from..from+32)}, or the empty slot where it would go; -1 never
+         * happens while the table is at most half full, which its capacity guarantees.
+         */
+        private int slotOf(byte[] data, int from) {
+            // The bytes of a SHA-256 are uniform already: four of them are a good enough hash code.
+            int s = (data[from] & 0xff
+                            | (data[from + 1] & 0xff) << 8
+                            | (data[from + 2] & 0xff) << 16
+                            | (data[from + 3] & 0xff) << 24)
+                    & mask;
+            for (int probes = 0; probes <= mask; probes++, s = (s + 1) & mask) {
+                int held = slots[s];
+                if (held == 0
+                        || Arrays.equals(
+                                encoded, at(held - 1), at(held - 1) + Sha256.BYTES, data, from, from + Sha256.BYTES)) {
+                    return s;
+                }
+            }
+            return -1;
+        }
+    }
+
+    private int at(int i) {
+        return chunksAt + Math.multiplyExact(Objects.checkIndex(i, count), CHUNK_BYTES);
+    }
+
+    private int u32(int p) {
+        return (encoded[p] & 0xff) << 24
+                | (encoded[p + 1] & 0xff) << 16
+                | (encoded[p + 2] & 0xff) << 8
+                | (encoded[p + 3] & 0xff);
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof Manifest m && Arrays.equals(encoded, m.encoded);
+    }
+
+    @Override
+    public int hashCode() {
+        return Arrays.hashCode(encoded);
+    }
+
+    @Override
+    public String toString() {
+        return "Manifest[" + artifact + " v" + version + ", " + size + " bytes in " + count + " chunks, " + sha256
+                + "]";
     }
 }

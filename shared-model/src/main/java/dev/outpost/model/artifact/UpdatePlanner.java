@@ -60,18 +60,88 @@ public final class UpdatePlanner {
         }
     }
 
-    /** The steps in target order and what they cost. */
-    public record Plan(List<Step> steps) {
-        public Plan {
-            steps = List.copyOf(steps);
+    /**
+     * The steps in target order and what they cost. Kept as one int a step (kind and argument), not as objects: a
+     * 1 GB file is some 15,000 steps, planned on a device with a few MB of heap to spare. {@link #step} makes the
+     * step object when it is asked for.
+     */
+    public static final class Plan {
+        private static final int REUSE = 0;
+        private static final int COPY = 1;
+        private static final int DELTA = 2;
+        private static final int FETCH = 3;
+        private static final int KIND_SHIFT = 30;
+        private static final int ARGUMENT_MASK = (1 << KIND_SHIFT) - 1;
+
+        private final Manifest target;
+        private final List<DeltaIndex.Entry> deltas;
+        private final int[] steps;
+        private final long downloadBytes;
+
+        private Plan(Manifest target, List<DeltaIndex.Entry> deltas, int[] steps) {
+            this.target = target;
+            this.deltas = deltas;
+            this.steps = steps;
+            long bytes = 0;
+            for (int i = 0; i < steps.length; i++) {
+                bytes += switch (steps[i] >>> KIND_SHIFT) {
+                    case DELTA -> deltas.get(steps[i] & ARGUMENT_MASK).length();
+                    case FETCH -> target.storedLength(i);
+                    default -> 0;
+                };
+            }
+            this.downloadBytes = bytes;
+        }
+
+        public int size() {
+            return steps.length;
+        }
+
+        public Step step(int i) {
+            int argument = steps[i] & ARGUMENT_MASK;
+            return switch (steps[i] >>> KIND_SHIFT) {
+                case REUSE -> new Step.Reuse(i, argument);
+                case COPY -> new Step.Copy(i, argument);
+                case DELTA -> new Step.Delta(i, deltas.get(argument));
+                default -> new Step.Fetch(i, target.storedLength(i));
+            };
+        }
+
+        /** The steps as a read-only view. */
+        public List<Step> steps() {
+            return new java.util.AbstractList<>() {
+                @Override
+                public Step get(int i) {
+                    return step(i);
+                }
+
+                @Override
+                public int size() {
+                    return steps.length;
+                }
+            };
         }
 
         public long downloadBytes() {
-            return steps.stream().mapToLong(Step::downloadBytes).sum();
+            return downloadBytes;
         }
 
         public long count(Class<? extends Step> kind) {
-            return steps.stream().filter(kind::isInstance).count();
+            int k = kind == Step.Reuse.class
+                    ? REUSE
+                    : kind == Step.Copy.class ? COPY : kind == Step.Delta.class ? DELTA : FETCH;
+            long n = 0;
+            for (int s : steps) {
+                n += s >>> KIND_SHIFT == k ? 1 : 0;
+            }
+            return n;
+        }
+
+        @Override
+        public String toString() {
+            return "Plan[" + steps.length + " steps: " + count(Step.Reuse.class) + " reuse, " + count(Step.Copy.class)
+                    + " copy, " + count(Step.Delta.class) + " delta, " + count(Step.Fetch.class) + " fetch; "
+                    + downloadBytes + " bytes]";
         }
     }
 
@@ -82,16 +152,16 @@ public final class UpdatePlanner {
      */
     public static Map<Integer, int[]> references(Manifest held, Manifest target) {
         Map<Integer, int[]> refs = new LinkedHashMap<>();
-        if (held == null || held.chunks().isEmpty()) {
+        if (held == null || held.chunkCount() == 0) {
             return refs;
         }
         long[] ho = held.offsets();
         long[] to = target.offsets();
-        Map<Sha256, Integer> heldIndex = firstIndexes(held);
-        int n = target.chunks().size();
+        Manifest.Index heldIndex = held.index();
+        int n = target.chunkCount();
         int[] heldOf = new int[n];
         for (int i = 0; i < n; i++) {
-            heldOf[i] = heldIndex.getOrDefault(target.chunks().get(i).hash(), -1);
+            heldOf[i] = heldIndex.firstOf(target, i);
         }
         int[] prev = new int[n];
         for (int i = 0, last = -1; i < n; i++) {
@@ -111,7 +181,7 @@ public final class UpdatePlanner {
             if (heldOf[i] >= 0) {
                 continue;
             }
-            int length = target.chunks().get(i).rawLength();
+            int length = target.rawLength(i);
             List<Long> positions = new ArrayList<>(2);
             if (prev[i] >= 0) {
                 positions.add(ho[heldOf[prev[i]]] + (to[i] - to[prev[i]]));
@@ -128,11 +198,11 @@ public final class UpdatePlanner {
             for (long p : positions) {
                 long start = Math.clamp(p, 0, held.size() - 1);
                 int k = chunkAt(ho, start);
-                for (; k < held.chunks().size() && ho[k] < start + length; k++) {
+                for (; k < held.chunkCount() && ho[k] < start + length; k++) {
                     if (chosen.contains(k)) {
                         continue;
                     }
-                    int size = held.chunks().get(k).rawLength();
+                    int size = held.rawLength(k);
                     if (chosen.size() == REFERENCE_CHUNKS_MAX || bytes + size > REFERENCE_BYTES_MAX) {
                         break outer;
                     }
@@ -157,60 +227,49 @@ public final class UpdatePlanner {
     public static Plan plan(Manifest held, Manifest target, DeltaIndex deltas) {
         if (deltas != null) {
             if (held == null
-                    || !deltas.fromManifest().equals(Sha256.digest(held.encode()))
-                    || !deltas.toManifest().equals(Sha256.digest(target.encode()))) {
+                    || !deltas.fromManifest().equals(held.digest())
+                    || !deltas.toManifest().equals(target.digest())) {
                 throw new OutpostException(ErrorCode.ARTIFACT_INVALID, "the delta index is for other manifests");
             }
         }
-        Map<Sha256, Integer> heldIndex = held == null ? Map.of() : firstIndexes(held);
-        Map<Integer, DeltaIndex.Entry> offered = new HashMap<>();
-        if (deltas != null) {
-            for (DeltaIndex.Entry e : deltas.entries()) {
-                checkEntry(e, held, target);
-                offered.put(e.target(), e);
-            }
+        List<DeltaIndex.Entry> entries = deltas == null ? List.of() : deltas.entries();
+        Map<Integer, Integer> offered = new HashMap<>();
+        for (int k = 0; k < entries.size(); k++) {
+            checkEntry(entries.get(k), held, target);
+            offered.put(entries.get(k).target(), k);
         }
-        Map<Sha256, Integer> produced = new HashMap<>();
-        List<Step> steps = new ArrayList<>(target.chunks().size());
-        for (int i = 0; i < target.chunks().size(); i++) {
-            ChunkRef chunk = target.chunks().get(i);
-            Integer h = heldIndex.get(chunk.hash());
-            Integer earlier = produced.putIfAbsent(chunk.hash(), i);
-            if (h != null) {
-                steps.add(new Step.Reuse(i, h));
-            } else if (earlier != null) {
-                steps.add(new Step.Copy(i, earlier));
+        Manifest.Index heldIndex = held == null ? null : held.index();
+        Manifest.Index targetIndex = target.index();
+        int[] steps = new int[target.chunkCount()];
+        for (int i = 0; i < steps.length; i++) {
+            int h = heldIndex == null ? -1 : heldIndex.firstOf(target, i);
+            int first = targetIndex.firstOf(target, i);
+            Integer d = offered.get(i);
+            if (h >= 0) {
+                steps[i] = Plan.REUSE << Plan.KIND_SHIFT | h;
+            } else if (first < i) {
+                steps[i] = Plan.COPY << Plan.KIND_SHIFT | first;
+            } else if (d != null && entries.get(d).length() < target.storedLength(i)) {
+                steps[i] = Plan.DELTA << Plan.KIND_SHIFT | d;
             } else {
-                DeltaIndex.Entry d = offered.get(i);
-                steps.add(
-                        d != null && d.length() < chunk.storedLength()
-                                ? new Step.Delta(i, d)
-                                : new Step.Fetch(i, chunk.storedLength()));
+                steps[i] = Plan.FETCH << Plan.KIND_SHIFT;
             }
         }
-        return new Plan(steps);
+        return new Plan(target, entries, steps);
     }
 
     private static void checkEntry(DeltaIndex.Entry e, Manifest held, Manifest target) {
-        boolean ok = e.target() >= 0 && e.target() < target.chunks().size();
+        boolean ok = e.target() >= 0 && e.target() < target.chunkCount();
         long bytes = 0;
         int[] refs = e.references();
         for (int k = 0; ok && k < refs.length; k++) {
-            ok = refs[k] >= 0 && refs[k] < held.chunks().size() && (k == 0 || refs[k] > refs[k - 1]);
-            bytes += ok ? held.chunks().get(refs[k]).rawLength() : 0;
+            ok = refs[k] >= 0 && refs[k] < held.chunkCount() && (k == 0 || refs[k] > refs[k - 1]);
+            bytes += ok ? held.rawLength(refs[k]) : 0;
         }
         if (!ok || bytes > REFERENCE_BYTES_MAX) {
             throw new OutpostException(
                     ErrorCode.ARTIFACT_INVALID, "delta index entry for chunk " + e.target() + " is out of range");
         }
-    }
-
-    private static Map<Sha256, Integer> firstIndexes(Manifest m) {
-        Map<Sha256, Integer> index = new HashMap<>();
-        for (int i = 0; i < m.chunks().size(); i++) {
-            index.putIfAbsent(m.chunks().get(i).hash(), i);
-        }
-        return index;
     }
 
     private static int chunkAt(long[] offsets, long position) {

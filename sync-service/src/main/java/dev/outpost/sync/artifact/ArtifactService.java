@@ -208,7 +208,7 @@ public class ArtifactService {
                 }
             }
             entries.sort(Comparator.comparingInt(DeltaIndex.Entry::target));
-            return new DeltaIndex(Sha256.digest(held.encode()), Sha256.digest(target.encode()), entries);
+            return new DeltaIndex(held.digest(), target.digest(), entries);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new Problem(ErrorCode.UNAVAILABLE, "delta computation interrupted");

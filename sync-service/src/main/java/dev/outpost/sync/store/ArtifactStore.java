@@ -98,7 +98,7 @@ public class ArtifactStore {
                                             m.size(),
                                             m.storedSize(),
                                             newBytes,
-                                            m.chunks().size(),
+                                            m.chunkCount(),
                                             actor)));
                         }))
                 .map(rows -> version(rows.iterator().next()))
