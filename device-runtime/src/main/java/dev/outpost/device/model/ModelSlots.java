@@ -64,13 +64,13 @@ public final class ModelSlots {
             return Optional.empty();
         }
         byte[] envelope = Files.readAllBytes(manifest);
-        Sha256 digest = Sha256.digest(envelope);
-        Verified known = VERIFIED.get(manifest);
-        if (known != null && known.key().equals(key) && known.envelope().equals(digest)) {
-            return Optional.of(new Slot(name, file, known.manifest()));
+        Verified seen = new Verified(key, Sha256.digest(envelope));
+        SignedEnvelope signed = SignedEnvelope.decode(envelope);
+        if (!seen.equals(VERIFIED.get(manifest))) {
+            signed.verify(Manifest.PAYLOAD_TYPE, key);
         }
-        Manifest m = Manifest.decode(SignedEnvelope.decode(envelope).verifiedPayload(Manifest.PAYLOAD_TYPE, key));
-        VERIFIED.put(manifest, new Verified(key, digest, m));
+        Manifest m = Manifest.of(signed);
+        VERIFIED.put(manifest, seen);
         return Optional.of(new Slot(name, file, m));
     }
 
@@ -82,12 +82,13 @@ public final class ModelSlots {
     /**
      * Slot manifests this process has verified, by file: an install reads each slot's manifest several times, and
      * every Ed25519 verification hashes the whole manifest again (SHA-512) and redoes the curve arithmetic, enough to
-     * make the JIT compile both. Used only for the same bytes (by their SHA-256: the bytes themselves would be one more
-     * copy of a manifest on a device's small heap) with the same key; at most one entry per slot file.
+     * make the JIT compile both. Only the envelope's SHA-256 and the key are kept, not the manifest: a 1 GB model's
+     * manifest is 580 KB, and kept here it would stay on a device's small heap for the whole install; decoding it
+     * again is cheap. At most one entry per slot file.
      */
     private static final Map<Path, Verified> VERIFIED = new ConcurrentHashMap<>();
 
-    private record Verified(PublicKey key, Sha256 envelope, Manifest manifest) {}
+    private record Verified(PublicKey key, Sha256 envelope) {}
 
     public Optional<Slot> getActive(PublicKey key) throws IOException {
         Optional<String> name = getActiveName();

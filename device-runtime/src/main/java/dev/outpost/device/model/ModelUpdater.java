@@ -55,6 +55,8 @@ public final class ModelUpdater {
     private final Path modelsRoot;
     private final ArtifactClient client;
     private final LongSupplier clockMs;
+    /** Where a delta's reference chunks are read, for the length of one install's download (1 MiB once). */
+    private byte[] referenceBuffer;
 
     /** Where an update got to, for a progress bar. */
     @FunctionalInterface
@@ -186,8 +188,11 @@ public final class ModelUpdater {
             if (!a.artifact().equals(artifact)) {
                 throw new OutpostException(ErrorCode.ARTIFACT_INVALID, "the assignment is for " + a.artifact());
             }
-            Optional<ModelSlots.Slot> active = slots.getActive(key);
-            if (active.isPresent() && active.get().manifest().version() == a.version()) {
+            // The version only: the active slot's manifest is decoded again where it is needed, not kept through the
+            // whole install (580 KB at 1 GB).
+            Long activeVersion =
+                    slots.getActive(key).map(s -> s.manifest().version()).orElse(null);
+            if (activeVersion != null && activeVersion == a.version()) {
                 return new Outcome(artifact, "up-to-date", a.version(), a.version(), 0, 0, 0, 0, 0, null);
             }
             if (clockMs.getAsLong() > a.expiresAtMs()) {
@@ -215,7 +220,7 @@ public final class ModelUpdater {
                 ModelInstall switchBack = new ModelInstall(
                         artifact,
                         a.version(),
-                        active.map(s -> s.manifest().version()).orElse(null),
+                        activeVersion,
                         envelope,
                         slots.envelope(kept.get().name()),
                         null,
@@ -233,11 +238,16 @@ public final class ModelUpdater {
                         ? new Outcome(artifact, "switched", o.fromVersion(), o.toVersion(), 0, 0, 0, 0, 0, null)
                         : o;
             }
-            ModelInstall install = pending.filter(p -> p.targetVersion() == a.version()
-                            && Sha256.digest(SignedEnvelope.decode(p.manifest()).payload())
-                                    .equals(a.manifestSha256()))
-                    .orElseGet(() -> plan(slots, a, envelope, active, key));
-            return download(slots, install, key, health, progress);
+            return download(
+                    slots,
+                    pending.filter(p -> p.targetVersion() == a.version()
+                                    && Sha256.digest(SignedEnvelope.decode(p.manifest())
+                                                    .payload())
+                                            .equals(a.manifestSha256()))
+                            .orElseGet(() -> plan(slots, a, envelope, activeVersion, key)),
+                    key,
+                    health,
+                    progress);
         } catch (OutpostException e) {
             throw fail(artifact, e.code(), e.getMessage(), e);
         } catch (IOException e) {
@@ -251,24 +261,23 @@ public final class ModelUpdater {
         }
     }
 
-    private ModelInstall plan(
-            ModelSlots slots, Assignment a, byte[] assignment, Optional<ModelSlots.Slot> active, PublicKey key) {
+    private ModelInstall plan(ModelSlots slots, Assignment a, byte[] assignment, Long activeVersion, PublicKey key) {
         byte[] manifestEnv = client.fetch(
                 "v1/artifacts/" + a.artifact() + "/versions/" + a.version() + "/manifest", DOCUMENT_BYTES_MAX);
-        byte[] payload = SignedEnvelope.decode(manifestEnv).verifiedPayload(Manifest.PAYLOAD_TYPE, key);
-        if (!Sha256.digest(payload).equals(a.manifestSha256())) {
+        SignedEnvelope signed = SignedEnvelope.decode(manifestEnv);
+        signed.verify(Manifest.PAYLOAD_TYPE, key);
+        if (!Sha256.digest(signed.payload()).equals(a.manifestSha256())) {
             throw new OutpostException(
                     ErrorCode.ARTIFACT_INVALID, "the manifest served is not the one the assignment names");
         }
-        Manifest m = Manifest.decode(payload);
+        Manifest m = Manifest.of(signed);
         if (!m.artifact().equals(a.artifact()) || m.version() != a.version()) {
             throw new OutpostException(ErrorCode.ARTIFACT_INVALID, "the manifest is for another artifact or version");
         }
         byte[] deltaIndex = null;
-        if (active.isPresent()) {
+        if (activeVersion != null) {
             deltaIndex = client.fetch(
-                    "v1/artifacts/" + a.artifact() + "/deltas?from="
-                            + active.get().manifest().version() + "&to=" + a.version(),
+                    "v1/artifacts/" + a.artifact() + "/deltas?from=" + activeVersion + "&to=" + a.version(),
                     DOCUMENT_BYTES_MAX);
             DeltaIndex.decode(deltaIndex);
         }
@@ -286,7 +295,7 @@ public final class ModelUpdater {
             ModelInstall install = new ModelInstall(
                     a.artifact(),
                     a.version(),
-                    active.map(s -> s.manifest().version()).orElse(null),
+                    activeVersion,
                     assignment,
                     manifestEnv,
                     deltaIndex,
@@ -308,43 +317,48 @@ public final class ModelUpdater {
     private Outcome download(
             ModelSlots slots, ModelInstall install, PublicKey key, HealthCheck health, Progress progress)
             throws IOException {
-        Manifest target =
-                Manifest.decode(SignedEnvelope.decode(install.manifest()).payload());
-        Optional<ModelSlots.Slot> active = slots.getActive(key);
-        Manifest held = active.map(ModelSlots.Slot::manifest).orElse(null);
+        String artifact = install.artifact();
+        Manifest target = Manifest.of(SignedEnvelope.decode(install.manifest()));
         DeltaIndex deltas = install.deltaIndex() == null ? null : DeltaIndex.decode(install.deltaIndex());
-        if (!java.util.Objects.equals(held == null ? null : held.version(), install.fromVersion())) {
+        // From here on the record is progress only; activation reads the signed documents back from the store.
+        install = install.withoutDocuments();
+        Planned planned = plan(slots, key, install.fromVersion(), target, deltas);
+        if (planned == null) {
             // The active version changed under the install (a local rollback): plan again from scratch.
             store.inTransaction(() -> {
-                store.deleteModelInstall(install.artifact());
+                store.deleteModelInstall(artifact);
                 return null;
             });
             throw new DeviceException(
                     ExitCode.UNREACHABLE, "the active version changed during the install; run the update again");
         }
-        UpdatePlanner.Plan plan = UpdatePlanner.plan(held, target, deltas);
-        OldGeneration.collect(); // the planner's indexes are garbage now
+        OldGeneration.collect(); // the planner's indexes and the held manifest are garbage now
+        UpdatePlanner.Plan plan = planned.plan();
         List<Step> steps = plan.steps(); // a view: each step is made as it is reached
         long[] to = target.offsets();
-        long[] ho = held == null ? new long[] {0} : held.offsets();
         long baseBytes = client.bytesDownloaded() - install.bytesDownloaded();
         Path staging = slots.staging(install.slot());
         try (FileChannel out = FileChannel.open(
                         staging, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
-                FileChannel in =
-                        held == null ? null : FileChannel.open(active.get().file(), StandardOpenOption.READ)) {
+                FileChannel in = planned.heldFile() == null
+                        ? null
+                        : FileChannel.open(planned.heldFile(), StandardOpenOption.READ)) {
             int done = resumePoint(out, target, to, install.stepDone());
-            downloadSteps(install, target, held, steps, plan, to, ho, baseBytes, done, in, out, progress);
+            downloadSteps(install, target, steps, plan, to, planned.heldOffsets(), baseBytes, done, in, out, progress);
+        } finally {
+            referenceBuffer = null;
         }
         progress.update("verifying", 0, 1, client.bytesDownloaded() - baseBytes, plan.downloadBytes());
         OldGeneration.collect();
         verifyOrRepair(staging, target, to, progress);
-        ModelInstall activating =
+        ModelInstall downloaded =
                 install.withProgress("activating", steps.size(), client.bytesDownloaded() - baseBytes, 0);
         store.inTransaction(() -> {
-            store.saveModelInstallProgress(activating);
+            store.saveModelInstallProgress(downloaded);
             return null;
         });
+        ModelInstall activating = store.inTransaction(() -> store.getModelInstall(artifact))
+                .orElseThrow(() -> new IllegalStateException("the install record of " + artifact + " is gone"));
         Outcome o = finishActivation(slots, activating, key, health, progress, true);
         return new Outcome(
                 o.artifact(),
@@ -359,10 +373,29 @@ public final class ModelUpdater {
                 o.errorCode());
     }
 
+    /** A plan and what the download needs of the held version: its file and where its chunks start. */
+    private record Planned(UpdatePlanner.Plan plan, Path heldFile, long[] heldOffsets) {}
+
+    /**
+     * Plans against the active version, or {@code null} if it is no longer {@code fromVersion}. The held manifest
+     * lives only in here: the download needs its chunk offsets, not its hashes.
+     */
+    private static Planned plan(ModelSlots slots, PublicKey key, Long fromVersion, Manifest target, DeltaIndex deltas)
+            throws IOException {
+        Optional<ModelSlots.Slot> active = slots.getActive(key);
+        Manifest held = active.map(ModelSlots.Slot::manifest).orElse(null);
+        if (!java.util.Objects.equals(held == null ? null : held.version(), fromVersion)) {
+            return null;
+        }
+        return new Planned(
+                UpdatePlanner.plan(held, target, deltas),
+                active.map(ModelSlots.Slot::file).orElse(null),
+                held == null ? new long[] {0} : held.offsets());
+    }
+
     private void downloadSteps(
             ModelInstall install,
             Manifest target,
-            Manifest held,
             List<Step> steps,
             UpdatePlanner.Plan plan,
             long[] to,
@@ -384,7 +417,7 @@ public final class ModelUpdater {
                     // when its version was installed, and the whole assembled file is verified before the switch.
                     copyLocal(in, ho[r.held()], c.rawLength(), out, to[i]);
                 } else {
-                    write(out, to[i], produce(step, c, held, ho, to, in, out, prefetch.frame(i)));
+                    write(out, to[i], produce(step, c, ho, to, in, out, prefetch.frame(i)));
                 }
                 sinceCommit++;
                 if (step instanceof Step.Fetch || step instanceof Step.Delta) {
@@ -472,8 +505,7 @@ public final class ModelUpdater {
     }
 
     /** One downloaded or locally derived target chunk's bytes, verified against the signed manifest. */
-    private byte[] produce(
-            Step step, ChunkRef c, Manifest held, long[] ho, long[] to, FileChannel in, FileChannel out, byte[] frame)
+    private byte[] produce(Step step, ChunkRef c, long[] ho, long[] to, FileChannel in, FileChannel out, byte[] frame)
             throws IOException {
         byte[] raw;
         try {
@@ -485,16 +517,20 @@ public final class ModelUpdater {
                 int[] refs = d.delta().references();
                 int refBytes = 0;
                 for (int k : refs) {
-                    refBytes += held.rawLength(k);
+                    refBytes += (int) (ho[k + 1] - ho[k]);
                 }
-                byte[] ref = new byte[refBytes]; // read straight into place: references reach 1 MiB
+                // One buffer for every delta of the install, read straight into place: references reach 1 MiB, and a
+                // 1 GB update applies some 660 deltas.
+                if (referenceBuffer == null) {
+                    referenceBuffer = new byte[UpdatePlanner.REFERENCE_BYTES_MAX];
+                }
                 int at = 0;
                 for (int k : refs) {
-                    int length = held.rawLength(k);
-                    readFully(in, ho[k], ByteBuffer.wrap(ref, at, length));
+                    int length = (int) (ho[k + 1] - ho[k]);
+                    readFully(in, ho[k], ByteBuffer.wrap(referenceBuffer, at, length));
                     at += length;
                 }
-                raw = ChunkCodec.applyDelta(frame, ref, c.rawLength());
+                raw = ChunkCodec.applyDelta(frame, referenceBuffer, refBytes, c.rawLength());
             } else if (step instanceof Step.Fetch) {
                 raw = ChunkCodec.decompress(frame, c.rawLength());
             } else {
@@ -543,8 +579,9 @@ public final class ModelUpdater {
             boolean justVerified)
             throws IOException {
         String artifact = install.artifact();
-        Manifest target =
-                Manifest.decode(SignedEnvelope.decode(install.manifest()).verifiedPayload(Manifest.PAYLOAD_TYPE, key));
+        SignedEnvelope signedTarget = SignedEnvelope.decode(install.manifest());
+        signedTarget.verify(Manifest.PAYLOAD_TYPE, key);
+        Manifest target = Manifest.of(signedTarget);
         Assignment a =
                 Assignment.decode(SignedEnvelope.decode(install.assignment()).payload());
         String installSlot = install.slot();

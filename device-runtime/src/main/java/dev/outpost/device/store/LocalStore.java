@@ -170,6 +170,25 @@ public final class LocalStore implements AutoCloseable {
             int stepDone,
             long bytesDownloaded,
             int healthTries) {
+        /**
+         * The same install without its signed documents, for the download loop, which saves only progress: a 1 GB
+         * model's manifest is 580 KB, and the loop holds the decoded one already.
+         */
+        public ModelInstall withoutDocuments() {
+            return new ModelInstall(
+                    artifact,
+                    targetVersion,
+                    fromVersion,
+                    null,
+                    null,
+                    null,
+                    slot,
+                    phase,
+                    stepDone,
+                    bytesDownloaded,
+                    healthTries);
+        }
+
         public ModelInstall withProgress(String newPhase, int steps, long bytes, int tries) {
             return new ModelInstall(
                     artifact,

@@ -2,6 +2,7 @@ package dev.outpost.model.artifact;
 
 import com.github.luben.zstd.ZstdCompressCtx;
 import com.github.luben.zstd.ZstdDecompressCtx;
+import com.github.luben.zstd.ZstdDictDecompress;
 import com.github.luben.zstd.ZstdException;
 import dev.outpost.model.ErrorCode;
 import dev.outpost.model.OutpostException;
@@ -38,11 +39,19 @@ public final class ChunkCodec {
 
     /** The raw bytes of a stored chunk frame, which must be exactly {@code rawLength} long. */
     public static byte[] decompress(byte[] frame, int rawLength) {
-        return decode(frame, null, rawLength);
+        return decode(frame, null, 0, rawLength);
     }
 
     public static byte[] applyDelta(byte[] delta, byte[] reference, int rawLength) {
-        return decode(delta, reference, rawLength);
+        return applyDelta(delta, reference, reference.length, rawLength);
+    }
+
+    /**
+     * As {@link #applyDelta(byte[], byte[], int)} with the first {@code referenceLength} bytes of {@code reference}:
+     * a device reads every delta's reference into one buffer rather than a new megabyte array each time.
+     */
+    public static byte[] applyDelta(byte[] delta, byte[] reference, int referenceLength, int rawLength) {
+        return decode(delta, reference, referenceLength, rawLength);
     }
 
     public static void verify(byte[] raw, Sha256 expected, String what) {
@@ -54,10 +63,13 @@ public final class ChunkCodec {
         }
     }
 
-    private static byte[] decode(byte[] frame, byte[] reference, int rawLength) {
-        try (ZstdDecompressCtx ctx = new ZstdDecompressCtx()) {
-            if (reference != null) {
-                ctx.loadDict(reference);
+    private static byte[] decode(byte[] frame, byte[] reference, int referenceLength, int rawLength) {
+        // The dictionary is declared first so that it is freed after the context that refers to it.
+        try (ZstdDictDecompress dict =
+                        reference == null ? null : new ZstdDictDecompress(reference, 0, referenceLength);
+                ZstdDecompressCtx ctx = new ZstdDecompressCtx()) {
+            if (dict != null) {
+                ctx.loadDict(dict);
             }
             byte[] out = new byte[rawLength];
             int n = ctx.decompressByteArray(out, 0, rawLength, frame, 0, frame.length);

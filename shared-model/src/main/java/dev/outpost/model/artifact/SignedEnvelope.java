@@ -6,6 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.PublicKey;
 import java.security.Signature;
+import java.security.SignatureException;
 import java.util.Arrays;
 
 /**
@@ -21,7 +22,7 @@ public record SignedEnvelope(String payloadType, byte[] payload, String keyId, b
         try {
             Signature s = Signature.getInstance("Ed25519");
             s.initSign(keys.privateKey());
-            s.update(pae(payloadType, payload));
+            updatePae(s, payloadType, payload);
             return new SignedEnvelope(payloadType, payload.clone(), keys.keyId(), s.sign());
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("Ed25519 signing failed", e);
@@ -33,6 +34,12 @@ public record SignedEnvelope(String payloadType, byte[] payload, String keyId, b
      * {@link ErrorCode#SIGNATURE_INVALID}.
      */
     public byte[] verifiedPayload(String expectedType, PublicKey key) {
+        verify(expectedType, key);
+        return payload.clone();
+    }
+
+    /** Checks the type and the signature against {@code key}; anything else is {@link ErrorCode#SIGNATURE_INVALID}. */
+    public void verify(String expectedType, PublicKey key) {
         if (!payloadType.equals(expectedType)) {
             throw new OutpostException(
                     ErrorCode.SIGNATURE_INVALID, "expected a signed " + expectedType + ", got " + payloadType);
@@ -42,7 +49,7 @@ public record SignedEnvelope(String payloadType, byte[] payload, String keyId, b
         try {
             Signature s = Signature.getInstance("Ed25519");
             s.initVerify(key);
-            s.update(pae(payloadType, payload));
+            updatePae(s, payloadType, payload);
             valid &= s.verify(signature);
         } catch (GeneralSecurityException e) {
             valid = false;
@@ -52,7 +59,6 @@ public record SignedEnvelope(String payloadType, byte[] payload, String keyId, b
                     ErrorCode.SIGNATURE_INVALID,
                     "the " + payloadType + " signature does not verify with the pinned key " + SigningKeys.keyId(key));
         }
-        return payload.clone();
     }
 
     public byte[] encode() {
@@ -80,13 +86,18 @@ public record SignedEnvelope(String payloadType, byte[] payload, String keyId, b
         return new SignedEnvelope(type, payload, keyId, signature);
     }
 
-    /** DSSE v1 pre-authentication encoding. */
-    static byte[] pae(String type, byte[] payload) {
+    /**
+     * Feeds DSSE v1's pre-authentication encoding to {@code s} in two pieces, without a copy of the payload (580 KB
+     * for a 1 GB model).
+     */
+    private static void updatePae(Signature s, String type, byte[] payload) throws SignatureException {
+        s.update(paeHead(type, payload));
+        s.update(payload);
+    }
+
+    private static byte[] paeHead(String type, byte[] payload) {
         byte[] t = type.getBytes(StandardCharsets.UTF_8);
-        byte[] head = ("DSSEv1 " + t.length + " " + type + " " + payload.length + " ").getBytes(StandardCharsets.UTF_8);
-        byte[] all = Arrays.copyOf(head, head.length + payload.length);
-        System.arraycopy(payload, 0, all, head.length, payload.length);
-        return all;
+        return ("DSSEv1 " + t.length + " " + type + " " + payload.length + " ").getBytes(StandardCharsets.UTF_8);
     }
 
     @Override

@@ -79,6 +79,19 @@ class ManifestTest {
     }
 
     @Test
+    void theManifestOfAnEnvelopeIsItsPayloadAndNothingElseIsAManifest() {
+        SigningKeys keys = SigningKeys.generate();
+        Manifest m = manifest(chunks(new Random(4), 20, 20));
+        SignedEnvelope signed = SignedEnvelope.sign(Manifest.PAYLOAD_TYPE, m.encode(), keys);
+
+        assertEquals(m, Manifest.of(SignedEnvelope.decode(signed.encode())));
+        SignedEnvelope other = SignedEnvelope.sign(Assignment.PAYLOAD_TYPE, m.encode(), keys);
+        assertEquals(
+                ErrorCode.ARTIFACT_INVALID,
+                assertThrows(OutpostException.class, () -> Manifest.of(other)).code());
+    }
+
+    @Test
     void chunkLengthsOutOfRangeOrNotAddingUpToTheSizeAreInvalid() {
         Manifest m = manifest(chunks(new Random(5), 4, 4));
         byte[] good = m.encode();

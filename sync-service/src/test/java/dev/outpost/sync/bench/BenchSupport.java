@@ -38,10 +38,18 @@ final class BenchSupport {
     }
 
     static BenchSupport start(Path log, String... jvmOptions) throws Exception {
-        EmbeddedPostgres pg = EmbeddedPostgres.builder()
+        EmbeddedPostgres.Builder builder = EmbeddedPostgres.builder()
                 .setServerConfig("shared_buffers", "256MB")
-                .setServerConfig("max_connections", "100")
-                .start();
+                .setServerConfig("max_connections", "100");
+        // Extra server settings for profiling, e.g.
+        // -Doutpost.bench.pg-config=shared_preload_libraries=pg_stat_statements
+        for (String setting : System.getProperty("outpost.bench.pg-config", "").split(",")) {
+            if (setting.contains("=")) {
+                builder.setServerConfig(
+                        setting.substring(0, setting.indexOf('=')), setting.substring(setting.indexOf('=') + 1));
+            }
+        }
+        EmbeddedPostgres pg = builder.start();
         Map<String, String> env = new java.util.HashMap<>();
         env.put("OUTPOST_ADMIN_TOKEN", ADMIN);
         env.put(

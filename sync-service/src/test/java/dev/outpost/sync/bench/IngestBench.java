@@ -41,6 +41,7 @@ public final class IngestBench {
             List<Device> measured = devices(bench, schema, "bench-officer-", 1000, devices, editsPerDevice, batchMax);
             long total = measured.stream().mapToLong(Device::changes).sum();
 
+            statementCosts(bench, 0);
             double[] cpuBefore = bench.cpuSeconds();
             long start = System.nanoTime();
             pushAll(bench, measured, pool);
@@ -51,6 +52,7 @@ public final class IngestBench {
                     "cpu_seconds service=%.1f postgres=%.1f (wall %.1f s, 2 cores)%n",
                     cpuAfter[0] - cpuBefore[0], cpuAfter[1] - cpuBefore[1], seconds);
 
+            statementCosts(bench, total);
             double baseline =
                     rawInsert(bench, measured.stream().map(Device::batches).toList(), total, pool);
             pool.shutdown();
@@ -62,6 +64,35 @@ public final class IngestBench {
                     perSecond, baseline, perSecond / baseline);
         } finally {
             bench.stop();
+        }
+    }
+
+    /**
+     * With pg_stat_statements preloaded (see BenchSupport): {@code changes == 0} starts counting, otherwise prints
+     * the statements that took PostgreSQL's time since, in microseconds per field change.
+     */
+    private static void statementCosts(BenchSupport bench, long changes) throws Exception {
+        String url = "jdbc:postgresql://localhost:" + bench.postgres.getPort() + "/postgres";
+        try (Connection c = DriverManager.getConnection(url, "postgres", "postgres");
+                var s = c.createStatement()) {
+            var loaded = s.executeQuery("select current_setting('shared_preload_libraries')");
+            loaded.next();
+            if (!loaded.getString(1).contains("pg_stat_statements")) {
+                return;
+            }
+            s.execute("create extension if not exists pg_stat_statements");
+            if (changes == 0) {
+                s.execute("select pg_stat_statements_reset()");
+                return;
+            }
+            var rows = s.executeQuery(
+                    "select total_exec_time, calls, rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 110)"
+                            + " from pg_stat_statements order by total_exec_time desc limit 14");
+            while (rows.next()) {
+                System.out.printf(
+                        "statement %6.2f us/change %7d calls %8d rows  %s%n",
+                        rows.getDouble(1) * 1000 / changes, rows.getLong(2), rows.getLong(3), rows.getString(4));
+            }
         }
     }
 
