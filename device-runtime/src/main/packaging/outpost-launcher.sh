@@ -26,19 +26,27 @@ fi
 # installs); `sync` keeps C1 for its first pages. Commands that download give the young generation survivor spaces of
 # 1 MB, enough for the frames in flight: smaller ones promote them, and the old generation then grows with every chunk
 # of a full install (Serial GC expands it rather than collect it).
+# `model` also caps C2 at 2 MB of compiler memory for Outpost's own methods and the JDK's file and stream classes
+# (model.compile-commands): those are I/O glue, and past the C2 threshold, which only a large model reaches, one
+# compilation of them took a 5-7 MB arena that stayed resident; over the cap a method stays interpreted, at no
+# measured cost. Freed C heap is returned every 100 ms for the same reason. The JDK's hashing is not capped.
 # Each family starts with its own AOT cache (a cache loads all it holds at start): `local` for the offline commands,
 # `model` for installs, `network` (both) for sync and run. One-off commands (init, help) are in none.
 tuning="-XX:TieredStopAtLevel=1 -XX:CompileThresholdScaling=20 -Xms4m -Xmn1m"
 aot=local
+compile=
 for arg in "$@"; do
   case "$arg" in
-    model) tuning="-XX:-TieredCompilation -Xmn4m -XX:SurvivorRatio=2" aot=model; break ;;
+    model)
+      tuning="-XX:-TieredCompilation -Xmn4m -XX:SurvivorRatio=2 -XX:TrimNativeHeapInterval=100" aot=model
+      compile="-XX:CompileCommandFile=$dir/model.compile-commands"
+      break ;;
     run) tuning="-XX:-TieredCompilation -Xmn4m -XX:SurvivorRatio=2" aot=network; break ;;
     sync) tuning="-Xmn4m -XX:SurvivorRatio=2" aot=network; break ;;
   esac
 done
 # shellcheck disable=SC2086
-exec "$dir/runtime/bin/java" -XX:AOTCache="$dir/$aot.aot" @JVM_OPTIONS@ $tuning \
+exec "$dir/runtime/bin/java" -XX:AOTCache="$dir/$aot.aot" @JVM_OPTIONS@ $tuning ${compile:+"$compile"} \
   -Dorg.sqlite.lib.path="$dir/lib" -Dorg.sqlite.lib.name=libsqlitejdbc.so -DZstdNativePath="$dir/lib/libzstd-jni.so" \
   -cp "$dir/outpost.jar" dev.outpost.device.cli.OutpostCli "$@"
 __OUTPOST_PAYLOAD_BELOW__
