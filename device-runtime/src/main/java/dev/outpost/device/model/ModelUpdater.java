@@ -326,7 +326,7 @@ public final class ModelUpdater {
         DeltaIndex deltas = install.deltaIndex() == null ? null : DeltaIndex.decode(install.deltaIndex());
         // From here on the record is progress only; activation reads the signed documents back from the store.
         install = install.withoutDocuments();
-        Planned planned = plan(slots, key, install.fromVersion(), target, deltas);
+        Planned planned = planFromActive(slots, key, install.fromVersion(), target, deltas);
         if (planned == null) {
             // The active version changed under the install (a local rollback): plan again from scratch.
             store.inTransaction(() -> {
@@ -384,8 +384,8 @@ public final class ModelUpdater {
      * Plans against the active version, or {@code null} if it is no longer {@code fromVersion}. The held manifest
      * lives only in here: the download needs its chunk offsets, not its hashes.
      */
-    private static Planned plan(ModelSlots slots, PublicKey key, Long fromVersion, Manifest target, DeltaIndex deltas)
-            throws IOException {
+    private static Planned planFromActive(
+            ModelSlots slots, PublicKey key, Long fromVersion, Manifest target, DeltaIndex deltas) throws IOException {
         Optional<ModelSlots.Slot> active = slots.getActive(key);
         Manifest held = active.map(ModelSlots.Slot::manifest).orElse(null);
         if (!java.util.Objects.equals(held == null ? null : held.version(), fromVersion)) {

@@ -12,6 +12,11 @@ import java.nio.charset.StandardCharsets;
 final class BinaryForm {
     private BinaryForm() {}
 
+    /** The error for a {@code what} document that does not decode, and {@code why}. */
+    static OutpostException invalid(String what, String why) {
+        return new OutpostException(ErrorCode.ARTIFACT_INVALID, "invalid " + what + ": " + why);
+    }
+
     static final class Writer {
         private final ByteArrayOutputStream out;
 
@@ -173,7 +178,7 @@ final class BinaryForm {
         }
 
         OutpostException invalid(String why) {
-            return new OutpostException(ErrorCode.ARTIFACT_INVALID, "invalid " + what + ": " + why);
+            return BinaryForm.invalid(what, why);
         }
 
         private void need(long n) {

@@ -15,7 +15,7 @@ import java.util.regex.Pattern;
  * <p>The chunk list is kept as that canonical form itself, 40 bytes a chunk (hash, raw length, stored length), not as
  * objects: a 1 GB file has about 15,000 chunks, and a device holds two manifests while it updates within a 64 MB
  * budget. {@link #chunks()} is a view that makes a {@link ChunkRef} on each access; hot paths use the indexed
- * accessors ({@link #rawLength}, {@link #hashMatches}, {@link #index()}).
+ * accessors ({@link #rawLength}, {@link #storedLength}, {@link #index()}).
  */
 public final class Manifest {
     public static final String PAYLOAD_TYPE = "application/vnd.outpost.manifest.v1";
@@ -142,12 +142,6 @@ public final class Manifest {
         return Sha256.of(Arrays.copyOfRange(encoded, at(i), at(i) + Sha256.BYTES));
     }
 
-    /** Whether chunk {@code i}'s hash is {@code digest} (32 bytes); no copy. */
-    public boolean hashMatches(int i, byte[] digest) {
-        return digest.length == Sha256.BYTES
-                && Arrays.equals(encoded, at(i), at(i) + Sha256.BYTES, digest, 0, Sha256.BYTES);
-    }
-
     public ChunkRef chunk(int i) {
         return new ChunkRef(hash(i), rawLength(i), storedLength(i));
     }
@@ -207,8 +201,7 @@ public final class Manifest {
      */
     public static Manifest of(SignedEnvelope envelope) {
         if (!envelope.payloadType().equals(PAYLOAD_TYPE)) {
-            throw new BinaryForm.Reader(new byte[0], "manifest")
-                    .invalid("the envelope holds a " + envelope.payloadType());
+            throw BinaryForm.invalid("manifest", "the envelope holds a " + envelope.payloadType());
         }
         return decodeOwned(envelope.payload());
     }
@@ -217,7 +210,7 @@ public final class Manifest {
         try {
             return new Manifest(data);
         } catch (IllegalArgumentException e) {
-            throw new BinaryForm.Reader(data, "manifest").invalid(e.getMessage());
+            throw BinaryForm.invalid("manifest", e.getMessage());
         }
     }
 

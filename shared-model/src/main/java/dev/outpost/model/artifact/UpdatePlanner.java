@@ -70,6 +70,10 @@ public final class UpdatePlanner {
         private static final int COPY = 1;
         private static final int DELTA = 2;
         private static final int FETCH = 3;
+        /** The step class of each kind, by its number. */
+        private static final List<Class<? extends Step>> KINDS =
+                List.of(Step.Reuse.class, Step.Copy.class, Step.Delta.class, Step.Fetch.class);
+
         private static final int KIND_SHIFT = 30;
         private static final int ARGUMENT_MASK = (1 << KIND_SHIFT) - 1;
 
@@ -126,13 +130,11 @@ public final class UpdatePlanner {
             return downloadBytes;
         }
 
+        /** Steps that are a {@code kind}: one of the four, or {@link Step} itself for all of them. */
         public long count(Class<? extends Step> kind) {
-            int k = kind == Step.Reuse.class
-                    ? REUSE
-                    : kind == Step.Copy.class ? COPY : kind == Step.Delta.class ? DELTA : FETCH;
             long n = 0;
             for (int s : steps) {
-                n += s >>> KIND_SHIFT == k ? 1 : 0;
+                n += kind.isAssignableFrom(KINDS.get(s >>> KIND_SHIFT)) ? 1 : 0;
             }
             return n;
         }

@@ -37,6 +37,7 @@ class UpdatePlannerTest {
         long full = m2.storedSize();
         assertTrue(plan.count(UpdatePlanner.Step.Reuse.class) > m2.chunks().size() * 0.6, "reuse " + plan);
         assertTrue(plan.count(UpdatePlanner.Step.Delta.class) > 0, "some delta beats its whole chunk");
+        assertEquals(m2.chunkCount(), plan.count(UpdatePlanner.Step.class), "every step is a step");
         // 5% tuned + 1% inserted: the update should cost well under a fifth of a full download.
         assertTrue(plan.downloadBytes() < full / 5, plan.downloadBytes() + " of " + full);
     }
