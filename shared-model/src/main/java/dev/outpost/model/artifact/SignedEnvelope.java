@@ -7,26 +7,60 @@ import java.security.GeneralSecurityException;
 import java.security.PublicKey;
 import java.security.Signature;
 import java.security.SignatureException;
+import java.security.spec.EdDSAParameterSpec;
 import java.util.Arrays;
 
 /**
  * A payload with its type and one Ed25519 signature. What is signed is DSSE's pre-authentication encoding of type
  * and payload, so a signature over a manifest can never pass for an assignment or the reverse.
+ *
+ * <p>The envelope's format says which Ed25519 (RFC 8032): {@link #ED25519PH} (format 2, what is signed now) hashes
+ * the message with SHA-512 as it is fed, so verifying a 2 GB model's 1.2 MB manifest costs no copy of it;
+ * {@link #ED25519} (format 1, envelopes signed before) is pure Ed25519, for which the JDK holds the whole message
+ * in memory (twice, as its buffer grows) until it verifies. Both verify; only the prehashed one is produced.
  */
-public record SignedEnvelope(String payloadType, byte[] payload, String keyId, byte[] signature) {
+public record SignedEnvelope(String payloadType, byte[] payload, String keyId, byte[] signature, int format) {
     private static final String MAGIC = "OPSE";
-    private static final int FORMAT_VERSION = 1;
+    /** Pure Ed25519 over the PAE. */
+    public static final int ED25519 = 1;
+    /** Ed25519ph (SHA-512 prehash, empty context) over the PAE. */
+    public static final int ED25519PH = 2;
+
     public static final int PAYLOAD_BYTES_MAX = 16 * 1024 * 1024;
 
+    public SignedEnvelope {
+        if (format != ED25519 && format != ED25519PH) {
+            throw new IllegalArgumentException("no signed envelope format " + format);
+        }
+    }
+
+    /** An envelope in the current format ({@link #ED25519PH}). */
+    public SignedEnvelope(String payloadType, byte[] payload, String keyId, byte[] signature) {
+        this(payloadType, payload, keyId, signature, ED25519PH);
+    }
+
     public static SignedEnvelope sign(String payloadType, byte[] payload, SigningKeys keys) {
+        return sign(payloadType, payload, keys, ED25519PH);
+    }
+
+    /** Signs in the given format; the pure one only to check that envelopes signed before still verify. */
+    static SignedEnvelope sign(String payloadType, byte[] payload, SigningKeys keys, int format) {
         try {
-            Signature s = Signature.getInstance("Ed25519");
+            Signature s = signature(format);
             s.initSign(keys.privateKey());
             updatePae(s, payloadType, payload);
-            return new SignedEnvelope(payloadType, payload.clone(), keys.keyId(), s.sign());
+            return new SignedEnvelope(payloadType, payload.clone(), keys.keyId(), s.sign(), format);
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("Ed25519 signing failed", e);
         }
+    }
+
+    private static Signature signature(int format) throws GeneralSecurityException {
+        Signature s = Signature.getInstance("Ed25519");
+        if (format == ED25519PH) {
+            s.setParameter(new EdDSAParameterSpec(true));
+        }
+        return s;
     }
 
     /**
@@ -47,7 +81,7 @@ public record SignedEnvelope(String payloadType, byte[] payload, String keyId, b
         // The key id is not signed; a mismatch means another key signed it (or the id was altered): refuse either way.
         boolean valid = keyId.equals(SigningKeys.keyId(key));
         try {
-            Signature s = Signature.getInstance("Ed25519");
+            Signature s = signature(format);
             s.initVerify(key);
             updatePae(s, payloadType, payload);
             valid &= s.verify(signature);
@@ -64,7 +98,7 @@ public record SignedEnvelope(String payloadType, byte[] payload, String keyId, b
     public byte[] encode() {
         return new BinaryForm.Writer(payload.length + 128)
                 .magic(MAGIC)
-                .u8(FORMAT_VERSION)
+                .u8(format)
                 .text16(payloadType)
                 .bytes32(payload)
                 .bytes8(keyId.getBytes(StandardCharsets.US_ASCII))
@@ -75,7 +109,7 @@ public record SignedEnvelope(String payloadType, byte[] payload, String keyId, b
     public static SignedEnvelope decode(byte[] data) {
         var r = new BinaryForm.Reader(data, "signed envelope").magic(MAGIC);
         int format = r.u8();
-        if (format != FORMAT_VERSION) {
+        if (format != ED25519 && format != ED25519PH) {
             throw r.invalid("format version " + format + " is not known");
         }
         String type = r.text16();
@@ -83,7 +117,7 @@ public record SignedEnvelope(String payloadType, byte[] payload, String keyId, b
         String keyId = new String(r.bytes8(), StandardCharsets.US_ASCII);
         byte[] signature = r.bytes8();
         r.end();
-        return new SignedEnvelope(type, payload, keyId, signature);
+        return new SignedEnvelope(type, payload, keyId, signature, format);
     }
 
     /**
@@ -106,7 +140,8 @@ public record SignedEnvelope(String payloadType, byte[] payload, String keyId, b
                 && payloadType.equals(e.payloadType)
                 && Arrays.equals(payload, e.payload)
                 && keyId.equals(e.keyId)
-                && Arrays.equals(signature, e.signature);
+                && Arrays.equals(signature, e.signature)
+                && format == e.format;
     }
 
     @Override

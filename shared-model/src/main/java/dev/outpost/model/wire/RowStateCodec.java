@@ -5,6 +5,7 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.dataformat.cbor.CBORFactory;
 import dev.outpost.model.change.FieldValue;
 import dev.outpost.model.clock.Hlc;
 import dev.outpost.model.merge.FieldState;
@@ -22,7 +23,10 @@ import java.util.TreeSet;
 
 /**
  * The stored form of a {@link RowState} (PostgreSQL on the server, SQLite on the device): compact JSON, readable in
- * a database console. The field state variant follows the column's merge policy, so it carries no type tag.
+ * a database console, or the same structure in CBOR ({@link #encodeBinary}, the service's: no text escaping or
+ * UTF-8 checks on a path every pushed row takes; values as in the binary wire form). {@link #decode(String, String,
+ * String, byte[])} reads either: JSON starts with '{', CBOR with a map header. The field state variant follows the
+ * column's merge policy, so it carries no type tag.
  *
  * <pre>
  * {"fields": {"name":   {"v": "Amina", "c": "ms:n:dev"},                          lww, max, min
@@ -34,6 +38,7 @@ import java.util.TreeSet;
  */
 public final class RowStateCodec {
     private static final JsonFactory JSON = new JsonFactory();
+    private static final CBORFactory CBOR = new CBORFactory();
 
     private final Schema schema;
 
@@ -42,14 +47,23 @@ public final class RowStateCodec {
     }
 
     public String encode(RowState row) {
+        return write(row, false).toString(StandardCharsets.UTF_8);
+    }
+
+    /** The CBOR form. */
+    public byte[] encodeBinary(RowState row) {
+        return write(row, true).toByteArray();
+    }
+
+    private static ByteArrayOutputStream write(RowState row, boolean binary) {
         try {
             ByteArrayOutputStream out = new ByteArrayOutputStream(256);
-            try (JsonGenerator g = JSON.createGenerator(out, JsonEncoding.UTF8)) {
+            try (JsonGenerator g = binary ? CBOR.createGenerator(out) : JSON.createGenerator(out, JsonEncoding.UTF8)) {
                 g.writeStartObject();
                 g.writeObjectFieldStart("fields");
                 for (var e : row.fields().entrySet()) {
                     g.writeObjectFieldStart(e.getKey());
-                    writeField(g, e.getValue());
+                    writeField(g, e.getValue(), binary);
                     g.writeEndObject();
                 }
                 g.writeEndObject();
@@ -68,17 +82,25 @@ public final class RowStateCodec {
                 }
                 g.writeEndObject();
             }
-            return out.toString(StandardCharsets.UTF_8);
+            return out;
         } catch (IOException e) {
             throw new IllegalStateException("encoding to memory failed", e);
         }
     }
 
-    private static void writeField(JsonGenerator g, FieldState state) throws IOException {
+    private static void writeValue(JsonGenerator g, FieldValue v, boolean binary) throws IOException {
+        if (binary) {
+            ValueCodec.writeBinary(g, v);
+        } else {
+            ValueCodec.writeJson(g, v);
+        }
+    }
+
+    private static void writeField(JsonGenerator g, FieldState state, boolean binary) throws IOException {
         switch (state) {
             case FieldState.Register r -> {
                 g.writeFieldName("v");
-                ValueCodec.writeJson(g, r.value());
+                writeValue(g, r.value(), binary);
                 g.writeStringField("c", r.clock().toString());
             }
             case FieldState.Counter c -> {
@@ -109,7 +131,7 @@ public final class RowStateCodec {
                 for (var e : m.live().entrySet()) {
                     g.writeStartArray();
                     g.writeString(e.getKey().toString());
-                    ValueCodec.writeJson(g, e.getValue());
+                    writeValue(g, e.getValue(), binary);
                     g.writeEndArray();
                 }
                 g.writeEndArray();
@@ -128,37 +150,57 @@ public final class RowStateCodec {
     }
 
     public RowState decode(String table, String id, String scope, String stored) {
-        Table t = schema.table(table);
         try (JsonParser p = JSON.createParser(stored)) {
-            TokenReader in = new TokenReader(p);
-            in.expect(JsonToken.START_OBJECT);
-            TreeMap<String, FieldState> fields = new TreeMap<>();
-            Tombstone tombstone = null;
-            Hlc restored = null;
-            while (in.next() != JsonToken.END_OBJECT) {
-                String key = p.currentName();
-                in.next();
-                switch (key) {
-                    case "fields" -> {
-                        while (in.next() != JsonToken.END_OBJECT) {
-                            String field = p.currentName();
-                            in.expect(JsonToken.START_OBJECT);
-                            Column column = schema.column(table, field);
-                            fields.put(field, readField(in, column, table + "/" + id + "." + field));
-                        }
-                    }
-                    case "tombstone" -> tombstone = readTombstone(in);
-                    case "restored" -> restored = Hlc.parse(p.getText());
-                    default -> throw TokenReader.malformed("unknown stored row key '" + key + "'");
-                }
-            }
-            return new RowState(t.name(), id, scope, fields, tombstone, restored);
+            return read(p, table, id, scope, false);
         } catch (IOException e) {
             throw TokenReader.malformed("stored row " + table + "/" + id + " is not valid JSON");
         }
     }
 
-    private static FieldState readField(TokenReader in, Column column, String where) throws IOException {
+    /** Reads either stored form: JSON text in UTF-8 (it starts with '{') or CBOR. */
+    public RowState decode(String table, String id, String scope, byte[] stored) {
+        boolean binary = stored.length == 0 || stored[0] != '{';
+        try (JsonParser p = binary ? CBOR.createParser(stored) : JSON.createParser(stored)) {
+            return read(p, table, id, scope, binary);
+        } catch (IOException e) {
+            throw TokenReader.malformed(
+                    "stored row " + table + "/" + id + " is not valid " + (binary ? "CBOR" : "JSON"));
+        }
+    }
+
+    private RowState read(JsonParser p, String table, String id, String scope, boolean binary) throws IOException {
+        Table t = schema.table(table);
+        TokenReader in = new TokenReader(p);
+        in.expect(JsonToken.START_OBJECT);
+        TreeMap<String, FieldState> fields = new TreeMap<>();
+        Tombstone tombstone = null;
+        Hlc restored = null;
+        while (in.next() != JsonToken.END_OBJECT) {
+            String key = p.currentName();
+            in.next();
+            switch (key) {
+                case "fields" -> {
+                    while (in.next() != JsonToken.END_OBJECT) {
+                        String field = p.currentName();
+                        in.expect(JsonToken.START_OBJECT);
+                        Column column = schema.column(table, field);
+                        fields.put(field, readField(in, column, table + "/" + id + "." + field, binary));
+                    }
+                }
+                case "tombstone" -> tombstone = readTombstone(in);
+                case "restored" -> restored = Hlc.parse(p.getText());
+                default -> throw TokenReader.malformed("unknown stored row key '" + key + "'");
+            }
+        }
+        return new RowState(t.name(), id, scope, fields, tombstone, restored);
+    }
+
+    private static FieldValue readValue(JsonParser p, Column column, String where, boolean binary) throws IOException {
+        return binary ? ValueCodec.readBinary(p, column.type(), where) : ValueCodec.readJson(p, column.type(), where);
+    }
+
+    private static FieldState readField(TokenReader in, Column column, String where, boolean binary)
+            throws IOException {
         JsonParser p = in.p;
         FieldValue value = null;
         Hlc clock = null;
@@ -171,7 +213,7 @@ public final class RowStateCodec {
             String key = p.currentName();
             in.next();
             switch (key) {
-                case "v" -> value = ValueCodec.readJson(p, column.type(), where);
+                case "v" -> value = readValue(p, column, where, binary);
                 case "c" -> clock = Hlc.parse(p.getText());
                 case "by" -> {
                     while (in.next() != JsonToken.END_OBJECT) {
@@ -189,7 +231,7 @@ public final class RowStateCodec {
                     while (in.next() != JsonToken.END_ARRAY) {
                         Hlc c = Hlc.parse(in.nextText());
                         in.next();
-                        live.put(c, ValueCodec.readJson(p, column.type(), where));
+                        live.put(c, readValue(p, column, where, binary));
                         in.expect(JsonToken.END_ARRAY);
                     }
                 }

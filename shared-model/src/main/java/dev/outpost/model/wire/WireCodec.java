@@ -220,7 +220,19 @@ public final class WireCodec {
                 conflicts.getFirst());
     }
 
-    /** One change as a JSON object (the feed's stored form). */
+    /**
+     * Changes as the service's feed stores them: a binary message holding just the list, not deflated (the database
+     * compresses what it stores out of line, and a push must not pay for compression twice).
+     */
+    public byte[] encodeStored(List<Change> changes) {
+        return write(WireFormat.BINARY, (g, binary) -> writeChanges(g, binary, changes), false);
+    }
+
+    public List<Change> decodeStored(byte[] stored) {
+        return decode(stored, WireFormat.BINARY).changes();
+    }
+
+    /** One change as a JSON object (the device's change log; feed rows written before V7). */
     public String encodeChange(Change change) {
         return json(g -> JsonChanges.write(g, List.of(change)));
     }
@@ -355,6 +367,10 @@ public final class WireCodec {
     }
 
     private byte[] write(WireFormat format, BodyWriter body) {
+        return write(format, body, true);
+    }
+
+    private byte[] write(WireFormat format, BodyWriter body, boolean deflate) {
         try {
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             boolean binary = format == WireFormat.BINARY;
@@ -364,7 +380,7 @@ public final class WireCodec {
                 body.write(g, binary);
                 g.writeEndObject();
             }
-            return binary ? frame(out.toByteArray()) : out.toByteArray();
+            return !binary ? out.toByteArray() : deflate ? frame(out.toByteArray()) : header(out);
         } catch (IOException e) {
             throw new IllegalStateException("encoding to memory failed", e);
         }
@@ -417,6 +433,16 @@ public final class WireCodec {
                     "wire format version " + version + " is not supported (this side speaks version " + FORMAT_VERSION
                             + ")");
         }
+    }
+
+    /** The header, flags 0, and the body as it is. */
+    private static byte[] header(ByteArrayOutputStream body) {
+        byte[] out = new byte[HEADER_BYTES + body.size()];
+        out[0] = MAGIC_0;
+        out[1] = MAGIC_1;
+        out[2] = FORMAT_VERSION;
+        System.arraycopy(body.toByteArray(), 0, out, HEADER_BYTES, body.size());
+        return out;
     }
 
     private static byte[] frame(byte[] body) {

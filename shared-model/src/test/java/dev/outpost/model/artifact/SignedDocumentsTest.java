@@ -69,6 +69,46 @@ class SignedDocumentsTest {
     }
 
     @Test
+    void envelopesSignedBeforeThePrehashStillVerifyAndNeitherPassesForTheOther() throws IOException {
+        byte[] payload = manifest(1).encode();
+        SignedEnvelope pure = SignedEnvelope.sign(Manifest.PAYLOAD_TYPE, payload, KEYS, SignedEnvelope.ED25519);
+        SignedEnvelope now = SignedEnvelope.sign(Manifest.PAYLOAD_TYPE, payload, KEYS);
+        assertEquals(SignedEnvelope.ED25519PH, now.format());
+
+        for (SignedEnvelope env : List.of(pure, now)) {
+            SignedEnvelope decoded = SignedEnvelope.decode(env.encode());
+            assertEquals(env, decoded);
+            assertArrayEquals(payload, decoded.verifiedPayload(Manifest.PAYLOAD_TYPE, KEYS.publicKey()));
+            // The same signature under the other format's label is another algorithm's signature: refused.
+            int other = env.format() == SignedEnvelope.ED25519 ? SignedEnvelope.ED25519PH : SignedEnvelope.ED25519;
+            var relabelled = new SignedEnvelope(env.payloadType(), payload, env.keyId(), env.signature(), other);
+            OutpostException e = assertThrows(
+                    OutpostException.class, () -> relabelled.verify(Manifest.PAYLOAD_TYPE, KEYS.publicKey()));
+            assertEquals(ErrorCode.SIGNATURE_INVALID, e.code());
+        }
+        byte[] unknown = now.encode();
+        unknown[4] = 3; // the format byte after the magic
+        assertEquals(
+                ErrorCode.ARTIFACT_INVALID,
+                assertThrows(OutpostException.class, () -> SignedEnvelope.decode(unknown))
+                        .code());
+    }
+
+    @Test
+    void verifyingALargeManifestDoesNotCopyIt() {
+        // A 2 GB model's manifest is about 1.2 MB; pure Ed25519 in the JDK buffers the message (and its growth).
+        byte[] payload = new byte[4 << 20];
+        new java.util.Random(7).nextBytes(payload);
+        SignedEnvelope env = SignedEnvelope.sign("application/octet-stream", payload, KEYS);
+        var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        env.verify("application/octet-stream", KEYS.publicKey()); // the first use loads and initialises classes
+        long before = threads.getCurrentThreadAllocatedBytes();
+        env.verify("application/octet-stream", KEYS.publicKey());
+        long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+        assertEquals(true, allocated < payload.length / 16, allocated + " bytes allocated to verify");
+    }
+
+    @Test
     void assignmentsRoundTripWithTheirRollbackFlag() {
         var a = new Assignment("crop-model", 3, Sha256.digest(new byte[] {1}), 1000, 2000, true);
         assertEquals(a, Assignment.decode(a.encode()));

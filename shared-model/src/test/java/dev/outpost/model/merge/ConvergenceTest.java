@@ -222,6 +222,12 @@ class ConvergenceTest {
         RowStateCodec stored = new RowStateCodec(SCHEMA);
         for (RowState row : first.rows.values()) {
             assertEquals(row, stored.decode(row.table(), row.id(), row.scope(), stored.encode(row)), "stored form");
+            assertEquals(
+                    row,
+                    stored.decode(row.table(), row.id(), row.scope(), stored.encodeBinary(row)),
+                    "binary stored form");
+            byte[] json = stored.encode(row).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            assertEquals(row, stored.decode(row.table(), row.id(), row.scope(), json), "JSON stored form as bytes");
         }
         return List.copyOf(all);
     }

@@ -204,6 +204,19 @@ class WireCodecTest {
     }
 
     @Test
+    void theStoredFormRoundTripsUndeflatedAndIsCheckedLikeAnyPayload() {
+        List<Change> changes = everyKindOfChange().changes();
+        byte[] stored = codec.encodeStored(changes);
+
+        assertEquals(changes, codec.decodeStored(stored));
+        assertEquals(0, stored[3], "no DEFLATE flag: the database compresses stored values itself");
+        byte[] deflated = codec.encode(new ChangeBatch(null, changes), WireFormat.BINARY);
+        assertEquals(changes, codec.decodeStored(deflated), "a deflated message reads the same");
+        byte[] cut = java.util.Arrays.copyOf(stored, stored.length - 3);
+        assertCode(ErrorCode.MALFORMED_PAYLOAD, cut, WireFormat.BINARY, "not valid binary");
+    }
+
+    @Test
     void anUnknownFormatVersionIsRefusedClearly() {
         byte[] binary = codec.encode(everyKindOfChange(), WireFormat.BINARY);
         binary[2] = 2;

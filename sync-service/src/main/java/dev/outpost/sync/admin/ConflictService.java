@@ -152,7 +152,11 @@ public class ConflictService {
                 .execute(Tuple.of(c.table(), c.rowId()))
                 .map(result -> {
                     Row r = result.iterator().next();
-                    return rows.decode(c.table(), c.rowId(), r.getString("scope"), r.getString("state"));
+                    return rows.decode(
+                            c.table(),
+                            c.rowId(),
+                            r.getString("scope"),
+                            r.getBuffer("state").getBytes());
                 });
     }
 

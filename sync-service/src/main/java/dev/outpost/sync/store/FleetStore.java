@@ -46,8 +46,10 @@ public class FleetStore {
                         + " (select count(*) from conflict c where c.status = 'open' and c.scope = any(d.scopes))"
                         + "   as open_conflicts,"
                         // Per scope, so the (scope, xid, pos) index bounds each scan from the device's cursor on.
-                        + " (select count(*) from (select 1 from unnest(d.scopes) as s(scope),"
-                        + "   lateral (select 1 from change_feed f where f.scope = s.scope and (f.xid, f.pos) >"
+                        // Changes, not entries: an entry holds n (at most LAG_COUNT_MAX entries read per scope).
+                        + " (select least(coalesce(sum(n), 0), " + LAG_COUNT_MAX
+                        + ") from (select n from unnest(d.scopes) as s(scope),"
+                        + "   lateral (select f.n from change_feed f where f.scope = s.scope and (f.xid, f.pos) >"
                         + "     (split_part(coalesce(d.last_cursor, '0:0'), ':', 1)::xid8,"
                         + "      split_part(coalesce(d.last_cursor, '0:0'), ':', 2)::bigint)"
                         + "     and f.device_id <> d.id limit " + LAG_COUNT_MAX + ") owed_in_scope"

@@ -71,22 +71,28 @@ public class SyncStore {
                 .replaceWithVoid();
     }
 
-    /** A stored row: its state text (RowStateCodec) and scope. */
-    public record StoredRow(String table, String id, String scope, String state) {}
+    /**
+     * A stored row: its state (RowStateCodec, either form), scope, and version (the id of the transaction that wrote
+     * it, {@code xmin}: what an optimistic write checks).
+     */
+    public record StoredRow(String table, String id, String scope, byte[] state, String version) {}
 
     /**
-     * Locks the existing rows the changes touch, in (table, id) order to keep deadlocks rare, and returns them keyed
-     * by {@code table/id}. Rows that do not exist yet are absent; {@link #writeRows} creates them.
+     * Reads the existing rows the changes touch, keyed by {@code table/id}; rows that do not exist yet are absent
+     * ({@link #writeRows} creates them). With {@code lock}, the rows are locked for the rest of the transaction, in
+     * (table, id) order to keep deadlocks rare: {@link #writeRows} then cannot find them changed. Without, nothing is
+     * locked and {@link #writeRows} fails with {@link ConcurrentWrite} if another transaction changed one meanwhile:
+     * one row operation fewer for every existing row, which pays when batches rarely touch the same rows at once.
      */
-    public Uni<Map<String, StoredRow>> lockRows(SqlConnection tx, List<Change> changes) {
+    public Uni<Map<String, StoredRow>> readRows(SqlConnection tx, List<Change> changes, boolean lock) {
         Map<String, Change> firstByRow = new LinkedHashMap<>();
         for (Change c : changes) {
             firstByRow.putIfAbsent(key(c.table(), c.rowId()), c);
         }
         List<Change> rowsTouched = List.copyOf(firstByRow.values());
-        return tx.preparedQuery(
-                        "select r.tbl, r.id, r.scope, r.state from unnest($1::text[], $2::text[]) as u(tbl, id) "
-                                + "join row_state r on r.tbl = u.tbl and r.id = u.id order by r.tbl, r.id for update of r")
+        return tx.preparedQuery("select r.tbl, r.id, r.scope, r.state, r.xmin::text as version "
+                        + "from unnest($1::text[], $2::text[]) as u(tbl, id) join row_state r on r.tbl = u.tbl and r.id = u.id"
+                        + (lock ? " order by r.tbl, r.id for update of r" : ""))
                 .execute(Tuple.tuple()
                         .addArrayOfString(strings(rowsTouched, Change::table))
                         .addArrayOfString(strings(rowsTouched, Change::rowId)))
@@ -94,30 +100,48 @@ public class SyncStore {
                     Map<String, StoredRow> out = new LinkedHashMap<>();
                     for (Row r : rows) {
                         StoredRow s = new StoredRow(
-                                r.getString("tbl"), r.getString("id"), r.getString("scope"), r.getString("state"));
+                                r.getString("tbl"),
+                                r.getString("id"),
+                                r.getString("scope"),
+                                r.getBuffer("state").getBytes(),
+                                r.getString("version"));
                         out.put(key(s.table(), s.id()), s);
                     }
                     return out;
                 });
     }
 
-    /** A row after the batch: new state text and what queries need from it. */
-    public record RowWrite(
-            String table, String id, String scope, String state, boolean deleted, int openConflicts, boolean created) {}
-
     /**
-     * Another transaction created a row this batch also creates, between our read and our insert. The batch runs
-     * again and merges into that row.
+     * A row after the batch: new state (RowStateCodec's binary form), what queries need from it, and the version it
+     * was merged from ({@code null} for a row the batch creates).
      */
-    public static final class ConcurrentCreation extends RuntimeException {
-        ConcurrentCreation() {
-            super("a row was created concurrently", null, false, false);
+    public record RowWrite(
+            String table, String id, String scope, byte[] state, boolean deleted, int openConflicts, String version) {
+        boolean created() {
+            return version == null;
         }
     }
 
-    /** Updates existing rows and inserts new ones; {@link ConcurrentCreation} if a new one appeared meanwhile. */
+    /**
+     * Another transaction created a row this batch also creates, or changed one it merged into, between our read and
+     * our write. The batch runs again (locking what it reads) and merges with that.
+     */
+    public static final class ConcurrentWrite extends RuntimeException {
+        ConcurrentWrite(String what) {
+            super(what, null, false, false);
+        }
+    }
+
+    /**
+     * Updates existing rows, each only if still at the version it was merged from, and inserts new ones;
+     * {@link ConcurrentWrite} if a row changed or appeared meanwhile.
+     */
     public Uni<Void> writeRows(SqlConnection tx, List<RowWrite> writes) {
-        List<RowWrite> updates = writes.stream().filter(w -> !w.created()).toList();
+        // In (table, id) order, as rows are locked when read with locks: two batches wait rather than deadlock.
+        List<RowWrite> updates = writes.stream()
+                .filter(w -> !w.created())
+                .sorted(java.util.Comparator.comparing(RowWrite::table).thenComparing(RowWrite::id))
+                .toList();
         List<RowWrite> inserts = writes.stream().filter(RowWrite::created).toList();
         return update(tx, updates).flatMap(x -> insert(tx, inserts));
     }
@@ -128,17 +152,23 @@ public class SyncStore {
         }
         return tx.preparedQuery(
                         "update row_state r set state = u.state, deleted = u.deleted, open_conflicts = u.oc, updated_at = now() "
-                                + "from unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::int[]) as u(tbl, id, state, deleted, oc) "
-                                + "where r.tbl = u.tbl and r.id = u.id")
+                                + "from unnest($1::text[], $2::text[], $3::bytea[], $4::bool[], $5::int[], $6::text[]) as u(tbl, id, state, deleted, oc, v) "
+                                + "where r.tbl = u.tbl and r.id = u.id and r.xmin = u.v::xid")
                 .execute(Tuple.tuple()
                         .addArrayOfString(strings(writes, RowWrite::table))
                         .addArrayOfString(strings(writes, RowWrite::id))
-                        .addArrayOfString(strings(writes, RowWrite::state))
+                        .addValue(states(writes))
                         .addArrayOfBoolean(
                                 writes.stream().map(RowWrite::deleted).toArray(Boolean[]::new))
                         .addArrayOfInteger(
-                                writes.stream().map(RowWrite::openConflicts).toArray(Integer[]::new)))
-                .replaceWithVoid();
+                                writes.stream().map(RowWrite::openConflicts).toArray(Integer[]::new))
+                        .addArrayOfString(strings(writes, RowWrite::version)))
+                .map(result -> {
+                    if (result.rowCount() != writes.size()) {
+                        throw new ConcurrentWrite("a row was changed concurrently");
+                    }
+                    return null;
+                });
     }
 
     private Uni<Void> insert(SqlConnection tx, List<RowWrite> writes) {
@@ -146,23 +176,32 @@ public class SyncStore {
             return Uni.createFrom().voidItem();
         }
         return tx.preparedQuery("insert into row_state (tbl, id, scope, state, deleted, open_conflicts) "
-                        + "select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::int[]) "
+                        + "select * from unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bool[], $6::int[]) "
                         + "order by 1, 2 on conflict do nothing")
                 .execute(Tuple.tuple()
                         .addArrayOfString(strings(writes, RowWrite::table))
                         .addArrayOfString(strings(writes, RowWrite::id))
                         .addArrayOfString(strings(writes, RowWrite::scope))
-                        .addArrayOfString(strings(writes, RowWrite::state))
+                        .addValue(states(writes))
                         .addArrayOfBoolean(
                                 writes.stream().map(RowWrite::deleted).toArray(Boolean[]::new))
                         .addArrayOfInteger(
                                 writes.stream().map(RowWrite::openConflicts).toArray(Integer[]::new)))
                 .map(result -> {
                     if (result.rowCount() != writes.size()) {
-                        throw new ConcurrentCreation();
+                        throw new ConcurrentWrite("a row was created concurrently");
                     }
                     return null;
                 });
+    }
+
+    /** The states of the writes, as a bytea array for {@code unnest}. */
+    private static io.vertx.core.buffer.Buffer[] states(List<RowWrite> writes) {
+        var out = new io.vertx.core.buffer.Buffer[writes.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = io.vertx.core.buffer.Buffer.buffer(writes.get(i).state());
+        }
+        return out;
     }
 
     /** One column of a batched statement: {@code f} of every item, as a text array for {@code unnest}. */
@@ -170,22 +209,19 @@ public class SyncStore {
         return items.stream().map(f).toArray(String[]::new);
     }
 
-    /** A change as the feed stores it. */
-    public record FeedEntry(String scope, String deviceId, String table, String rowId, String change) {}
+    /** One feed entry: what one transaction applied in one scope, in the stored binary form, {@code n} changes. */
+    public record FeedEntry(String scope, String deviceId, byte[] changes, int n) {}
 
     public Uni<Void> appendFeed(SqlConnection tx, List<FeedEntry> entries) {
         if (entries.isEmpty()) {
             return Uni.createFrom().voidItem();
         }
-        return tx.preparedQuery(
-                        "insert into change_feed (scope, device_id, tbl, row_id, change) "
-                                + "select s, d, t, r, c from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) with ordinality as u(s, d, t, r, c, n) order by n")
-                .execute(Tuple.tuple()
-                        .addArrayOfString(strings(entries, FeedEntry::scope))
-                        .addArrayOfString(strings(entries, FeedEntry::deviceId))
-                        .addArrayOfString(strings(entries, FeedEntry::table))
-                        .addArrayOfString(strings(entries, FeedEntry::rowId))
-                        .addArrayOfString(strings(entries, FeedEntry::change)))
+        List<Tuple> rows = new ArrayList<>(entries.size());
+        for (FeedEntry e : entries) {
+            rows.add(Tuple.of(e.scope(), e.deviceId(), io.vertx.core.buffer.Buffer.buffer(e.changes()), e.n()));
+        }
+        return tx.preparedQuery("insert into change_feed (scope, device_id, changes, n) values ($1, $2, $3, $4)")
+                .executeBatch(rows)
                 .replaceWithVoid();
     }
 
@@ -241,16 +277,18 @@ public class SyncStore {
                 .replaceWithVoid();
     }
 
-    /** One page of the feed. */
+    /** Feed entries to page through, and the transaction watermark they were read under. */
     public record FeedPage(List<FeedRow> rows, long watermarkXid) {}
 
-    public record FeedRow(long xid, long pos, String deviceId, String change) {}
+    /** A feed entry: {@code n} changes, either stored together ({@code changes}) or one in JSON ({@code change}). */
+    public record FeedRow(long xid, long pos, int n, String deviceId, String change, byte[] changes) {}
 
     /**
-     * Reads feed rows after {@code after} in the given scopes, only from transactions that finished before every
-     * still-running one ({@code xid < xmin} of one snapshot), in (xid, pos) order. Runs in a repeatable-read
-     * transaction so the watermark and the rows come from the same snapshot. One index range scan per scope
-     * ({@code scope = $1} keeps the (scope, xid, pos) index usable for the order), merged here.
+     * Reads the feed entries after {@code after} in the given scopes that hold its next {@code limit} changes (an
+     * entry the cursor is inside of comes first), only from transactions that finished before every still-running
+     * one ({@code xid < xmin} of one snapshot), in (xid, pos) order. Runs in a repeatable-read transaction so the
+     * watermark and the rows come from the same snapshot. One index range scan per scope ({@code scope = $1} keeps the
+     * (scope, xid, pos) index usable for the order), merged here.
      */
     public Uni<FeedPage> readFeed(List<String> scopes, Cursor after, int limit) {
         return pool.withTransaction(tx -> tx.query("set transaction isolation level repeatable read, read only")
@@ -267,7 +305,7 @@ public class SyncStore {
                         List<FeedRow> merged = new ArrayList<>();
                         lists.forEach(merged::addAll);
                         merged.sort(FEED_ORDER);
-                        return new FeedPage(merged.size() > limit ? merged.subList(0, limit) : merged, xmin);
+                        return new FeedPage(merged, xmin);
                     });
                 }));
     }
@@ -275,20 +313,34 @@ public class SyncStore {
     private static final java.util.Comparator<FeedRow> FEED_ORDER =
             java.util.Comparator.comparingLong(FeedRow::xid).thenComparingLong(FeedRow::pos);
 
+    /**
+     * One scope's entries from the cursor on, as many as hold {@code limit} changes past it: at most {@code limit}
+     * entries (each has at least one), then only those that start before the limit (a running sum of {@code n} over
+     * those few rows; the entries left out are never read out of their TOAST storage).
+     */
     private static Uni<List<FeedRow>> readScope(SqlConnection tx, String scope, Cursor after, long xmin, int limit) {
-        return tx.preparedQuery("select xid::text as xid_text, pos, device_id, change from change_feed "
-                        + "where scope = $1 and (xid, pos) > ($2::text::xid8, $3) and xid < $4::text::xid8 "
+        String from = after.inside() ? ">=" : ">";
+        long skipped = after.inside() ? after.taken() : 0;
+        return tx.preparedQuery("select xid::text as xid_text, pos, n, device_id, change, changes from ("
+                        + " select f.*, sum(n) over (order by xid, pos rows unbounded preceding) - n as before from ("
+                        + "  select xid, pos, n, device_id, change, changes from change_feed"
+                        + "  where scope = $1 and (xid, pos) " + from + " ($2::text::xid8, $3) and xid < $4::text::xid8"
+                        + "  order by xid, pos limit $5) f) w"
                         // By the xid8 column itself: an output alias of that name would sort as text.
-                        + "order by change_feed.xid, change_feed.pos limit $5")
-                .execute(Tuple.of(scope, Long.toString(after.xid()), after.pos(), Long.toString(xmin), limit))
+                        + " where before < $6 order by w.xid, w.pos")
+                .execute(Tuple.of(
+                        scope, Long.toString(after.xid()), after.pos(), Long.toString(xmin), limit, limit + skipped))
                 .map(rows -> {
                     List<FeedRow> out = new ArrayList<>(rows.size());
                     for (Row r : rows) {
+                        var changes = r.getBuffer("changes");
                         out.add(new FeedRow(
                                 Long.parseLong(r.getString("xid_text")),
                                 r.getLong("pos"),
+                                r.getInteger("n"),
                                 r.getString("device_id"),
-                                r.getString("change")));
+                                r.getString("change"),
+                                changes == null ? null : changes.getBytes()));
                     }
                     return out;
                 });

@@ -205,19 +205,17 @@ public class SyncService {
                                                 batchId, claimed.get().applied(), true),
                                         List.of()));
                     }
-                    return store.lockRows(tx, changes).flatMap(rows -> {
+                    // Optimistic first (no row locks); a batch that met a concurrent write runs again with locks.
+                    return store.readRows(tx, changes, attempt > 1).flatMap(rows -> {
                         Merged merged = merge(deviceId, rows, changes);
                         return store.writeRows(tx, merged.writes())
                                 .flatMap(x -> store.appendFeed(tx, merged.feed()))
                                 .flatMap(x -> store.upsertOpenConflicts(
                                         tx, merged.opened(), merged.conflictScopes(), merged.conflictJson()))
                                 .flatMap(x -> store.closeConflicts(tx, merged.closed(), actor))
-                                .flatMap(x -> store.recordApplied(
-                                        tx, batchId, merged.feed().size()))
+                                .flatMap(x -> store.recordApplied(tx, batchId, merged.applied()))
                                 .map(x -> new Applied(
-                                        new SyncResponse.Ack(
-                                                batchId, merged.feed().size(), false),
-                                        merged.opened()));
+                                        new SyncResponse.Ack(batchId, merged.applied(), false), merged.opened()));
                     });
                 }))
                 .invoke(applied -> {
@@ -257,11 +255,11 @@ public class SyncService {
     }
 
     /**
-     * Serialization failure (40001), deadlock (40P01) and a row created by a concurrent batch: the transaction can
-     * run again.
+     * Serialization failure (40001), deadlock (40P01) and a row created or changed by a concurrent batch: the
+     * transaction can run again.
      */
     private static boolean retriable(Throwable e) {
-        return e instanceof SyncStore.ConcurrentCreation
+        return e instanceof SyncStore.ConcurrentWrite
                 || e instanceof PgException pg
                         && ("40001".equals(pg.getSqlState()) || "40P01".equals(pg.getSqlState()));
     }
@@ -269,6 +267,7 @@ public class SyncService {
     private record Merged(
             List<SyncStore.RowWrite> writes,
             List<SyncStore.FeedEntry> feed,
+            int applied,
             List<Conflict> opened,
             List<Conflict> closed,
             Map<Conflict, String> conflictScopes,
@@ -280,7 +279,8 @@ public class SyncService {
         WireCodec codec = schemas.codec();
         Map<String, RowState> before = new HashMap<>();
         Map<String, RowState> after = new LinkedHashMap<>();
-        List<SyncStore.FeedEntry> feed = new ArrayList<>();
+        Map<String, List<Change>> feedByScope = new LinkedHashMap<>();
+        int applied = 0;
         List<Map<String, Object>> refused = new ArrayList<>();
         Map<String, String> scopeOf = new HashMap<>();
         for (int i = 0; i < changes.size(); i++) {
@@ -310,7 +310,8 @@ public class SyncService {
             RowState merged = RowMerge.join(table, current, RowMerge.delta(table, c));
             after.put(key, merged);
             if (!merged.equals(current)) {
-                feed.add(new SyncStore.FeedEntry(c.scope(), deviceId, c.table(), c.rowId(), codec.encodeChange(c)));
+                feedByScope.computeIfAbsent(c.scope(), s -> new ArrayList<>()).add(c);
+                applied++;
             }
         }
         if (!refused.isEmpty()) {
@@ -352,12 +353,15 @@ public class SyncService {
                     now.table(),
                     now.id(),
                     now.scope(),
-                    rowCodec.encode(now),
+                    rowCodec.encodeBinary(now),
                     RowConflicts.isDeleted(table, now),
                     conflictsAfter.size(),
-                    !stored.containsKey(e.getKey())));
+                    stored.containsKey(e.getKey()) ? stored.get(e.getKey()).version() : null));
         }
-        return new Merged(writes, feed, opened, closed, scopes, json);
+        List<SyncStore.FeedEntry> feed = new ArrayList<>(feedByScope.size());
+        feedByScope.forEach((scope, list) ->
+                feed.add(new SyncStore.FeedEntry(scope, deviceId, codec.encodeStored(list), list.size())));
+        return new Merged(writes, feed, applied, opened, closed, scopes, json);
     }
 
     /** A page of the feed as the device will see it. */
@@ -366,24 +370,26 @@ public class SyncService {
     public Uni<Page> pull(DeviceRecord device, Schema deviceSchema, Cursor after, int pageSize) {
         WireCodec codec = schemas.codec();
         return store.readFeed(device.scopes(), after, pageSize).map(page -> {
-            List<Change> out = new ArrayList<>(page.rows().size());
+            List<Change> out = new ArrayList<>();
             Cursor last = after;
+            int budget = pageSize;
             for (SyncStore.FeedRow r : page.rows()) {
-                last = new Cursor(r.xid(), r.pos());
-                if (r.deviceId().equals(device.id())) {
+                if (budget == 0) {
+                    break;
+                }
+                boolean resumed = after.inside() && r.xid() == after.xid() && r.pos() == after.pos();
+                int from = resumed ? Math.min(after.taken(), r.n()) : 0;
+                int to = from + Math.min(r.n() - from, budget);
+                budget -= to - from;
+                last = to == r.n() ? new Cursor(r.xid(), r.pos()) : new Cursor(r.xid(), r.pos(), to);
+                if (r.deviceId().equals(device.id()) || to <= from) {
                     continue; // never echo a device's own changes
                 }
-                Change stored;
-                try {
-                    stored = codec.decodeChange(r.change());
-                } catch (OutpostException e) {
-                    // The feed is ours: an unreadable entry is a server fault, never the device's bad input.
-                    throw new IllegalStateException(
-                            "feed entry " + r.xid() + ":" + r.pos() + " is unreadable: " + e.getMessage(), e);
+                for (Change stored : entry(codec, r).subList(from, to)) {
+                    adaptTo(deviceSchema, stored).ifPresent(out::add);
                 }
-                adaptTo(deviceSchema, stored).ifPresent(out::add);
             }
-            boolean more = page.rows().size() >= pageSize;
+            boolean more = budget == 0;
             Cursor next = last;
             if (!more) {
                 // Everything in this device's scopes from transactions older than the watermark has been read.
@@ -393,6 +399,23 @@ public class SyncService {
             changesServed.increment(out.size());
             return new Page(out, next, more);
         });
+    }
+
+    /** The changes of one feed entry. */
+    private static List<Change> entry(WireCodec codec, SyncStore.FeedRow r) {
+        try {
+            List<Change> changes =
+                    r.changes() != null ? codec.decodeStored(r.changes()) : List.of(codec.decodeChange(r.change()));
+            if (changes.size() != r.n()) {
+                throw new OutpostException(
+                        ErrorCode.MALFORMED_PAYLOAD, "it holds " + changes.size() + " changes, not " + r.n());
+            }
+            return changes;
+        } catch (OutpostException e) {
+            // The feed is ours: an unreadable entry is a server fault, never the device's bad input.
+            throw new IllegalStateException(
+                    "feed entry " + r.xid() + ":" + r.pos() + " is unreadable: " + e.getMessage(), e);
+        }
     }
 
     /**

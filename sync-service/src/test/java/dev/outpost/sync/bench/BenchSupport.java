@@ -86,18 +86,23 @@ final class BenchSupport {
     }
 
     SyncResponse sync(String token, SyncRequest request) throws IOException, InterruptedException {
+        return CODEC.decodeResponse(sync(token, CODEC.encode(request, WireFormat.BINARY)), WireFormat.BINARY);
+    }
+
+    /** One sync with a request already in the binary encoding; the binary answer, undecoded. */
+    byte[] sync(String token, byte[] binaryRequest) throws IOException, InterruptedException {
         HttpResponse<byte[]> r = http.send(
                 HttpRequest.newBuilder(service.uri("/v1/sync"))
                         .header("Authorization", "Bearer " + token)
                         .header("Content-Type", WireFormat.BINARY.mediaType())
                         .header("Accept", WireFormat.BINARY.mediaType())
-                        .POST(HttpRequest.BodyPublishers.ofByteArray(CODEC.encode(request, WireFormat.BINARY)))
+                        .POST(HttpRequest.BodyPublishers.ofByteArray(binaryRequest))
                         .build(),
                 HttpResponse.BodyHandlers.ofByteArray());
         if (r.statusCode() != 200) {
             throw new IllegalStateException("sync answered " + r.statusCode() + ": " + new String(r.body()));
         }
-        return CODEC.decodeResponse(r.body(), WireFormat.BINARY);
+        return r.body();
     }
 
     /** CPU seconds used so far by the service process and by all PostgreSQL processes: where the time goes. */

@@ -1,13 +1,19 @@
 package dev.outpost.sync.bench;
 
+import dev.outpost.model.change.Change;
+import dev.outpost.model.change.FieldValue;
+import dev.outpost.model.change.Op;
+import dev.outpost.model.clock.Hlc;
 import dev.outpost.model.wire.SyncRequest;
 import dev.outpost.model.wire.SyncResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
+import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -50,33 +56,63 @@ public final class BootstrapBench {
         }
     }
 
+    /** Farm rows per feed entry: a device pushing batches of 500 changes (two a row) writes entries this size. */
+    private static final int ROWS_PER_ENTRY = 250;
+
     /**
      * Writes {@code rows} farmer rows of district nakuru (name and village) straight into PostgreSQL as devices
-     * would have pushed them: a row state and one feed entry per field, in transactions of 10,000 rows.
+     * would have pushed them: a row state per row and one feed entry per batch of 500 changes (one device's push), in
+     * transactions of 10,000 rows.
      */
     static void seed(BenchSupport bench, int rows) throws SQLException {
         int perTransaction = 10_000;
         long start = System.nanoTime();
+        long entries = 0;
         String url = "jdbc:postgresql://localhost:" + bench.postgres.getPort() + "/postgres";
         try (Connection c = DriverManager.getConnection(url, "postgres", "postgres");
-                Statement s = c.createStatement()) {
+                Statement s = c.createStatement();
+                PreparedStatement feed = c.prepareStatement(
+                        "insert into change_feed (scope, device_id, changes, n) values (?, ?, ?, ?)")) {
+            c.setAutoCommit(false);
             for (int from = 1; from <= rows; from += perTransaction) {
                 int to = Math.min(rows, from + perTransaction - 1);
+                String device = "'seed-' || ((g - 1) / " + ROWS_PER_ENTRY + " % 50)";
+                // Row states in the JSON form (which the service still reads), as rows written before V9 are.
                 s.execute("insert into row_state (tbl, id, scope, state) select 'farmer', 'farmer-' || g, 'nakuru', "
-                        + "'{\"fields\":{\"name\":{\"v\":\"Farmer ' || g || '\",\"c\":\"1763880000000:0:seed-' || (g % 50) || '\"},"
-                        + "\"village\":{\"v\":\"Njoro\",\"c\":\"1763880000000:0:seed-' || (g % 50) || '\"}}}' "
-                        + "from generate_series(" + from + ", " + to + ") g");
-                s.execute("insert into change_feed (scope, device_id, tbl, row_id, change) "
-                        + "select 'nakuru', 'seed-' || (g % 50), 'farmer', 'farmer-' || g, "
-                        + "'[{\"table\":\"farmer\",\"id\":\"farmer-' || g || '\",\"scope\":\"nakuru\",\"field\":\"' || f "
-                        + "|| '\",\"clock\":\"1763880000000:0:seed-' || (g % 50) || '\",\"op\":\"assign\",\"value\":\"' "
-                        + "|| case when f = 'name' then 'Farmer ' || g else 'Njoro' end || '\"}]' "
-                        + "from generate_series(" + from + ", " + to
-                        + ") g, unnest(array['name', 'village']) f order by g, f");
+                        + "convert_to('{\"fields\":{\"name\":{\"v\":\"Farmer ' || g || '\",\"c\":\"" + SEED_MS
+                        + ":0:' || "
+                        + device
+                        + " || '\"},\"village\":{\"v\":\"Njoro\",\"c\":\"" + SEED_MS + ":0:' || " + device
+                        + " || '\"}}}', 'UTF8') from generate_series(" + from + ", " + to + ") g");
+                for (int g = from; g <= to; g += ROWS_PER_ENTRY) {
+                    String deviceId = "seed-" + ((g - 1) / ROWS_PER_ENTRY % 50);
+                    List<Change> changes = new ArrayList<>();
+                    for (int row = g; row < Math.min(to + 1, g + ROWS_PER_ENTRY); row++) {
+                        Hlc clock = new Hlc(SEED_MS, 0, deviceId);
+                        changes.add(change(row, "name", "Farmer " + row, clock));
+                        changes.add(change(row, "village", "Njoro", clock));
+                    }
+                    feed.setString(1, "nakuru");
+                    feed.setString(2, deviceId);
+                    feed.setBytes(3, BenchSupport.CODEC.encodeStored(changes));
+                    feed.setInt(4, changes.size());
+                    feed.addBatch();
+                    entries++;
+                }
+                feed.executeBatch();
+                c.commit();
             }
+            c.setAutoCommit(true);
             s.execute("analyze");
         }
         System.out.printf(
-                "seeded rows=%d feed_entries=%d in %.1f s%n", rows, 2L * rows, (System.nanoTime() - start) / 1e9);
+                "seeded rows=%d feed_changes=%d feed_entries=%d in %.1f s%n",
+                rows, 2L * rows, entries, (System.nanoTime() - start) / 1e9);
+    }
+
+    private static final long SEED_MS = 1_763_880_000_000L;
+
+    private static Change change(int row, String field, String value, Hlc clock) {
+        return new Change("farmer", "farmer-" + row, "nakuru", field, new Op.Assign(new FieldValue.Text(value)), clock);
     }
 }

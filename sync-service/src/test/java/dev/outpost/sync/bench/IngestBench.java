@@ -5,6 +5,7 @@ import dev.outpost.model.change.Change;
 import dev.outpost.model.schema.Schema;
 import dev.outpost.model.schema.SchemaLoader;
 import dev.outpost.model.wire.SyncRequest;
+import dev.outpost.model.wire.WireFormat;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Array;
@@ -23,6 +24,8 @@ import java.util.concurrent.Future;
  * change rows into the same PostgreSQL from as many connections, in the same run.
  */
 public final class IngestBench {
+    private static final int WARMUP_ROUNDS = Integer.getInteger("outpost.bench.warmup-rounds", 3);
+
     private IngestBench() {}
 
     public static void main(String[] args) throws Exception {
@@ -33,11 +36,23 @@ public final class IngestBench {
         Path work = Files.createDirectories(Path.of("target/bench"));
         BenchSupport bench = BenchSupport.start(work.resolve("ingest-service.log"), "-XX:+UseParallelGC", "-Xmx1g");
         try {
-            // Warm-up: as many other devices push half a day each, concurrently (JIT, connection pools, prepared
-            // statements), so the measured run sees the service in its steady state, as a long-running server is.
-            List<Device> warm = devices(bench, schema, "bench-warmup-", 2000, devices, editsPerDevice / 2, batchMax);
+            // Warm-up: rounds of as many other devices pushing a day each, concurrently (JIT, connection pools,
+            // prepared statements), so the measured run sees the service in its steady state, as a long-running
+            // server is. With one round of half a day, C2 was still compiling through the measured run: a fifth of
+            // a core of the service's CPU went to the compiler then.
             ExecutorService pool = Executors.newFixedThreadPool(devices);
-            pushAll(bench, warm, pool);
+            List<Device> warm = List.of();
+            for (int round = 0; round < WARMUP_ROUNDS; round++) {
+                warm = devices(
+                        bench,
+                        schema,
+                        "bench-warmup" + round + "-",
+                        2000 + 100 * round,
+                        devices,
+                        editsPerDevice,
+                        batchMax);
+                pushAll(bench, warm, pool);
+            }
             List<Device> measured = devices(bench, schema, "bench-officer-", 1000, devices, editsPerDevice, batchMax);
             long total = measured.stream().mapToLong(Device::changes).sum();
 
@@ -53,8 +68,7 @@ public final class IngestBench {
                     cpuAfter[0] - cpuBefore[0], cpuAfter[1] - cpuBefore[1], seconds);
 
             statementCosts(bench, total);
-            double baseline =
-                    rawInsert(bench, measured.stream().map(Device::batches).toList(), total, pool);
+            double baseline = rawInsert(bench, warm, measured, total, pool);
             pool.shutdown();
             System.out.printf(
                     "devices=%d field_changes=%d batches_of=%d service_seconds=%.2f%n",
@@ -96,8 +110,12 @@ public final class IngestBench {
         }
     }
 
-    /** A simulated device: its credential and its day's changes in batches. */
-    private record Device(String id, String token, List<List<Change>> batches) {
+    /**
+     * A simulated device: its credential, its day's changes in batches, and those batches as binary requests, encoded
+     * before anything is timed (a device encodes on its own hardware, not on the two cores the service and PostgreSQL
+     * share here).
+     */
+    private record Device(String id, String token, List<List<Change>> batches, List<byte[]> requests) {
         long changes() {
             return batches.stream().mapToLong(List::size).sum();
         }
@@ -115,7 +133,12 @@ public final class IngestBench {
             for (int i = 0; i < changes.size(); i += batchMax) {
                 batches.add(changes.subList(i, Math.min(changes.size(), i + batchMax)));
             }
-            out.add(new Device(id, bench.register(id, FarmDay.DISTRICT), batches));
+            List<byte[]> requests = new ArrayList<>();
+            for (List<Change> batch : batches) {
+                requests.add(BenchSupport.CODEC.encode(
+                        new SyncRequest(id, 1, id + "-b" + requests.size(), null, 1, batch), WireFormat.BINARY));
+            }
+            out.add(new Device(id, bench.register(id, FarmDay.DISTRICT), batches, requests));
         }
         return out;
     }
@@ -125,11 +148,8 @@ public final class IngestBench {
         List<Future<?>> work = new ArrayList<>();
         for (Device device : devices) {
             work.add(pool.submit(() -> {
-                int n = 0;
-                for (List<Change> batch : device.batches()) {
-                    bench.sync(
-                            device.token(),
-                            new SyncRequest(device.id(), 1, device.id() + "-b" + (n++), null, 1, batch));
+                for (byte[] request : device.requests()) {
+                    bench.sync(device.token(), request);
                 }
                 return null;
             }));
@@ -139,9 +159,13 @@ public final class IngestBench {
         }
     }
 
-    /** The same change rows, inserted in the same batches from as many connections, with no merge at all. */
+    /**
+     * The same change rows, inserted in the same batches from as many connections, with no merge at all; after the
+     * last warm-up round's rows, inserted untimed (the driver's and PostgreSQL's warm-up, as the service had its own).
+     */
     private static double rawInsert(
-            BenchSupport bench, List<List<List<Change>>> byDevice, long total, ExecutorService pool) throws Exception {
+            BenchSupport bench, List<Device> warm, List<Device> measured, long total, ExecutorService pool)
+            throws Exception {
         String url = "jdbc:postgresql://localhost:" + bench.postgres.getPort() + "/postgres";
         try (Connection c = DriverManager.getConnection(url, "postgres", "postgres")) {
             c.createStatement()
@@ -149,27 +173,22 @@ public final class IngestBench {
                             "create table bench_change_rows (pos bigint generated always as identity primary key, "
                                     + "scope text, device_id text, tbl text, row_id text, field text, clock text, change text)");
         }
+        insertAll(url, columns(warm), pool);
+        return total / insertAll(url, columns(measured), pool);
+    }
+
+    /** Inserts every device's batches from a connection of its own, all at once; the seconds it took. */
+    private static double insertAll(String url, List<List<String[][]>> byDevice, ExecutorService pool)
+            throws Exception {
         long start = System.nanoTime();
         List<Future<?>> work = new ArrayList<>();
-        for (List<List<Change>> batches : byDevice) {
+        for (List<String[][]> batches : byDevice) {
             work.add(pool.submit(() -> {
                 try (Connection c = DriverManager.getConnection(url, "postgres", "postgres");
                         PreparedStatement ps = c.prepareStatement(
                                 "insert into bench_change_rows (scope, device_id, tbl, row_id, field, clock, change) "
                                         + "select * from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])")) {
-                    for (List<Change> batch : batches) {
-                        int n = batch.size();
-                        String[][] cols = new String[7][n];
-                        for (int i = 0; i < n; i++) {
-                            Change ch = batch.get(i);
-                            cols[0][i] = ch.scope();
-                            cols[1][i] = ch.deviceId();
-                            cols[2][i] = ch.table();
-                            cols[3][i] = ch.rowId();
-                            cols[4][i] = ch.field();
-                            cols[5][i] = ch.clock().toString();
-                            cols[6][i] = BenchSupport.CODEC.encodeChange(ch);
-                        }
+                    for (String[][] cols : batches) {
                         for (int k = 0; k < 7; k++) {
                             Array a = c.createArrayOf("text", cols[k]);
                             ps.setArray(k + 1, a);
@@ -183,6 +202,31 @@ public final class IngestBench {
         for (Future<?> f : work) {
             f.get();
         }
-        return total / ((System.nanoTime() - start) / 1e9);
+        return (System.nanoTime() - start) / 1e9;
+    }
+
+    /** The change rows' columns of every batch of every device, built before anything is timed. */
+    private static List<List<String[][]>> columns(List<Device> devices) {
+        List<List<String[][]>> out = new ArrayList<>();
+        for (Device device : devices) {
+            List<String[][]> perBatch = new ArrayList<>();
+            for (List<Change> batch : device.batches()) {
+                int n = batch.size();
+                String[][] cols = new String[7][n];
+                for (int i = 0; i < n; i++) {
+                    Change ch = batch.get(i);
+                    cols[0][i] = ch.scope();
+                    cols[1][i] = ch.deviceId();
+                    cols[2][i] = ch.table();
+                    cols[3][i] = ch.rowId();
+                    cols[4][i] = ch.field();
+                    cols[5][i] = ch.clock().toString();
+                    cols[6][i] = BenchSupport.CODEC.encodeChange(ch);
+                }
+                perBatch.add(cols);
+            }
+            out.add(perBatch);
+        }
+        return out;
     }
 }

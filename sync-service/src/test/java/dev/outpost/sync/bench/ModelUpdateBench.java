@@ -67,27 +67,27 @@ public final class ModelUpdateBench {
             upload(bench, "weights", 1, v1);
             upload(bench, "weights", 2, v2);
             System.out.printf("uploads: %.1f s for both%n", (System.nanoTime() - t) / 1e9);
-            desire(bench, 1);
+            desire(bench, "weights", 1);
             Path warm = init(outpost, homes.resolve("warm"), url, bench.register("warm-tablet", "nakuru"));
             Path device = init(outpost, homes.resolve("device"), url, bench.register("field-tablet", "nakuru"));
             t = System.nanoTime();
-            String full = update(outpost, device, work.resolve("full.rss"));
+            String full = update(outpost, device, "weights", work.resolve("full.rss"));
             double fullSeconds = (System.nanoTime() - t) / 1e9;
             double fullRssMb = peakRssMb(work.resolve("full.rss"));
             System.out.printf(
                     "first install of v1 (full download): %.1f s, peak RSS %.0f MB, %s%n",
                     fullSeconds, fullRssMb, full);
-            update(outpost, warm, work.resolve("warm1.rss"));
+            update(outpost, warm, "weights", work.resolve("warm1.rss"));
 
-            desire(bench, 2);
+            desire(bench, "weights", 2);
             // The first device to ask makes the service compute the chunk-local deltas; timed apart.
             t = System.nanoTime();
-            update(outpost, warm, work.resolve("warm2.rss"));
+            update(outpost, warm, "weights", work.resolve("warm2.rss"));
             System.out.printf(
                     "first v1->v2 update incl. server delta computation: %.1f s%n", (System.nanoTime() - t) / 1e9);
 
             t = System.nanoTime();
-            String out = update(outpost, device, work.resolve("update.rss"));
+            String out = update(outpost, device, "weights", work.resolve("update.rss"));
             double seconds = (System.nanoTime() - t) / 1e9;
             double rssMb = peakRssMb(work.resolve("update.rss"));
             System.out.println(out);
@@ -125,17 +125,17 @@ public final class ModelUpdateBench {
     }
 
     /** The peak RSS GNU time wrote (its %M, KB), in MB. */
-    private static double peakRssMb(Path timeOutput) throws Exception {
+    static double peakRssMb(Path timeOutput) throws Exception {
         return Long.parseLong(Files.readAllLines(timeOutput).getLast().trim()) / 1024.0;
     }
 
-    private static void write(Path file, long size, boolean v2) throws Exception {
+    static void write(Path file, long size, boolean v2) throws Exception {
         try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(file), 1 << 20)) {
             SyntheticWeights.write(out, 2026, size, v2);
         }
     }
 
-    private static void upload(BenchSupport bench, String name, long version, Path file) throws Exception {
+    static void upload(BenchSupport bench, String name, long version, Path file) throws Exception {
         HttpResponse<String> r = bench.http.send(
                 HttpRequest.newBuilder(bench.service.uri("/v1/admin/artifacts/" + name + "/versions/" + version))
                         .header("Authorization", "Bearer " + BenchSupport.ADMIN)
@@ -148,9 +148,9 @@ public final class ModelUpdateBench {
         System.out.println("uploaded: " + r.body());
     }
 
-    private static void desire(BenchSupport bench, long version) throws Exception {
+    static void desire(BenchSupport bench, String artifact, long version) throws Exception {
         HttpResponse<String> r = bench.http.send(
-                HttpRequest.newBuilder(bench.service.uri("/v1/admin/artifacts/weights/desired"))
+                HttpRequest.newBuilder(bench.service.uri("/v1/admin/artifacts/" + artifact + "/desired"))
                         .header("Authorization", "Bearer " + BenchSupport.ADMIN)
                         .header("Content-Type", "application/json")
                         .POST(HttpRequest.BodyPublishers.ofString("{\"version\": " + version + "}"))
@@ -161,7 +161,7 @@ public final class ModelUpdateBench {
         }
     }
 
-    private static Path init(Path outpost, Path home, String url, String token) throws Exception {
+    static Path init(Path outpost, Path home, String url, String token) throws Exception {
         run(List.of(
                 outpost.toString(),
                 "--home",
@@ -176,7 +176,7 @@ public final class ModelUpdateBench {
         return home;
     }
 
-    private static String update(Path outpost, Path home, Path rss) throws Exception {
+    static String update(Path outpost, Path home, String artifact, Path rss) throws Exception {
         return run(List.of(
                 "/usr/bin/time",
                 "-o",
@@ -188,10 +188,10 @@ public final class ModelUpdateBench {
                 home.toString(),
                 "model",
                 "update",
-                "weights"));
+                artifact));
     }
 
-    private static String run(List<String> command) throws Exception {
+    static String run(List<String> command) throws Exception {
         ProcessBuilder pb = new ProcessBuilder(new ArrayList<>(command));
         pb.redirectError(ProcessBuilder.Redirect.INHERIT);
         Process p = pb.start();
