@@ -24,7 +24,8 @@ import java.util.TreeSet;
 /**
  * The stored form of a {@link RowState} (PostgreSQL on the server, SQLite on the device): compact JSON, readable in
  * a database console, or the same structure in CBOR ({@link #encodeBinary}, the service's: no text escaping or
- * UTF-8 checks on a path every pushed row takes; values as in the binary wire form). {@link #decode(String, String,
+ * UTF-8 checks on a path every pushed row takes; values as in the binary wire form, clocks as {@code [ms, n,
+ * device]} arrays instead of text to parse). {@link #decode(String, String,
  * String, byte[])} reads either: JSON starts with '{', CBOR with a map header. The field state variant follows the
  * column's merge policy, so it carries no type tag.
  *
@@ -69,16 +70,18 @@ public final class RowStateCodec {
                 g.writeEndObject();
                 if (row.tombstone() != null) {
                     g.writeObjectFieldStart("tombstone");
-                    g.writeStringField("c", row.tombstone().clock().toString());
+                    g.writeFieldName("c");
+                    writeClock(g, row.tombstone().clock(), binary);
                     g.writeObjectFieldStart("seen");
                     for (var e : row.tombstone().seen().entrySet()) {
-                        writeClocks(g, e.getKey(), e.getValue());
+                        writeClocks(g, e.getKey(), e.getValue(), binary);
                     }
                     g.writeEndObject();
                     g.writeEndObject();
                 }
                 if (row.restored() != null) {
-                    g.writeStringField("restored", row.restored().toString());
+                    g.writeFieldName("restored");
+                    writeClock(g, row.restored(), binary);
                 }
                 g.writeEndObject();
             }
@@ -101,14 +104,15 @@ public final class RowStateCodec {
             case FieldState.Register r -> {
                 g.writeFieldName("v");
                 writeValue(g, r.value(), binary);
-                g.writeStringField("c", r.clock().toString());
+                g.writeFieldName("c");
+                writeClock(g, r.clock(), binary);
             }
             case FieldState.Counter c -> {
                 g.writeObjectFieldStart("by");
                 for (var e : c.byDevice().entrySet()) {
                     g.writeArrayFieldStart(e.getKey());
                     g.writeNumber(e.getValue().total());
-                    g.writeString(e.getValue().clock().toString());
+                    writeClock(g, e.getValue().clock(), binary);
                     g.writeEndArray();
                 }
                 g.writeEndObject();
@@ -116,37 +120,66 @@ public final class RowStateCodec {
             case FieldState.OrSet s -> {
                 g.writeObjectFieldStart("adds");
                 for (var e : s.adds().entrySet()) {
-                    writeClocks(g, e.getKey(), e.getValue());
+                    writeClocks(g, e.getKey(), e.getValue(), binary);
                 }
                 g.writeEndObject();
                 g.writeObjectFieldStart("removed");
                 for (var e : s.removed().entrySet()) {
-                    writeClocks(g, e.getKey(), e.getValue());
+                    writeClocks(g, e.getKey(), e.getValue(), binary);
                 }
                 g.writeEndObject();
-                g.writeStringField("c", s.clock().toString());
+                g.writeFieldName("c");
+                writeClock(g, s.clock(), binary);
             }
             case FieldState.MultiValue m -> {
                 g.writeArrayFieldStart("live");
                 for (var e : m.live().entrySet()) {
                     g.writeStartArray();
-                    g.writeString(e.getKey().toString());
+                    writeClock(g, e.getKey(), binary);
                     writeValue(g, e.getValue(), binary);
                     g.writeEndArray();
                 }
                 g.writeEndArray();
-                writeClocks(g, "superseded", m.superseded());
-                g.writeStringField("c", m.clock().toString());
+                writeClocks(g, "superseded", m.superseded(), binary);
+                g.writeFieldName("c");
+                writeClock(g, m.clock(), binary);
             }
         }
     }
 
-    private static void writeClocks(JsonGenerator g, String name, Iterable<Hlc> clocks) throws IOException {
+    private static void writeClocks(JsonGenerator g, String name, Iterable<Hlc> clocks, boolean binary)
+            throws IOException {
         g.writeArrayFieldStart(name);
         for (Hlc h : clocks) {
-            g.writeString(h.toString());
+            writeClock(g, h, binary);
         }
         g.writeEndArray();
+    }
+
+    /** A clock: its text {@code ms:n:device} in JSON, the array {@code [ms, n, device]} in CBOR (nothing to parse). */
+    private static void writeClock(JsonGenerator g, Hlc h, boolean binary) throws IOException {
+        if (binary) {
+            g.writeStartArray(null, 3);
+            g.writeNumber(h.physicalMs());
+            g.writeNumber(h.logical());
+            g.writeString(h.deviceId());
+            g.writeEndArray();
+        } else {
+            g.writeString(h.toString());
+        }
+    }
+
+    /** The clock whose first token is the current one. */
+    private static Hlc readClock(TokenReader in, boolean binary) throws IOException {
+        if (!binary) {
+            return Hlc.parse(in.p.getText());
+        }
+        if (in.p.currentToken() != JsonToken.START_ARRAY) {
+            throw TokenReader.malformed("a stored clock is an array");
+        }
+        Hlc h = new Hlc(in.nextLong(), in.nextInt(), in.nextText());
+        in.expect(JsonToken.END_ARRAY);
+        return h;
     }
 
     public RowState decode(String table, String id, String scope, String stored) {
@@ -187,8 +220,8 @@ public final class RowStateCodec {
                         fields.put(field, readField(in, column, table + "/" + id + "." + field, binary));
                     }
                 }
-                case "tombstone" -> tombstone = readTombstone(in);
-                case "restored" -> restored = Hlc.parse(p.getText());
+                case "tombstone" -> tombstone = readTombstone(in, binary);
+                case "restored" -> restored = readClock(in, binary);
                 default -> throw TokenReader.malformed("unknown stored row key '" + key + "'");
             }
         }
@@ -214,28 +247,30 @@ public final class RowStateCodec {
             in.next();
             switch (key) {
                 case "v" -> value = readValue(p, column, where, binary);
-                case "c" -> clock = Hlc.parse(p.getText());
+                case "c" -> clock = readClock(in, binary);
                 case "by" -> {
                     while (in.next() != JsonToken.END_OBJECT) {
                         String device = p.currentName();
                         in.expect(JsonToken.START_ARRAY);
                         long total = in.nextLong();
-                        Hlc c = Hlc.parse(in.nextText());
+                        in.next();
+                        Hlc c = readClock(in, binary);
                         in.expect(JsonToken.END_ARRAY);
                         by.put(device, new FieldState.Contribution(total, c));
                     }
                 }
-                case "adds" -> readTagMap(in, adds);
-                case "removed" -> readTagMap(in, removed);
+                case "adds" -> readTagMap(in, adds, binary);
+                case "removed" -> readTagMap(in, removed, binary);
                 case "live" -> {
                     while (in.next() != JsonToken.END_ARRAY) {
-                        Hlc c = Hlc.parse(in.nextText());
+                        in.next();
+                        Hlc c = readClock(in, binary);
                         in.next();
                         live.put(c, readValue(p, column, where, binary));
                         in.expect(JsonToken.END_ARRAY);
                     }
                 }
-                case "superseded" -> superseded.addAll(readClockArray(in));
+                case "superseded" -> superseded.addAll(readClockArray(in, binary));
                 default -> throw TokenReader.malformed(where + ": unknown stored field key '" + key + "'");
             }
         }
@@ -247,16 +282,16 @@ public final class RowStateCodec {
         };
     }
 
-    private static Tombstone readTombstone(TokenReader in) throws IOException {
+    private static Tombstone readTombstone(TokenReader in, boolean binary) throws IOException {
         Hlc clock = null;
         TreeMap<String, SortedSet<Hlc>> seen = new TreeMap<>();
         while (in.next() != JsonToken.END_OBJECT) {
             String key = in.p.currentName();
             in.next();
             if (key.equals("c")) {
-                clock = Hlc.parse(in.p.getText());
+                clock = readClock(in, binary);
             } else if (key.equals("seen")) {
-                readTagMap(in, seen);
+                readTagMap(in, seen, binary);
             } else {
                 throw TokenReader.malformed("unknown tombstone key '" + key + "'");
             }
@@ -264,18 +299,19 @@ public final class RowStateCodec {
         return new Tombstone(clock, seen);
     }
 
-    private static void readTagMap(TokenReader in, TreeMap<String, SortedSet<Hlc>> into) throws IOException {
+    private static void readTagMap(TokenReader in, TreeMap<String, SortedSet<Hlc>> into, boolean binary)
+            throws IOException {
         while (in.next() != JsonToken.END_OBJECT) {
             String k = in.p.currentName();
             in.next();
-            into.put(k, new TreeSet<>(readClockArray(in)));
+            into.put(k, new TreeSet<>(readClockArray(in, binary)));
         }
     }
 
-    private static java.util.List<Hlc> readClockArray(TokenReader in) throws IOException {
+    private static java.util.List<Hlc> readClockArray(TokenReader in, boolean binary) throws IOException {
         java.util.List<Hlc> out = new java.util.ArrayList<>();
         while (in.next() != JsonToken.END_ARRAY) {
-            out.add(Hlc.parse(in.p.getText()));
+            out.add(readClock(in, binary));
         }
         return out;
     }

@@ -286,11 +286,23 @@ public class SyncStore {
     /**
      * Reads the feed entries after {@code after} in the given scopes that hold its next {@code limit} changes (an
      * entry the cursor is inside of comes first), only from transactions that finished before every still-running
-     * one ({@code xid < xmin} of one snapshot), in (xid, pos) order. Runs in a repeatable-read transaction so the
-     * watermark and the rows come from the same snapshot. One index range scan per scope ({@code scope = $1} keeps the
-     * (scope, xid, pos) index usable for the order), merged here.
+     * one ({@code xid < xmin} of one snapshot), in (xid, pos) order. The watermark and the rows come from the same
+     * snapshot: for one scope, one statement reads both; for several, a repeatable-read transaction holds one
+     * snapshot for all. One index range scan per scope ({@code scope = $1} keeps the (scope, xid, pos) index usable
+     * for the order), merged here.
      */
     public Uni<FeedPage> readFeed(List<String> scopes, Cursor after, int limit) {
+        if (scopes.size() == 1) {
+            return pool.preparedQuery("with w as (select pg_snapshot_xmin(pg_current_snapshot()) as xmin)"
+                            + " select w.xmin::text as xmin_text, e.* from w left join lateral ("
+                            + scopeQuery(after, "w.xmin", "$4", "$5") + ") e on true order by e.xid, e.pos")
+                    .execute(Tuple.of(
+                            scopes.getFirst(), Long.toString(after.xid()), after.pos(), limit, limit + skipped(after)))
+                    .map(rows -> {
+                        long xmin = Long.parseLong(rows.iterator().next().getString("xmin_text"));
+                        return new FeedPage(feedRows(rows), xmin);
+                    });
+        }
         return pool.withTransaction(tx -> tx.query("set transaction isolation level repeatable read, read only")
                 .execute()
                 .flatMap(ignored -> tx.query("select pg_snapshot_xmin(pg_current_snapshot())::text as xmin")
@@ -299,7 +311,16 @@ public class SyncStore {
                     long xmin = Long.parseLong(w.iterator().next().getString("xmin"));
                     List<Uni<List<FeedRow>>> perScope = new ArrayList<>();
                     for (String scope : scopes) {
-                        perScope.add(readScope(tx, scope, after, xmin, limit));
+                        perScope.add(
+                                tx.preparedQuery(scopeQuery(after, "$4::text::xid8", "$5", "$6") + " order by xid, pos")
+                                        .execute(Tuple.of(
+                                                scope,
+                                                Long.toString(after.xid()),
+                                                after.pos(),
+                                                Long.toString(xmin),
+                                                limit,
+                                                limit + skipped(after)))
+                                        .map(SyncStore::feedRows));
                     }
                     return Uni.join().all(perScope).andFailFast().map(lists -> {
                         List<FeedRow> merged = new ArrayList<>();
@@ -314,36 +335,42 @@ public class SyncStore {
             java.util.Comparator.comparingLong(FeedRow::xid).thenComparingLong(FeedRow::pos);
 
     /**
-     * One scope's entries from the cursor on, as many as hold {@code limit} changes past it: at most {@code limit}
-     * entries (each has at least one), then only those that start before the limit (a running sum of {@code n} over
-     * those few rows; the entries left out are never read out of their TOAST storage).
+     * One scope's ({@code $1}) entries from the cursor ({@code $2}, {@code $3}) on, as many as hold {@code limit}
+     * changes past it: at most {@code limit} entries (each has at least one), then only those that start before the
+     * limit plus the changes of the cursor's entry already taken (a running sum of {@code n} over those few rows; the
+     * entries left out are never read out of their TOAST storage). Columns: xid, xid_text, pos, n, device_id, change,
+     * changes.
      */
-    private static Uni<List<FeedRow>> readScope(SqlConnection tx, String scope, Cursor after, long xmin, int limit) {
-        String from = after.inside() ? ">=" : ">";
-        long skipped = after.inside() ? after.taken() : 0;
-        return tx.preparedQuery("select xid::text as xid_text, pos, n, device_id, change, changes from ("
-                        + " select f.*, sum(n) over (order by xid, pos rows unbounded preceding) - n as before from ("
-                        + "  select xid, pos, n, device_id, change, changes from change_feed"
-                        + "  where scope = $1 and (xid, pos) " + from + " ($2::text::xid8, $3) and xid < $4::text::xid8"
-                        + "  order by xid, pos limit $5) f) w"
-                        // By the xid8 column itself: an output alias of that name would sort as text.
-                        + " where before < $6 order by w.xid, w.pos")
-                .execute(Tuple.of(
-                        scope, Long.toString(after.xid()), after.pos(), Long.toString(xmin), limit, limit + skipped))
-                .map(rows -> {
-                    List<FeedRow> out = new ArrayList<>(rows.size());
-                    for (Row r : rows) {
-                        var changes = r.getBuffer("changes");
-                        out.add(new FeedRow(
-                                Long.parseLong(r.getString("xid_text")),
-                                r.getLong("pos"),
-                                r.getInteger("n"),
-                                r.getString("device_id"),
-                                r.getString("change"),
-                                changes == null ? null : changes.getBytes()));
-                    }
-                    return out;
-                });
+    private static String scopeQuery(Cursor after, String xmin, String entries, String changes) {
+        return "select xid, xid::text as xid_text, pos, n, device_id, change, changes from ("
+                + " select f.*, sum(n) over (order by xid, pos rows unbounded preceding) - n as before from ("
+                + "  select xid, pos, n, device_id, change, changes from change_feed"
+                + "  where scope = $1 and (xid, pos) " + (after.inside() ? ">=" : ">")
+                + " ($2::text::xid8, $3) and xid < " + xmin
+                + "  order by xid, pos limit " + entries + ") f) v"
+                + " where before < " + changes;
+    }
+
+    private static long skipped(Cursor after) {
+        return after.inside() ? after.taken() : 0;
+    }
+
+    private static List<FeedRow> feedRows(io.vertx.mutiny.sqlclient.RowSet<Row> rows) {
+        List<FeedRow> out = new ArrayList<>(rows.size());
+        for (Row r : rows) {
+            if (r.getValue("pos") == null) {
+                continue; // the watermark's row when the scope has nothing new
+            }
+            var changes = r.getBuffer("changes");
+            out.add(new FeedRow(
+                    Long.parseLong(r.getString("xid_text")),
+                    r.getLong("pos"),
+                    r.getInteger("n"),
+                    r.getString("device_id"),
+                    r.getString("change"),
+                    changes == null ? null : changes.getBytes()));
+        }
+        return out;
     }
 
     public static String key(String table, String id) {
