@@ -29,7 +29,8 @@ fi
 # `model` also caps C2 at 2 MB of compiler memory for Outpost's own methods and the JDK's file and stream classes
 # (model.compile-commands): those are I/O glue, and past the C2 threshold, which only a large model reaches, one
 # compilation of them took a 5-7 MB arena that stayed resident; over the cap a method stays interpreted, at no
-# measured cost. Freed C heap is returned every 100 ms for the same reason. The JDK's hashing is not capped.
+# measured cost. Freed C heap is returned every 100 ms for the same reason. The JDK's hashing is not capped. And
+# SQLite's page cache is 256 KiB instead of 2 MB: an install's one large record (its manifest) would fill it.
 # Each family starts with its own AOT cache (a cache loads all it holds at start): `local` for the offline commands,
 # `model` for installs, `network` (both) for sync and run. One-off commands (init, help) are in none.
 tuning="-XX:TieredStopAtLevel=1 -XX:CompileThresholdScaling=20 -Xms4m -Xmn1m"
@@ -38,7 +39,8 @@ compile=
 for arg in "$@"; do
   case "$arg" in
     model)
-      tuning="-XX:-TieredCompilation -Xmn4m -XX:SurvivorRatio=2 -XX:TrimNativeHeapInterval=100" aot=model
+      tuning="-XX:-TieredCompilation -Xmn4m -XX:SurvivorRatio=2 -XX:TrimNativeHeapInterval=100 -Doutpost.sqlite.cache=-256"
+      aot=model
       compile="-XX:CompileCommandFile=$dir/model.compile-commands"
       break ;;
     run) tuning="-XX:-TieredCompilation -Xmn4m -XX:SurvivorRatio=2" aot=network; break ;;

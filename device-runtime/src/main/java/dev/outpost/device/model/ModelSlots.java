@@ -65,7 +65,7 @@ public final class ModelSlots {
         }
         byte[] envelope = Files.readAllBytes(manifest);
         Verified seen = new Verified(key, Sha256.digest(envelope));
-        SignedEnvelope signed = SignedEnvelope.decode(envelope);
+        SignedEnvelope.View signed = SignedEnvelope.view(envelope); // the manifest stays in the file's bytes
         if (!seen.equals(VERIFIED.get(manifest))) {
             signed.verify(Manifest.PAYLOAD_TYPE, key);
         }

@@ -94,6 +94,10 @@ public final class LocalStore implements AutoCloseable {
                 s.execute("pragma synchronous = full");
                 s.execute("pragma busy_timeout = 5000");
                 s.execute("pragma foreign_keys = off");
+                // SQLite's page cache (negative: KiB), 2 MB by default. `outpost model` starts with 256 KiB (the
+                // launcher sets it): an install writes a manifest-sized record (1.2 MB at 2 GB) whose pages would
+                // otherwise stay cached for the whole download, and it reads little else.
+                s.execute("pragma cache_size = " + Integer.getInteger("outpost.sqlite.cache", -2000));
                 for (String ddl : SCHEMA.split(";")) {
                     if (!ddl.isBlank()) {
                         s.execute(ddl);

@@ -88,11 +88,33 @@ final class BinaryForm {
     static final class Reader {
         private final byte[] data;
         private final String what;
+        private final int limit;
         private int pos;
 
         Reader(byte[] data, String what) {
+            this(data, 0, data.length, what);
+        }
+
+        /** Reads {@code data[from, to)}. */
+        Reader(byte[] data, int from, int to, String what) {
+            java.util.Objects.checkFromToIndex(from, to, data.length);
             this.data = data;
             this.what = what;
+            this.pos = from;
+            this.limit = to;
+        }
+
+        int position() {
+            return pos;
+        }
+
+        /** Skips a u32 length and that many bytes; returns where they start. */
+        int skip32() {
+            long n = u32();
+            need(n);
+            int at = pos;
+            pos += (int) n;
+            return at;
         }
 
         Reader magic(String magic) {
@@ -168,12 +190,12 @@ final class BinaryForm {
         }
 
         int remaining() {
-            return data.length - pos;
+            return limit - pos;
         }
 
         void end() {
-            if (pos != data.length) {
-                throw invalid((data.length - pos) + " trailing bytes");
+            if (pos != limit) {
+                throw invalid((limit - pos) + " trailing bytes");
             }
         }
 
@@ -182,7 +204,7 @@ final class BinaryForm {
         }
 
         private void need(long n) {
-            if (n > data.length - pos) {
+            if (n > limit - pos) {
                 throw invalid("it ends early");
             }
         }

@@ -29,8 +29,14 @@ public final class Manifest {
     private final long size;
     private final Sha256 sha256;
     private final long createdAtMs;
-    /** The canonical encoding; chunk {@code i} starts at {@code chunksAt + i * CHUNK_BYTES}. */
+    /**
+     * The canonical encoding is {@code encoded[from, to)} (the whole array, or a signed envelope's payload in place);
+     * chunk {@code i} starts at {@code chunksAt + i * CHUNK_BYTES}.
+     */
     private final byte[] encoded;
+
+    private final int from;
+    private final int to;
 
     private final int chunksAt;
     private final int count;
@@ -57,9 +63,13 @@ public final class Manifest {
         return w.toByteArray();
     }
 
-    /** Reads and checks an encoding; {@code data} is kept, not copied. */
     private Manifest(byte[] data) {
-        var r = new BinaryForm.Reader(data, "manifest").magic(MAGIC);
+        this(data, 0, data.length);
+    }
+
+    /** Reads and checks the encoding {@code data[from, to)}; {@code data} is kept, not copied. */
+    private Manifest(byte[] data, int from, int to) {
+        var r = new BinaryForm.Reader(data, from, to, "manifest").magic(MAGIC);
         int format = r.u8();
         if (format != FORMAT_VERSION) {
             throw r.invalid("format version " + format + " is not known");
@@ -74,8 +84,10 @@ public final class Manifest {
             throw r.invalid("it announces " + announced + " chunks but holds " + r.remaining() + " bytes of them");
         }
         this.encoded = data;
+        this.from = from;
+        this.to = to;
         this.count = (int) announced;
-        this.chunksAt = data.length - count * CHUNK_BYTES;
+        this.chunksAt = to - count * CHUNK_BYTES;
         checkName(artifact);
         if (version <= 0) {
             throw new IllegalArgumentException("versions start at 1");
@@ -183,11 +195,11 @@ public final class Manifest {
 
     /** SHA-256 of the canonical encoding: what assignments and delta indexes name a manifest by. */
     public Sha256 digest() {
-        return Sha256.digest(encoded);
+        return Sha256.digest(encoded, from, to - from);
     }
 
     public byte[] encode() {
-        return encoded.clone();
+        return Arrays.copyOfRange(encoded, from, to);
     }
 
     public static Manifest decode(byte[] data) {
@@ -204,6 +216,18 @@ public final class Manifest {
             throw BinaryForm.invalid("manifest", "the envelope holds a " + envelope.payloadType());
         }
         return decodeOwned(envelope.payload());
+    }
+
+    /** As {@link #of(SignedEnvelope)}, in place in the encoded envelope {@code view} was read from. */
+    public static Manifest of(SignedEnvelope.View view) {
+        if (!view.payloadType().equals(PAYLOAD_TYPE)) {
+            throw BinaryForm.invalid("manifest", "the envelope holds a " + view.payloadType());
+        }
+        try {
+            return new Manifest(view.data(), view.payloadOffset(), view.payloadOffset() + view.payloadLength());
+        } catch (IllegalArgumentException e) {
+            throw BinaryForm.invalid("manifest", e.getMessage());
+        }
     }
 
     private static Manifest decodeOwned(byte[] data) {
@@ -289,12 +313,16 @@ public final class Manifest {
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof Manifest m && Arrays.equals(encoded, m.encoded);
+        return o instanceof Manifest m && Arrays.equals(encoded, from, to, m.encoded, m.from, m.to);
     }
 
     @Override
     public int hashCode() {
-        return Arrays.hashCode(encoded);
+        int h = 1;
+        for (int i = from; i < to; i++) {
+            h = 31 * h + encoded[i];
+        }
+        return h;
     }
 
     @Override

@@ -74,6 +74,19 @@ public record SignedEnvelope(String payloadType, byte[] payload, String keyId, b
 
     /** Checks the type and the signature against {@code key}; anything else is {@link ErrorCode#SIGNATURE_INVALID}. */
     public void verify(String expectedType, PublicKey key) {
+        verify(payloadType, payload, 0, payload.length, keyId, signature, format, expectedType, key);
+    }
+
+    private static void verify(
+            String payloadType,
+            byte[] data,
+            int offset,
+            int length,
+            String keyId,
+            byte[] signature,
+            int format,
+            String expectedType,
+            PublicKey key) {
         if (!payloadType.equals(expectedType)) {
             throw new OutpostException(
                     ErrorCode.SIGNATURE_INVALID, "expected a signed " + expectedType + ", got " + payloadType);
@@ -83,7 +96,7 @@ public record SignedEnvelope(String payloadType, byte[] payload, String keyId, b
         try {
             Signature s = signature(format);
             s.initVerify(key);
-            updatePae(s, payloadType, payload);
+            updatePae(s, payloadType, data, offset, length);
             valid &= s.verify(signature);
         } catch (GeneralSecurityException e) {
             valid = false;
@@ -107,17 +120,49 @@ public record SignedEnvelope(String payloadType, byte[] payload, String keyId, b
     }
 
     public static SignedEnvelope decode(byte[] data) {
+        View v = view(data);
+        byte[] payload = Arrays.copyOfRange(data, v.payloadOffset(), v.payloadOffset() + v.payloadLength());
+        return new SignedEnvelope(v.payloadType(), payload, v.keyId(), v.signature(), v.format());
+    }
+
+    /** Reads an encoded envelope without copying its payload out of {@code data} (which is kept, not copied). */
+    public static View view(byte[] data) {
         var r = new BinaryForm.Reader(data, "signed envelope").magic(MAGIC);
         int format = r.u8();
         if (format != ED25519 && format != ED25519PH) {
             throw r.invalid("format version " + format + " is not known");
         }
         String type = r.text16();
-        byte[] payload = r.bytes32();
+        int payloadOffset = r.skip32();
+        int payloadLength = r.position() - payloadOffset;
         String keyId = new String(r.bytes8(), StandardCharsets.US_ASCII);
         byte[] signature = r.bytes8();
         r.end();
-        return new SignedEnvelope(type, payload, keyId, signature, format);
+        return new View(data, type, payloadOffset, payloadLength, keyId, signature, format);
+    }
+
+    /**
+     * An encoded envelope read in place: its payload is {@code data[payloadOffset, payloadOffset + payloadLength)}.
+     * A device reads a 2 GB model's 1.2 MB manifest this way, once, instead of as the file's bytes plus a copy.
+     */
+    public record View(
+            byte[] data,
+            String payloadType,
+            int payloadOffset,
+            int payloadLength,
+            String keyId,
+            byte[] signature,
+            int format) {
+        /** As {@link SignedEnvelope#verify}. */
+        public void verify(String expectedType, PublicKey key) {
+            SignedEnvelope.verify(
+                    payloadType, data, payloadOffset, payloadLength, keyId, signature, format, expectedType, key);
+        }
+
+        /** The SHA-256 of the payload (what an assignment names). */
+        public Sha256 payloadDigest() {
+            return Sha256.digest(data, payloadOffset, payloadLength);
+        }
     }
 
     /**
@@ -125,13 +170,14 @@ public record SignedEnvelope(String payloadType, byte[] payload, String keyId, b
      * for a 1 GB model).
      */
     private static void updatePae(Signature s, String type, byte[] payload) throws SignatureException {
-        s.update(paeHead(type, payload));
-        s.update(payload);
+        updatePae(s, type, payload, 0, payload.length);
     }
 
-    private static byte[] paeHead(String type, byte[] payload) {
+    private static void updatePae(Signature s, String type, byte[] data, int offset, int length)
+            throws SignatureException {
         byte[] t = type.getBytes(StandardCharsets.UTF_8);
-        return ("DSSEv1 " + t.length + " " + type + " " + payload.length + " ").getBytes(StandardCharsets.UTF_8);
+        s.update(("DSSEv1 " + t.length + " " + type + " " + length + " ").getBytes(StandardCharsets.UTF_8));
+        s.update(data, offset, length);
     }
 
     @Override

@@ -95,6 +95,43 @@ class SignedDocumentsTest {
     }
 
     @Test
+    void anEnvelopeReadInPlaceGivesTheSameManifestAndIsCheckedTheSame() throws IOException {
+        Manifest m = manifest(3);
+        byte[] wire =
+                SignedEnvelope.sign(Manifest.PAYLOAD_TYPE, m.encode(), KEYS).encode();
+
+        SignedEnvelope.View view = SignedEnvelope.view(wire);
+        view.verify(Manifest.PAYLOAD_TYPE, KEYS.publicKey());
+        Manifest inPlace = Manifest.of(view);
+        assertEquals(m, inPlace);
+        assertEquals(m.hashCode(), inPlace.hashCode());
+        assertEquals(m.digest(), inPlace.digest());
+        assertEquals(m.digest(), view.payloadDigest());
+        assertArrayEquals(m.encode(), inPlace.encode());
+        assertEquals(m.chunks(), inPlace.chunks());
+        assertEquals(0, inPlace.index().firstOf(m, 0));
+        org.junit.jupiter.api.Assertions.assertSame(wire, view.data(), "read in place, not copied");
+
+        byte[] tampered = wire.clone();
+        tampered[view.payloadOffset() + view.payloadLength() - 1] ^= 1;
+        assertEquals(
+                ErrorCode.SIGNATURE_INVALID,
+                assertThrows(
+                                OutpostException.class,
+                                () -> SignedEnvelope.view(tampered).verify(Manifest.PAYLOAD_TYPE, KEYS.publicKey()))
+                        .code());
+        byte[] assignment = SignedEnvelope.sign(
+                        Assignment.PAYLOAD_TYPE,
+                        new Assignment("crop-model", 3, Sha256.digest(new byte[] {1}), 1000, 2000, false).encode(),
+                        KEYS)
+                .encode();
+        assertEquals(
+                ErrorCode.ARTIFACT_INVALID,
+                assertThrows(OutpostException.class, () -> Manifest.of(SignedEnvelope.view(assignment)))
+                        .code());
+    }
+
+    @Test
     void verifyingALargeManifestDoesNotCopyIt() {
         // A 2 GB model's manifest is about 1.2 MB; pure Ed25519 in the JDK buffers the message (and its growth).
         byte[] payload = new byte[4 << 20];
