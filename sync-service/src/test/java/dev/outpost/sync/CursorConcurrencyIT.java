@@ -17,7 +17,6 @@ import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.vertx.mutiny.sqlclient.Pool;
-import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.inject.Inject;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -142,14 +141,7 @@ class CursorConcurrencyIT {
         for (int b = 0; b < BATCHES; b++) {
             perDevice += 1 + (b % 3);
         }
-        byte[] stored = pool.preparedQuery("select state from row_state where tbl = 'crop_record' and id = $1")
-                .execute(Tuple.of(sharedCrop))
-                .await()
-                .indefinitely()
-                .iterator()
-                .next()
-                .getBuffer("state")
-                .getBytes();
+        byte[] stored = Sql.rowState(pool, "crop_record", sharedCrop);
         RowState row = new RowStateCodec(SchemaLoader.farmExample()).decode("crop_record", sharedCrop, scope, stored);
         var counter = (FieldState.Counter) row.fields().get("bags_harvested");
         assertEquals(DEVICES, counter.byDevice().size(), "devices with a contribution in the stored row");

@@ -112,14 +112,7 @@ class FeedEntriesIT {
         Change village = now.assign("farmer", farmer, scope, "village", new FieldValue.Text("Njoro"));
         assertEquals(1, now.push(List.of(village)).ack().applied());
 
-        byte[] stored = pool.preparedQuery("select state from row_state where tbl = 'farmer' and id = $1")
-                .execute(Tuple.of(farmer))
-                .await()
-                .indefinitely()
-                .iterator()
-                .next()
-                .getBuffer("state")
-                .getBytes();
+        byte[] stored = Sql.rowState(pool, "farmer", farmer);
         assertNotEquals('{', stored[0], "rewritten in the binary form");
         RowState row = codec.decode("farmer", farmer, scope, stored);
         assertEquals(
@@ -146,12 +139,6 @@ class FeedEntriesIT {
     }
 
     private long count(String sql) {
-        return pool.query(sql)
-                .execute()
-                .await()
-                .indefinitely()
-                .iterator()
-                .next()
-                .getLong(0);
+        return Sql.count(pool, sql);
     }
 }

@@ -34,13 +34,7 @@ class SyncIT {
     }
 
     private long count(String sql) {
-        return pool.query(sql)
-                .execute()
-                .await()
-                .indefinitely()
-                .iterator()
-                .next()
-                .getLong(0);
+        return Sql.count(pool, sql);
     }
 
     @Test

@@ -1,0 +1,32 @@
+package dev.outpost.sync;
+
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Tuple;
+
+/** What tests read straight from PostgreSQL, to check what the API did to it. */
+final class Sql {
+    private Sql() {}
+
+    /** The single number a {@code select count(*) ...} answers. */
+    static long count(Pool pool, String sql) {
+        return pool.query(sql)
+                .execute()
+                .await()
+                .indefinitely()
+                .iterator()
+                .next()
+                .getLong(0);
+    }
+
+    /** A row's stored state, as the service wrote it (RowStateCodec, either form). */
+    static byte[] rowState(Pool pool, String table, String id) {
+        return pool.preparedQuery("select state from row_state where tbl = $1 and id = $2")
+                .execute(Tuple.of(table, id))
+                .await()
+                .indefinitely()
+                .iterator()
+                .next()
+                .getBuffer("state")
+                .getBytes();
+    }
+}
