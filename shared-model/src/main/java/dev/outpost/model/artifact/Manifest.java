@@ -203,7 +203,7 @@ public final class Manifest {
     }
 
     public static Manifest decode(byte[] data) {
-        return decodeOwned(data.clone());
+        return decodeOwned(data.clone(), 0, data.length);
     }
 
     /**
@@ -212,27 +212,25 @@ public final class Manifest {
      * the envelope was stored.
      */
     public static Manifest of(SignedEnvelope envelope) {
-        if (!envelope.payloadType().equals(PAYLOAD_TYPE)) {
-            throw BinaryForm.invalid("manifest", "the envelope holds a " + envelope.payloadType());
-        }
-        return decodeOwned(envelope.payload());
+        return carried(envelope.payloadType(), envelope.payload(), 0, envelope.payload().length);
     }
 
     /** As {@link #of(SignedEnvelope)}, in place in the encoded envelope {@code view} was read from. */
     public static Manifest of(SignedEnvelope.View view) {
-        if (!view.payloadType().equals(PAYLOAD_TYPE)) {
-            throw BinaryForm.invalid("manifest", "the envelope holds a " + view.payloadType());
-        }
-        try {
-            return new Manifest(view.data(), view.payloadOffset(), view.payloadOffset() + view.payloadLength());
-        } catch (IllegalArgumentException e) {
-            throw BinaryForm.invalid("manifest", e.getMessage());
-        }
+        return carried(
+                view.payloadType(), view.data(), view.payloadOffset(), view.payloadOffset() + view.payloadLength());
     }
 
-    private static Manifest decodeOwned(byte[] data) {
+    private static Manifest carried(String payloadType, byte[] data, int from, int to) {
+        if (!payloadType.equals(PAYLOAD_TYPE)) {
+            throw BinaryForm.invalid("manifest", "the envelope holds a " + payloadType);
+        }
+        return decodeOwned(data, from, to);
+    }
+
+    private static Manifest decodeOwned(byte[] data, int from, int to) {
         try {
-            return new Manifest(data);
+            return new Manifest(data, from, to);
         } catch (IllegalArgumentException e) {
             throw BinaryForm.invalid("manifest", e.getMessage());
         }

@@ -374,13 +374,17 @@ public final class WireCodec {
         try {
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             boolean binary = format == WireFormat.BINARY;
+            if (binary && !deflate) {
+                // The header with no flags, then the body as the generator writes it: no second copy.
+                out.write(new byte[] {MAGIC_0, MAGIC_1, FORMAT_VERSION, 0});
+            }
             try (JsonGenerator g = binary ? CBOR.createGenerator(out) : JSON.createGenerator(out, JsonEncoding.UTF8)) {
                 g.writeStartObject();
                 g.writeNumberField("format", FORMAT_VERSION);
                 body.write(g, binary);
                 g.writeEndObject();
             }
-            return !binary ? out.toByteArray() : deflate ? frame(out.toByteArray()) : header(out);
+            return binary && deflate ? frame(out.toByteArray()) : out.toByteArray();
         } catch (IOException e) {
             throw new IllegalStateException("encoding to memory failed", e);
         }
@@ -433,16 +437,6 @@ public final class WireCodec {
                     "wire format version " + version + " is not supported (this side speaks version " + FORMAT_VERSION
                             + ")");
         }
-    }
-
-    /** The header, flags 0, and the body as it is. */
-    private static byte[] header(ByteArrayOutputStream body) {
-        byte[] out = new byte[HEADER_BYTES + body.size()];
-        out[0] = MAGIC_0;
-        out[1] = MAGIC_1;
-        out[2] = FORMAT_VERSION;
-        System.arraycopy(body.toByteArray(), 0, out, HEADER_BYTES, body.size());
-        return out;
     }
 
     private static byte[] frame(byte[] body) {
