@@ -24,10 +24,10 @@ import java.util.TreeSet;
 /**
  * The stored form of a {@link RowState} (PostgreSQL on the server, SQLite on the device): compact JSON, readable in
  * a database console, or the same structure in CBOR ({@link #encodeBinary}, the service's: no text escaping or
- * UTF-8 checks on a path every pushed row takes; values as in the binary wire form, clocks as {@code [ms, n,
- * device]} arrays instead of text to parse). {@link #decode(String, String,
- * String, byte[])} reads either: JSON starts with '{', CBOR with a map header. The field state variant follows the
- * column's merge policy, so it carries no type tag.
+ * UTF-8 checks on a path every pushed row takes; values as in the binary wire form, clocks as
+ * {@code [ms, n, device]} arrays instead of text to parse). The {@code byte[]} {@code decode} reads either form: JSON
+ * starts with '{', CBOR with a map header. The field state variant follows the column's merge policy, so it carries
+ * no type tag.
  *
  * <pre>
  * {"fields": {"name":   {"v": "Amina", "c": "ms:n:dev"},                          lww, max, min
