@@ -12,6 +12,9 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -244,6 +247,37 @@ class ModelUpdateIT extends WithService {
         // Outside the namespace the real folder was never touched: version 1 is active and whole.
         assertActive(d, "space", dir.resolve("s1.bin"));
         assertTrue(service.admin("/v1/admin/artifacts/space/devices").contains("insufficient-space"));
+    }
+
+    @Test
+    void anInstallWhoseRecordHoldsItsManifestFinishesWithTheManifestInItsSlot() throws Exception {
+        // Runtimes before this one kept the target's signed manifest in the install record; now it waits in the slot
+        // (manifest.partial). An install one of them left behind must still finish.
+        service.upload("inline", 1, v1);
+        service.upload("inline", 2, v2);
+        service.desire("inline", 1);
+        Outpost d = device("officer-inline");
+        d.run("model", "update", "inline").ok();
+        service.desire("inline", 2);
+        Outpost.Result halted = d.run(List.of("env", "OUTPOST_CRASH_AT=download:1"), "model", "update", "inline");
+        assertEquals(137, halted.exit(), halted.err());
+        Path pending = d.home.resolve("models/inline/b/manifest.partial");
+        byte[] envelope = Files.readAllBytes(pending);
+        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + d.home.resolve(OutpostDevice.DB_FILE));
+                PreparedStatement ps =
+                        c.prepareStatement("update model_install set manifest = ? where artifact = 'inline'")) {
+            ps.setBytes(1, envelope);
+            assertEquals(1, ps.executeUpdate());
+        }
+        Files.delete(pending);
+
+        String done = d.run("model", "update", "inline").ok().out();
+
+        assertTrue(done.contains("installed inline version 2 (from version 1)"), done);
+        assertActive(d, "inline", v2);
+        assertArrayEquals(envelope, Files.readAllBytes(d.home.resolve("models/inline/b/manifest")));
+        assertFalse(Files.exists(pending));
+        assertFalse(Files.exists(d.home.resolve("models/inline/manifest.fetched")), "no fetched manifest left over");
     }
 
     Outpost device(String id) throws Exception {

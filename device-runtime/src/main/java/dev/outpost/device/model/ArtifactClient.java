@@ -7,8 +7,13 @@ import dev.outpost.device.sync.Problem;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.net.URI;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicLong;
@@ -51,23 +56,14 @@ public final class ArtifactClient {
             if (attempt > 0) {
                 pause(attempt);
             }
-            String[] headers = have > 0
-                    ? new String[] {"Authorization", "Bearer " + token, "Range", "bytes=" + have + "-"}
-                    : new String[] {"Authorization", "Bearer " + token};
-            try (HttpLink.Response r = http.exchange("GET", path, headers, null, Duration.ofSeconds(60), true)) {
+            try (HttpLink.Response r = get(path, have)) {
                 InputStream in = r.body();
-                if (r.status() == 200) {
-                    have = 0; // the server sent the whole body again
-                } else if (r.status() == 206) {
-                    if (!r.header("Content-Range").startsWith("bytes " + have + "-")) {
-                        have = 0;
-                        continue;
-                    }
-                } else {
-                    byte[] problem = in.readNBytes(64 * 1024);
-                    bytesDownloaded.addAndGet(problem.length);
-                    throw refusal(r.status(), problem, path);
+                long from = resumesAt(r, have, path);
+                if (from < 0) {
+                    have = 0;
+                    continue;
                 }
+                have = (int) from;
                 long declared = r.contentLength(); // of this answer: for a 206, the rest
                 if (declared > (long) maxBytes - have) {
                     throw tooLarge(path, maxBytes);
@@ -101,7 +97,96 @@ public final class ArtifactClient {
                 last = e; // cut short: the next attempt asks for the rest
             }
         }
-        throw new DeviceException(
+        throw failed(path, last);
+    }
+
+    /**
+     * As {@link #fetch}, into {@code file} (created or truncated) instead of memory, synced when this returns: for
+     * documents that grow with a model, such as its manifest. A failed write to the file is an
+     * {@link UncheckedIOException} (not retried: it is the device's storage, not the link).
+     */
+    public void fetchTo(String path, long maxBytes, Path file) {
+        try (FileChannel out = FileChannel.open(
+                file, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
+            byte[] piece = new byte[32 * 1024];
+            long have = 0; // bytes of the body in the file, kept across attempts
+            IOException last = null;
+            for (int attempt = 0; attempt < ATTEMPTS_MAX; attempt++) {
+                if (attempt > 0) {
+                    pause(attempt);
+                }
+                try (HttpLink.Response r = get(path, have)) {
+                    InputStream in = r.body();
+                    long from = resumesAt(r, have, path);
+                    have = Math.max(0, from);
+                    if (from < 0) {
+                        continue;
+                    }
+                    long declared = r.contentLength();
+                    if (declared > maxBytes - have) {
+                        throw tooLarge(path, maxBytes);
+                    }
+                    for (int n; (n = in.read(piece)) >= 0; ) {
+                        if (have + n > maxBytes) {
+                            throw tooLarge(path, maxBytes);
+                        }
+                        write(out, have, piece, n);
+                        have += n;
+                        bytesDownloaded.addAndGet(n);
+                    }
+                    if (declared >= 0 && have != from + declared) {
+                        throw new EOFException("the body ended after " + have + " bytes");
+                    }
+                    out.truncate(have);
+                    out.force(true);
+                    return;
+                } catch (IOException e) {
+                    last = e; // cut short: the next attempt asks for the rest
+                }
+            }
+            throw failed(path, last);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void write(FileChannel out, long position, byte[] piece, int length) {
+        try {
+            ByteBuffer b = ByteBuffer.wrap(piece, 0, length);
+            while (b.hasRemaining()) {
+                out.write(b, position + b.position());
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e.getMessage(), e);
+        }
+    }
+
+    /** A GET of {@code path}, from byte {@code have} on when it is past 0. */
+    private HttpLink.Response get(String path, long have) throws IOException {
+        String[] headers = have > 0
+                ? new String[] {"Authorization", "Bearer " + token, "Range", "bytes=" + have + "-"}
+                : new String[] {"Authorization", "Bearer " + token};
+        return http.exchange("GET", path, headers, null, Duration.ofSeconds(60), true);
+    }
+
+    /**
+     * Where the answer's body starts in the document: 0 for a whole one, {@code have} for the asked-for rest, -1 for
+     * a rest from elsewhere (ask again for the whole). A refusal is thrown.
+     */
+    private long resumesAt(HttpLink.Response r, long have, String path) throws IOException {
+        if (r.status() == 200) {
+            return 0; // the server sent the whole body again
+        }
+        if (r.status() == 206) {
+            return r.header("Content-Range").startsWith("bytes " + have + "-") ? have : -1;
+        }
+        byte[] problem = r.body().readNBytes(64 * 1024);
+        bytesDownloaded.addAndGet(problem.length);
+        throw refusal(r.status(), problem, path);
+    }
+
+    private static DeviceException failed(String path, IOException last) {
+        return new DeviceException(
                 ExitCode.UNREACHABLE,
                 "download of " + path + " failed " + ATTEMPTS_MAX + " times ("
                         + (last == null ? "?" : last.getMessage()) + "); progress is kept, run the update again",
@@ -125,7 +210,7 @@ public final class ArtifactClient {
         }
     }
 
-    private static DeviceException tooLarge(String path, int maxBytes) {
+    private static DeviceException tooLarge(String path, long maxBytes) {
         return new DeviceException(ExitCode.REFUSED, path + " is larger than the " + maxBytes + " bytes it may be");
     }
 

@@ -23,11 +23,14 @@ import java.util.concurrent.ConcurrentHashMap;
  * {@code model.bin} and its signed {@code manifest}, and {@code current}, a symbolic link to the active slot. The
  * link is the only thing that says which version runs, and it changes by one atomic rename, so a power cut leaves
  * either the old or the new slot active; a slot is only linked once its file and manifest are complete and synced.
+ * While a version downloads into a slot, its signed manifest waits there as {@code manifest.partial} beside
+ * {@code model.bin.partial}. Manifests are read from their files as they are used ({@link FileSource}), never whole.
  */
 public final class ModelSlots {
     public static final String MODEL_FILE = "model.bin";
     static final String MANIFEST_FILE = "manifest";
     static final String PARTIAL = "model.bin.partial";
+    static final String PARTIAL_MANIFEST = "manifest.partial";
     private static final String[] SLOTS = {"a", "b"};
 
     private final Path dir;
@@ -63,32 +66,36 @@ public final class ModelSlots {
         if (!Files.exists(manifest, LinkOption.NOFOLLOW_LINKS) || !Files.exists(file)) {
             return Optional.empty();
         }
-        byte[] envelope = Files.readAllBytes(manifest);
-        Verified seen = new Verified(key, Sha256.digest(envelope));
-        SignedEnvelope.View signed = SignedEnvelope.view(envelope); // the manifest stays in the file's bytes
-        if (!seen.equals(VERIFIED.get(manifest))) {
-            signed.verify(Manifest.PAYLOAD_TYPE, key);
-        }
-        Manifest m = Manifest.of(signed);
-        VERIFIED.put(manifest, seen);
-        return Optional.of(new Slot(name, file, m));
-    }
-
-    /** The slot's signed manifest as stored (check it with {@link #getSlot} first). */
-    byte[] envelope(String name) throws IOException {
-        return Files.readAllBytes(dir.resolve(name).resolve(MANIFEST_FILE));
+        return Optional.of(new Slot(name, file, read(manifest, key)));
     }
 
     /**
-     * Slot manifests this process has verified, by file: an install reads each slot's manifest several times, and
-     * every Ed25519 verification hashes the whole manifest again (SHA-512) and redoes the curve arithmetic, enough to
-     * make the JIT compile both. Only the envelope's SHA-256 and the key are kept, not the manifest: a 1 GB model's
-     * manifest is 580 KB, and kept here it would stay on a device's small heap for the whole install; decoding it
-     * again is cheap. At most one entry per slot file.
+     * The manifest in the signed envelope {@code file}, verified with {@code key} unless this process verified that
+     * very file (same identity, whatever its name now) with it before. Read from the file as it is used.
      */
-    private static final Map<Path, Verified> VERIFIED = new ConcurrentHashMap<>();
+    static Manifest read(Path file, PublicKey key) throws IOException {
+        FileSource source = FileSource.open(file);
+        SignedEnvelope.Stored signed = SignedEnvelope.stored(source);
+        if (!key.equals(VERIFIED.get(source.identity()))) {
+            signed.verify(Manifest.PAYLOAD_TYPE, key);
+            if (VERIFIED.size() >= VERIFIED_MAX) {
+                VERIFIED.clear(); // a long-running worker installs version after version: forget the old ones
+            }
+            VERIFIED.put(source.identity(), key);
+        }
+        return Manifest.of(signed);
+    }
 
-    private record Verified(PublicKey key, Sha256 envelope) {}
+    /**
+     * Manifest files this process has verified, and with which key: an install reads each manifest several times (the
+     * target's under three names: fetched, pending, complete), and every Ed25519 verification hashes the whole
+     * manifest again (SHA-512, 1.2 MB at 2 GB) and redoes the curve arithmetic, enough to make the JIT compile both.
+     * A file replaced or modified has another identity; a renamed one keeps its own.
+     */
+    private static final Map<FileSource.Identity, PublicKey> VERIFIED = new ConcurrentHashMap<>();
+
+    /** Files {@link #VERIFIED} remembers at most: two slots and an install's target under its names, several times. */
+    private static final int VERIFIED_MAX = 16;
 
     public Optional<Slot> getActive(PublicKey key) throws IOException {
         Optional<String> name = getActiveName();
@@ -103,6 +110,17 @@ public final class ModelSlots {
         return dir.resolve(slot).resolve(PARTIAL);
     }
 
+    /**
+     * The signed manifest of the version in {@code slot}, or on its way there: {@code manifest.partial} until
+     * {@link #complete}, {@code manifest} after it.
+     */
+    Path manifestOf(String slot) {
+        Path pending = dir.resolve(slot).resolve(PARTIAL_MANIFEST);
+        return Files.exists(pending, LinkOption.NOFOLLOW_LINKS)
+                ? pending
+                : dir.resolve(slot).resolve(MANIFEST_FILE);
+    }
+
     /** Empties a slot for a new version: the manifest goes first, so a half-cleared slot never looks complete. */
     void clear(String slot) throws IOException {
         Path s = dir.resolve(slot);
@@ -111,12 +129,13 @@ public final class ModelSlots {
         syncDirectory(s);
         Files.deleteIfExists(s.resolve(MODEL_FILE));
         Files.deleteIfExists(s.resolve(PARTIAL));
+        Files.deleteIfExists(s.resolve(PARTIAL_MANIFEST));
     }
 
     /** Bytes the slot's files take now (freed when it is cleared for a new version). */
     long sizeOf(String slot) throws IOException {
         long total = 0;
-        for (String f : new String[] {MANIFEST_FILE, MODEL_FILE, PARTIAL}) {
+        for (String f : new String[] {MANIFEST_FILE, MODEL_FILE, PARTIAL, PARTIAL_MANIFEST}) {
             Path p = dir.resolve(slot).resolve(f);
             if (Files.exists(p)) {
                 total += Files.size(p);
@@ -125,13 +144,28 @@ public final class ModelSlots {
         return total;
     }
 
-    /** Turns a complete, synced staging file into the slot's version: file first, then the manifest. */
-    void complete(String slot, byte[] envelope) throws IOException {
+    /**
+     * Moves the signed manifest of the version about to download into the (cleared) slot as its pending manifest;
+     * {@code fetched} is a synced file in this artifact's directory.
+     */
+    void receive(String slot, Path fetched) throws IOException {
         Path s = dir.resolve(slot);
-        if (Files.exists(s.resolve(PARTIAL))) {
-            Files.move(s.resolve(PARTIAL), s.resolve(MODEL_FILE), StandardCopyOption.ATOMIC_MOVE);
+        Files.move(fetched, s.resolve(PARTIAL_MANIFEST), StandardCopyOption.ATOMIC_MOVE);
+        syncDirectory(s);
+        syncDirectory(dir);
+    }
+
+    /**
+     * Writes {@code envelope} as the slot's pending manifest, unless the slot has one (pending or complete): for an
+     * install recorded by a runtime that kept the manifest in the install record.
+     */
+    void receive(String slot, byte[] envelope) throws IOException {
+        Path s = dir.resolve(slot);
+        if (Files.exists(s.resolve(PARTIAL_MANIFEST)) || Files.exists(s.resolve(MANIFEST_FILE))) {
+            return;
         }
-        Path tmp = s.resolve(MANIFEST_FILE + ".tmp");
+        Files.createDirectories(s);
+        Path tmp = s.resolve(PARTIAL_MANIFEST + ".tmp");
         try (FileChannel ch = FileChannel.open(
                 tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
             ByteBuffer b = ByteBuffer.wrap(envelope);
@@ -140,7 +174,22 @@ public final class ModelSlots {
             }
             ch.force(true);
         }
-        Files.move(tmp, s.resolve(MANIFEST_FILE), StandardCopyOption.ATOMIC_MOVE);
+        Files.move(tmp, s.resolve(PARTIAL_MANIFEST), StandardCopyOption.ATOMIC_MOVE);
+        syncDirectory(s);
+    }
+
+    /**
+     * Turns a complete, synced staging file into the slot's version: the file first, then the manifest (both by
+     * rename). Does nothing to a slot that is complete already.
+     */
+    void complete(String slot) throws IOException {
+        Path s = dir.resolve(slot);
+        if (Files.exists(s.resolve(PARTIAL))) {
+            Files.move(s.resolve(PARTIAL), s.resolve(MODEL_FILE), StandardCopyOption.ATOMIC_MOVE);
+        }
+        if (Files.exists(s.resolve(PARTIAL_MANIFEST))) {
+            Files.move(s.resolve(PARTIAL_MANIFEST), s.resolve(MANIFEST_FILE), StandardCopyOption.ATOMIC_MOVE);
+        }
         syncDirectory(s);
     }
 
@@ -185,10 +234,9 @@ public final class ModelSlots {
             if (m.chunkCount() == 0) {
                 return true;
             }
-            long[] offsets = m.offsets();
             for (int i : new int[] {0, m.chunkCount() - 1}) {
                 ByteBuffer b = ByteBuffer.allocate(m.rawLength(i));
-                while (b.hasRemaining() && ch.read(b, offsets[i] + b.position()) > 0) {
+                while (b.hasRemaining() && ch.read(b, m.offset(i) + b.position()) > 0) {
                     // read on
                 }
                 if (b.hasRemaining() || !Sha256.digest(b.array()).equals(m.hash(i))) {

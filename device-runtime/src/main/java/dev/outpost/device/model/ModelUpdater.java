@@ -19,6 +19,7 @@ import dev.outpost.model.artifact.UpdatePlanner;
 import dev.outpost.model.artifact.UpdatePlanner.Step;
 import dev.outpost.model.wire.JsonText;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -50,12 +51,18 @@ public final class ModelUpdater {
 
     private static final int FRAME_BYTES_MAX = Prefetch.FRAME_BYTES_MAX;
     private static final int DOCUMENT_BYTES_MAX = SignedEnvelope.PAYLOAD_BYTES_MAX + 4096;
+    /** Where a fetched manifest waits beside the slots until it is verified and the slot is cleared. */
+    private static final String FETCHED_MANIFEST = "manifest.fetched";
+    /** An install record's manifest now: the slot holds it. */
+    private static final byte[] NO_DOCUMENT = new byte[0];
 
     private final LocalStore store;
     private final Path modelsRoot;
     private final ArtifactClient client;
     private final LongSupplier clockMs;
-    /** Where a delta's reference chunks are read, for the length of one install's download (1 MiB once). */
+    /** The reference buffer grows by this much (64 KiB) at a time. */
+    private static final int REFERENCE_GROWTH = 64 * 1024;
+    /** Where a delta's reference chunks are read, for the length of one install's download (up to 1 MiB). */
     private byte[] referenceBuffer;
 
     /** Where an update got to, for a progress bar. */
@@ -176,6 +183,10 @@ public final class ModelUpdater {
             PublicKey key = signingKey();
             ModelSlots slots = new ModelSlots(modelsRoot, artifact);
             Optional<ModelInstall> pending = store.inTransaction(() -> store.getModelInstall(artifact));
+            if (pending.isPresent() && pending.get().manifest().length > 0) {
+                // Recorded by a runtime that kept the signed manifest in the record: it goes to the slot, as now.
+                slots.receive(pending.get().slot(), pending.get().manifest());
+            }
             if (pending.isPresent() && !pending.get().phase().equals("downloading")) {
                 return finishActivation(slots, pending.get(), key, health, progress);
             }
@@ -192,9 +203,6 @@ public final class ModelUpdater {
             // whole install (580 KB at 1 GB).
             Long activeVersion =
                     slots.getActive(key).map(s -> s.manifest().version()).orElse(null);
-            // Verifying a manifest leaves several manifest-sized arrays (1.2 MB each at 2 GB) promoted to the old
-            // generation: collected before the next one is verified, they reuse the same pages rather than add more.
-            OldGeneration.collect();
             if (activeVersion != null && activeVersion == a.version()) {
                 return new Outcome(artifact, "up-to-date", a.version(), a.version(), 0, 0, 0, 0, 0, null);
             }
@@ -225,7 +233,7 @@ public final class ModelUpdater {
                         a.version(),
                         activeVersion,
                         envelope,
-                        slots.envelope(kept.get().name()),
+                        NO_DOCUMENT, // the kept slot's manifest is in the slot
                         null,
                         kept.get().name(),
                         "activating",
@@ -241,19 +249,17 @@ public final class ModelUpdater {
                         ? new Outcome(artifact, "switched", o.fromVersion(), o.toVersion(), 0, 0, 0, 0, 0, null)
                         : o;
             }
-            return download(
-                    slots,
-                    pending.filter(p -> p.targetVersion() == a.version()
-                                    && SignedEnvelope.view(p.manifest())
-                                            .payloadDigest()
-                                            .equals(a.manifestSha256()))
-                            .orElseGet(() -> plan(slots, a, envelope, activeVersion, key)),
-                    key,
-                    health,
-                    progress);
+            ModelInstall install = pending.isPresent()
+                            && pending.get().targetVersion() == a.version()
+                            && pendingManifestIs(slots, pending.get(), a.manifestSha256())
+                    ? pending.get()
+                    : plan(slots, a, envelope, activeVersion, key);
+            return download(slots, install, key, health, progress);
         } catch (OutpostException e) {
             throw fail(artifact, e.code(), e.getMessage(), e);
-        } catch (IOException e) {
+        } catch (IOException | UncheckedIOException thrown) {
+            // Manifests are read from their files as they are used: a failed read is unchecked there.
+            IOException e = thrown instanceof UncheckedIOException u ? u.getCause() : (IOException) thrown;
             boolean full = String.valueOf(e.getMessage()).contains("No space left");
             DeviceException f = fail(
                     artifact,
@@ -264,28 +270,46 @@ public final class ModelUpdater {
         }
     }
 
-    private ModelInstall plan(ModelSlots slots, Assignment a, byte[] assignment, Long activeVersion, PublicKey key) {
-        byte[] manifestEnv = client.fetch(
-                "v1/artifacts/" + a.artifact() + "/versions/" + a.version() + "/manifest", DOCUMENT_BYTES_MAX);
-        // Read in place: at 2 GB the manifest is 1.2 MB, and a decoded copy of it would be a second.
-        SignedEnvelope.View signed = SignedEnvelope.view(manifestEnv);
-        signed.verify(Manifest.PAYLOAD_TYPE, key);
-        if (!signed.payloadDigest().equals(a.manifestSha256())) {
-            throw new OutpostException(
-                    ErrorCode.ARTIFACT_INVALID, "the manifest served is not the one the assignment names");
+    private ModelInstall plan(ModelSlots slots, Assignment a, byte[] assignment, Long activeVersion, PublicKey key)
+            throws IOException {
+        // Into a file beside the slots, not memory (2.6 MB at 4 GB); it moves into the slot once the slot is cleared.
+        Path fetched = Files.createDirectories(slots.dir()).resolve(FETCHED_MANIFEST);
+        try {
+            client.fetchTo(
+                    "v1/artifacts/" + a.artifact() + "/versions/" + a.version() + "/manifest",
+                    DOCUMENT_BYTES_MAX,
+                    fetched);
+            Manifest m = ModelSlots.read(fetched, key);
+            if (!m.digest().equals(a.manifestSha256())) {
+                throw new OutpostException(
+                        ErrorCode.ARTIFACT_INVALID, "the manifest served is not the one the assignment names");
+            }
+            if (!m.artifact().equals(a.artifact()) || m.version() != a.version()) {
+                throw new OutpostException(
+                        ErrorCode.ARTIFACT_INVALID, "the manifest is for another artifact or version");
+            }
+            byte[] deltaIndex = null;
+            if (activeVersion != null) {
+                deltaIndex = client.fetch(
+                        "v1/artifacts/" + a.artifact() + "/deltas?from=" + activeVersion + "&to=" + a.version(),
+                        DOCUMENT_BYTES_MAX);
+                DeltaIndex.decode(deltaIndex);
+            }
+            return prepareSlot(slots, a, assignment, activeVersion, m, fetched, deltaIndex);
+        } finally {
+            Files.deleteIfExists(fetched); // in the slot now, or refused: either way nothing of it stays here
         }
-        Manifest m = Manifest.of(signed);
-        if (!m.artifact().equals(a.artifact()) || m.version() != a.version()) {
-            throw new OutpostException(ErrorCode.ARTIFACT_INVALID, "the manifest is for another artifact or version");
-        }
-        OldGeneration.collect(); // see update: the verification's copies are garbage now
-        byte[] deltaIndex = null;
-        if (activeVersion != null) {
-            deltaIndex = client.fetch(
-                    "v1/artifacts/" + a.artifact() + "/deltas?from=" + activeVersion + "&to=" + a.version(),
-                    DOCUMENT_BYTES_MAX);
-            DeltaIndex.decode(deltaIndex);
-        }
+    }
+
+    /** Clears the inactive slot for {@code m} if there is room, moves its manifest in and records the install. */
+    private ModelInstall prepareSlot(
+            ModelSlots slots,
+            Assignment a,
+            byte[] assignment,
+            Long activeVersion,
+            Manifest m,
+            Path fetched,
+            byte[] deltaIndex) {
         try {
             String slot = slots.inactiveName();
             long free = Files.getFileStore(Files.createDirectories(slots.dir())).getUsableSpace() + slots.sizeOf(slot);
@@ -297,12 +321,13 @@ public final class ModelUpdater {
                                 m.version(), (m.size() + SPACE_MARGIN_BYTES) / 1e6, free / 1e6));
             }
             slots.clear(slot);
+            slots.receive(slot, fetched);
             ModelInstall install = new ModelInstall(
                     a.artifact(),
                     a.version(),
                     activeVersion,
                     assignment,
-                    manifestEnv,
+                    NO_DOCUMENT, // the manifest is the slot's pending one
                     deltaIndex,
                     slot,
                     "downloading",
@@ -323,7 +348,7 @@ public final class ModelUpdater {
             ModelSlots slots, ModelInstall install, PublicKey key, HealthCheck health, Progress progress)
             throws IOException {
         String artifact = install.artifact();
-        Manifest target = Manifest.of(SignedEnvelope.view(install.manifest()));
+        Manifest target = ModelSlots.read(slots.manifestOf(install.slot()), key);
         DeltaIndex deltas = install.deltaIndex() == null ? null : DeltaIndex.decode(install.deltaIndex());
         // From here on the record is progress only; activation reads the signed documents back from the store.
         install = install.withoutDocuments();
@@ -340,7 +365,6 @@ public final class ModelUpdater {
         OldGeneration.collect(); // the planner's indexes and the held manifest are garbage now
         UpdatePlanner.Plan plan = planned.plan();
         List<Step> steps = plan.steps(); // a view: each step is made as it is reached
-        long[] to = target.offsets();
         long baseBytes = client.bytesDownloaded() - install.bytesDownloaded();
         Path staging = slots.staging(install.slot());
         try (FileChannel out = FileChannel.open(
@@ -348,14 +372,14 @@ public final class ModelUpdater {
                 FileChannel in = planned.heldFile() == null
                         ? null
                         : FileChannel.open(planned.heldFile(), StandardOpenOption.READ)) {
-            int done = resumePoint(out, target, to, install.stepDone());
-            downloadSteps(install, target, steps, plan, to, planned.heldOffsets(), baseBytes, done, in, out, progress);
+            int done = resumePoint(out, target, install.stepDone());
+            downloadSteps(install, target, steps, plan, planned.held(), baseBytes, done, in, out, progress);
         } finally {
             referenceBuffer = null;
         }
         progress.update("verifying", 0, 1, client.bytesDownloaded() - baseBytes, plan.downloadBytes());
         OldGeneration.collect();
-        verifyOrRepair(staging, target, to, progress);
+        verifyOrRepair(staging, target, progress);
         ModelInstall downloaded =
                 install.withProgress("activating", steps.size(), client.bytesDownloaded() - baseBytes, 0);
         store.inTransaction(() -> {
@@ -364,6 +388,7 @@ public final class ModelUpdater {
         });
         ModelInstall activating = store.inTransaction(() -> store.getModelInstall(artifact))
                 .orElseThrow(() -> new IllegalStateException("the install record of " + artifact + " is gone"));
+        long fullBytes = target.storedSize(); // read now: activation moves the manifest file it reads from
         Outcome o = finishActivation(slots, activating, key, health, progress, true);
         return new Outcome(
                 o.artifact(),
@@ -371,20 +396,33 @@ public final class ModelUpdater {
                 o.fromVersion(),
                 o.toVersion(),
                 activating.bytesDownloaded(),
-                target.storedSize(),
+                fullBytes,
                 plan.count(Step.Reuse.class) + plan.count(Step.Copy.class),
                 plan.count(Step.Delta.class),
                 plan.count(Step.Fetch.class),
                 o.errorCode());
     }
 
-    /** A plan and what the download needs of the held version: its file and where its chunks start. */
-    private record Planned(UpdatePlanner.Plan plan, Path heldFile, long[] heldOffsets) {}
-
     /**
-     * Plans against the active version, or {@code null} if it is no longer {@code fromVersion}. The held manifest
-     * lives only in here: the download needs its chunk offsets, not its hashes.
+     * Whether the install's pending manifest (in its slot) is the one an assignment names; false when it is missing
+     * or unreadable, so that the install is planned again.
      */
+    private static boolean pendingManifestIs(ModelSlots slots, ModelInstall install, Sha256 named) {
+        try {
+            Path file = slots.manifestOf(install.slot());
+            return Files.exists(file)
+                    && SignedEnvelope.stored(FileSource.open(file))
+                            .payloadDigest()
+                            .equals(named);
+        } catch (IOException | OutpostException e) {
+            return false;
+        }
+    }
+
+    /** A plan and what the download needs of the held version: its file and its manifest (read from its file). */
+    private record Planned(UpdatePlanner.Plan plan, Path heldFile, Manifest held) {}
+
+    /** Plans against the active version, or {@code null} if it is no longer {@code fromVersion}. */
     private static Planned planFromActive(
             ModelSlots slots, PublicKey key, Long fromVersion, Manifest target, DeltaIndex deltas) throws IOException {
         Optional<ModelSlots.Slot> active = slots.getActive(key);
@@ -395,7 +433,7 @@ public final class ModelUpdater {
         return new Planned(
                 UpdatePlanner.plan(held, target, deltas),
                 active.map(ModelSlots.Slot::file).orElse(null),
-                held == null ? new long[] {0} : held.offsets());
+                held);
     }
 
     private void downloadSteps(
@@ -403,8 +441,7 @@ public final class ModelUpdater {
             Manifest target,
             List<Step> steps,
             UpdatePlanner.Plan plan,
-            long[] to,
-            long[] ho,
+            Manifest held,
             long baseBytes,
             int done,
             FileChannel in,
@@ -414,15 +451,16 @@ public final class ModelUpdater {
         try (Prefetch prefetch = new Prefetch(client, target, steps, done)) {
             int sinceCommit = 0;
             long lastCommitNs = System.nanoTime();
-            for (int i = done; i < steps.size(); i++) {
+            long at = target.offset(done); // where chunk i starts, carried along
+            for (int i = done; i < steps.size(); at += target.rawLength(i), i++) {
                 Step step = steps.get(i);
                 ChunkRef c = target.chunk(i);
                 if (step instanceof Step.Reuse r) {
                     // A held chunk is copied by the kernel (copy_file_range), not through the heap: it was verified
                     // when its version was installed, and the whole assembled file is verified before the switch.
-                    copyLocal(in, ho[r.held()], c.rawLength(), out, to[i]);
+                    copyLocal(in, held.offset(r.held()), c.rawLength(), out, at);
                 } else {
-                    write(out, to[i], produce(step, c, ho, to, in, out, prefetch.frame(i)));
+                    write(out, at, produce(step, c, target, held, in, out, prefetch.frame(i)));
                 }
                 sinceCommit++;
                 if (step instanceof Step.Fetch || step instanceof Step.Delta) {
@@ -470,16 +508,17 @@ public final class ModelUpdater {
      * finds the chunks that do not verify and fetches them, then checks again. Either the file verifies, or the
      * install stops with {@code chunk-corrupt} and nothing is switched.
      */
-    private void verifyOrRepair(Path staging, Manifest target, long[] to, Progress progress) throws IOException {
+    private void verifyOrRepair(Path staging, Manifest target, Progress progress) throws IOException {
         if (ModelSlots.verifies(staging, target)) {
             return;
         }
         try (FileChannel ch = FileChannel.open(staging, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
             int repaired = 0;
-            for (int i = 0; i < target.chunkCount(); i++) {
+            long at = 0;
+            for (int i = 0; i < target.chunkCount(); at += target.rawLength(i), i++) {
                 ChunkRef c = target.chunk(i);
-                if (!Sha256.digest(read(ch, to[i], c.rawLength())).equals(c.hash())) {
-                    write(ch, to[i], fetchVerified(c));
+                if (!Sha256.digest(read(ch, at, c.rawLength())).equals(c.hash())) {
+                    write(ch, at, fetchVerified(c));
                     repaired++;
                     progress.update("repairing", repaired, repaired, client.bytesDownloaded(), 0);
                 }
@@ -496,43 +535,48 @@ public final class ModelUpdater {
      * Where a resumed download carries on: after the committed step count, and after every following chunk already
      * in the staging file whole (written and synced before the interruption, committed or not).
      */
-    private static int resumePoint(FileChannel out, Manifest target, long[] to, int committed) throws IOException {
+    private static int resumePoint(FileChannel out, Manifest target, int committed) throws IOException {
         int done = committed;
         long size = out.size();
-        while (done < target.chunkCount() && to[done + 1] <= size) {
+        for (long at = target.offset(done);
+                done < target.chunkCount() && at + target.rawLength(done) <= size;
+                at += target.rawLength(done), done++) {
             ChunkRef c = target.chunk(done);
-            if (!Sha256.digest(read(out, to[done], c.rawLength())).equals(c.hash())) {
+            if (!Sha256.digest(read(out, at, c.rawLength())).equals(c.hash())) {
                 break;
             }
-            done++;
         }
         return done;
     }
 
     /** One downloaded or locally derived target chunk's bytes, verified against the signed manifest. */
-    private byte[] produce(Step step, ChunkRef c, long[] ho, long[] to, FileChannel in, FileChannel out, byte[] frame)
+    private byte[] produce(
+            Step step, ChunkRef c, Manifest target, Manifest held, FileChannel in, FileChannel out, byte[] frame)
             throws IOException {
         byte[] raw;
         try {
             // if/else rather than a pattern switch: each pattern switch has a class generated at run time (the
             // class-file library, megabytes of compiler arena), and a device pays for that on every install.
             if (step instanceof Step.Copy cp) {
-                raw = read(out, to[cp.earlier()], c.rawLength());
+                raw = read(out, target.offset(cp.earlier()), c.rawLength());
             } else if (step instanceof Step.Delta d) {
                 int[] refs = d.delta().references();
                 int refBytes = 0;
                 for (int k : refs) {
-                    refBytes += (int) (ho[k + 1] - ho[k]);
+                    refBytes += held.rawLength(k);
                 }
-                // One buffer for every delta of the install, read straight into place: references reach 1 MiB, and a
-                // 1 GB update applies some 660 deltas.
-                if (referenceBuffer == null) {
-                    referenceBuffer = new byte[UpdatePlanner.REFERENCE_BYTES_MAX];
+                // One buffer for every delta of the install, read straight into place (a 1 GB update applies some 660
+                // deltas), as large as the largest references so far: they may reach 1 MiB, most are 2-3 chunks.
+                if (referenceBuffer == null || referenceBuffer.length < refBytes) {
+                    referenceBuffer = new byte
+                            [Math.min(
+                                    UpdatePlanner.REFERENCE_BYTES_MAX,
+                                    (refBytes + REFERENCE_GROWTH - 1) & -REFERENCE_GROWTH)];
                 }
                 int at = 0;
                 for (int k : refs) {
-                    int length = (int) (ho[k + 1] - ho[k]);
-                    readFully(in, ho[k], ByteBuffer.wrap(referenceBuffer, at, length));
+                    int length = held.rawLength(k);
+                    readFully(in, held.offset(k), ByteBuffer.wrap(referenceBuffer, at, length));
                     at += length;
                 }
                 raw = ChunkCodec.applyDelta(frame, referenceBuffer, refBytes, c.rawLength());
@@ -584,9 +628,7 @@ public final class ModelUpdater {
             boolean justVerified)
             throws IOException {
         String artifact = install.artifact();
-        SignedEnvelope.View signedTarget = SignedEnvelope.view(install.manifest());
-        signedTarget.verify(Manifest.PAYLOAD_TYPE, key);
-        Manifest target = Manifest.of(signedTarget);
+        Manifest target = ModelSlots.read(slots.manifestOf(install.slot()), key);
         Assignment a =
                 Assignment.decode(SignedEnvelope.decode(install.assignment()).payload());
         String installSlot = install.slot();
@@ -594,7 +636,7 @@ public final class ModelUpdater {
                 slots.getActiveName().filter(n -> !n.equals(installSlot)).orElse(null);
         if (install.phase().equals("activating")) {
             progress.update("verifying", 0, 1, install.bytesDownloaded(), install.bytesDownloaded());
-            slots.complete(install.slot(), install.manifest());
+            slots.complete(install.slot());
             CrashPoints.reached("activate");
             Path file = slots.dir().resolve(install.slot()).resolve(ModelSlots.MODEL_FILE);
             if (!justVerified && !ModelSlots.verifies(file, target)) {
@@ -621,9 +663,11 @@ public final class ModelUpdater {
             previous = slots.getKept(key).map(ModelSlots.Slot::name).orElse(null);
         }
         Path live = slots.dir().resolve("current").resolve(ModelSlots.MODEL_FILE);
+        // Read where the slot keeps it now (complete renamed it; the file is the one verified above).
+        Manifest installed = ModelSlots.read(slots.manifestOf(installSlot), key);
         int tries = install.healthTries();
         while (tries < health.tries()) {
-            if (health.passes(artifact, target.version(), live, target)) {
+            if (health.passes(artifact, target.version(), live, installed)) {
                 long highest = Math.max(
                         target.version(),
                         meta("model." + artifact + ".highest_version")
@@ -652,7 +696,7 @@ public final class ModelUpdater {
                         done.fromVersion(),
                         target.version(),
                         done.bytesDownloaded(),
-                        target.storedSize(),
+                        installed.storedSize(),
                         0,
                         0,
                         0,

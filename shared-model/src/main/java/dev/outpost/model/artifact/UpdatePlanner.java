@@ -22,6 +22,9 @@ public final class UpdatePlanner {
 
     public static final int REFERENCE_CHUNKS_MAX = 8;
 
+    /** A step not planned yet: all bits set would be a fetch with an argument, and a fetch has none. */
+    private static final int UNPLANNED = -1;
+
     private UpdatePlanner() {}
 
     /** One way to produce a target chunk. */
@@ -240,16 +243,27 @@ public final class UpdatePlanner {
             checkEntry(entries.get(k), held, target);
             offered.put(entries.get(k).target(), k);
         }
-        Manifest.Index heldIndex = held == null ? null : held.index();
-        Manifest.Index targetIndex = target.index();
+        // Two passes, one index at a time (a 4 GB model's is 1 MB): first what the held version has, then, among the
+        // chunks this update produces, whether one was produced earlier.
         int[] steps = new int[target.chunkCount()];
+        Arrays.fill(steps, UNPLANNED);
+        if (held != null) {
+            Manifest.Index heldIndex = held.index();
+            for (int i = 0; i < steps.length; i++) {
+                int h = heldIndex.firstOf(target, i);
+                if (h >= 0) {
+                    steps[i] = Plan.REUSE << Plan.KIND_SHIFT | h;
+                }
+            }
+        }
+        Manifest.Index produced = target.index(i -> steps[i] == UNPLANNED);
         for (int i = 0; i < steps.length; i++) {
-            int h = heldIndex == null ? -1 : heldIndex.firstOf(target, i);
-            int first = targetIndex.firstOf(target, i);
+            if (steps[i] != UNPLANNED) {
+                continue;
+            }
+            int first = produced.firstOf(target, i);
             Integer d = offered.get(i);
-            if (h >= 0) {
-                steps[i] = Plan.REUSE << Plan.KIND_SHIFT | h;
-            } else if (first < i) {
+            if (first < i) {
                 steps[i] = Plan.COPY << Plan.KIND_SHIFT | first;
             } else if (d != null && entries.get(d).length() < target.storedLength(i)) {
                 steps[i] = Plan.DELTA << Plan.KIND_SHIFT | d;

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.outpost.model.ErrorCode;
 import dev.outpost.model.OutpostException;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -115,6 +116,157 @@ class ManifestTest {
                 assertThrows(OutpostException.class, () -> Manifest.decode(truncated))
                         .code());
         assertArrayEquals(good, Manifest.decode(good).encode());
+    }
+
+    @Test
+    void aManifestReadFromAStoredEnvelopeAnswersAsTheOneInMemoryAWindowAtATime() throws IOException {
+        SigningKeys keys = SigningKeys.generate();
+        for (int count : new int[] {1300, 1280, 1, 0}) { // 1280 = 20 offset strides and 2.5 windows
+            List<ChunkRef> chunks = chunks(new Random(count), count, Math.max(1, count / 3));
+            Manifest m = manifest(chunks);
+            CountingSource source = new CountingSource(
+                    SignedEnvelope.sign(Manifest.PAYLOAD_TYPE, m.encode(), keys).encode());
+            SignedEnvelope.Stored stored = SignedEnvelope.stored(source);
+            stored.verify(Manifest.PAYLOAD_TYPE, keys.publicKey());
+
+            source.reads = 0;
+            source.largestRead = 0;
+            Manifest read = Manifest.of(stored); // one checking pass
+            assertEquals(1 + (count + Manifest.WINDOW_CHUNKS - 1) / Manifest.WINDOW_CHUNKS, source.reads, "windows");
+            long[] offsets = m.offsets();
+            for (int i = 0; i < count; i++) {
+                assertEquals(chunks.get(i), read.chunk(i), "chunk " + i);
+                assertEquals(offsets[i], read.offset(i), "offset " + i);
+                assertEquals(offsets[i], m.offset(i), "offset " + i + " in memory");
+            }
+            assertEquals(m.size(), read.offset(count));
+            assertEquals(m.size(), m.offset(count));
+            assertThrows(IndexOutOfBoundsException.class, () -> read.offset(count + 1));
+            assertThrows(IndexOutOfBoundsException.class, () -> read.rawLength(count));
+            Manifest.Index inMemory = m.index();
+            Manifest.Index fromSource = read.index();
+            for (int i = 0; i < count; i++) {
+                assertEquals(inMemory.firstOf(m, i), fromSource.firstOf(m, i), "chunk " + i);
+                assertEquals(inMemory.firstOf(m, i), inMemory.firstOf(read, i), "chunk " + i);
+                assertEquals(inMemory.firstOf(m, i), fromSource.firstOf(read, i), "chunk " + i);
+            }
+            assertEquals(true, source.largestRead <= Manifest.WINDOW_CHUNKS * 40, "never read whole");
+            assertEquals(m, read);
+            assertEquals(read, m);
+            assertEquals(m.hashCode(), read.hashCode());
+            assertEquals(m.digest(), read.digest());
+            assertEquals(m.digest(), stored.payloadDigest());
+            assertArrayEquals(m.encode(), read.encode());
+            assertEquals(m.storedSize(), read.storedSize());
+        }
+    }
+
+    @Test
+    void hashesThatShareTheirFirstEightBytesAreStillToldApart() {
+        List<ChunkRef> chunks = new ArrayList<>();
+        for (int i = 0; i < 64; i++) {
+            byte[] h = new byte[Sha256.BYTES]; // the same slot and fingerprint bytes, different hashes
+            h[31] = (byte) i;
+            chunks.add(new ChunkRef(Sha256.of(h), 100, 50));
+        }
+        Manifest m = manifest(chunks);
+        Manifest.Index index = m.index();
+        for (int i = 0; i < 64; i++) {
+            assertEquals(i, index.firstOf(m, i));
+        }
+        byte[] absent = new byte[Sha256.BYTES];
+        absent[30] = 1;
+        assertEquals(-1, index.firstOf(Sha256.of(absent)));
+    }
+
+    @Test
+    void lookingUpAStoredManifestInOrderReadsEachWindowAboutOnce() throws IOException {
+        // An update looks up the target's chunks in order in both indexes; probes past other chunks must not read them.
+        // (A repeated chunk's lookup reads the window of its first occurrence: model files repeat few chunks.)
+        java.util.Set<Sha256> seen = new java.util.HashSet<>();
+        List<ChunkRef> chunks = chunks(new Random(13), 3000, 3000).stream()
+                .filter(c -> seen.add(c.hash()))
+                .toList();
+        Manifest m = manifest(chunks);
+        CountingSource source =
+                new CountingSource(SignedEnvelope.sign(Manifest.PAYLOAD_TYPE, m.encode(), SigningKeys.generate())
+                        .encode());
+        Manifest read = Manifest.of(SignedEnvelope.stored(source));
+        int windows = (chunks.size() + Manifest.WINDOW_CHUNKS - 1) / Manifest.WINDOW_CHUNKS;
+
+        Manifest.Index inMemory = m.index();
+        source.reads = 0;
+        Manifest.Index index = read.index();
+        for (int i = 0; i < chunks.size(); i++) {
+            assertEquals(inMemory.firstOf(m, i), index.firstOf(read, i));
+        }
+
+        assertEquals(true, source.reads <= 2 * windows + 2, source.reads + " reads for " + windows + " windows");
+    }
+
+    @Test
+    void aStoredManifestThatCannotBeReadAnyMoreFailsRatherThanAnswers() throws IOException {
+        Manifest m = manifest(chunks(new Random(9), 1500, 1500));
+        CountingSource source =
+                new CountingSource(SignedEnvelope.sign(Manifest.PAYLOAD_TYPE, m.encode(), SigningKeys.generate())
+                        .encode());
+        Manifest read = Manifest.of(SignedEnvelope.stored(source));
+        assertEquals(m.hash(1499), read.hash(1499));
+
+        source.broken = true;
+
+        assertEquals(m.hash(1498), read.hash(1498), "the window in memory still answers");
+        assertThrows(java.io.UncheckedIOException.class, () -> read.hash(0));
+        assertThrows(java.io.UncheckedIOException.class, read::digest);
+    }
+
+    @Test
+    void aStoredEnvelopeOfAnotherTypeOrCutShortIsNoManifest() throws IOException {
+        Manifest m = manifest(chunks(new Random(10), 30, 30));
+        SigningKeys keys = SigningKeys.generate();
+        byte[] other =
+                SignedEnvelope.sign(Assignment.PAYLOAD_TYPE, m.encode(), keys).encode();
+        assertEquals(
+                ErrorCode.ARTIFACT_INVALID,
+                assertThrows(OutpostException.class, () -> Manifest.of(SignedEnvelope.stored(ByteSource.of(other))))
+                        .code());
+        byte[] wire =
+                SignedEnvelope.sign(Manifest.PAYLOAD_TYPE, m.encode(), keys).encode();
+        for (int cut : new int[] {1, 60, wire.length - 20}) {
+            byte[] shorter = java.util.Arrays.copyOf(wire, wire.length - cut);
+            assertEquals(
+                    ErrorCode.ARTIFACT_INVALID,
+                    assertThrows(OutpostException.class, () -> SignedEnvelope.stored(ByteSource.of(shorter)))
+                            .code(),
+                    "cut by " + cut);
+        }
+    }
+
+    /** A source over an array that counts its reads and can be made to fail. */
+    private static final class CountingSource implements ByteSource {
+        private final byte[] data;
+        int reads;
+        int largestRead;
+        boolean broken;
+
+        CountingSource(byte[] data) {
+            this.data = data;
+        }
+
+        @Override
+        public long size() {
+            return data.length;
+        }
+
+        @Override
+        public void readFully(long position, byte[] into, int offset, int length) throws IOException {
+            if (broken) {
+                throw new IOException("the file is gone");
+            }
+            reads++;
+            largestRead = Math.max(largestRead, length);
+            ByteSource.of(data).readFully(position, into, offset, length);
+        }
     }
 
     /** {@code count} chunks drawing their content from {@code distinct} hashes, so many repeat. */

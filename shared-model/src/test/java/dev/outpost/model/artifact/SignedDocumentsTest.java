@@ -146,6 +146,39 @@ class SignedDocumentsTest {
     }
 
     @Test
+    void aStoredEnvelopeIsCheckedAsTheOthersAndVerifiedWithoutReadingItWhole() throws IOException {
+        byte[] wire = SignedEnvelope.sign(Manifest.PAYLOAD_TYPE, manifest(1).encode(), KEYS)
+                .encode();
+        SignedEnvelope.Stored stored = SignedEnvelope.stored(ByteSource.of(wire));
+        stored.verify(Manifest.PAYLOAD_TYPE, KEYS.publicKey());
+        assertEquals(SignedEnvelope.view(wire).payloadDigest(), stored.payloadDigest());
+        for (int i = 0; i < wire.length; i += 7) {
+            byte[] tampered = wire.clone();
+            tampered[i] ^= 0x10;
+            OutpostException e = assertThrows(
+                    OutpostException.class,
+                    () -> SignedEnvelope.stored(ByteSource.of(tampered))
+                            .verify(Manifest.PAYLOAD_TYPE, KEYS.publicKey()));
+            assertEquals(
+                    true,
+                    e.code() == ErrorCode.SIGNATURE_INVALID || e.code() == ErrorCode.ARTIFACT_INVALID,
+                    "byte " + i + ": " + e.code());
+        }
+
+        byte[] payload = new byte[4 << 20];
+        new java.util.Random(8).nextBytes(payload);
+        byte[] large =
+                SignedEnvelope.sign("application/octet-stream", payload, KEYS).encode();
+        SignedEnvelope.Stored big = SignedEnvelope.stored(ByteSource.of(large));
+        var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        big.verify("application/octet-stream", KEYS.publicKey());
+        long before = threads.getCurrentThreadAllocatedBytes();
+        big.verify("application/octet-stream", KEYS.publicKey());
+        long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+        assertEquals(true, allocated < payload.length / 16, allocated + " bytes allocated to verify");
+    }
+
+    @Test
     void assignmentsRoundTripWithTheirRollbackFlag() {
         var a = new Assignment("crop-model", 3, Sha256.digest(new byte[] {1}), 1000, 2000, true);
         assertEquals(a, Assignment.decode(a.encode()));
