@@ -23,9 +23,11 @@ fi
 # memory, and a `get` is over before either pays back. Long commands want C2: model installs hash hundreds of MB
 # (SHA-256 intrinsics), a sync may pull a whole district, the background worker runs for days. `model` and `run` run
 # C2 alone (no C1 tier: its profiled code, compiler thread and arenas cost an install 3 MB, and `run` 15 MB while it
-# installs); `sync` keeps C1 for its first pages. Commands that download give the young generation survivor spaces of
-# 1 MB, enough for the frames in flight: smaller ones promote them, and the old generation then grows with every chunk
-# of a full install (Serial GC expands it rather than collect it).
+# installs); `sync` keeps C1 for its first pages. Commands that download give the young generation survivor spaces
+# large enough for the frames in flight: smaller ones promote them, and the old generation then grows with every chunk
+# of a full install (Serial GC expands it rather than collect it). `model` holds no manifest on its heap (they are read
+# from their files), so 3 MB of young generation (0.75 MB survivors) do: 1 MB less resident than 4 MB, and 2 MB
+# promote frames again (75 MB at 4 GB).
 # `model` also caps C2 at 2 MB of compiler memory for Outpost's own methods and the JDK's file and stream classes
 # (model.compile-commands): those are I/O glue, and past the C2 threshold, which only a large model reaches, one
 # compilation of them took a 5-7 MB arena that stayed resident; over the cap a method stays interpreted, at no
@@ -39,7 +41,7 @@ compile=
 for arg in "$@"; do
   case "$arg" in
     model)
-      tuning="-XX:-TieredCompilation -Xmn4m -XX:SurvivorRatio=2 -XX:TrimNativeHeapInterval=100 -Doutpost.sqlite.cache=-256"
+      tuning="-XX:-TieredCompilation -Xmn3m -XX:SurvivorRatio=2 -XX:TrimNativeHeapInterval=100 -Doutpost.sqlite.cache=-256"
       aot=model
       compile="-XX:CompileCommandFile=$dir/model.compile-commands"
       break ;;

@@ -55,13 +55,13 @@ public final class ModelUpdater {
     private static final String FETCHED_MANIFEST = "manifest.fetched";
     /** An install record's manifest now: the slot holds it. */
     private static final byte[] NO_DOCUMENT = new byte[0];
+    /** The reference buffer grows by this much (64 KiB) at a time. */
+    private static final int REFERENCE_GROWTH = 64 * 1024;
 
     private final LocalStore store;
     private final Path modelsRoot;
     private final ArtifactClient client;
     private final LongSupplier clockMs;
-    /** The reference buffer grows by this much (64 KiB) at a time. */
-    private static final int REFERENCE_GROWTH = 64 * 1024;
     /** Where a delta's reference chunks are read, for the length of one install's download (up to 1 MiB). */
     private byte[] referenceBuffer;
 
@@ -199,8 +199,7 @@ public final class ModelUpdater {
             if (!a.artifact().equals(artifact)) {
                 throw new OutpostException(ErrorCode.ARTIFACT_INVALID, "the assignment is for " + a.artifact());
             }
-            // The version only: the active slot's manifest is decoded again where it is needed, not kept through the
-            // whole install (580 KB at 1 GB).
+            // The version only: the plan reads the active slot's manifest again from its file.
             Long activeVersion =
                     slots.getActive(key).map(s -> s.manifest().version()).orElse(null);
             if (activeVersion != null && activeVersion == a.version()) {

@@ -4,7 +4,6 @@ import dev.outpost.model.ErrorCode;
 import dev.outpost.model.OutpostException;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -81,18 +80,18 @@ public final class UpdatePlanner {
         private static final int ARGUMENT_MASK = (1 << KIND_SHIFT) - 1;
 
         private final Manifest target;
-        private final List<DeltaIndex.Entry> deltas;
+        private final DeltaIndex deltas;
         private final int[] steps;
         private final long downloadBytes;
 
-        private Plan(Manifest target, List<DeltaIndex.Entry> deltas, int[] steps) {
+        private Plan(Manifest target, DeltaIndex deltas, int[] steps) {
             this.target = target;
             this.deltas = deltas;
             this.steps = steps;
             long bytes = 0;
             for (int i = 0; i < steps.length; i++) {
                 bytes += switch (steps[i] >>> KIND_SHIFT) {
-                    case DELTA -> deltas.get(steps[i] & ARGUMENT_MASK).length();
+                    case DELTA -> deltas.length(steps[i] & ARGUMENT_MASK);
                     case FETCH -> target.storedLength(i);
                     default -> 0;
                 };
@@ -109,7 +108,7 @@ public final class UpdatePlanner {
             return switch (steps[i] >>> KIND_SHIFT) {
                 case REUSE -> new Step.Reuse(i, argument);
                 case COPY -> new Step.Copy(i, argument);
-                case DELTA -> new Step.Delta(i, deltas.get(argument));
+                case DELTA -> new Step.Delta(i, deltas.entry(argument));
                 default -> new Step.Fetch(i, target.storedLength(i));
             };
         }
@@ -237,12 +236,14 @@ public final class UpdatePlanner {
                 throw new OutpostException(ErrorCode.ARTIFACT_INVALID, "the delta index is for other manifests");
             }
         }
-        List<DeltaIndex.Entry> entries = deltas == null ? List.of() : deltas.entries();
-        Map<Integer, Integer> offered = new HashMap<>();
-        for (int k = 0; k < entries.size(); k++) {
-            checkEntry(entries.get(k), held, target);
-            offered.put(entries.get(k).target(), k);
+        // The offered deltas by target chunk, as (target, entry) pairs in one long each, sorted: read in step with
+        // the steps below. Where two entries name one chunk, the later one counts.
+        long[] offered = new long[deltas == null ? 0 : deltas.size()];
+        for (int k = 0; k < offered.length; k++) {
+            checkEntry(deltas.entry(k), held, target);
+            offered[k] = (long) deltas.target(k) << 32 | k;
         }
+        Arrays.sort(offered);
         // Two passes, one index at a time (a 4 GB model's is 1 MB): first what the held version has, then, among the
         // chunks this update produces, whether one was produced earlier.
         int[] steps = new int[target.chunkCount()];
@@ -257,21 +258,25 @@ public final class UpdatePlanner {
             }
         }
         Manifest.Index produced = target.index(i -> steps[i] == UNPLANNED);
+        int next = 0; // the first offered delta for a chunk not yet passed
         for (int i = 0; i < steps.length; i++) {
+            int d = -1;
+            for (; next < offered.length && (int) (offered[next] >>> 32) <= i; next++) {
+                d = (int) (offered[next] >>> 32) == i ? (int) offered[next] : d;
+            }
             if (steps[i] != UNPLANNED) {
                 continue;
             }
             int first = produced.firstOf(target, i);
-            Integer d = offered.get(i);
             if (first < i) {
                 steps[i] = Plan.COPY << Plan.KIND_SHIFT | first;
-            } else if (d != null && entries.get(d).length() < target.storedLength(i)) {
+            } else if (d >= 0 && deltas.length(d) < target.storedLength(i)) {
                 steps[i] = Plan.DELTA << Plan.KIND_SHIFT | d;
             } else {
                 steps[i] = Plan.FETCH << Plan.KIND_SHIFT;
             }
         }
-        return new Plan(target, entries, steps);
+        return new Plan(target, deltas, steps);
     }
 
     private static void checkEntry(DeltaIndex.Entry e, Manifest held, Manifest target) {
