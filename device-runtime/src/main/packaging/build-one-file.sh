@@ -68,8 +68,9 @@ done
 kill "$server_pid" 2>/dev/null || true
 
 payload="$target/outpost-payload.tar.gz"
-cp "$here/model.compile-commands" "$image/model.compile-commands"
-tar -czf "$payload" -C "$image" runtime outpost.jar local.aot model.aot network.aot model.compile-commands lib
+cp "$here/model.compile-commands" "$here/run.compile-commands" "$image/"
+tar -czf "$payload" -C "$image" runtime outpost.jar local.aot model.aot network.aot model.compile-commands \
+  run.compile-commands lib
 build_id=$(sha256sum "$payload" | cut -c1-16)
 sed -e "s/@BUILD_ID@/$build_id/" -e "s|@JVM_OPTIONS@|$jvm_options|" "$here/outpost-launcher.sh" > "$target/outpost"
 cat "$payload" >> "$target/outpost"
