@@ -49,55 +49,9 @@ public final class ArtifactClient {
      * is heap the garbage collector has to find room for.
      */
     public byte[] fetch(String path, int maxBytes) {
-        byte[] body = new byte[0];
-        int have = 0; // bytes of the body received, kept across attempts
-        IOException last = null;
-        for (int attempt = 0; attempt < ATTEMPTS_MAX; attempt++) {
-            if (attempt > 0) {
-                pause(attempt);
-            }
-            try (HttpLink.Response r = get(path, have)) {
-                InputStream in = r.body();
-                long from = resumesAt(r, have, path);
-                if (from < 0) {
-                    have = 0;
-                    continue;
-                }
-                have = (int) from;
-                long declared = r.contentLength(); // of this answer: for a 206, the rest
-                if (declared > (long) maxBytes - have) {
-                    throw tooLarge(path, maxBytes);
-                }
-                if (declared >= 0) {
-                    body = Arrays.copyOf(body, have + (int) declared);
-                    while (have < body.length) { // an early end is an EOFException: resumed from here
-                        int n = in.read(body, have, body.length - have);
-                        if (n < 0) {
-                            throw new EOFException("the body ended after " + have + " bytes");
-                        }
-                        have += n;
-                        bytesDownloaded.addAndGet(n);
-                    }
-                    return body;
-                }
-                for (int n; ; have += n) { // no declared length: until the stream ends
-                    if (have == body.length) {
-                        if (have > maxBytes) {
-                            throw tooLarge(path, maxBytes);
-                        }
-                        body = Arrays.copyOf(body, Math.min(Math.max(2 * have, 64 * 1024), maxBytes + 1));
-                    }
-                    n = in.read(body, have, body.length - have);
-                    if (n < 0) {
-                        return Arrays.copyOf(body, have);
-                    }
-                    bytesDownloaded.addAndGet(n);
-                }
-            } catch (IOException e) {
-                last = e; // cut short: the next attempt asks for the rest
-            }
-        }
-        throw failed(path, last);
+        InArray body = new InArray(path, maxBytes);
+        download(path, maxBytes, body);
+        return body.data;
     }
 
     /**
@@ -108,56 +62,135 @@ public final class ArtifactClient {
     public void fetchTo(String path, long maxBytes, Path file) {
         try (FileChannel out = FileChannel.open(
                 file, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
-            byte[] piece = new byte[32 * 1024];
-            long have = 0; // bytes of the body in the file, kept across attempts
-            IOException last = null;
-            for (int attempt = 0; attempt < ATTEMPTS_MAX; attempt++) {
-                if (attempt > 0) {
-                    pause(attempt);
-                }
-                try (HttpLink.Response r = get(path, have)) {
-                    InputStream in = r.body();
-                    long from = resumesAt(r, have, path);
-                    have = Math.max(0, from);
-                    if (from < 0) {
-                        continue;
-                    }
-                    long declared = r.contentLength();
-                    if (declared > maxBytes - have) {
-                        throw tooLarge(path, maxBytes);
-                    }
-                    for (int n; (n = in.read(piece)) >= 0; ) {
-                        if (have + n > maxBytes) {
-                            throw tooLarge(path, maxBytes);
-                        }
-                        write(out, have, piece, n);
-                        have += n;
-                        bytesDownloaded.addAndGet(n);
-                    }
-                    if (declared >= 0 && have != from + declared) {
-                        throw new EOFException("the body ended after " + have + " bytes");
-                    }
-                    out.truncate(have);
-                    out.force(true);
-                    return;
-                } catch (IOException e) {
-                    last = e; // cut short: the next attempt asks for the rest
-                }
-            }
-            throw failed(path, last);
+            InFile body = new InFile(path, maxBytes, out);
+            download(path, maxBytes, body);
+            out.truncate(body.have);
+            out.force(true);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
         }
     }
 
-    private static void write(FileChannel out, long position, byte[] piece, int length) {
-        try {
-            ByteBuffer b = ByteBuffer.wrap(piece, 0, length);
-            while (b.hasRemaining()) {
-                out.write(b, position + b.position());
+    /** Where a download's body goes; what it holds is kept across the attempts that resume it. */
+    private abstract class Body {
+        final String path;
+        final long maxBytes;
+        /** Bytes of the document held. */
+        long have;
+
+        Body(String path, long maxBytes) {
+            this.path = path;
+            this.maxBytes = maxBytes;
+        }
+
+        /**
+         * Reads this answer's body, {@code declared} bytes ({@code -1}: until the stream ends), on from {@link #have};
+         * an {@link java.io.EOFException} when it ends early (the next attempt asks for the rest).
+         */
+        abstract void readFrom(InputStream in, long declared) throws IOException;
+
+        void counted(int n) {
+            have += n;
+            bytesDownloaded.addAndGet(n);
+        }
+    }
+
+    /** The attempts of one download: asks for what the body lacks until it is whole or the attempts are used up. */
+    private void download(String path, long maxBytes, Body body) {
+        IOException last = null;
+        for (int attempt = 0; attempt < ATTEMPTS_MAX; attempt++) {
+            if (attempt > 0) {
+                pause(attempt);
             }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e.getMessage(), e);
+            try (HttpLink.Response r = get(path, body.have)) {
+                long from = resumesAt(r, body.have, path);
+                body.have = Math.max(0, from); // 0: the server sends the whole body (again)
+                if (from < 0) {
+                    continue;
+                }
+                long declared = r.contentLength(); // of this answer: for a 206, the rest
+                if (declared > maxBytes - body.have) {
+                    throw tooLarge(path, maxBytes);
+                }
+                body.readFrom(r.body(), declared);
+                return;
+            } catch (IOException e) {
+                last = e; // cut short: the next attempt asks for the rest
+            }
+        }
+        throw failed(path, last);
+    }
+
+    private final class InArray extends Body {
+        byte[] data = new byte[0];
+
+        InArray(String path, int maxBytes) {
+            super(path, maxBytes);
+        }
+
+        @Override
+        void readFrom(InputStream in, long declared) throws IOException {
+            int held = (int) have;
+            if (declared >= 0) {
+                data = Arrays.copyOf(data, held + (int) declared);
+                while (have < data.length) { // an early end is an EOFException: resumed from here
+                    int n = in.read(data, (int) have, data.length - (int) have);
+                    if (n < 0) {
+                        throw new EOFException("the body ended after " + have + " bytes");
+                    }
+                    counted(n);
+                }
+                return;
+            }
+            for (int n; ; counted(n)) { // no declared length: until the stream ends
+                if (have == data.length) {
+                    if (have > maxBytes) {
+                        throw tooLarge(path, maxBytes);
+                    }
+                    data = Arrays.copyOf(data, (int) Math.min(Math.max(2 * have, 64 * 1024), maxBytes + 1));
+                }
+                n = in.read(data, (int) have, data.length - (int) have);
+                if (n < 0) {
+                    data = Arrays.copyOf(data, (int) have);
+                    return;
+                }
+            }
+        }
+    }
+
+    private final class InFile extends Body {
+        private final FileChannel out;
+        private final byte[] piece = new byte[32 * 1024];
+
+        InFile(String path, long maxBytes, FileChannel out) {
+            super(path, maxBytes);
+            this.out = out;
+        }
+
+        @Override
+        void readFrom(InputStream in, long declared) throws IOException {
+            long end = declared < 0 ? -1 : have + declared;
+            for (int n; (n = in.read(piece)) >= 0; counted(n)) {
+                if (have + n > maxBytes) {
+                    throw tooLarge(path, maxBytes);
+                }
+                write(n);
+            }
+            if (end >= 0 && have != end) {
+                throw new EOFException("the body ended after " + have + " bytes");
+            }
+        }
+
+        /** Writes {@code piece[0, n)} at {@link #have}; a failure is the device's storage: unchecked, not retried. */
+        private void write(int n) {
+            try {
+                ByteBuffer b = ByteBuffer.wrap(piece, 0, n);
+                while (b.hasRemaining()) {
+                    out.write(b, have + b.position());
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException(e.getMessage(), e);
+            }
         }
     }
 

@@ -21,6 +21,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
 /**
@@ -35,6 +36,7 @@ public final class LocalApi {
     private static final int BODY_BYTES_MAX = 1 << 20;
 
     private final HttpServer server;
+    private final ExecutorService handlers = Executors.newFixedThreadPool(2);
     private final OutpostDevice device;
     private final SyncWorker worker;
 
@@ -42,7 +44,7 @@ public final class LocalApi {
         this.device = device;
         this.worker = worker;
         this.server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 16);
-        server.setExecutor(Executors.newFixedThreadPool(2));
+        server.setExecutor(handlers);
         server.createContext("/v1/", this::handle);
     }
 
@@ -54,8 +56,10 @@ public final class LocalApi {
         server.start();
     }
 
+    /** Stops taking requests, lets those in progress finish (1 s at most), and ends the handler threads. */
     public void stop() {
         server.stop(1);
+        handlers.shutdown();
     }
 
     private void handle(HttpExchange x) throws IOException {

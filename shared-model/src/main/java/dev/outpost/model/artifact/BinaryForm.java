@@ -17,6 +17,11 @@ final class BinaryForm {
         return new OutpostException(ErrorCode.ARTIFACT_INVALID, "invalid " + what + ": " + why);
     }
 
+    /** The big-endian unsigned 32-bit number at {@code b[p, p + 4)}, as an {@code int}. */
+    static int u32(byte[] b, int p) {
+        return (b[p] & 0xff) << 24 | (b[p + 1] & 0xff) << 16 | (b[p + 2] & 0xff) << 8 | (b[p + 3] & 0xff);
+    }
+
     static final class Writer {
         private final ByteArrayOutputStream out;
 

@@ -179,10 +179,7 @@ public final class DeltaIndex {
     }
 
     private int u32(int p) {
-        return (encoded[p] & 0xff) << 24
-                | (encoded[p + 1] & 0xff) << 16
-                | (encoded[p + 2] & 0xff) << 8
-                | (encoded[p + 3] & 0xff);
+        return BinaryForm.u32(encoded, p);
     }
 
     @Override

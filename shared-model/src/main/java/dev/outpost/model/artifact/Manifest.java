@@ -415,10 +415,6 @@ public final class Manifest {
         abstract Sha256 digest();
 
         abstract byte[] encoding();
-
-        static int u32(byte[] b, int p) {
-            return (b[p] & 0xff) << 24 | (b[p + 1] & 0xff) << 16 | (b[p + 2] & 0xff) << 8 | (b[p + 3] & 0xff);
-        }
     }
 
     /** The encoding in {@code data[from, to)}, its chunks from {@code chunksAt} on. */
@@ -441,7 +437,7 @@ public final class Manifest {
 
         @Override
         int u32(int i, int field) {
-            return u32(data, at(i) + field);
+            return BinaryForm.u32(data, at(i) + field);
         }
 
         @Override
@@ -515,7 +511,7 @@ public final class Manifest {
         @Override
         synchronized int u32(int i, int field) {
             int p = at(i); // first: it may replace the window
-            return u32(window, p + field);
+            return BinaryForm.u32(window, p + field);
         }
 
         @Override
