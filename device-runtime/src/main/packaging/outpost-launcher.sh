@@ -32,9 +32,9 @@ fi
 # (model.compile-commands): those are I/O glue, and past the C2 threshold, which only a large model reaches, one
 # compilation of them took a 5-7 MB arena that stayed resident; over the cap a method stays interpreted, at no
 # measured cost. Freed C heap is returned every 100 ms for the same reason. The JDK's hashing is not capped. And
-# SQLite's page cache is 256 KiB instead of 2 MB. `run` installs the same way in the background, so it gets the same
-# cap for the install's code only (run.compile-commands: sync's codec and merge keep full C2) and the same trimming:
-# installing 2 GB in the background, 66.6 MB instead of 69.5.
+# SQLite's page cache is 256 KiB instead of 2 MB: an install touches a few small records. `run` installs the same
+# way in the background, so it gets the same cap for the install's code only (run.compile-commands: sync's codec
+# and merge keep full C2) and the same trimming: installing 2 GB in the background, 66.0-66.4 MB instead of 69.5.
 # Each family starts with its own AOT cache (a cache loads all it holds at start): `local` for the offline commands,
 # `model` for installs, `network` (both) for sync and run. One-off commands (init, help) are in none.
 tuning="-XX:TieredStopAtLevel=1 -XX:CompileThresholdScaling=20 -Xms4m -Xmn1m"

@@ -95,8 +95,8 @@ public final class LocalStore implements AutoCloseable {
                 s.execute("pragma busy_timeout = 5000");
                 s.execute("pragma foreign_keys = off");
                 // SQLite's page cache (negative: KiB), 2 MB by default. `outpost model` starts with 256 KiB (the
-                // launcher sets it): an install writes a manifest-sized record (1.2 MB at 2 GB) whose pages would
-                // otherwise stay cached for the whole download, and it reads little else.
+                // launcher sets it): an install reads and writes a few small records, and every cached page is
+                // resident. (Chosen while the install record still held the signed manifest: -1 MB at 2 GB then.)
                 s.execute("pragma cache_size = " + Integer.getInteger("outpost.sqlite.cache", -2000));
                 for (String ddl : SCHEMA.split(";")) {
                     if (!ddl.isBlank()) {

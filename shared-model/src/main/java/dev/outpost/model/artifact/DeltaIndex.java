@@ -1,10 +1,8 @@
 package dev.outpost.model.artifact;
 
-import java.util.AbstractList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
-import java.util.RandomAccess;
 
 /**
  * The chunk-local deltas the service offers from one manifest to another: for a target chunk, a zstd frame of it
@@ -163,19 +161,7 @@ public final class DeltaIndex {
 
     /** The entries as a read-only view that makes each one as it is asked for. */
     public List<Entry> entries() {
-        return new Entries();
-    }
-
-    private final class Entries extends AbstractList<Entry> implements RandomAccess {
-        @Override
-        public Entry get(int k) {
-            return entry(k);
-        }
-
-        @Override
-        public int size() {
-            return at.length;
-        }
+        return new IndexedList<>(at.length, this::entry);
     }
 
     private int u32(int p) {

@@ -3,11 +3,9 @@ package dev.outpost.model.artifact;
 import dev.outpost.model.artifact.SignedEnvelope.View;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.util.AbstractList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
-import java.util.RandomAccess;
 import java.util.regex.Pattern;
 
 /**
@@ -178,19 +176,7 @@ public final class Manifest {
 
     /** The chunks in file order: a read-only view that makes each {@link ChunkRef} as it is asked for. */
     public List<ChunkRef> chunks() {
-        return new Chunks();
-    }
-
-    private final class Chunks extends AbstractList<ChunkRef> implements RandomAccess {
-        @Override
-        public ChunkRef get(int i) {
-            return chunk(i);
-        }
-
-        @Override
-        public int size() {
-            return count;
-        }
+        return new IndexedList<>(count, this::chunk);
     }
 
     /** Where each chunk starts in the file; one more entry than chunks, the last being the size. */
@@ -528,15 +514,11 @@ public final class Manifest {
 
         @Override
         Sha256 digest() {
-            java.security.MessageDigest md = Sha256.newDigest();
             try {
-                ByteSource.forEachPiece(source, from, length, new byte[WINDOW_CHUNKS * CHUNK_BYTES], md::update);
+                return Sha256.digest(source, from, length);
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot read the stored manifest: " + e.getMessage(), e);
-            } catch (java.security.GeneralSecurityException e) {
-                throw new IllegalStateException("a digest does not refuse bytes", e);
             }
-            return Sha256.of(md.digest());
         }
 
         @Override

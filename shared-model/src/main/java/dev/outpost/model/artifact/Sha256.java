@@ -1,5 +1,7 @@
 package dev.outpost.model.artifact;
 
+import java.io.IOException;
+import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
@@ -49,6 +51,17 @@ public final class Sha256 implements Comparable<Sha256> {
     public static Sha256 digest(byte[] data, int offset, int length) {
         MessageDigest md = newDigest();
         md.update(data, offset, length);
+        return new Sha256(md.digest());
+    }
+
+    /** The SHA-256 of {@code [from, from + length)} of {@code source}, read in pieces of 32 KiB. */
+    public static Sha256 digest(ByteSource source, long from, long length) throws IOException {
+        MessageDigest md = newDigest();
+        try {
+            ByteSource.forEachPiece(source, from, length, new byte[(int) Math.min(length, 32 * 1024)], md::update);
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("a digest does not refuse bytes", e);
+        }
         return new Sha256(md.digest());
     }
 

@@ -6,7 +6,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
-import java.security.MessageDigest;
 import java.security.PublicKey;
 import java.security.Signature;
 import java.security.SignatureException;
@@ -89,7 +88,7 @@ public record SignedEnvelope(String payloadType, byte[] payload, String keyId, b
                 key);
     }
 
-    /** Feeds the payload, in one piece or several, to a signature or a digest. */
+    /** Feeds the payload, in one piece or several, to a signature. */
     @FunctionalInterface
     private interface Payload {
         void feed(ByteSource.PieceConsumer into) throws GeneralSecurityException;
@@ -148,16 +147,6 @@ public record SignedEnvelope(String payloadType, byte[] payload, String keyId, b
         }
     }
 
-    private static Sha256 digest(Payload payload) {
-        MessageDigest md = Sha256.newDigest();
-        try {
-            payload.feed(md::update);
-        } catch (GeneralSecurityException e) {
-            throw new IllegalStateException("a digest does not refuse bytes", e);
-        }
-        return Sha256.of(md.digest());
-    }
-
     public byte[] encode() {
         return new BinaryForm.Writer(payload.length + 128)
                 .magic(MAGIC)
@@ -177,18 +166,32 @@ public record SignedEnvelope(String payloadType, byte[] payload, String keyId, b
 
     /** Reads an encoded envelope without copying its payload out of {@code data} (which is kept, not copied). */
     public static View view(byte[] data) {
-        var r = new BinaryForm.Reader(data, "signed envelope").magic(MAGIC);
-        int format = r.u8();
-        if (format != ED25519 && format != ED25519PH) {
-            throw r.invalid("format version " + format + " is not known");
-        }
+        var r = new BinaryForm.Reader(data, "signed envelope");
+        int format = format(r);
         String type = r.text16();
         int payloadOffset = r.skip32();
         int payloadLength = r.position() - payloadOffset;
-        String keyId = new String(r.bytes8(), StandardCharsets.US_ASCII);
-        byte[] signature = r.bytes8();
-        r.end();
-        return new View(data, type, payloadOffset, payloadLength, keyId, signature, format);
+        Signer signer = Signer.read(r);
+        return new View(data, type, payloadOffset, payloadLength, signer.keyId(), signer.signature(), format);
+    }
+
+    /** Reads the magic and the format, which must be one this code verifies. */
+    private static int format(BinaryForm.Reader r) {
+        int format = r.magic(MAGIC).u8();
+        if (format != ED25519 && format != ED25519PH) {
+            throw r.invalid("format version " + format + " is not known");
+        }
+        return format;
+    }
+
+    /** What follows the payload: the signing key's id and the signature, and nothing after them. */
+    private record Signer(String keyId, byte[] signature) {
+        static Signer read(BinaryForm.Reader r) {
+            String keyId = new String(r.bytes8(), StandardCharsets.US_ASCII);
+            byte[] signature = r.bytes8();
+            r.end();
+            return new Signer(keyId, signature);
+        }
     }
 
     /**
@@ -218,7 +221,7 @@ public record SignedEnvelope(String payloadType, byte[] payload, String keyId, b
 
         /** The SHA-256 of the payload (what an assignment names). */
         public Sha256 payloadDigest() {
-            return digest(inArray(data, payloadOffset, payloadLength));
+            return Sha256.digest(data, payloadOffset, payloadLength);
         }
     }
 
@@ -235,11 +238,8 @@ public record SignedEnvelope(String payloadType, byte[] payload, String keyId, b
         long size = source.size();
         byte[] head = new byte[(int) Math.min(size, STORED_HEAD_BYTES)];
         source.readFully(0, head, 0, head.length);
-        var r = new BinaryForm.Reader(head, "signed envelope").magic(MAGIC);
-        int format = r.u8();
-        if (format != ED25519 && format != ED25519PH) {
-            throw r.invalid("format version " + format + " is not known");
-        }
+        var r = new BinaryForm.Reader(head, "signed envelope");
+        int format = format(r);
         String type = r.text16();
         long payloadLength = r.u32();
         long payloadOffset = r.position();
@@ -255,11 +255,8 @@ public record SignedEnvelope(String payloadType, byte[] payload, String keyId, b
         }
         byte[] tail = new byte[(int) tailLength];
         source.readFully(payloadOffset + payloadLength, tail, 0, tail.length);
-        var t = new BinaryForm.Reader(tail, "signed envelope");
-        String keyId = new String(t.bytes8(), StandardCharsets.US_ASCII);
-        byte[] signature = t.bytes8();
-        t.end();
-        return new Stored(source, type, payloadOffset, payloadLength, keyId, signature, format);
+        Signer signer = Signer.read(new BinaryForm.Reader(tail, "signed envelope"));
+        return new Stored(source, type, payloadOffset, payloadLength, signer.keyId(), signer.signature(), format);
     }
 
     /**
@@ -294,11 +291,7 @@ public record SignedEnvelope(String payloadType, byte[] payload, String keyId, b
 
         /** The SHA-256 of the payload (what an assignment names), reading it once. */
         public Sha256 payloadDigest() throws IOException {
-            try {
-                return digest(inSource(source, payloadOffset, payloadLength));
-            } catch (UncheckedIOException e) {
-                throw e.getCause();
-            }
+            return Sha256.digest(source, payloadOffset, payloadLength);
         }
     }
 

@@ -115,17 +115,7 @@ public final class UpdatePlanner {
 
         /** The steps as a read-only view. */
         public List<Step> steps() {
-            return new java.util.AbstractList<>() {
-                @Override
-                public Step get(int i) {
-                    return step(i);
-                }
-
-                @Override
-                public int size() {
-                    return steps.length;
-                }
-            };
+            return new IndexedList<>(steps.length, this::step);
         }
 
         public long downloadBytes() {
