@@ -3,6 +3,7 @@ package dev.outpost.device;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.outpost.device.home.DeviceHome;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
@@ -32,7 +33,7 @@ class ClockSkewIT extends WithService {
      * system clock would show (the device corrects it from the server's time).
      */
     private static void setClockOffset(Outpost device, long offsetMs) throws Exception {
-        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + device.home.resolve(OutpostDevice.DB_FILE));
+        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + device.home.resolve(DeviceHome.DB_FILE));
                 PreparedStatement ps =
                         c.prepareStatement("insert or replace into meta (key, value) values ('clock_offset_ms', ?)")) {
             ps.setString(1, Long.toString(offsetMs));

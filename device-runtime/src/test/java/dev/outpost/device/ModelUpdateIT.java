@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.outpost.device.home.DeviceHome;
 import dev.outpost.model.artifact.SigningKeys;
 import dev.outpost.model.artifact.SyntheticWeights;
 import java.io.BufferedOutputStream;
@@ -263,7 +264,7 @@ class ModelUpdateIT extends WithService {
         assertEquals(137, halted.exit(), halted.err());
         Path pending = d.home.resolve("models/inline/b/manifest.partial");
         byte[] envelope = Files.readAllBytes(pending);
-        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + d.home.resolve(OutpostDevice.DB_FILE));
+        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + d.home.resolve(DeviceHome.DB_FILE));
                 PreparedStatement ps =
                         c.prepareStatement("update model_install set manifest = ? where artifact = 'inline'")) {
             ps.setBytes(1, envelope);

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.outpost.device.home.DeviceHome;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -23,11 +24,11 @@ class OldHomeIT extends WithService {
     void aHomeFromTheFirstReleaseKeepsItsPendingChangesAndSyncsThem() throws Exception {
         Path home = dir.resolve("old-home");
         Files.createDirectories(home);
-        Files.copy(FIXTURE.resolve("outpost.db"), home.resolve(OutpostDevice.DB_FILE));
-        Files.copy(FIXTURE.resolve("schema.yaml"), home.resolve(OutpostDevice.SCHEMA_FILE));
+        Files.copy(FIXTURE.resolve("outpost.db"), home.resolve(DeviceHome.DB_FILE));
+        Files.copy(FIXTURE.resolve("schema.yaml"), home.resolve(DeviceHome.SCHEMA_FILE));
         // The same device, now pointed at this test's service with a credential it issued.
-        Files.writeString(home.resolve(OutpostDevice.CREDENTIAL_FILE), service.register("old-home", "nakuru"));
-        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + home.resolve(OutpostDevice.DB_FILE));
+        Files.writeString(home.resolve(DeviceHome.CREDENTIAL_FILE), service.register("old-home", "nakuru"));
+        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + home.resolve(DeviceHome.DB_FILE));
                 PreparedStatement ps = c.prepareStatement("update meta set value = ? where key = 'server'")) {
             ps.setString(1, service.url);
             ps.executeUpdate();
@@ -43,7 +44,7 @@ class OldHomeIT extends WithService {
 
         assertTrue(old.run("sync").ok().out().startsWith("pushed 8,"));
         assertTrue(old.run("status", "--json").ok().out().contains("\"pending\":0"));
-        assertFalse(Files.exists(home.resolve(OutpostDevice.SCHEMA_JSON_FILE)), "an old home keeps its own files");
+        assertFalse(Files.exists(home.resolve(DeviceHome.SCHEMA_JSON_FILE)), "an old home keeps its own files");
 
         // Everything it wrote, before and after the upgrade, reaches another device; the newer village wins.
         Outpost other = new Outpost(dir.resolve("other"));

@@ -3,7 +3,10 @@ package dev.outpost.device;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.outpost.device.store.LocalStore;
+import dev.outpost.device.home.DeviceHome;
+import dev.outpost.device.sqlite.SqliteChangeLog;
+import dev.outpost.device.sqlite.SqliteDatabase;
+import dev.outpost.device.store.ChangeLog;
 import dev.outpost.model.change.Change;
 import dev.outpost.model.schema.SchemaLoader;
 import dev.outpost.model.wire.SyncRequest;
@@ -53,9 +56,10 @@ class SyncCrashIT extends WithService {
                 for (int i = 0; i < 100 + random.nextInt(600); i++) {
                     int row = random.nextInt(300);
                     switch (random.nextInt(3)) {
-                        case 0 -> lib.put("farmer", "f" + row, Map.of("name", "name " + rounds + "/" + i));
-                        case 1 -> lib.add("crop_record", "c" + row, "bags_harvested", 1 + random.nextInt(5));
-                        default -> lib.tag("crop_record", "c" + row, "pests", List.of("+pest" + random.nextInt(8)));
+                        case 0 -> lib.rows().put("farmer", "f" + row, Map.of("name", "name " + rounds + "/" + i));
+                        case 1 -> lib.rows().add("crop_record", "c" + row, "bags_harvested", 1 + random.nextInt(5));
+                        default ->
+                            lib.rows().tag("crop_record", "c" + row, "pests", List.of("+pest" + random.nextInt(8)));
                     }
                 }
             }
@@ -84,9 +88,10 @@ class SyncCrashIT extends WithService {
 
         List<Change> made = new ArrayList<>();
         WireCodec codec = new WireCodec(SchemaLoader.farmExample(), WireLimits.DEFAULT);
-        try (LocalStore store = LocalStore.open(device.home.resolve(OutpostDevice.DB_FILE))) {
-            store.inTransaction(() -> {
-                for (LocalStore.LoggedChange l : store.findSentAndPending()) {
+        try (SqliteDatabase db = SqliteDatabase.open(device.home.resolve(DeviceHome.DB_FILE))) {
+            SqliteChangeLog store = new SqliteChangeLog(db);
+            db.inTransaction(() -> {
+                for (ChangeLog.LoggedChange l : store.findSentAndPending()) {
                     made.add(codec.decodeChange(l.change()));
                 }
                 return null;

@@ -1,15 +1,19 @@
 package dev.outpost.device.cli;
 
 import dev.outpost.device.DeviceException;
+import dev.outpost.device.DeviceStatus;
 import dev.outpost.device.ExitCode;
 import dev.outpost.device.OutpostDevice;
 import dev.outpost.device.model.HealthCheck;
 import dev.outpost.device.model.ModelUpdater;
+import dev.outpost.device.render.Json;
+import dev.outpost.device.rows.RefusedChange;
 import dev.outpost.device.run.LocalApi;
 import dev.outpost.device.run.ModelWorker;
 import dev.outpost.device.run.SyncWorker;
-import dev.outpost.device.store.LocalStore;
-import dev.outpost.model.wire.JsonText;
+import dev.outpost.device.sync.SyncRefused;
+import dev.outpost.device.sync.SyncResult;
+import dev.outpost.model.change.Op;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -119,11 +123,12 @@ public final class OutpostCli {
                 command("list", "Every row of a table, one JSON object per line.")
                         .addPositional(positional(0, "<table>")),
                 onDevice((in, device) -> {
-                    device.list(in.positional(0)).forEach(in.out()::println);
+                    String scope = device.schema().scopeColumn();
+                    device.rows().list(in.positional(0)).forEach(r -> in.out().println(Json.row(r, scope)));
                     return 0;
                 }));
         add(root, rowCommand("delete", "Delete a row."), onDevice((in, device) -> {
-            device.delete(in.positional(0), in.positional(1));
+            device.rows().delete(in.positional(0), in.positional(1));
             return 0;
         }));
         add(
@@ -132,7 +137,7 @@ public final class OutpostCli {
                         .addPositional(positional(3, "N", long.class)),
                 onDevice((in, device) -> {
                     long delta = in.positional(3);
-                    device.add(in.positional(0), in.positional(1), in.positional(2), delta);
+                    device.rows().add(in.positional(0), in.positional(1), in.positional(2), delta);
                     return 0;
                 }));
         add(
@@ -141,7 +146,7 @@ public final class OutpostCli {
                         .addPositional(rest(3, "+a|-b")),
                 onDevice((in, device) -> {
                     String[] edits = in.positional(3);
-                    device.tag(in.positional(0), in.positional(1), in.positional(2), List.of(edits));
+                    device.rows().tag(in.positional(0), in.positional(1), in.positional(2), List.of(edits));
                     return 0;
                 }));
         add(
@@ -159,7 +164,35 @@ public final class OutpostCli {
                 command("conflicts", "Open conflicts as a JSON array.")
                         .addOption(flag("--json", "JSON output (the default; kept for symmetry)")),
                 onDevice((in, device) -> {
-                    in.out().println(device.conflictsJson());
+                    in.out().println(Json.conflicts(device.rows().conflicts()));
+                    return 0;
+                }));
+        add(
+                root,
+                command("refused", "Changes the server refused, with its reasons; 'retry' or 'discard' each.")
+                        .addOption(flag("--json", "a JSON array")),
+                onDevice(OutpostCli::refused));
+        add(
+                root,
+                command("retry", "Put a refused change back in line: it goes out with the next sync.")
+                        .addPositional(positional(0, "<seq>", long.class)),
+                onDevice((in, device) -> {
+                    long seq = in.positional(0);
+                    device.rows().retry(seq);
+                    in.out().println("change #" + seq + " goes out with the next sync");
+                    return 0;
+                }));
+        add(
+                root,
+                command(
+                                "discard",
+                                "Drop a refused change for good; its row goes back to what the server has plus this"
+                                        + " device's other unsent changes.")
+                        .addPositional(positional(0, "<seq>", long.class)),
+                onDevice((in, device) -> {
+                    long seq = in.positional(0);
+                    device.rows().discard(seq);
+                    in.out().println("change #" + seq + " discarded");
                     return 0;
                 }));
         add(
@@ -415,35 +448,34 @@ public final class OutpostCli {
             }
             values.put(a.substring(0, eq), a.substring(eq + 1));
         }
-        device.put(in.positional(0), in.positional(1), values);
+        device.rows().put(in.positional(0), in.positional(1), values);
         return 0;
     }
 
     private static int get(Invocation in, OutpostDevice device) {
         String table = in.positional(0);
         String id = in.positional(1);
-        String json = device.get(table, id)
-                .orElseThrow(() -> new DeviceException(ExitCode.BAD_INPUT, "no " + table + "/" + id));
-        in.out().println(json);
+        in.out()
+                .println(Json.row(
+                        device.rows()
+                                .get(table, id)
+                                .orElseThrow(() -> new DeviceException(ExitCode.BAD_INPUT, "no " + table + "/" + id)),
+                        device.schema().scopeColumn()));
         return 0;
     }
 
     private static int sync(Invocation in, OutpostDevice device) {
-        OutpostDevice.SyncResult r;
+        SyncResult r;
         int code = 0;
         try {
-            r = device.sync();
-        } catch (OutpostDevice.SyncRefused refused) {
-            r = refused.result;
+            r = device.syncClient().sync();
+        } catch (SyncRefused refused) {
+            r = refused.result();
             in.err().println("outpost: " + refused.getMessage());
             code = ExitCode.REFUSED.code;
         }
         if (in.flag("--json")) {
-            in.out()
-                    .printf(
-                            "{\"pushed\":%d,\"pulled\":%d,\"refused\":%d,\"conflictsOpened\":%d,\"orphans\":%d,"
-                                    + "\"restamped\":%d}%n",
-                            r.pushed(), r.pulled(), r.refused(), r.conflictsOpened(), r.orphans(), r.restamped());
+            in.out().println(Json.syncResult(r));
         } else {
             in.out()
                     .printf(
@@ -465,54 +497,20 @@ public final class OutpostCli {
     }
 
     private static int status(Invocation in, OutpostDevice device) {
-        OutpostDevice.Status s = device.status();
+        DeviceStatus s = device.status();
         PrintWriter out = in.out();
         if (in.flag("--json")) {
-            StringBuilder b = new StringBuilder("{");
-            b.append("\"deviceId\":")
-                    .append(JsonText.quote(s.deviceId()))
-                    .append(",\"server\":")
-                    .append(JsonText.quote(s.server()))
-                    .append(",\"scopes\":[");
-            for (int i = 0; i < s.scopes().size(); i++) {
-                b.append(i == 0 ? "" : ",").append(JsonText.quote(s.scopes().get(i)));
-            }
-            b.append(']').append(",\"pending\":").append(s.pending()).append(",\"refused\":[");
-            for (int i = 0; i < s.refused().size(); i++) {
-                LocalStore.LoggedChange c = s.refused().get(i);
-                b.append(i == 0 ? "" : ",")
-                        .append("{\"seq\":")
-                        .append(c.seq())
-                        .append(",\"code\":")
-                        .append(JsonText.quote(String.valueOf(c.code())))
-                        .append(",\"message\":")
-                        .append(JsonText.quote(String.valueOf(c.message())))
-                        .append(",\"change\":")
-                        .append(c.change())
-                        .append('}');
-            }
-            b.append("],\"lastSyncAt\":")
-                    .append(s.lastSyncAt() == null ? "null" : JsonText.quote(s.lastSyncAt()))
-                    .append(",\"lastSyncError\":")
-                    .append(
-                            s.lastSyncError() == null || s.lastSyncError().isEmpty()
-                                    ? "null"
-                                    : JsonText.quote(s.lastSyncError()))
-                    .append(",\"cursor\":")
-                    .append(s.cursor() == null ? "null" : JsonText.quote(s.cursor()))
-                    .append(",\"clockOffsetMs\":")
-                    .append(s.clockOffsetMs())
-                    .append(",\"models\":")
-                    .append(device.models().statusJson())
-                    .append('}');
-            out.println(b);
+            out.println(Json.status(s, device.codec(), device.models().statusJson()));
             return 0;
         }
         out.printf("device %s (%s) at %s%n", s.deviceId(), String.join(", ", s.scopes()), s.server());
         out.printf("pending changes: %d%n", s.pending());
         out.printf("refused changes: %d%n", s.refused().size());
-        for (LocalStore.LoggedChange c : s.refused()) {
-            out.printf("  #%d %s: %s%n", c.seq(), c.code(), c.message());
+        for (RefusedChange c : s.refused()) {
+            out.printf("  %s%n", describe(c));
+        }
+        if (!s.refused().isEmpty()) {
+            out.println("  ('outpost retry SEQ' sends one again, 'outpost discard SEQ' drops it)");
         }
         out.printf(
                 "last sync: %s%s%n",
@@ -529,17 +527,39 @@ public final class OutpostCli {
         return 0;
     }
 
+    private static int refused(Invocation in, OutpostDevice device) {
+        List<RefusedChange> refused = device.rows().refused();
+        if (in.flag("--json")) {
+            in.out().println(Json.refused(refused, device.codec()));
+            return 0;
+        }
+        if (refused.isEmpty()) {
+            in.out().println("no refused changes");
+        }
+        refused.forEach(c -> in.out().println(describe(c)));
+        return 0;
+    }
+
+    /** One refused change on one line: seq, what it changed, the service's code and reason. */
+    private static String describe(RefusedChange c) {
+        return "#" + c.seq() + " " + c.change().table() + "/" + c.change().rowId()
+                + (c.change().field() != null
+                        ? "." + c.change().field()
+                        : c.change().op() instanceof Op.Delete ? " (delete)" : " (restore)")
+                + ": " + c.code() + ": " + c.message();
+    }
+
     private static int run(Invocation in, OutpostDevice device) {
         int port = in.option("--port");
         long intervalMs = in.<Long>option("--interval") * 1000;
         int healthTries = in.option("--health-tries");
-        SyncWorker worker = new SyncWorker(device, intervalMs);
+        SyncWorker worker = new SyncWorker(device::syncClient, intervalMs);
         ModelWorker models =
                 new ModelWorker(device, new HealthCheck(in.option("--health-cmd"), healthTries), intervalMs);
         worker.afterSync(models::nudge);
         LocalApi api;
         try {
-            api = new LocalApi(device, worker, port);
+            api = new LocalApi(device, worker, models, port);
         } catch (IOException e) {
             throw new DeviceException(ExitCode.USAGE, "cannot listen on 127.0.0.1:" + port + ": " + e.getMessage(), e);
         }

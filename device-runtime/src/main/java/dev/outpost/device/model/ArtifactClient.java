@@ -231,15 +231,18 @@ public final class ArtifactClient {
         return new String(fetch(path, 1 << 20), StandardCharsets.UTF_8);
     }
 
-    /** POSTs a JSON body; true when the server took it. Never throws for a refusal: the caller keeps the body. */
-    public boolean postJson(String path, String json) {
+    /**
+     * POSTs a JSON body; returns the answer's status, or -1 when no answer came. Never throws: the caller decides what
+     * becomes of the body.
+     */
+    public int postJson(String path, String json) {
         String[] headers = {"Authorization", "Bearer " + token, "Content-Type", "application/json"};
         byte[] body = json.getBytes(StandardCharsets.UTF_8);
         try (HttpLink.Response r = http.exchange("POST", path, headers, body, Duration.ofSeconds(20), false)) {
             r.body().readNBytes(64 * 1024); // read to the end, so the connection can carry the next request
-            return r.status() / 100 == 2;
-        } catch (IOException e) {
-            return false;
+            return r.status();
+        } catch (IOException | RuntimeException e) {
+            return -1; // no answer: the report stays queued
         }
     }
 

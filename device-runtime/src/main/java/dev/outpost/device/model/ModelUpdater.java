@@ -3,8 +3,14 @@ package dev.outpost.device.model;
 import dev.outpost.device.DeviceException;
 import dev.outpost.device.ExitCode;
 import dev.outpost.device.JsonFields;
-import dev.outpost.device.store.LocalStore;
-import dev.outpost.device.store.LocalStore.ModelInstall;
+import dev.outpost.device.store.InstallPhase;
+import dev.outpost.device.store.ModelState;
+import dev.outpost.device.store.ModelState.ArtifactState;
+import dev.outpost.device.store.ModelState.ModelInstall;
+import dev.outpost.device.store.ReportStore;
+import dev.outpost.device.store.Settings;
+import dev.outpost.device.store.Settings.Setting;
+import dev.outpost.device.store.Transactions;
 import dev.outpost.model.ErrorCode;
 import dev.outpost.model.OutpostException;
 import dev.outpost.model.artifact.Assignment;
@@ -29,7 +35,6 @@ import java.security.PublicKey;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.function.LongSupplier;
 
@@ -58,7 +63,13 @@ public final class ModelUpdater {
     /** The reference buffer grows by this much (64 KiB) at a time. */
     private static final int REFERENCE_GROWTH = 64 * 1024;
 
-    private final LocalStore store;
+    /** Reports sent per flush at most; the rest wait for the next sync. */
+    static final int REPORTS_PER_FLUSH = 64;
+
+    private final Transactions tx;
+    private final ModelState state;
+    private final ReportStore reports;
+    private final Settings settings;
     private final Path modelsRoot;
     private final ArtifactClient client;
     private final LongSupplier clockMs;
@@ -109,10 +120,20 @@ public final class ModelUpdater {
         }
     }
 
-    public ModelUpdater(LocalStore store, Path home, String server, String token, LongSupplier clockMs) {
-        this.store = store;
-        this.modelsRoot = home.resolve("models");
-        this.client = new ArtifactClient(server, token);
+    public ModelUpdater(
+            Transactions tx,
+            ModelState state,
+            ReportStore reports,
+            Settings settings,
+            Path modelsRoot,
+            ArtifactClient client,
+            LongSupplier clockMs) {
+        this.tx = tx;
+        this.state = state;
+        this.reports = reports;
+        this.settings = settings;
+        this.modelsRoot = modelsRoot;
+        this.client = client;
         this.clockMs = clockMs;
     }
 
@@ -120,7 +141,7 @@ public final class ModelUpdater {
 
     /** The pinned service key; pinned from the service on first use when {@code init} was not given one. */
     public PublicKey signingKey() {
-        Optional<String> pinned = meta("model.signing_key");
+        Optional<String> pinned = pinnedKey();
         if (pinned.isPresent()) {
             return SigningKeys.decodePublic(pinned.get());
         }
@@ -128,7 +149,7 @@ public final class ModelUpdater {
         String key = JsonFields.string(json, "publicKey")
                 .orElseThrow(() -> new DeviceException(ExitCode.UNREACHABLE, "the service sent no signing key"));
         PublicKey parsed = SigningKeys.decodePublic(key);
-        putMeta("model.signing_key", key);
+        tx.run(() -> settings.put(Setting.MODEL_SIGNING_KEY, key));
         return parsed;
     }
 
@@ -138,7 +159,8 @@ public final class ModelUpdater {
             try {
                 SignedEnvelope env = SignedEnvelope.decode(Base64.getDecoder().decode(a));
                 Assignment parsed = Assignment.decode(env.payload());
-                putMeta("model." + parsed.artifact() + ".assignment", a);
+                tx.run(() -> state.put(
+                        parsed.artifact(), state.get(parsed.artifact()).withAssignment(a)));
             } catch (OutpostException | IllegalArgumentException e) {
                 // Unreadable assignments are not kept; verification happens when one is used.
             }
@@ -155,12 +177,13 @@ public final class ModelUpdater {
     /** Artifacts with a kept assignment or an install on disk. */
     public List<String> artifacts() {
         java.util.SortedSet<String> names = new java.util.TreeSet<>();
-        for (String key : store.inTransaction(() -> store.findMeta("model.")).keySet()) {
-            String[] parts = key.split("\\.");
-            if (parts.length == 3 && parts[2].equals("assignment")) {
-                names.add(parts[1]);
+        tx.run(() -> {
+            for (String name : state.findArtifacts()) {
+                if (state.get(name).assignment() != null) {
+                    names.add(name);
+                }
             }
-        }
+        });
         if (Files.isDirectory(modelsRoot)) {
             try (var s = Files.list(modelsRoot)) {
                 s.forEach(p -> names.add(p.getFileName().toString()));
@@ -182,15 +205,15 @@ public final class ModelUpdater {
         try {
             PublicKey key = signingKey();
             ModelSlots slots = new ModelSlots(modelsRoot, artifact);
-            Optional<ModelInstall> pending = store.inTransaction(() -> store.getModelInstall(artifact));
+            Optional<ModelInstall> pending = tx.inTransaction(() -> state.getInstall(artifact));
             if (pending.isPresent() && pending.get().manifest().length > 0) {
                 // Recorded by a runtime that kept the signed manifest in the record: it goes to the slot, as now.
                 slots.receive(pending.get().slot(), pending.get().manifest());
             }
-            if (pending.isPresent() && !pending.get().phase().equals("downloading")) {
+            if (pending.isPresent() && pending.get().phase() != InstallPhase.DOWNLOADING) {
                 return finishActivation(slots, pending.get(), key, health, progress);
             }
-            String encoded = meta("model." + artifact + ".assignment")
+            String encoded = Optional.ofNullable(artifactState(artifact).assignment())
                     .orElseThrow(() -> new DeviceException(
                             ExitCode.BAD_INPUT, "no version of '" + artifact + "' is assigned to this device"));
             byte[] envelope = Base64.getDecoder().decode(encoded);
@@ -211,12 +234,9 @@ public final class ModelUpdater {
                         "the assignment of " + artifact + " version " + a.version()
                                 + " expired; sync to get a fresh one");
             }
-            long highest = meta("model." + artifact + ".highest_version")
-                    .map(Long::parseLong)
-                    .orElse(0L);
-            long highestIssued = meta("model." + artifact + ".highest_issued_at")
-                    .map(Long::parseLong)
-                    .orElse(0L);
+            ArtifactState known = artifactState(artifact);
+            long highest = known.highestVersion() == null ? 0 : known.highestVersion();
+            long highestIssued = known.highestIssuedAtMs() == null ? 0 : known.highestIssuedAtMs();
             if (a.version() < highest && !(a.rollback() && a.issuedAtMs() > highestIssued)) {
                 throw new OutpostException(
                         ErrorCode.ROLLBACK_REFUSED,
@@ -235,14 +255,11 @@ public final class ModelUpdater {
                         NO_DOCUMENT, // the kept slot's manifest is in the slot
                         null,
                         kept.get().name(),
-                        "activating",
+                        InstallPhase.ACTIVATING,
                         0,
                         0,
                         0);
-                store.inTransaction(() -> {
-                    store.saveModelInstall(switchBack);
-                    return null;
-                });
+                tx.run(() -> state.saveInstall(switchBack));
                 Outcome o = finishActivation(slots, switchBack, key, health, progress);
                 return o.result().equals("installed")
                         ? new Outcome(artifact, "switched", o.fromVersion(), o.toVersion(), 0, 0, 0, 0, 0, null)
@@ -329,14 +346,11 @@ public final class ModelUpdater {
                     NO_DOCUMENT, // the manifest is the slot's pending one
                     deltaIndex,
                     slot,
-                    "downloading",
+                    InstallPhase.DOWNLOADING,
                     0,
                     client.bytesDownloaded(),
                     0);
-            store.inTransaction(() -> {
-                store.saveModelInstall(install);
-                return null;
-            });
+            tx.run(() -> state.saveInstall(install));
             return install;
         } catch (IOException e) {
             throw storage("cannot prepare the model slot: " + e.getMessage(), e);
@@ -354,10 +368,7 @@ public final class ModelUpdater {
         Planned planned = planFromActive(slots, key, install.fromVersion(), target, deltas);
         if (planned == null) {
             // The active version changed under the install (a local rollback): plan again from scratch.
-            store.inTransaction(() -> {
-                store.deleteModelInstall(artifact);
-                return null;
-            });
+            tx.run(() -> state.deleteInstall(artifact));
             throw new DeviceException(
                     ExitCode.UNREACHABLE, "the active version changed during the install; run the update again");
         }
@@ -380,12 +391,9 @@ public final class ModelUpdater {
         OldGeneration.collect();
         verifyOrRepair(staging, target, progress);
         ModelInstall downloaded =
-                install.withProgress("activating", steps.size(), client.bytesDownloaded() - baseBytes, 0);
-        store.inTransaction(() -> {
-            store.saveModelInstallProgress(downloaded);
-            return null;
-        });
-        ModelInstall activating = store.inTransaction(() -> store.getModelInstall(artifact))
+                install.withProgress(InstallPhase.ACTIVATING, steps.size(), client.bytesDownloaded() - baseBytes, 0);
+        tx.run(() -> state.saveInstallProgress(downloaded));
+        ModelInstall activating = tx.inTransaction(() -> state.getInstall(artifact))
                 .orElseThrow(() -> new IllegalStateException("the install record of " + artifact + " is gone"));
         long fullBytes = target.storedSize(); // read now: activation moves the manifest file it reads from
         Outcome o = finishActivation(slots, activating, key, health, progress, true);
@@ -471,12 +479,9 @@ public final class ModelUpdater {
                         || System.nanoTime() - lastCommitNs >= PROGRESS_COMMIT_NS
                         || i == steps.size() - 1) {
                     out.force(false);
-                    ModelInstall now =
-                            install.withProgress("downloading", i + 1, client.bytesDownloaded() - baseBytes, 0);
-                    store.inTransaction(() -> {
-                        store.saveModelInstallProgress(now);
-                        return null;
-                    });
+                    ModelInstall now = install.withProgress(
+                            InstallPhase.DOWNLOADING, i + 1, client.bytesDownloaded() - baseBytes, 0);
+                    tx.run(() -> state.saveInstallProgress(now));
                     sinceCommit = 0;
                     lastCommitNs = System.nanoTime();
                     CrashPoints.reached("download");
@@ -633,27 +638,22 @@ public final class ModelUpdater {
         String installSlot = install.slot();
         String previous =
                 slots.getActiveName().filter(n -> !n.equals(installSlot)).orElse(null);
-        if (install.phase().equals("activating")) {
+        if (install.phase() == InstallPhase.ACTIVATING) {
             progress.update("verifying", 0, 1, install.bytesDownloaded(), install.bytesDownloaded());
             slots.complete(install.slot());
             CrashPoints.reached("activate");
             Path file = slots.dir().resolve(install.slot()).resolve(ModelSlots.MODEL_FILE);
             if (!justVerified && !ModelSlots.verifies(file, target)) {
-                store.inTransaction(() -> {
-                    store.deleteModelInstall(artifact);
-                    return null;
-                });
+                tx.run(() -> state.deleteInstall(artifact));
                 slots.clear(install.slot());
                 throw new OutpostException(
                         ErrorCode.CHUNK_CORRUPT, "the assembled file does not match the signed SHA-256; discarded");
             }
             slots.activate(install.slot());
             CrashPoints.reached("activate");
-            ModelInstall checking = install.withProgress("checking", install.stepDone(), install.bytesDownloaded(), 0);
-            store.inTransaction(() -> {
-                store.saveModelInstallProgress(checking);
-                return null;
-            });
+            ModelInstall checking =
+                    install.withProgress(InstallPhase.CHECKING, install.stepDone(), install.bytesDownloaded(), 0);
+            tx.run(() -> state.saveInstallProgress(checking));
             install = checking;
         }
         // Checking: the new version is live; it stays only if it proves healthy.
@@ -667,18 +667,17 @@ public final class ModelUpdater {
         int tries = install.healthTries();
         while (tries < health.tries()) {
             if (health.passes(artifact, target.version(), live, installed)) {
-                long highest = Math.max(
-                        target.version(),
-                        meta("model." + artifact + ".highest_version")
-                                .map(Long::parseLong)
-                                .orElse(0L));
                 ModelInstall done = install;
-                store.inTransaction(() -> {
-                    store.deleteModelInstall(artifact);
-                    store.putMeta("model." + artifact + ".highest_version", Long.toString(highest));
-                    store.putMeta("model." + artifact + ".highest_issued_at", Long.toString(a.issuedAtMs()));
-                    store.putMeta("model." + artifact + ".last_outcome", "installed version " + target.version());
-                    store.queueModelReport(report(
+                tx.run(() -> {
+                    ArtifactState known = state.get(artifact);
+                    long highest =
+                            Math.max(target.version(), known.highestVersion() == null ? 0 : known.highestVersion());
+                    state.deleteInstall(artifact);
+                    state.put(
+                            artifact,
+                            known.withHighest(highest, a.issuedAtMs())
+                                    .withLastOutcome("installed version " + target.version()));
+                    reports.queue(report(
                             artifact,
                             done.fromVersion(),
                             target.version(),
@@ -686,7 +685,6 @@ public final class ModelUpdater {
                             "installed",
                             null,
                             done.bytesDownloaded()));
-                    return null;
                 });
                 flushReports();
                 return new Outcome(
@@ -703,11 +701,8 @@ public final class ModelUpdater {
             }
             tries++;
             ModelInstall counted =
-                    install.withProgress("checking", install.stepDone(), install.bytesDownloaded(), tries);
-            store.inTransaction(() -> {
-                store.saveModelInstallProgress(counted);
-                return null;
-            });
+                    install.withProgress(InstallPhase.CHECKING, install.stepDone(), install.bytesDownloaded(), tries);
+            tx.run(() -> state.saveInstallProgress(counted));
             install = counted;
         }
         // Unhealthy: back to the previous version, which stays the newest this device runs.
@@ -718,13 +713,14 @@ public final class ModelUpdater {
                 ? null
                 : slots.getSlot(previous, key).map(s -> s.manifest().version()).orElse(null);
         ModelInstall failed = install;
-        store.inTransaction(() -> {
-            store.deleteModelInstall(artifact);
-            store.putMeta("model." + artifact + ".failed_version", Long.toString(target.version()));
-            store.putMeta(
-                    "model." + artifact + ".last_outcome",
-                    "version " + target.version() + " failed its health check; reverted");
-            store.queueModelReport(report(
+        tx.run(() -> {
+            state.deleteInstall(artifact);
+            state.put(
+                    artifact,
+                    state.get(artifact)
+                            .withFailedVersion(target.version())
+                            .withLastOutcome("version " + target.version() + " failed its health check; reverted"));
+            reports.queue(report(
                     artifact,
                     failed.fromVersion(),
                     target.version(),
@@ -732,7 +728,6 @@ public final class ModelUpdater {
                     "reverted",
                     ErrorCode.HEALTH_CHECK_FAILED.key(),
                     failed.bytesDownloaded()));
-            return null;
         });
         flushReports();
         throw new DeviceException(
@@ -758,18 +753,17 @@ public final class ModelUpdater {
             if (!ModelSlots.verifies(kept.file(), kept.manifest())) {
                 throw new OutpostException(ErrorCode.CHUNK_CORRUPT, "the kept version does not verify; not switching");
             }
-            store.inTransaction(() -> {
-                store.deleteModelInstall(artifact);
-                return null;
-            });
+            tx.run(() -> state.deleteInstall(artifact));
             slots.activate(kept.name());
             long from = active.manifest().version();
             long to = kept.manifest().version();
-            store.inTransaction(() -> {
-                store.putMeta("model." + artifact + ".hold_version", Long.toString(from));
-                store.putMeta("model." + artifact + ".last_outcome", "rolled back from " + from + " to " + to);
-                store.queueModelReport(report(artifact, from, to, to, "rolled-back", null, 0));
-                return null;
+            tx.run(() -> {
+                state.put(
+                        artifact,
+                        state.get(artifact)
+                                .withHoldVersion(from)
+                                .withLastOutcome("rolled back from " + from + " to " + to));
+                reports.queue(report(artifact, from, to, to, "rolled-back", null, 0));
             });
             flushReports();
             return new Outcome(artifact, "switched", from, to, 0, 0, 0, 0, 0, null);
@@ -785,7 +779,8 @@ public final class ModelUpdater {
      * health check before, or an operator rolled back from it.
      */
     public boolean wants(String artifact) {
-        if (meta("model." + artifact + ".assignment").isEmpty()) {
+        ArtifactState known = artifactState(artifact);
+        if (known.assignment() == null) {
             return false;
         }
         Optional<Assignment> kept = keptAssignment(artifact);
@@ -794,13 +789,11 @@ public final class ModelUpdater {
         }
         String v = Long.toString(kept.get().version());
         if (refusedAsIs(artifact)
-                || meta("model." + artifact + ".failed_version")
-                        .filter(v::equals)
-                        .isPresent()
-                || meta("model." + artifact + ".hold_version").filter(v::equals).isPresent()) {
+                || v.equals(String.valueOf(known.failedVersion()))
+                || v.equals(String.valueOf(known.holdVersion()))) {
             return false;
         }
-        if (store.inTransaction(() -> store.getModelInstall(artifact)).isPresent()) {
+        if (tx.inTransaction(() -> state.getInstall(artifact)).isPresent()) {
             return true;
         }
         try {
@@ -818,7 +811,7 @@ public final class ModelUpdater {
      * signature is not checked here: {@link #update} checks it before acting on it.
      */
     private Optional<Assignment> keptAssignment(String artifact) {
-        return meta("model." + artifact + ".assignment").flatMap(encoded -> {
+        return Optional.ofNullable(artifactState(artifact).assignment()).flatMap(encoded -> {
             try {
                 return Optional.of(Assignment.decode(
                         SignedEnvelope.decode(Base64.getDecoder().decode(encoded))
@@ -833,7 +826,7 @@ public final class ModelUpdater {
     public String statusJson() {
         StringBuilder sb = new StringBuilder("{\"artifacts\":[");
         boolean first = true;
-        PublicKey key = meta("model.signing_key").map(SigningKeys::decodePublic).orElse(null);
+        PublicKey key = pinnedKey().map(SigningKeys::decodePublic).orElse(null);
         for (String artifact : artifacts()) {
             sb.append(first ? "" : ",").append("{\"artifact\":").append(JsonText.quote(artifact));
             first = false;
@@ -847,7 +840,8 @@ public final class ModelUpdater {
             } catch (IOException | OutpostException e) {
                 sb.append(",\"error\":").append(JsonText.quote(e.getMessage()));
             }
-            if (meta("model." + artifact + ".assignment").isPresent()) {
+            ArtifactState known = artifactState(artifact);
+            if (known.assignment() != null) {
                 sb.append(",\"desired\":")
                         .append(keptAssignment(artifact)
                                 .map(a -> "{\"version\":" + a.version() + ",\"rollback\":" + a.rollback()
@@ -860,11 +854,11 @@ public final class ModelUpdater {
             if (refusedAsIs(artifact)) {
                 sb.append(",\"refused\":true"); // the worker waits for a new assignment
             }
-            Optional<ModelInstall> install = store.inTransaction(() -> store.getModelInstall(artifact));
+            Optional<ModelInstall> install = tx.inTransaction(() -> state.getInstall(artifact));
             install.ifPresent(i -> sb.append(",\"install\":{\"targetVersion\":")
                     .append(i.targetVersion())
                     .append(",\"phase\":")
-                    .append(JsonText.quote(i.phase()))
+                    .append(JsonText.quote(i.phase().key))
                     .append(",\"stepsDone\":")
                     .append(i.stepDone())
                     .append(",\"bytesDownloaded\":")
@@ -872,14 +866,21 @@ public final class ModelUpdater {
                     .append(",\"healthTries\":")
                     .append(i.healthTries())
                     .append('}'));
-            meta("model." + artifact + ".highest_version")
-                    .ifPresent(v -> sb.append(",\"highestVersion\":").append(v));
-            meta("model." + artifact + ".last_outcome")
-                    .ifPresent(v -> sb.append(",\"lastOutcome\":").append(JsonText.quote(v)));
+            if (known.highestVersion() != null) {
+                sb.append(",\"highestVersion\":").append(known.highestVersion());
+            }
+            if (known.lastOutcome() != null) {
+                sb.append(",\"lastOutcome\":").append(JsonText.quote(known.lastOutcome()));
+            }
             sb.append('}');
         }
-        long queued = store.inTransaction(() -> (long) store.findModelReports().size());
-        return sb.append("],\"reportsQueued\":").append(queued).append('}').toString();
+        long[] queue = tx.inTransaction(() -> new long[] {reports.count(), reports.dropped()});
+        return sb.append("],\"reportsQueued\":")
+                .append(queue[0])
+                .append(",\"reportsDropped\":")
+                .append(queue[1])
+                .append('}')
+                .toString();
     }
 
     private static String slotJson(String name, Optional<ModelSlots.Slot> slot) {
@@ -891,18 +892,23 @@ public final class ModelUpdater {
                 + ",\"sha256\":" + JsonText.quote(m.sha256().hex()) + "}";
     }
 
-    /** Sends queued reports; those the service does not take stay queued for the next sync. */
+    /**
+     * Sends queued reports, oldest first, at most {@link #REPORTS_PER_FLUSH}. A report the service refuses for good
+     * (a 4xx other than 408 and 429: it will never take it) is dropped and counted, so it cannot hold back the ones
+     * after it; when the service cannot be reached or fails, the rest stay queued for the next sync. Returns how many
+     * were delivered.
+     */
     public int flushReports() {
         int sent = 0;
-        for (Map.Entry<Long, String> r : store.inTransaction(store::findModelReports)) {
-            if (!client.postJson("v1/device/model-reports", r.getValue())) {
+        for (ReportStore.QueuedReport r : tx.inTransaction(() -> reports.findOldest(REPORTS_PER_FLUSH))) {
+            int status = client.postJson("v1/device/model-reports", r.body());
+            boolean delivered = status / 100 == 2;
+            boolean refused = status / 100 == 4 && status != 408 && status != 429;
+            if (!delivered && !refused) {
                 break;
             }
-            store.inTransaction(() -> {
-                store.deleteModelReport(r.getKey());
-                return null;
-            });
-            sent++;
+            tx.run(() -> reports.delete(r.id(), refused));
+            sent += delivered ? 1 : 0;
         }
         return sent;
     }
@@ -914,7 +920,7 @@ public final class ModelUpdater {
      * assignments, so what counts is their content: version, manifest and rollback flag.
      */
     private boolean refusedAsIs(String artifact) {
-        Optional<String> refused = meta("model." + artifact + ".refused_assignment");
+        Optional<String> refused = Optional.ofNullable(artifactState(artifact).refusedAssignment());
         return refused.isPresent() && refused.equals(keptAssignment(artifact).map(ModelUpdater::content));
     }
 
@@ -926,25 +932,21 @@ public final class ModelUpdater {
         if (code != ErrorCode.DOWNLOAD_INCOMPLETE) {
             long to = keptAssignment(artifact).map(Assignment::version).orElse(0L);
             Optional<String> refusedContent = keptAssignment(artifact).map(ModelUpdater::content);
-            store.inTransaction(() -> {
+            tx.run(() -> {
+                ArtifactState known = state.get(artifact).withLastOutcome("failed: " + message);
                 // An expired assignment is cured by a fresh one of the same content: not a refusal to remember.
                 if (code.kind() == ErrorCode.Kind.PERMANENT
                         && code != ErrorCode.ASSIGNMENT_EXPIRED
                         && refusedContent.isPresent()) {
-                    store.putMeta("model." + artifact + ".refused_assignment", refusedContent.get());
+                    known = known.withRefusedAssignment(refusedContent.get());
                 }
-                store.putMeta("model." + artifact + ".last_outcome", "failed: " + message);
-                store.queueModelReport(
+                state.put(artifact, known);
+                reports.queue(
                         report(artifact, null, Math.max(to, 0), null, "failed", code.key(), client.bytesDownloaded()));
-                return null;
             });
             flushReports();
         }
-        ExitCode exit = switch (code.kind()) {
-            case RETRIABLE -> code == ErrorCode.INSUFFICIENT_SPACE ? ExitCode.STORAGE : ExitCode.UNREACHABLE;
-            case PERMANENT, REFETCH -> ExitCode.REFUSED;
-        };
-        return new DeviceException(exit, message + " [" + code.key() + "]", cause);
+        return new DeviceException(ExitCode.of(code), message + " [" + code.key() + "]", cause);
     }
 
     private static String report(
@@ -989,15 +991,12 @@ public final class ModelUpdater {
         }
     }
 
-    private Optional<String> meta(String key) {
-        return store.inTransaction(() -> store.getMeta(key)).filter(v -> !v.isEmpty());
+    private ArtifactState artifactState(String artifact) {
+        return tx.inTransaction(() -> state.get(artifact));
     }
 
-    private void putMeta(String key, String value) {
-        store.inTransaction(() -> {
-            store.putMeta(key, value);
-            return null;
-        });
+    private Optional<String> pinnedKey() {
+        return tx.inTransaction(() -> settings.get(Setting.MODEL_SIGNING_KEY)).filter(v -> !v.isEmpty());
     }
 
     private static DeviceException storage(String message, Exception cause) {

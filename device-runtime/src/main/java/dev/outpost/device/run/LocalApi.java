@@ -9,7 +9,8 @@ import com.sun.net.httpserver.HttpServer;
 import dev.outpost.device.DeviceException;
 import dev.outpost.device.ExitCode;
 import dev.outpost.device.OutpostDevice;
-import dev.outpost.model.wire.JsonText;
+import dev.outpost.device.render.Json;
+import dev.outpost.device.rows.Rows;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -28,8 +29,9 @@ import java.util.concurrent.Executors;
  * The command line's operations as JSON over HTTP on 127.0.0.1, for apps on the device (docs in device-runtime
  * README): {@code GET|PUT|DELETE /v1/rows/TABLE/ID}, {@code GET /v1/rows/TABLE}, {@code POST
  * /v1/rows/TABLE/ID/add} {@code {"field","n"}}, {@code POST /v1/rows/TABLE/ID/tag} {@code {"field","edits"}},
- * {@code POST /v1/sync}, {@code GET /v1/status}, {@code GET /v1/conflicts}. Errors: {@code {"error", "exitCode"}}
- * with 400 (bad input), 404, 502 (server unreachable or refused) or 500.
+ * {@code POST /v1/sync}, {@code GET /v1/status}, {@code GET /v1/conflicts}, {@code GET /v1/refused}, {@code POST
+ * /v1/refused/SEQ/retry}, {@code DELETE /v1/refused/SEQ}. Errors: {@code {"error", "exitCode"}} with the status of
+ * {@link ExitCode#httpStatus}: 400 (bad input), 404, 502 (server unreachable or refused) or 500.
  */
 public final class LocalApi {
     private static final JsonFactory JSON = new JsonFactory();
@@ -39,10 +41,12 @@ public final class LocalApi {
     private final ExecutorService handlers = Executors.newFixedThreadPool(2);
     private final OutpostDevice device;
     private final SyncWorker worker;
+    private final ModelWorker models;
 
-    public LocalApi(OutpostDevice device, SyncWorker worker, int port) throws IOException {
+    public LocalApi(OutpostDevice device, SyncWorker worker, ModelWorker models, int port) throws IOException {
         this.device = device;
         this.worker = worker;
+        this.models = models;
         this.server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 16);
         server.setExecutor(handlers);
         server.createContext("/v1/", this::handle);
@@ -69,36 +73,41 @@ public final class LocalApi {
             // p[0] = "", p[1] = "v1"
             String body;
             int status = 200;
+            Rows rows = device.rows();
+            String scope = device.schema().scopeColumn();
             if (p.length == 3 && p[2].equals("status") && method.equals("GET")) {
-                OutpostDevice.Status s = device.status();
-                body = "{\"deviceId\":" + JsonText.quote(s.deviceId()) + ",\"pending\":" + s.pending() + ",\"refused\":"
-                        + s.refused().size() + ",\"lastSyncAt\":"
-                        + (s.lastSyncAt() == null ? "null" : JsonText.quote(s.lastSyncAt()))
-                        + ",\"cursor\":" + (s.cursor() == null ? "null" : JsonText.quote(s.cursor()))
-                        + ",\"worker\":" + JsonText.quote(worker.lastOutcome()) + "}";
+                body = Json.status(device.status(), device.codec(), null, worker.lastOutcome(), models.lastOutcome());
             } else if (p.length == 3 && p[2].equals("model") && method.equals("GET")) {
                 body = device.models().statusJson();
             } else if (p.length == 3 && p[2].equals("conflicts") && method.equals("GET")) {
-                body = device.conflictsJson();
+                body = Json.conflicts(rows.conflicts());
             } else if (p.length == 3 && p[2].equals("sync") && method.equals("POST")) {
-                OutpostDevice.SyncResult r = device.sync();
-                body = "{\"pushed\":" + r.pushed() + ",\"pulled\":" + r.pulled() + ",\"refused\":" + r.refused()
-                        + ",\"restamped\":" + r.restamped() + "}";
+                body = Json.syncResult(device.syncClient().sync());
+            } else if (p.length == 3 && p[2].equals("refused") && method.equals("GET")) {
+                body = Json.refused(rows.refused(), device.codec());
+            } else if (p.length == 4 && p[2].equals("refused") && method.equals("DELETE")) {
+                rows.discard(seq(p[3]));
+                body = Json.object("discarded", true);
+            } else if (p.length == 5 && p[2].equals("refused") && p[4].equals("retry") && method.equals("POST")) {
+                rows.retry(seq(p[3]));
+                worker.nudge();
+                body = Json.object("queued", true);
             } else if (p.length == 4 && p[2].equals("rows") && method.equals("GET")) {
-                body = "[" + String.join(",", device.list(p[3])) + "]";
+                body = Json.rows(rows.list(p[3]), scope);
             } else if (p.length == 5 && p[2].equals("rows")) {
                 switch (method) {
                     case "GET" ->
-                        body = device.get(p[3], p[4]).orElseThrow(() -> new NotFound("no " + p[3] + "/" + p[4]));
+                        body = Json.row(
+                                rows.get(p[3], p[4]).orElseThrow(() -> new NotFound("no " + p[3] + "/" + p[4])), scope);
                     case "PUT" -> {
-                        device.put(p[3], p[4], fields(read(x)));
+                        rows.put(p[3], p[4], fields(read(x)));
                         worker.nudge();
-                        body = device.get(p[3], p[4]).orElse("null");
+                        body = Json.row(rows.get(p[3], p[4]).orElseThrow(), scope);
                     }
                     case "DELETE" -> {
-                        device.delete(p[3], p[4]);
+                        rows.delete(p[3], p[4]);
                         worker.nudge();
-                        body = "{\"deleted\":true}";
+                        body = Json.object("deleted", true);
                     }
                     default -> throw new NotFound("no such operation");
                 }
@@ -109,27 +118,25 @@ public final class LocalApi {
                 Map<String, String> args = fields(read(x));
                 String field = unquote(args.get("field"));
                 if (p[5].equals("add")) {
-                    device.add(p[3], p[4], field, Long.parseLong(args.getOrDefault("n", "x")));
+                    rows.add(p[3], p[4], field, Long.parseLong(args.getOrDefault("n", "x")));
                 } else {
-                    device.tag(p[3], p[4], field, strings(args.get("edits")));
+                    rows.tag(p[3], p[4], field, strings(args.get("edits")));
                 }
                 worker.nudge();
-                body = device.get(p[3], p[4]).orElse("null");
+                body = Json.row(rows.get(p[3], p[4]).orElseThrow(), scope);
             } else {
                 throw new NotFound("no such resource");
             }
             reply(x, status, body);
         } catch (NotFound e) {
-            reply(x, 404, error(e.getMessage(), ExitCode.BAD_INPUT));
+            reply(x, 404, Json.error(e.getMessage(), ExitCode.BAD_INPUT));
         } catch (DeviceException e) {
-            int status = switch (e.exitCode()) {
-                case BAD_INPUT, USAGE -> 400;
-                case UNREACHABLE, REFUSED -> 502;
-                default -> 500;
-            };
-            reply(x, status, error(e.getMessage(), e.exitCode()));
+            reply(x, e.exitCode().httpStatus(), Json.error(e.getMessage(), e.exitCode()));
         } catch (NumberFormatException | IOException e) {
-            reply(x, 400, error("malformed request body", ExitCode.BAD_INPUT));
+            reply(x, 400, Json.error("malformed request body", ExitCode.BAD_INPUT));
+        } catch (RuntimeException e) {
+            // Anything else is a fault of this device's own: said, not hidden, and the server keeps serving.
+            reply(x, 500, Json.error("unexpected failure: " + e, ExitCode.STORAGE));
         } finally {
             x.close();
         }
@@ -141,8 +148,12 @@ public final class LocalApi {
         }
     }
 
-    private static String error(String message, ExitCode code) {
-        return "{\"error\":" + JsonText.quote(message) + ",\"exitCode\":" + code.code + "}";
+    private static long seq(String text) {
+        try {
+            return Long.parseLong(text);
+        } catch (NumberFormatException e) {
+            throw new DeviceException(ExitCode.BAD_INPUT, "'" + text + "' is not a change's seq");
+        }
     }
 
     private static byte[] read(HttpExchange x) throws IOException {

@@ -40,24 +40,31 @@ public final class ModelWorker implements Runnable {
 
     @Override
     public void run() {
-        long backoffMs = SyncWorker.BACKOFF_FIRST_MS;
+        Backoff backoff = new Backoff(jitter);
         while (!wakeup.stopping()) {
             long waitMs = intervalMs;
-            ModelUpdater models = device.models();
-            for (String artifact : models.artifacts()) {
-                if (wakeup.stopping() || !models.wants(artifact)) {
-                    continue;
+            try {
+                ModelUpdater models = device.models();
+                for (String artifact : models.artifacts()) {
+                    if (wakeup.stopping() || !models.wants(artifact)) {
+                        continue;
+                    }
+                    try {
+                        lastOutcome = models.update(artifact, health, (phase, done, steps, bytes, planned) -> {})
+                                .describe();
+                        backoff.reset();
+                    } catch (DeviceException e) {
+                        lastOutcome = artifact + ": " + e.getMessage();
+                        System.err.println("outpost run: model " + lastOutcome);
+                        waitMs = backoff.next();
+                    }
                 }
-                try {
-                    lastOutcome = models.update(artifact, health, (phase, done, steps, bytes, planned) -> {})
-                            .describe();
-                    backoffMs = SyncWorker.BACKOFF_FIRST_MS;
-                } catch (DeviceException e) {
-                    lastOutcome = artifact + ": " + e.getMessage();
-                    System.err.println("outpost run: model " + lastOutcome);
-                    waitMs = (long) (jitter.nextDouble() * backoffMs);
-                    backoffMs = Math.min(SyncWorker.BACKOFF_MAX_MS, backoffMs * 2);
-                }
+            } catch (RuntimeException e) {
+                // A fault of this runtime (an answer it did not expect, say): the loop goes on, backs off and shows
+                // the failure in status. An install resumes from its persisted progress.
+                lastOutcome = "unexpected failure: " + e;
+                System.err.println("outpost run: model install failed unexpectedly: " + e);
+                waitMs = backoff.next();
             }
             wakeup.await(waitMs);
         }

@@ -2,8 +2,11 @@ package dev.outpost.device.run;
 
 import dev.outpost.device.DeviceException;
 import dev.outpost.device.ExitCode;
-import dev.outpost.device.OutpostDevice;
+import dev.outpost.device.sync.SyncClient;
+import dev.outpost.device.sync.SyncRefused;
+import dev.outpost.device.sync.SyncResult;
 import java.util.Random;
+import java.util.function.Supplier;
 
 /**
  * Background sync for {@code outpost run}: syncs at once, then every {@code intervalMs}, right after a local write
@@ -12,18 +15,16 @@ import java.util.Random;
  * changes are set aside by the sync itself and the next round carries on with the rest.
  */
 public final class SyncWorker implements Runnable {
-    static final long BACKOFF_FIRST_MS = 1_000;
-    static final long BACKOFF_MAX_MS = 300_000;
-
-    private final OutpostDevice device;
+    private final Supplier<SyncClient> sync;
     private final long intervalMs;
     private final Random jitter = new Random();
     private final Wakeup wakeup = new Wakeup();
     private volatile String lastOutcome = "not synced yet";
     private volatile Runnable afterSync = () -> {};
 
-    public SyncWorker(OutpostDevice device, long intervalMs) {
-        this.device = device;
+    /** {@code sync} gives the client for each sync (a new one reads the credential and server again). */
+    public SyncWorker(Supplier<SyncClient> sync, long intervalMs) {
+        this.sync = sync;
         this.intervalMs = intervalMs;
     }
 
@@ -47,28 +48,32 @@ public final class SyncWorker implements Runnable {
 
     @Override
     public void run() {
-        long backoffMs = BACKOFF_FIRST_MS;
+        Backoff backoff = new Backoff(jitter);
         while (!wakeup.stopping()) {
             long waitMs;
             try {
-                OutpostDevice.SyncResult r = device.sync();
+                SyncResult r = sync.get().sync();
                 lastOutcome = "ok: pushed " + r.pushed() + ", pulled " + r.pulled();
-                backoffMs = BACKOFF_FIRST_MS;
+                backoff.reset();
                 waitMs = intervalMs;
                 afterSync.run();
-            } catch (OutpostDevice.SyncRefused refused) {
+            } catch (SyncRefused refused) {
                 lastOutcome = refused.getMessage();
                 afterSync.run();
-                backoffMs = BACKOFF_FIRST_MS;
+                backoff.reset();
                 waitMs = intervalMs;
             } catch (DeviceException e) {
                 lastOutcome = e.getMessage();
                 if (e.exitCode() == ExitCode.STORAGE) {
                     System.err.println("outpost run: " + e.getMessage());
                 }
-                // Full jitter: devices that lost the link together do not all come back at the same instant.
-                waitMs = (long) (jitter.nextDouble() * backoffMs);
-                backoffMs = Math.min(BACKOFF_MAX_MS, backoffMs * 2);
+                waitMs = backoff.next();
+            } catch (RuntimeException e) {
+                // A fault of this runtime (a malformed answer it did not expect, say): the loop goes on, backs off
+                // and shows the failure in status; nothing was committed by the sync that threw.
+                lastOutcome = "unexpected failure: " + e;
+                System.err.println("outpost run: sync failed unexpectedly: " + e);
+                waitMs = backoff.next();
             }
             wakeup.await(waitMs);
         }

@@ -38,7 +38,7 @@ public final class LocalWritesBench {
             c.setAutoCommit(false);
             try (PreparedStatement ps = c.prepareStatement("insert into t (tbl, row_id, payload) values (?, ?, ?)")) {
                 for (int i = 0; i < 300; i++) { // warm-up
-                    device.put("farmer", "w" + i, Map.of("name", "warm " + i));
+                    device.rows().put("farmer", "w" + i, Map.of("name", "warm " + i));
                     raw(c, ps, "w" + i, "{\"name\":\"warm\"}");
                 }
                 long oursNs = 0;
@@ -49,15 +49,20 @@ public final class LocalWritesBench {
                     for (int i = done; i < done + perRound; i++) {
                         switch (i % 4) {
                             case 0 ->
-                                device.put(
-                                        "farmer", "f" + (i % 500), Map.of("name", "Farmer " + i, "village", "Njoro"));
+                                device.rows()
+                                        .put(
+                                                "farmer",
+                                                "f" + (i % 500),
+                                                Map.of("name", "Farmer " + i, "village", "Njoro"));
                             case 1 ->
-                                device.put(
-                                        "crop_record",
-                                        "c" + (i % 500),
-                                        Map.of("stage", Integer.toString(i % 9), "notes", "note " + i));
-                            case 2 -> device.add("crop_record", "c" + (i % 500), "bags_harvested", 1);
-                            default -> device.tag("crop_record", "c" + (i % 500), "pests", List.of("+pest" + (i % 7)));
+                                device.rows()
+                                        .put(
+                                                "crop_record",
+                                                "c" + (i % 500),
+                                                Map.of("stage", Integer.toString(i % 9), "notes", "note " + i));
+                            case 2 -> device.rows().add("crop_record", "c" + (i % 500), "bags_harvested", 1);
+                            default ->
+                                device.rows().tag("crop_record", "c" + (i % 500), "pests", List.of("+pest" + (i % 7)));
                         }
                     }
                     long middle = System.nanoTime();

@@ -1,0 +1,114 @@
+package dev.outpost.device.rows;
+
+import dev.outpost.device.store.RowStore;
+import dev.outpost.model.change.Change;
+import dev.outpost.model.merge.RowConflicts;
+import dev.outpost.model.merge.RowMerge;
+import dev.outpost.model.merge.RowState;
+import dev.outpost.model.schema.Schema;
+import dev.outpost.model.schema.Table;
+import dev.outpost.model.wire.RowStateCodec;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Row states read and written through the {@link RowStore}, decoded and encoded once here, and the server-confirmed
+ * base of each row that has changes the server has not accepted. The base is what undoes a discarded change: the row
+ * is rebuilt as the base merged with the row's remaining unaccepted changes. It is taken before a row's first
+ * unaccepted change, and moved forward by every pulled change and every acknowledged change of the row. Every method
+ * runs inside the caller's transaction.
+ */
+public final class RowStates {
+    private final Schema schema;
+    private final RowStore store;
+    private final RowStateCodec codec;
+
+    public RowStates(Schema schema, RowStore store) {
+        this.schema = schema;
+        this.store = store;
+        this.codec = new RowStateCodec(schema);
+    }
+
+    public Optional<RowState> get(String table, String id) {
+        return store.getRow(table, id).map(s -> codec.decode(table, id, s.scope(), s.state()));
+    }
+
+    /** The stored row, or an empty one in {@code scope}. */
+    public RowState getOrEmpty(String table, String id, String scope) {
+        return get(table, id).orElseGet(() -> RowState.empty(table, id, scope));
+    }
+
+    public void save(RowState row) {
+        Table t = schema.table(row.table());
+        store.putRow(
+                row.table(),
+                row.id(),
+                row.scope(),
+                codec.encode(row),
+                RowConflicts.isDeleted(t, row),
+                RowConflicts.of(t, row).size());
+    }
+
+    /** Keeps {@code before} as the row's base unless one is kept already (called before a local write). */
+    public void keepBase(RowState before, boolean stored) {
+        if (store.getBase(before.table(), before.id()).isEmpty()) {
+            store.putBase(before.table(), before.id(), stored ? codec.encode(before) : null);
+        }
+    }
+
+    /** Whether any base is kept: pulls skip {@link #advanceBase} when none is. */
+    public boolean hasBases() {
+        return store.hasBases();
+    }
+
+    /** Moves a kept base forward by a change the server has (pulled, or acknowledged); no-op without a base. */
+    public void advanceBase(Change c) {
+        store.getBase(c.table(), c.rowId()).ifPresent(base -> {
+            RowState from = base.map(s -> codec.decode(c.table(), c.rowId(), c.scope(), s))
+                    .orElseGet(() -> RowState.empty(c.table(), c.rowId(), c.scope()));
+            store.putBase(
+                    c.table(),
+                    c.rowId(),
+                    codec.encode(
+                            RowMerge.apply(schema.table(c.table()), from, c).row()));
+        });
+    }
+
+    /**
+     * Rebuilds and saves the row from its base and {@code remaining} (its unaccepted changes, in log order); returns
+     * false, changing nothing, when no base is kept for it. A row the server never had and no change remains for is
+     * removed, as if never written.
+     */
+    public boolean rebuild(String table, String id, String scope, List<Change> remaining) {
+        Optional<Optional<String>> base = store.getBase(table, id);
+        if (base.isEmpty()) {
+            return false;
+        }
+        if (base.get().isEmpty() && remaining.isEmpty()) {
+            store.deleteRow(table, id);
+            return true;
+        }
+        Table t = schema.table(table);
+        RowState row = base.get()
+                .map(s -> codec.decode(table, id, scope, s))
+                .orElseGet(() -> RowState.empty(table, id, scope));
+        for (Change c : remaining) {
+            row = RowMerge.apply(t, row, c).row();
+        }
+        save(row);
+        return true;
+    }
+
+    /** Drops the bases of rows with no unaccepted change left ({@code stillUnsent}: table/id keys). */
+    public void dropBasesExcept(java.util.Set<String> stillUnsent) {
+        for (RowStore.RowKey k : store.findBases()) {
+            if (!stillUnsent.contains(key(k.table(), k.id()))) {
+                store.deleteBase(k.table(), k.id());
+            }
+        }
+    }
+
+    public static String key(String table, String id) {
+        return table + "/" + id;
+    }
+}

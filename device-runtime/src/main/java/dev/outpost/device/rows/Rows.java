@@ -1,0 +1,355 @@
+package dev.outpost.device.rows;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import dev.outpost.device.DeviceException;
+import dev.outpost.device.ExitCode;
+import dev.outpost.device.clock.DeviceClock;
+import dev.outpost.device.store.ChangeLog;
+import dev.outpost.device.store.RowStore;
+import dev.outpost.device.store.Settings;
+import dev.outpost.device.store.Settings.Setting;
+import dev.outpost.device.store.Transactions;
+import dev.outpost.model.OutpostException;
+import dev.outpost.model.change.Change;
+import dev.outpost.model.change.ChangeValidator;
+import dev.outpost.model.change.FieldValue;
+import dev.outpost.model.clock.Hlc;
+import dev.outpost.model.merge.Conflict;
+import dev.outpost.model.merge.FieldState;
+import dev.outpost.model.merge.LocalWrites;
+import dev.outpost.model.merge.RowConflicts;
+import dev.outpost.model.merge.RowMerge;
+import dev.outpost.model.merge.RowState;
+import dev.outpost.model.merge.RowView;
+import dev.outpost.model.schema.Column;
+import dev.outpost.model.schema.MergePolicy;
+import dev.outpost.model.schema.Schema;
+import dev.outpost.model.schema.Table;
+import dev.outpost.model.wire.WireCodec;
+import dev.outpost.model.wire.WireLimits;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * The device's rows: local writes (each one transaction: the row, its change-log entries and the clock), reads as
+ * {@link RowRecord}s, open conflicts, and the refused changes with their way out (retry, discard). Writes never touch
+ * the network. Bad input is a {@code DeviceException} with exit code 2, and nothing is written.
+ */
+public final class Rows {
+    private static final JsonFactory JSON = new JsonFactory();
+
+    private final Schema schema;
+    private final Transactions tx;
+    private final RowStore store;
+    private final RowStates states;
+    private final ChangeLog log;
+    private final Settings settings;
+    private final DeviceClock clock;
+    private final WireCodec codec;
+
+    public Rows(Schema schema, Transactions tx, RowStore store, ChangeLog log, Settings settings, DeviceClock clock) {
+        this.schema = schema;
+        this.tx = tx;
+        this.store = store;
+        this.states = new RowStates(schema, store);
+        this.log = log;
+        this.settings = settings;
+        this.clock = clock;
+        this.codec = new WireCodec(schema, WireLimits.DEFAULT);
+    }
+
+    // ---------------------------------------------------------------- writes
+
+    /**
+     * Writes fields of a row. Each value is JSON if it parses as JSON, else a string; that holds for the scope
+     * column too, which may be given like a field and is filled in when the device has exactly one scope.
+     */
+    public List<Change> put(String table, String id, Map<String, String> values) {
+        Table t = table(table);
+        String scopeRaw = values.get(schema.scopeColumn());
+        String scopeGiven = scopeRaw == null ? null : scopeValue(scopeRaw);
+        return write(t, id, scopeGiven, (row, now) -> {
+            List<Change> out = new ArrayList<>();
+            for (var e : values.entrySet()) {
+                if (e.getKey().equals(schema.scopeColumn())) {
+                    continue;
+                }
+                Column c = column(t, e.getKey());
+                if (c.merge() == MergePolicy.COUNTER) {
+                    throw bad(table + "." + c.name() + " is a counter: use 'outpost add " + table + " " + id + " "
+                            + c.name() + " N'");
+                }
+                if (c.merge() == MergePolicy.SET) {
+                    throw bad(table + "." + c.name() + " is a set: use 'outpost tag " + table + " " + id + " "
+                            + c.name() + " +element'");
+                }
+                out.add(LocalWrites.assign(row, c.name(), parseValue(table, c.name(), e.getValue()), now));
+            }
+            if (out.isEmpty()) {
+                throw bad("nothing to write: give FIELD=VALUE");
+            }
+            return out;
+        });
+    }
+
+    /** Adds {@code delta} (may be negative) to a counter field. */
+    public List<Change> add(String table, String id, String field, long delta) {
+        Table t = table(table);
+        if (column(t, field).merge() != MergePolicy.COUNTER) {
+            throw bad(table + "." + field + " is not a counter");
+        }
+        return write(t, id, null, (row, now) -> List.of(LocalWrites.increment(row, field, delta, now)));
+    }
+
+    /** {@code +element} adds, {@code -element} removes. */
+    public List<Change> tag(String table, String id, String field, List<String> edits) {
+        Table t = table(table);
+        if (column(t, field).merge() != MergePolicy.SET) {
+            throw bad(table + "." + field + " is not a set");
+        }
+        if (edits.isEmpty()) {
+            throw bad("nothing to tag: give +element or -element");
+        }
+        return write(t, id, null, (row, now) -> {
+            List<Change> out = new ArrayList<>();
+            for (String e : edits) {
+                if (e.length() < 2 || (e.charAt(0) != '+' && e.charAt(0) != '-')) {
+                    throw bad("'" + e + "' is neither +element nor -element");
+                }
+                String element = e.substring(1);
+                out.add(
+                        e.charAt(0) == '+'
+                                ? LocalWrites.addElement(row, field, element, now)
+                                : LocalWrites.removeElement(row, field, element, now));
+                row = RowMerge.apply(t, row, out.getLast()).row();
+            }
+            return out;
+        });
+    }
+
+    public List<Change> delete(String table, String id) {
+        Table t = table(table);
+        return write(t, id, null, (row, now) -> {
+            if (row.fields().isEmpty() && row.tombstone() == null) {
+                throw bad("no " + table + "/" + id);
+            }
+            return List.of(LocalWrites.delete(row, now));
+        });
+    }
+
+    @FunctionalInterface
+    private interface Edit {
+        List<Change> changes(RowState row, Hlc now);
+    }
+
+    /** One local write: the row (and its base, on its first unaccepted change), its changes and the clock. */
+    private List<Change> write(Table t, String id, String scopeGiven, Edit edit) {
+        try {
+            return tx.inTransaction(() -> {
+                Optional<RowStore.StoredRow> stored = store.getRow(t.name(), id);
+                String scope = stored.map(RowStore.StoredRow::scope).orElseGet(() -> scopeFor(scopeGiven));
+                if (scopeGiven != null && !scopeGiven.equals(scope)) {
+                    throw bad(t.name() + "/" + id + " is in " + schema.scopeColumn() + " '" + scope
+                            + "'; a row never changes scope");
+                }
+                RowState row = states.getOrEmpty(t.name(), id, scope);
+                if (RowConflicts.isDeleted(t, row)) {
+                    throw bad(t.name() + "/" + id + " is deleted");
+                }
+                states.keepBase(row, stored.isPresent());
+                List<Change> changes = edit.changes(row, clock.current().now());
+                for (Change c : changes) {
+                    ChangeValidator.validate(schema, c);
+                    row = RowMerge.apply(t, row, c).row();
+                    log.append(codec.encodeChange(c));
+                }
+                states.save(row);
+                // The clock is not saved here: the change just logged carries it (see DeviceClock).
+                return changes;
+            });
+        } catch (OutpostException e) {
+            throw bad(e.getMessage());
+        }
+    }
+
+    /** The scope column's value as given: JSON if it parses as a JSON string, else the text itself. */
+    private static String scopeValue(String raw) {
+        try (JsonParser p = JSON.createParser(raw)) {
+            if (p.nextToken() == JsonToken.VALUE_STRING) {
+                String text = p.getText();
+                if (p.nextToken() == null) {
+                    return text;
+                }
+            }
+        } catch (IOException notJson) {
+            // not a JSON string: the text itself
+        }
+        return raw;
+    }
+
+    private String scopeFor(String given) {
+        List<String> scopes = scopes();
+        if (given != null) {
+            if (!scopes.isEmpty() && !scopes.contains(given)) {
+                throw bad(schema.scopeColumn() + " '" + given + "' is not granted to this device ("
+                        + String.join(", ", scopes) + ")");
+            }
+            return given;
+        }
+        if (scopes.size() == 1) {
+            return scopes.getFirst();
+        }
+        throw bad("give " + schema.scopeColumn() + "=... : this device has "
+                + (scopes.isEmpty() ? "no known scopes" : "scopes " + String.join(", ", scopes)));
+    }
+
+    /** The scopes granted to this device. */
+    public List<String> scopes() {
+        String s = tx.inTransaction(() -> settings.get(Setting.SCOPES).orElse(""));
+        return s.isEmpty() ? List.of() : List.of(s.split(","));
+    }
+
+    private FieldValue parseValue(String table, String field, String raw) {
+        try {
+            return codec.decodeValue(table, field, raw);
+        } catch (OutpostException asJson) {
+            try {
+                return codec.decodeValue(table, field, WireCodec.encodeValue(new FieldValue.Text(raw)));
+            } catch (OutpostException asText) {
+                throw bad(asText.getMessage());
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- reads
+
+    /** One live row. */
+    public Optional<RowRecord> get(String table, String id) {
+        Table t = table(table);
+        return tx.inTransaction(() -> store.getRow(table, id)
+                .filter(s -> !s.deleted())
+                .flatMap(s -> states.get(table, id))
+                .map(r -> record(t, r)));
+    }
+
+    /** Every live row of a table, by id. */
+    public List<RowRecord> list(String table) {
+        Table t = table(table);
+        return tx.inTransaction(() -> {
+            List<RowRecord> out = new ArrayList<>();
+            for (RowStore.StoredRow s : store.findRows(table, false)) {
+                out.add(record(t, states.get(table, s.id()).orElseThrow()));
+            }
+            return out;
+        });
+    }
+
+    private static RowRecord record(Table t, RowState row) {
+        List<RowRecord.Field> fields = new ArrayList<>(t.columns().size());
+        for (Column c : t.columns().values()) {
+            FieldState f = row.field(c.name());
+            FieldValue v = f != null
+                    ? RowView.valueOf(f)
+                    : c.merge() == MergePolicy.SET
+                            ? new FieldValue.Json("[]")
+                            : c.merge() == MergePolicy.COUNTER ? new FieldValue.Int(0) : null;
+            fields.add(new RowRecord.Field(c.name(), v));
+        }
+        return new RowRecord(t.name(), row.id(), row.scope(), fields);
+    }
+
+    /** Open conflicts on this device, by table and row. */
+    public List<Conflict> conflicts() {
+        return tx.inTransaction(() -> {
+            List<Conflict> out = new ArrayList<>();
+            for (RowStore.StoredRow s : store.findRowsWithConflicts()) {
+                out.addAll(RowConflicts.of(
+                        schema.table(s.table()), states.get(s.table(), s.id()).orElseThrow()));
+            }
+            return out;
+        });
+    }
+
+    // ---------------------------------------------------------------- refused changes
+
+    public List<RefusedChange> refused() {
+        return tx.inTransaction(() -> log.findRefused().stream()
+                .map(l -> new RefusedChange(l.seq(), codec.decodeChange(l.change()), l.code(), l.message()))
+                .toList());
+    }
+
+    /** Puts a refused change back in line to be pushed at the next sync (exit 2 when {@code seq} is not refused). */
+    public void retry(long seq) {
+        tx.run(() -> {
+            if (!log.retry(seq)) {
+                throw bad("no refused change #" + seq + " (see 'outpost refused')");
+            }
+        });
+    }
+
+    /**
+     * Drops a refused change for good: it is never pushed, and its row is rebuilt from what the server confirmed and
+     * the row's remaining unaccepted changes, so its value does not stay applied. Exit 2 when {@code seq} is not a
+     * refused change, or when its row has no kept base (a change logged by an outpost older than bases: retry it or
+     * write the value again instead).
+     */
+    public void discard(long seq) {
+        tx.run(() -> {
+            ChangeLog.LoggedChange target = log.get(seq)
+                    .filter(ChangeLog.LoggedChange::refused)
+                    .orElseThrow(() -> bad("no refused change #" + seq + " (see 'outpost refused')"));
+            Change c = codec.decodeChange(target.change());
+            List<Change> remaining = new ArrayList<>();
+            for (ChangeLog.LoggedChange l : log.findUnsent()) {
+                if (l.seq() == seq) {
+                    continue;
+                }
+                Change other = codec.decodeChange(l.change());
+                if (other.table().equals(c.table()) && other.rowId().equals(c.rowId())) {
+                    remaining.add(other);
+                }
+            }
+            log.discard(seq);
+            if (!states.rebuild(c.table(), c.rowId(), c.scope(), remaining)) {
+                throw bad("change #" + seq + " was logged before this outpost kept what the server confirmed of "
+                        + c.table() + "/" + c.rowId() + ": retry it, or write the value you want instead");
+            }
+            if (remaining.isEmpty()) {
+                store.deleteBase(c.table(), c.rowId());
+            }
+        });
+    }
+
+    /** Rows keyed {@code table/id} that have unaccepted changes. */
+    Set<String> rowsWithUnsentChanges() {
+        Set<String> out = new HashSet<>();
+        for (ChangeLog.LoggedChange l : log.findUnsent()) {
+            Change c = codec.decodeChange(l.change());
+            out.add(RowStates.key(c.table(), c.rowId()));
+        }
+        return out;
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    public Table table(String name) {
+        return schema.getTable(name)
+                .orElseThrow(() -> bad("unknown table '" + name + "' (tables: "
+                        + String.join(", ", schema.tables().keySet()) + ")"));
+    }
+
+    private static Column column(Table t, String field) {
+        return t.getColumn(field).orElseThrow(() -> bad("unknown field '" + t.name() + "." + field + "'"));
+    }
+
+    private static DeviceException bad(String message) {
+        return new DeviceException(ExitCode.BAD_INPUT, message);
+    }
+}

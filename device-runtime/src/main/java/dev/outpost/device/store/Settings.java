@@ -1,0 +1,40 @@
+package dev.outpost.device.store;
+
+import java.util.Optional;
+
+/**
+ * The device's small settings, one value per {@link Setting}. Every method runs inside the caller's transaction and
+ * throws a {@code DeviceException} with exit code 5 when the store fails. A missing setting reads as empty; putting
+ * one is idempotent.
+ */
+public interface Settings {
+    /** Every setting a device keeps, with the key it is stored under (keys never change once shipped). */
+    enum Setting {
+        DEVICE_ID("device_id"),
+        SERVER("server"),
+        SCHEMA_VERSION("schema_version"),
+        /** Granted scopes, comma-separated. */
+        SCOPES("scopes"),
+        /** The HLC as of the last sync (it took in the clocks it received). */
+        CLOCK("clock"),
+        /** The newest clock this device has shared: pushed and acknowledged, or pulled. */
+        CLOCK_SHARED("clock_shared"),
+        /** What the device adds to its wall clock when it stamps: 0, or minus how far it ran ahead of the server. */
+        CLOCK_OFFSET_MS("clock_offset_ms"),
+        CURSOR("cursor"),
+        LAST_SYNC_AT("last_sync_at"),
+        LAST_SYNC_ERROR("last_sync_error"),
+        /** The pinned model signing key (base64 X.509 Ed25519). */
+        MODEL_SIGNING_KEY("model.signing_key");
+
+        public final String key;
+
+        Setting(String key) {
+            this.key = key;
+        }
+    }
+
+    Optional<String> get(Setting setting);
+
+    void put(Setting setting, String value);
+}

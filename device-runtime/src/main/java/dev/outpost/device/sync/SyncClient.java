@@ -1,0 +1,503 @@
+package dev.outpost.device.sync;
+
+import dev.outpost.device.DeviceException;
+import dev.outpost.device.ExitCode;
+import dev.outpost.device.clock.DeviceClock;
+import dev.outpost.device.rows.RowStates;
+import dev.outpost.device.store.ChangeLog;
+import dev.outpost.device.store.ChangeLog.LoggedChange;
+import dev.outpost.device.store.RowStore;
+import dev.outpost.device.store.Settings;
+import dev.outpost.device.store.Settings.Setting;
+import dev.outpost.device.store.Transactions;
+import dev.outpost.model.ErrorCode;
+import dev.outpost.model.OutpostException;
+import dev.outpost.model.change.Change;
+import dev.outpost.model.clock.Hlc;
+import dev.outpost.model.clock.HybridClock;
+import dev.outpost.model.merge.ClockRelabel;
+import dev.outpost.model.merge.RowConflicts;
+import dev.outpost.model.merge.RowMerge;
+import dev.outpost.model.merge.RowState;
+import dev.outpost.model.order.ApplyOrder;
+import dev.outpost.model.schema.Schema;
+import dev.outpost.model.wire.SyncRequest;
+import dev.outpost.model.wire.SyncResponse;
+import dev.outpost.model.wire.WireCodec;
+import dev.outpost.model.wire.WireLimits;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.function.Consumer;
+import java.util.function.LongSupplier;
+
+/**
+ * One sync: pushes every pending change in batches and pulls every page, over a {@link SyncLink}.
+ *
+ * <ul>
+ *   <li>A batch gets its id (stored) before it is sent and keeps it until the service's acknowledgement, which must
+ *       name it, is committed locally: a lost answer or a crash resends the same batch, which the service applies
+ *       once.
+ *   <li>Batches hold at most {@link #BATCH_CHANGES_MAX} changes and {@link #BATCH_BYTES_MAX} bytes of encoded
+ *       changes. A batch the service finds too large as a whole (413) is split: it loses its id and the next batches
+ *       are half as large; a single change too large for the service is set aside as refused.
+ *   <li>Refused changes (with the service's per-change list) are set aside with its code and message and the rest go
+ *       out again under a new batch id; changes refused for clock skew are re-stamped once per sync.
+ *   <li>A pulled page is applied in one transaction with the acknowledgement of the pushed batch and the new cursor,
+ *       parents before children.
+ * </ul>
+ */
+public final class SyncClient {
+    public static final int BATCH_CHANGES_MAX = 500;
+    /** Encoded bytes per pushed batch (the logged JSON form; the binary one sent is smaller). */
+    public static final int BATCH_BYTES_MAX = 256 * 1024;
+
+    public static final int PULL_PAGE_SIZE = 1_000;
+
+    private final String deviceId;
+    private final Schema schema;
+    private final Transactions tx;
+    private final RowStates states;
+    private final ChangeLog log;
+    private final Settings settings;
+    private final DeviceClock clock;
+    private final SyncLink link;
+    private final WireCodec codec;
+    private final LongSupplier wallMs;
+    private Consumer<List<String>> assignments = a -> {};
+    private Runnable afterSync = () -> {};
+
+    public SyncClient(
+            String deviceId,
+            Schema schema,
+            Transactions tx,
+            RowStore rows,
+            ChangeLog log,
+            Settings settings,
+            DeviceClock clock,
+            SyncLink link,
+            LongSupplier wallMs) {
+        this.deviceId = deviceId;
+        this.schema = schema;
+        this.tx = tx;
+        this.states = new RowStates(schema, rows);
+        this.log = log;
+        this.settings = settings;
+        this.clock = clock;
+        this.link = link;
+        this.codec = new WireCodec(schema, WireLimits.DEFAULT);
+        this.wallMs = wallMs;
+    }
+
+    /** Receives the model assignments of every answer, before the page is applied. */
+    public SyncClient onAssignments(Consumer<List<String>> receiver) {
+        this.assignments = receiver;
+        return this;
+    }
+
+    /** Runs after a sync that completed (install reports written offline go out with it). */
+    public SyncClient afterSync(Runnable action) {
+        this.afterSync = action;
+        return this;
+    }
+
+    /** Pushes every pending change and pulls every page. Exit 3 when the service cannot be reached (nothing lost). */
+    public SyncResult sync() {
+        Round round = new Round();
+        ExecutorService fetcher = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "outpost-page-fetch");
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            // Changes an earlier sync set aside for clock skew go out again: time has passed, or they are re-stamped.
+            tx.inTransaction(() -> log.requeueRefused(ErrorCode.CLOCK_SKEW.key()));
+            round.run(fetcher);
+            tx.run(() -> {
+                settings.put(
+                        Setting.LAST_SYNC_AT,
+                        Instant.ofEpochMilli(wallMs.getAsLong()).toString());
+                settings.put(Setting.LAST_SYNC_ERROR, "");
+                // Bases are kept only for rows whose changes the service has not accepted yet.
+                Set<String> unsent = new HashSet<>();
+                for (LoggedChange l : log.findUnsent()) {
+                    Change c = codec.decodeChange(l.change());
+                    unsent.add(RowStates.key(c.table(), c.rowId()));
+                }
+                states.dropBasesExcept(unsent);
+            });
+        } catch (DeviceException e) {
+            if (e.exitCode() == ExitCode.UNREACHABLE || e.exitCode() == ExitCode.REFUSED) {
+                recordError(e.getMessage());
+            }
+            throw e;
+        } catch (OutpostException e) {
+            recordError(e.getMessage());
+            throw new DeviceException(
+                    ExitCode.UNREACHABLE, "the server's answer could not be read: " + e.getMessage(), e);
+        } finally {
+            fetcher.shutdownNow();
+        }
+        afterSync.run();
+        SyncResult result = round.result();
+        if (result.refused() > 0) {
+            throw new SyncRefused(result);
+        }
+        return result;
+    }
+
+    /** The state of one sync: counts, the batch size in force, what was tried once. */
+    private final class Round {
+        int pushed, pulled, refused, opened, orphans, restamped;
+        int batchMax = BATCH_CHANGES_MAX;
+        boolean restampTried;
+        boolean batchIdRenewed;
+        /** Whether the batch in hand was made in this sync (never sent before): only such a batch is split. */
+        boolean fresh;
+        /** A refusal that stops pushes for the rest of this sync (pulls go on). */
+        Problem pushHeld;
+
+        SyncResult result() {
+            return new SyncResult(pushed, pulled, refused, opened, orphans, restamped);
+        }
+
+        void run(ExecutorService fetcher) {
+            // The next page, asked for while this one is applied, so the server's work and the device's overlap. Its
+            // cursor is committed only with the page before it, so a crash in between asks for it again.
+            CompletableFuture<SyncLink.Reply> nextPage = null;
+            boolean more = true;
+            while (true) {
+                List<LoggedChange> batch;
+                List<Change> pushing;
+                SyncLink.Reply reply;
+                if (nextPage != null) {
+                    batch = List.of();
+                    pushing = List.of();
+                    reply = await(nextPage);
+                    nextPage = null;
+                } else {
+                    Batch next = pushHeld != null ? Batch.NONE : nextBatch(batchMax);
+                    batch = next.changes();
+                    fresh = next.fresh();
+                    if (batch.isEmpty() && !more) {
+                        if (pushHeld != null) {
+                            throw new DeviceException(
+                                    ExitCode.REFUSED,
+                                    "the server refuses the pending batch as too large (" + pushHeld.detail() + ");"
+                                            + " it was sent before without an answer, so it is kept whole and sent"
+                                            + " again at the next sync; everything was pulled");
+                        }
+                        return;
+                    }
+                    pushing = batch.stream()
+                            .map(l -> codec.decodeChange(l.change()))
+                            .toList();
+                    String cursor =
+                            tx.inTransaction(() -> settings.get(Setting.CURSOR).orElse(null));
+                    reply = link.exchange(
+                            request(batch.isEmpty() ? null : batch.getFirst().batchId(), cursor, pushing));
+                }
+                // if/else rather than a pattern switch, which has a class generated at run time on every start.
+                if (reply instanceof SyncLink.Reply.Accepted a) {
+                    SyncResponse response = a.response();
+                    checkAcknowledged(batch, response);
+                    if (response.more()) {
+                        String cursor = response.cursor();
+                        nextPage = CompletableFuture.supplyAsync(
+                                () -> link.exchange(request(null, cursor, List.of())), fetcher);
+                    }
+                    assignments.accept(response.modelAssignments());
+                    int[] applied = apply(batch, response);
+                    orphans += applied[0];
+                    pushed += applied[1];
+                    pulled += response.changes().size();
+                    opened += response.conflicts().size();
+                    more = response.more();
+                } else if (reply instanceof SyncLink.Reply.Refused r) {
+                    refusedBatch(batch, r.problem());
+                } else {
+                    throw new DeviceException(
+                            ExitCode.UNREACHABLE,
+                            "the server failed (" + ((SyncLink.Reply.Failed) reply).status()
+                                    + "); nothing was lost, sync again later");
+                }
+            }
+        }
+
+        /** A refusal of the pushed batch: split, renew, set aside or re-stamp, so the sync can go on. */
+        private void refusedBatch(List<LoggedChange> batch, Problem p) {
+            if (batch.isEmpty()) {
+                throw refusedWhole(p); // a pull itself was refused: the credential, the cursor, the schema version
+            }
+            if (p.refused().isEmpty()) {
+                if (p.status() == 413 || ErrorCode.BATCH_TOO_LARGE.key().equals(p.code())) {
+                    if (!fresh) {
+                        // Sent before without an answer, so maybe applied under its id: split into new ids it
+                        // could be applied twice. It stays whole for the next sync; this one only pulls.
+                        pushHeld = p;
+                        return;
+                    }
+                    if (batch.size() == 1) {
+                        refused += tx.inTransaction(() -> {
+                            log.markRefused(batch.getFirst().seq(), p.code(), p.detail());
+                            return 1;
+                        });
+                    } else {
+                        batchMax = Math.max(1, batch.size() / 2);
+                        forgetBatch(batch); // never sent with an answer missing: the service applied none of it
+                    }
+                    return;
+                }
+                if (p.status() == 409 && ErrorCode.BATCH_ID_TAKEN.key().equals(p.code()) && !batchIdRenewed) {
+                    // The id belongs to another device, so the service never applied it for this one: the same
+                    // changes go out under a new id (once per sync).
+                    batchIdRenewed = true;
+                    forgetBatch(batch);
+                    return;
+                }
+                throw refusedWhole(p);
+            }
+            if (!restampTried && canRestamp(p)) {
+                // Once per sync: a second clock-skew answer (a server whose replicas disagree, say) sets the
+                // changes aside instead, and the next sync tries again.
+                restampTried = true;
+                int[] done = restamp(batch, p);
+                refused += done[0];
+                restamped += done[1];
+            } else {
+                refused += setAside(batch, p);
+            }
+        }
+    }
+
+    private static DeviceException refusedWhole(Problem p) {
+        return new DeviceException(ExitCode.REFUSED, "refused by the server: " + p.detail() + " [" + p.code() + "]");
+    }
+
+    private SyncRequest request(String batchId, String cursor, List<Change> changes) {
+        return new SyncRequest(deviceId, schema.version(), batchId, cursor, PULL_PAGE_SIZE, changes);
+    }
+
+    /**
+     * The acknowledgement must name the batch that was sent: marking changes sent on another batch's answer (a
+     * proxy's cached answer, a server bug) would lose them.
+     */
+    private static void checkAcknowledged(List<LoggedChange> batch, SyncResponse response) {
+        if (batch.isEmpty()) {
+            return;
+        }
+        String sent = batch.getFirst().batchId();
+        if (response.ack() == null || !sent.equals(response.ack().batchId())) {
+            throw new DeviceException(
+                    ExitCode.UNREACHABLE,
+                    "the server's answer acknowledges "
+                            + (response.ack() == null
+                                    ? "no batch"
+                                    : "batch '" + response.ack().batchId() + "'")
+                            + ", not the batch '" + sent
+                            + "' that was sent; nothing was marked sent, sync again later");
+        }
+    }
+
+    /** A batch to push; {@code fresh} when it was made now, so no request has carried it yet. */
+    private record Batch(List<LoggedChange> changes, boolean fresh) {
+        static final Batch NONE = new Batch(List.of(), false);
+    }
+
+    /**
+     * The pending changes to push next: the unacknowledged batch if there is one (whole, as it was sent before), else
+     * a new one of at most {@code changesMax} changes and {@link #BATCH_BYTES_MAX} bytes.
+     */
+    private Batch nextBatch(int changesMax) {
+        return tx.inTransaction(() -> {
+            List<LoggedChange> pending = log.findPending(changesMax);
+            if (pending.isEmpty()) {
+                return Batch.NONE;
+            }
+            String open = pending.getFirst().batchId();
+            if (open != null) {
+                return new Batch(log.findBatch(open), false);
+            }
+            List<LoggedChange> fresh = new ArrayList<>();
+            long bytes = 0;
+            for (LoggedChange l : pending) {
+                if (l.batchId() != null) {
+                    break;
+                }
+                bytes += l.change().length();
+                if (!fresh.isEmpty() && bytes > BATCH_BYTES_MAX) {
+                    break;
+                }
+                fresh.add(l);
+            }
+            String batchId = deviceId + "-" + UUID.randomUUID();
+            log.assignBatch(fresh.stream().map(LoggedChange::seq).toList(), batchId);
+            return new Batch(
+                    fresh.stream()
+                            .map(l -> new LoggedChange(l.seq(), l.change(), batchId, l.status(), l.code(), l.message()))
+                            .toList(),
+                    true);
+        });
+    }
+
+    private void forgetBatch(List<LoggedChange> batch) {
+        tx.run(() -> log.clearBatch(batch.stream().map(LoggedChange::seq).toList()));
+    }
+
+    /**
+     * Marks the pushed batch sent (it always goes out whole under its id, so an acknowledgement, new or duplicate,
+     * covers all of it), applies the pulled page and stores the cursor, in one transaction; returns {orphans, changes
+     * marked sent}.
+     */
+    private int[] apply(List<LoggedChange> batch, SyncResponse response) {
+        return tx.inTransaction(() -> {
+            List<LoggedChange> settled = batch;
+            log.markSent(settled.stream().map(LoggedChange::seq).toList());
+            boolean bases = states.hasBases();
+            Hlc shared = clock.shared();
+            for (LoggedChange l : settled) {
+                Change c = codec.decodeChange(l.change());
+                shared = Hlc.max(shared, c.clock());
+                if (bases) {
+                    states.advanceBase(c);
+                }
+            }
+            for (Change c : response.changes()) {
+                shared = Hlc.max(shared, c.clock());
+            }
+            clock.saveShared(shared);
+            clock.noteServerTime(response.serverTimeMs(), DeviceClock.AHEAD_NOTICED_MS);
+            List<Change> ordered = ApplyOrder.sort(schema, response.changes());
+            Map<String, RowState> touched = new LinkedHashMap<>();
+            HybridClock now = clock.current();
+            for (Change c : ordered) {
+                String key = RowStates.key(c.table(), c.rowId());
+                RowState row = touched.get(key);
+                if (row == null) {
+                    row = states.getOrEmpty(c.table(), c.rowId(), c.scope());
+                }
+                touched.put(key, RowMerge.apply(schema.table(c.table()), row, c).row());
+                if (bases) {
+                    states.advanceBase(c);
+                }
+                now.receive(c.clock());
+            }
+            Map<String, Boolean> present = new HashMap<>();
+            touched.values()
+                    .forEach(r -> present.put(
+                            RowStates.key(r.table(), r.id()), !RowConflicts.isDeleted(schema.table(r.table()), r)));
+            int orphans = ApplyOrder.findOrphans(
+                            schema,
+                            ordered,
+                            (t, id) -> present.computeIfAbsent(
+                                    RowStates.key(t, id),
+                                    k -> states.get(t, id)
+                                            .map(r -> !RowConflicts.isDeleted(schema.table(t), r))
+                                            .orElse(false)))
+                    .size();
+            for (RowState r : touched.values()) {
+                states.save(r);
+            }
+            clock.save(now.last());
+            settings.put(Setting.CURSOR, response.cursor());
+            return new int[] {orphans, settled.size()};
+        });
+    }
+
+    /** The reply a background fetch got, or what it failed with. */
+    private static SyncLink.Reply await(CompletableFuture<SyncLink.Reply> page) {
+        try {
+            return page.join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            throw e;
+        }
+    }
+
+    /** A clock-skew refusal that says the server's time and how far ahead it accepts. */
+    private static boolean canRestamp(Problem p) {
+        return p.serverTimeMs() > 0
+                && p.maxClockSkewMs() >= 0
+                && p.refused().stream().anyMatch(r -> ErrorCode.CLOCK_SKEW.key().equals(r.code()));
+    }
+
+    /**
+     * Re-stamps every change this device has not had accepted whose clock runs past what the server accepts now, and
+     * the rows that hold those clocks ({@link Restamp}), in one transaction; sets aside the batch's refusals of other
+     * kinds. Returns {set aside, re-stamped}. The device's wall clock is then corrected by the offset the server's
+     * time shows.
+     */
+    private int[] restamp(List<LoggedChange> batch, Problem p) {
+        return tx.inTransaction(() -> {
+            int setAside = 0;
+            for (Problem.Refused r : p.refused()) {
+                if (!ErrorCode.CLOCK_SKEW.key().equals(r.code()) && r.index() >= 0 && r.index() < batch.size()) {
+                    log.markRefused(batch.get(r.index()).seq(), r.code(), r.message());
+                    setAside++;
+                }
+            }
+            log.clearBatch(batch.stream().map(LoggedChange::seq).toList());
+            List<LoggedChange> unsent = log.findUnsent();
+            List<Change> decoded = new ArrayList<>(unsent.size());
+            for (LoggedChange l : unsent) {
+                decoded.add(codec.decodeChange(l.change()));
+            }
+            Restamp.Mapping mapping =
+                    Restamp.plan(decoded, deviceId, p.serverTimeMs() + p.maxClockSkewMs(), clock.shared());
+            Map<String, Change> rowsTouched = new LinkedHashMap<>();
+            int restamped = 0;
+            for (int i = 0; i < unsent.size(); i++) {
+                Change c = decoded.get(i);
+                Change moved = ClockRelabel.change(c, mapping::apply);
+                if (moved.equals(c)) {
+                    continue;
+                }
+                log.rewrite(unsent.get(i).seq(), codec.encodeChange(moved));
+                rowsTouched.putIfAbsent(RowStates.key(c.table(), c.rowId()), c);
+                restamped++;
+            }
+            for (Change c : rowsTouched.values()) {
+                states.get(c.table(), c.rowId()).ifPresent(row -> states.save(ClockRelabel.row(row, mapping::apply)));
+            }
+            if (mapping.last() != null) {
+                clock.save(mapping.last());
+            }
+            clock.noteServerTime(p.serverTimeMs(), 0);
+            return new int[] {setAside, restamped};
+        });
+    }
+
+    /** Sets the refused changes aside; the others get a new batch id on the next round. */
+    private int setAside(List<LoggedChange> batch, Problem p) {
+        return tx.inTransaction(() -> {
+            int n = 0;
+            for (Problem.Refused r : p.refused()) {
+                if (r.index() >= 0 && r.index() < batch.size()) {
+                    log.markRefused(batch.get(r.index()).seq(), r.code(), r.message());
+                    n++;
+                }
+            }
+            if (n == 0) {
+                throw refusedWhole(p);
+            }
+            log.clearBatch(batch.stream().map(LoggedChange::seq).toList());
+            return n;
+        });
+    }
+
+    private void recordError(String message) {
+        tx.run(() -> settings.put(Setting.LAST_SYNC_ERROR, message));
+    }
+}
