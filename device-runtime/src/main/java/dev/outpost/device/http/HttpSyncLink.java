@@ -4,7 +4,6 @@ import dev.outpost.device.DeviceException;
 import dev.outpost.device.ExitCode;
 import dev.outpost.device.sync.Problem;
 import dev.outpost.device.sync.SyncLink;
-import dev.outpost.device.sync.SyncTransport;
 import dev.outpost.model.OutpostException;
 import dev.outpost.model.wire.SyncRequest;
 import dev.outpost.model.wire.WireCodec;

@@ -1,8 +1,7 @@
-package dev.outpost.device.sync;
+package dev.outpost.device.http;
 
 import dev.outpost.device.DeviceException;
 import dev.outpost.device.ExitCode;
-import dev.outpost.device.http.HttpLink;
 import dev.outpost.model.wire.Gzip;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
