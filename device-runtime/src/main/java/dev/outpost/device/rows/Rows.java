@@ -31,11 +31,9 @@ import dev.outpost.model.wire.WireCodec;
 import dev.outpost.model.wire.WireLimits;
 import java.io.IOException;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 
 /**
  * The device's rows: local writes (each one transaction: the row, its change-log entries and the clock), reads as
@@ -325,16 +323,6 @@ public final class Rows {
                 store.deleteBase(c.table(), c.rowId());
             }
         });
-    }
-
-    /** Rows keyed {@code table/id} that have unaccepted changes. */
-    Set<String> rowsWithUnsentChanges() {
-        Set<String> out = new HashSet<>();
-        for (ChangeLog.LoggedChange l : log.findUnsent()) {
-            Change c = codec.decodeChange(l.change());
-            out.add(RowStates.key(c.table(), c.rowId()));
-        }
-        return out;
     }
 
     // ---------------------------------------------------------------- helpers
