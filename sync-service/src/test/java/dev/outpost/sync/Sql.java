@@ -29,4 +29,13 @@ final class Sql {
                 .getBuffer("state")
                 .getBytes();
     }
+
+    /** Runs one statement with its parameters (a test's setup straight in the database); returns rows changed. */
+    static int execute(Pool pool, String sql, Object... params) {
+        return pool.preparedQuery(sql)
+                .execute(Tuple.from(params))
+                .await()
+                .indefinitely()
+                .rowCount();
+    }
 }

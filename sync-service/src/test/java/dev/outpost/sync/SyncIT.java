@@ -153,6 +153,37 @@ class SyncIT {
     }
 
     @Test
+    void aRetriedBatchGetsTheConflictsItsFirstAnswerCarried() {
+        TestDevice a = TestDevice.register("officer-a", "nakuru");
+        TestDevice b = TestDevice.register("officer-b", "nakuru");
+        String crop = row();
+        a.push(List.of(
+                a.assign("crop_record", crop, "nakuru", "yield_kg", new FieldValue.Decimal(new BigDecimal("1200")))));
+        String batch = "b-" + UUID.randomUUID();
+        List<Change> changes = List.of(
+                b.assign("crop_record", crop, "nakuru", "yield_kg", new FieldValue.Decimal(new BigDecimal("1350"))));
+        SyncResponse first = b.sync(batch, changes, WireFormat.BINARY);
+        assertEquals(1, first.conflicts().size());
+        SyncResponse retry = b.sync(batch, changes, WireFormat.BINARY); // as after a lost first answer
+        assertTrue(retry.ack().duplicate());
+        assertEquals(first.conflicts(), retry.conflicts(), "the retry is told about the conflict too");
+    }
+
+    @Test
+    void aRetryIsAnsweredAsADuplicateEvenAfterItsScopeWasRevoked() {
+        TestDevice a = TestDevice.register("officer-a", "nakuru");
+        String batch = "b-" + UUID.randomUUID();
+        List<Change> changes = List.of(a.assign("farmer", row(), "nakuru", "name", new FieldValue.Text("Kip")));
+        SyncResponse first = a.sync(batch, changes, WireFormat.JSON);
+        assertEquals(1, Sql.execute(pool, "update device set scopes = '{molo}' where id = $1", a.id));
+        // Checked again, the batch would be refused as out of scope and the device would set aside changes the
+        // server holds; it is answered from what it did.
+        SyncResponse retry = a.sync(batch, changes, WireFormat.JSON);
+        assertTrue(retry.ack().duplicate());
+        assertEquals(first.ack().applied(), retry.ack().applied());
+    }
+
+    @Test
     void anotherDevicesBatchIdIsRefused() {
         TestDevice a = TestDevice.register("officer-a", "nakuru");
         TestDevice b = TestDevice.register("officer-b", "nakuru");

@@ -47,8 +47,27 @@ public class SyncStore {
                 });
     }
 
-    /** What happened to a batch id before: {@code empty} if it is new (and now claimed by this transaction). */
-    public record ClaimedBatch(String deviceId, int applied) {}
+    /**
+     * What happened to a batch id before: {@code empty} if it is new (and now claimed by this transaction).
+     *
+     * @param conflictsJson the conflicts its first answer carried (WireCodec JSON), or null for none
+     */
+    public record ClaimedBatch(String deviceId, int applied, String conflictsJson) {}
+
+    /** The batch as applied before, or empty when the id is new (nothing is claimed: a read outside transactions). */
+    public Uni<Optional<ClaimedBatch>> getBatch(String batchId) {
+        return pool.preparedQuery("select device_id, applied, conflicts from sync_batch where batch_id = $1")
+                .execute(Tuple.of(batchId))
+                .map(rows -> {
+                    var it = rows.iterator();
+                    if (!it.hasNext()) {
+                        return Optional.<ClaimedBatch>empty();
+                    }
+                    Row r = it.next();
+                    return Optional.of(new ClaimedBatch(
+                            r.getString("device_id"), r.getInteger("applied"), r.getString("conflicts")));
+                });
+    }
 
     public Uni<Optional<ClaimedBatch>> claimBatch(SqlConnection tx, String batchId, String deviceId) {
         return tx.preparedQuery(
@@ -56,18 +75,21 @@ public class SyncStore {
                 .execute(Tuple.of(batchId, deviceId))
                 .flatMap(inserted -> inserted.size() == 1
                         ? Uni.createFrom().item(Optional.<ClaimedBatch>empty())
-                        : tx.preparedQuery("select device_id, applied from sync_batch where batch_id = $1")
+                        : tx.preparedQuery("select device_id, applied, conflicts from sync_batch where batch_id = $1")
                                 .execute(Tuple.of(batchId))
                                 .map(rows -> {
                                     Row r = rows.iterator().next();
-                                    return Optional.of(
-                                            new ClaimedBatch(r.getString("device_id"), r.getInteger("applied")));
+                                    return Optional.of(new ClaimedBatch(
+                                            r.getString("device_id"),
+                                            r.getInteger("applied"),
+                                            r.getString("conflicts")));
                                 }));
     }
 
-    public Uni<Void> recordApplied(SqlConnection tx, String batchId, int applied) {
-        return tx.preparedQuery("update sync_batch set applied = $2 where batch_id = $1")
-                .execute(Tuple.of(batchId, applied))
+    /** Records what the batch did: how many changes it applied and the conflicts it opened (JSON, or null). */
+    public Uni<Void> recordApplied(SqlConnection tx, String batchId, int applied, String conflictsJson) {
+        return tx.preparedQuery("update sync_batch set applied = $2, conflicts = $3 where batch_id = $1")
+                .execute(Tuple.of(batchId, applied, conflictsJson))
                 .replaceWithVoid();
     }
 

@@ -125,10 +125,30 @@ public class SyncService {
         return apply(device, batchId, changes, device.id());
     }
 
-    /** As {@link #apply(DeviceRecord, String, List)}, recording {@code actor} as who closed any conflict. */
+    /**
+     * As {@link #apply(DeviceRecord, String, List)}, recording {@code actor} as who closed any conflict. A batch id
+     * applied before is answered from what it did then, before the batch is checked again: a retry whose first answer
+     * was lost must get that answer (its changes applied once), even when the check would now refuse it (a scope
+     * revoked meanwhile, say); refused then, the device would set aside changes the server holds.
+     */
     public Uni<Applied> apply(DeviceRecord device, String batchId, List<Change> changes, String actor) {
-        check(device, changes);
-        return applyChecked(device.id(), actor, batchId, changes, 1);
+        return store.getBatch(batchId).flatMap(before -> {
+            if (before.isPresent()) {
+                return Uni.createFrom().item(duplicate(device.id(), batchId, before.get()));
+            }
+            check(device, changes);
+            return applyChecked(device.id(), actor, batchId, changes, 1);
+        });
+    }
+
+    /** The answer a batch applied before gets again: its acknowledgement and the conflicts it opened. */
+    private Applied duplicate(String deviceId, String batchId, SyncStore.ClaimedBatch claimed) {
+        if (!claimed.deviceId().equals(deviceId)) {
+            throw new Problem(ErrorCode.BATCH_ID_TAKEN, "batch id '" + batchId + "' belongs to another device");
+        }
+        List<Conflict> opened =
+                claimed.conflictsJson() == null ? List.of() : schemas.codec().decodeConflicts(claimed.conflictsJson());
+        return new Applied(new SyncResponse.Ack(batchId, claimed.applied(), true), opened);
     }
 
     private void check(DeviceRecord device, List<Change> changes) {
@@ -194,16 +214,8 @@ public class SyncService {
             String deviceId, String actor, String batchId, List<Change> changes, int attempt) {
         return store.pool()
                 .withTransaction(tx -> store.claimBatch(tx, batchId, deviceId).flatMap(claimed -> {
-                    if (claimed.isPresent()) {
-                        if (!claimed.get().deviceId().equals(deviceId)) {
-                            throw new Problem(
-                                    ErrorCode.BATCH_ID_TAKEN, "batch id '" + batchId + "' belongs to another device");
-                        }
-                        return Uni.createFrom()
-                                .item(new Applied(
-                                        new SyncResponse.Ack(
-                                                batchId, claimed.get().applied(), true),
-                                        List.of()));
+                    if (claimed.isPresent()) { // applied by a concurrent request with the same id
+                        return Uni.createFrom().item(duplicate(deviceId, batchId, claimed.get()));
                     }
                     // Optimistic first (no row locks); a batch that met a concurrent write runs again with locks.
                     return store.readRows(tx, changes, attempt > 1).flatMap(rows -> {
@@ -213,7 +225,13 @@ public class SyncService {
                                 .flatMap(x -> store.upsertOpenConflicts(
                                         tx, merged.opened(), merged.conflictScopes(), merged.conflictJson()))
                                 .flatMap(x -> store.closeConflicts(tx, merged.closed(), actor))
-                                .flatMap(x -> store.recordApplied(tx, batchId, merged.applied()))
+                                .flatMap(x -> store.recordApplied(
+                                        tx,
+                                        batchId,
+                                        merged.applied(),
+                                        merged.opened().isEmpty()
+                                                ? null
+                                                : schemas.codec().encodeConflicts(merged.opened())))
                                 .map(x -> new Applied(
                                         new SyncResponse.Ack(batchId, merged.applied(), false), merged.opened()));
                     });
