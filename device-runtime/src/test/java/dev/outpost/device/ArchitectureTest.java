@@ -53,8 +53,9 @@ class ArchitectureTest {
                 .check(CODE);
     }
 
+    /** The ports may name the install's typed state ({@code model.install}), nothing else of their callers. */
     @Test
-    void thePortsKnowNothingOfTheirAdapters() {
+    void thePortsKnowNothingOfTheirCallers() {
         noClasses()
                 .that()
                 .resideInAPackage("dev.outpost.device.store..")
@@ -63,9 +64,29 @@ class ArchitectureTest {
                 .resideInAnyPackage(
                         "dev.outpost.device.rows..",
                         "dev.outpost.device.sync..",
-                        "dev.outpost.device.model..",
+                        "dev.outpost.device.model",
+                        "dev.outpost.device.model.trust..",
+                        "dev.outpost.device.model.reports..",
                         "dev.outpost.device.cli..",
                         "dev.outpost.device.run..")
+                .check(CODE);
+    }
+
+    @Test
+    void trustIsPure() {
+        noClasses()
+                .that()
+                .resideInAPackage("dev.outpost.device.model.trust..")
+                .should()
+                .dependOnClassesThat()
+                .resideInAnyPackage(
+                        "dev.outpost.device.store..",
+                        "dev.outpost.device.sqlite..",
+                        "dev.outpost.device.http..",
+                        "java.nio.file..",
+                        "java.sql..",
+                        "java.net..")
+                .because("what a device may install is decided from the documents and marks alone")
                 .check(CODE);
     }
 

@@ -72,20 +72,24 @@ class ModelUpdateIT extends WithService {
         assertTrue(downloaded < full / 4, "a 5%-tuned, 1%-inserted version must not cost a quarter: " + second);
         assertActive(d, "crop", v2);
         String status = d.run("model", "status").ok().out();
-        assertTrue(status.contains("\"active\":{\"slot\":\"b\",\"version\":2"), status);
-        assertTrue(status.contains("\"kept\":{\"slot\":\"a\",\"version\":1"), status);
+        var crop = TestJson.artifact(status, "crop");
+        assertEquals("b", crop.get("active").get("slot").asText(), status);
+        assertEquals(2, crop.get("active").get("version").asLong(), status);
+        assertEquals("a", crop.get("kept").get("slot").asText(), status);
+        assertEquals(1, crop.get("kept").get("version").asLong(), status);
 
         String back = d.run("model", "rollback", "crop").ok().out();
         assertTrue(back.contains("switched to its kept version 1 without downloading"), back);
         assertActive(d, "crop", v1);
-        assertTrue(service.admin("/v1/admin/artifacts/crop/devices").contains("\"outcome\":\"rolled-back\""));
+        assertTrue(TestJson.hasObject(
+                service.admin("/v1/admin/artifacts/crop/devices"), java.util.Map.of("outcome", "rolled-back")));
 
         // Asked to run version 2 again: it is in the kept slot, so it comes back without a byte downloaded.
         String again = d.run("model", "update", "crop").ok().out();
         assertTrue(again.contains("switched to its kept version 2"), again);
         assertActive(d, "crop", v2);
         String report = service.admin("/v1/admin/artifacts/crop/devices");
-        assertTrue(report.contains("\"activeVersion\":2") && report.contains("\"outcome\":\"installed\""), report);
+        assertTrue(TestJson.hasObject(report, java.util.Map.of("activeVersion", "2", "outcome", "installed")), report);
     }
 
     @Test
@@ -112,12 +116,18 @@ class ModelUpdateIT extends WithService {
         // A refusal that retrying cannot cure: the background worker waits for an assignment of other content (the
         // re-signed copy each sync brings does not count)...
         d.run("sync").ok();
-        assertTrue(d.run("model", "status").ok().out().contains("\"refused\":true"), "the worker leaves it alone");
+        assertTrue(
+                TestJson.artifact(d.run("model", "status").ok().out(), "signed")
+                        .path("refused")
+                        .asBoolean(),
+                "the worker leaves it alone");
         // ...and a new version is tried again.
         service.upload("signed", 2, v2);
         service.desire("signed", 2);
         d.run("sync").ok();
-        assertFalse(d.run("model", "status").ok().out().contains("\"refused\""), "a new assignment is worth a try");
+        assertFalse(
+                TestJson.artifact(d.run("model", "status").ok().out(), "signed").has("refused"),
+                "a new assignment is worth a try");
     }
 
     @Test
@@ -138,7 +148,8 @@ class ModelUpdateIT extends WithService {
         assertEquals(4, r.exit(), r.err());
         assertTrue(r.err().contains("chunk-corrupt"), r.err());
         assertFalse(Files.exists(d.home.resolve("models/tampered/current")), "nothing may be activated");
-        assertTrue(service.admin("/v1/admin/artifacts/tampered/devices").contains("\"errorCode\":\"chunk-corrupt\""));
+        assertTrue(TestJson.hasObject(
+                service.admin("/v1/admin/artifacts/tampered/devices"), java.util.Map.of("errorCode", "chunk-corrupt")));
     }
 
     @Test
@@ -210,7 +221,7 @@ class ModelUpdateIT extends WithService {
         assertTrue(r.err().contains("health-check-failed") && r.err().contains("reverted to version 1"), r.err());
         assertActive(d, "health", v1);
         String report = service.admin("/v1/admin/artifacts/health/devices");
-        assertTrue(report.contains("\"outcome\":\"reverted\"") && report.contains("\"activeVersion\":1"), report);
+        assertTrue(TestJson.hasObject(report, java.util.Map.of("outcome", "reverted", "activeVersion", "1")), report);
         // The background worker does not retry a version that failed its health check.
         try (OutpostDevice lib = OutpostDevice.open(d.home)) {
             assertFalse(lib.models().wants("health"));

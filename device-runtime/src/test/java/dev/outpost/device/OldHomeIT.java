@@ -35,15 +35,15 @@ class OldHomeIT extends WithService {
         }
         Outpost old = new Outpost(home);
 
-        assertTrue(old.run("status", "--json").ok().out().contains("\"pending\":6"));
+        assertEquals(6, TestJson.number(old.run("status", "--json").ok().out(), "pending"));
         String farmer = old.run("get", "farmer", "f1").ok().out();
         assertTrue(farmer.contains("Njeri Wambui") && farmer.contains("Njoro"), farmer);
         old.run("put", "farmer", "f1", "village=Molo").ok();
         old.run("add", "crop_record", "c1", "bags_harvested", "2").ok();
-        assertTrue(old.run("status", "--json").ok().out().contains("\"pending\":8"));
+        assertEquals(8, TestJson.number(old.run("status", "--json").ok().out(), "pending"));
 
         assertTrue(old.run("sync").ok().out().startsWith("pushed 8,"));
-        assertTrue(old.run("status", "--json").ok().out().contains("\"pending\":0"));
+        assertEquals(0, TestJson.number(old.run("status", "--json").ok().out(), "pending"));
         assertFalse(Files.exists(home.resolve(DeviceHome.SCHEMA_JSON_FILE)), "an old home keeps its own files");
 
         // Everything it wrote, before and after the upgrade, reaches another device; the newer village wins.
@@ -61,7 +61,9 @@ class OldHomeIT extends WithService {
         String seen = other.run("get", "farmer", "f1").ok().out();
         assertTrue(seen.contains("Njeri Wambui") && seen.contains("Molo"), seen);
         String crop = other.run("get", "crop_record", "c1").ok().out();
-        assertTrue(crop.contains("\"bags_harvested\":5") && crop.contains("aphids"), crop);
+        assertEquals(5, TestJson.number(crop, "bags_harvested"), crop);
+        assertEquals(
+                java.util.List.of("aphids"), TestJson.texts(TestJson.parse(crop).get("pests")), crop);
         assertEquals(old.run("get", "crop_record", "c1").ok().out(), crop);
     }
 }

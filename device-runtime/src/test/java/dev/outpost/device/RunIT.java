@@ -83,7 +83,7 @@ class RunIT {
                             .build(),
                     HttpResponse.BodyHandlers.ofString());
             assertEquals(400, bad.statusCode());
-            assertTrue(bad.body().contains("\"exitCode\":2"), bad.body());
+            assertEquals(2, TestJson.number(bad.body(), "exitCode"), bad.body());
 
             // The server comes back on the same address; nothing is written locally any more.
             try (Service service = Service.start(dir, port)) {
@@ -131,25 +131,37 @@ class RunIT {
                 String api = "http://" + banner.substring(banner.indexOf("127.0.0.1:"));
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
                 String model = "";
-                while (System.nanoTime() < deadline && !model.contains("\"active\":{\"slot\":\"a\",\"version\":1")) {
+                while (System.nanoTime() < deadline && !activeIs(model, "pest-detector", 1)) {
                     model = http.send(
                                     HttpRequest.newBuilder(URI.create(api + "/v1/model"))
                                             .build(),
                                     HttpResponse.BodyHandlers.ofString())
                             .body();
                 }
-                assertTrue(model.contains("\"version\":1"), "the worker never installed the model: " + model);
+                assertTrue(activeIs(model, "pest-detector", 1), "the worker never installed the model: " + model);
                 ModelUpdateIT.assertActive(device, "pest-detector", weights);
                 // The version is live before its health check passes; the report follows the check.
                 String report = "";
-                while (System.nanoTime() < deadline && !report.contains("\"outcome\":\"installed\"")) {
+                while (System.nanoTime() < deadline
+                        && !TestJson.hasObject(report, java.util.Map.of("outcome", "installed"))) {
                     report = service.admin("/v1/admin/artifacts/pest-detector/devices");
                 }
-                assertTrue(report.contains("\"activeVersion\":1"), "the service never heard of the install: " + report);
+                assertTrue(
+                        TestJson.hasObject(report, java.util.Map.of("outcome", "installed", "activeVersion", "1")),
+                        "the service never heard of the install: " + report);
             } finally {
                 worker.destroy();
                 assertTrue(worker.waitFor(30, TimeUnit.SECONDS), "outpost run did not stop on SIGTERM");
             }
         }
+    }
+
+    /** Whether {@code model status} JSON says {@code artifact} runs {@code version}; false for anything else. */
+    private static boolean activeIs(String modelStatus, String artifact, long version) {
+        if (modelStatus.isBlank() || !modelStatus.contains(artifact)) {
+            return false;
+        }
+        var active = TestJson.artifact(modelStatus, artifact).path("active");
+        return active.path("version").asLong(-1) == version;
     }
 }

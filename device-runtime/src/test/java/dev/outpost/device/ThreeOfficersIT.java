@@ -70,21 +70,25 @@ class ThreeOfficersIT extends WithService {
             }
         }
         String crop = a.run("get", "crop_record", "c1").ok().out();
-        assertTrue(crop.contains("\"bags_harvested\":10"), "every increment counts once: " + crop);
-        assertTrue(crop.contains("\"pests\":[\"aphids\",\"stalk borer\"]"), "add wins over an unseen remove: " + crop);
-        assertTrue(crop.contains("\"stage\":4"), "stage only moves forward: " + crop);
+        assertEquals(10, TestJson.number(crop, "bags_harvested"), "every increment counts once: " + crop);
+        assertEquals(
+                List.of("aphids", "stalk borer"),
+                TestJson.texts(TestJson.parse(crop).get("pests")),
+                "add wins over an unseen remove: " + crop);
+        assertEquals(4, TestJson.number(crop, "stage"), "stage only moves forward: " + crop);
 
         // The plot was deleted while A updated it: deleted everywhere, and A's update kept as a conflict.
         for (Outpost o : List.of(a, b, c, fresh)) {
             assertEquals(2, o.run("get", "plot", "p1").exit(), "plot p1 should read as deleted on " + o.home);
             String conflicts = o.run("conflicts").ok().out();
             assertTrue(
-                    conflicts.contains("\"kind\":\"concurrent-writes\"")
-                            && conflicts.contains("1200")
-                            && conflicts.contains("1350"),
+                    TestJson.hasObject(conflicts, java.util.Map.of("kind", "concurrent-writes", "field", "yield_kg"))
+                            && TestJson.hasObject(conflicts, java.util.Map.of("value", "1200", "field", "yield_kg"))
+                            && TestJson.hasObject(conflicts, java.util.Map.of("value", "1350", "field", "yield_kg")),
                     "the yield conflict with both values on " + o.home + ": " + conflicts);
             assertTrue(
-                    conflicts.contains("\"kind\":\"delete-vs-update\"") && conflicts.contains("clay loam"),
+                    TestJson.hasObject(conflicts, java.util.Map.of("kind", "delete-vs-update"))
+                            && TestJson.hasObject(conflicts, java.util.Map.of("value", "clay loam")),
                     "the delete-vs-update conflict on " + o.home + ": " + conflicts);
         }
         String serverConflicts = service.admin("/v1/admin/conflicts");
@@ -152,7 +156,7 @@ class ThreeOfficersIT extends WithService {
         Outpost.Result r = e.run("sync");
         assertEquals(3, r.exit(), r.err());
         assertTrue(r.err().contains("unreachable"), r.err());
-        assertTrue(e.run("status", "--json").ok().out().contains("\"pending\":1"));
+        assertEquals(1, TestJson.number(e.run("status", "--json").ok().out(), "pending"));
         assertEquals(
                 Files.getPosixFilePermissions(dir.resolve("officer-e").resolve("credential")),
                 java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));

@@ -4,6 +4,7 @@ import static io.restassured.RestAssured.given;
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.notNullValue;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.outpost.model.change.FieldValue;
 import io.quarkus.test.common.QuarkusTestResource;
@@ -29,13 +30,33 @@ class OperationsIT {
     @Test
     void syncMetricsAreExportedForPrometheus() {
         TestDevice d = TestDevice.register("metrics", "nakuru");
-        d.push(List.of(d.assign("farmer", UUID.randomUUID().toString(), "nakuru", "name", new FieldValue.Text("x"))));
-        given().get("/q/metrics")
-                .then()
-                .statusCode(200)
-                .body(containsString("outpost_sync_batches_total"))
-                .body(containsString("outpost_sync_changes_applied_total"))
-                .body(containsString("outpost_sync_bytes_in"));
+        String before =
+                given().get("/q/metrics").then().statusCode(200).extract().asString();
+        d.push(List.of(
+                d.assign("farmer", UUID.randomUUID().toString(), "nakuru", "name", new FieldValue.Text("x")),
+                d.assign("farmer", UUID.randomUUID().toString(), "nakuru", "name", new FieldValue.Text("y"))));
+        String after =
+                given().get("/q/metrics").then().statusCode(200).extract().asString();
+        // Other tests may sync at the same time: each counter moved by at least this push's share.
+        assertTrue(metric(after, "outpost_sync_batches_total") - metric(before, "outpost_sync_batches_total") >= 1);
+        assertTrue(metric(after, "outpost_sync_changes_applied_total")
+                        - metric(before, "outpost_sync_changes_applied_total")
+                >= 2);
+        assertTrue(
+                metric(after, "outpost_sync_bytes_in_bytes_sum") > metric(before, "outpost_sync_bytes_in_bytes_sum")
+                        || metric(after, "outpost_sync_bytes_in_sum") > metric(before, "outpost_sync_bytes_in_sum"),
+                "bytes in grew");
+    }
+
+    /** The sum of a metric's samples (every label set) in Prometheus text; 0 when it has none. */
+    private static double metric(String exposition, String name) {
+        double sum = 0;
+        for (String line : exposition.split("\n")) {
+            if (line.startsWith(name + " ") || line.startsWith(name + "{")) {
+                sum += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+            }
+        }
+        return sum;
     }
 
     @Test

@@ -3,10 +3,12 @@ package dev.outpost.device.model;
 import dev.outpost.device.DeviceException;
 import dev.outpost.device.ExitCode;
 import dev.outpost.device.JsonFields;
-import dev.outpost.device.store.InstallPhase;
+import dev.outpost.device.model.install.InstallState;
+import dev.outpost.device.model.install.ModelInstall;
+import dev.outpost.device.model.reports.InstallReports;
+import dev.outpost.device.model.trust.AssignmentTrust;
 import dev.outpost.device.store.ModelState;
 import dev.outpost.device.store.ModelState.ArtifactState;
-import dev.outpost.device.store.ModelState.ModelInstall;
 import dev.outpost.device.store.ReportStore;
 import dev.outpost.device.store.Settings;
 import dev.outpost.device.store.Settings.Setting;
@@ -32,7 +34,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.security.PublicKey;
-import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Optional;
@@ -63,12 +64,9 @@ public final class ModelUpdater {
     /** The reference buffer grows by this much (64 KiB) at a time. */
     private static final int REFERENCE_GROWTH = 64 * 1024;
 
-    /** Reports sent per flush at most; the rest wait for the next sync. */
-    static final int REPORTS_PER_FLUSH = 64;
-
     private final Transactions tx;
     private final ModelState state;
-    private final ReportStore reports;
+    private final InstallReports reports;
     private final Settings settings;
     private final Path modelsRoot;
     private final ArtifactClient client;
@@ -130,7 +128,7 @@ public final class ModelUpdater {
             LongSupplier clockMs) {
         this.tx = tx;
         this.state = state;
-        this.reports = reports;
+        this.reports = new InstallReports(tx, reports, client);
         this.settings = settings;
         this.modelsRoot = modelsRoot;
         this.client = client;
@@ -210,39 +208,25 @@ public final class ModelUpdater {
                 // Recorded by a runtime that kept the signed manifest in the record: it goes to the slot, as now.
                 slots.receive(pending.get().slot(), pending.get().manifest());
             }
-            if (pending.isPresent() && pending.get().phase() != InstallPhase.DOWNLOADING) {
+            if (pending.isPresent() && !(pending.get().state() instanceof InstallState.Downloading)) {
                 return finishActivation(slots, pending.get(), key, health, progress);
             }
             String encoded = Optional.ofNullable(artifactState(artifact).assignment())
                     .orElseThrow(() -> new DeviceException(
                             ExitCode.BAD_INPUT, "no version of '" + artifact + "' is assigned to this device"));
             byte[] envelope = Base64.getDecoder().decode(encoded);
-            Assignment a =
-                    Assignment.decode(SignedEnvelope.decode(envelope).verifiedPayload(Assignment.PAYLOAD_TYPE, key));
-            if (!a.artifact().equals(artifact)) {
-                throw new OutpostException(ErrorCode.ARTIFACT_INVALID, "the assignment is for " + a.artifact());
-            }
+            Assignment a = AssignmentTrust.verified(envelope, key, artifact);
             // The version only: the plan reads the active slot's manifest again from its file.
             Long activeVersion =
                     slots.getActive(key).map(s -> s.manifest().version()).orElse(null);
             if (activeVersion != null && activeVersion == a.version()) {
                 return new Outcome(artifact, "up-to-date", a.version(), a.version(), 0, 0, 0, 0, 0, null);
             }
-            if (clockMs.getAsLong() > a.expiresAtMs()) {
-                throw new OutpostException(
-                        ErrorCode.ASSIGNMENT_EXPIRED,
-                        "the assignment of " + artifact + " version " + a.version()
-                                + " expired; sync to get a fresh one");
-            }
             ArtifactState known = artifactState(artifact);
-            long highest = known.highestVersion() == null ? 0 : known.highestVersion();
-            long highestIssued = known.highestIssuedAtMs() == null ? 0 : known.highestIssuedAtMs();
-            if (a.version() < highest && !(a.rollback() && a.issuedAtMs() > highestIssued)) {
-                throw new OutpostException(
-                        ErrorCode.ROLLBACK_REFUSED,
-                        "version " + a.version() + " is lower than " + highest
-                                + " and no newer signed rollback allows it");
-            }
+            AssignmentTrust.checkInstallable(
+                    a,
+                    clockMs.getAsLong(),
+                    AssignmentTrust.Marks.of(known.highestVersion(), known.highestIssuedAtMs()));
             Optional<ModelSlots.Slot> kept = slots.getKept(key);
             if (kept.isPresent()
                     && kept.get().manifest().version() == a.version()
@@ -255,9 +239,7 @@ public final class ModelUpdater {
                         NO_DOCUMENT, // the kept slot's manifest is in the slot
                         null,
                         kept.get().name(),
-                        InstallPhase.ACTIVATING,
-                        0,
-                        0,
+                        new InstallState.Activating(0),
                         0);
                 tx.run(() -> state.saveInstall(switchBack));
                 Outcome o = finishActivation(slots, switchBack, key, health, progress);
@@ -346,10 +328,8 @@ public final class ModelUpdater {
                     NO_DOCUMENT, // the manifest is the slot's pending one
                     deltaIndex,
                     slot,
-                    InstallPhase.DOWNLOADING,
-                    0,
-                    client.bytesDownloaded(),
-                    0);
+                    InstallState.Downloading.START,
+                    client.bytesDownloaded());
             tx.run(() -> state.saveInstall(install));
             return install;
         } catch (IOException e) {
@@ -382,7 +362,7 @@ public final class ModelUpdater {
                 FileChannel in = planned.heldFile() == null
                         ? null
                         : FileChannel.open(planned.heldFile(), StandardOpenOption.READ)) {
-            int done = resumePoint(out, target, install.stepDone());
+            int done = resumePoint(out, target, install.state().stepsDone());
             downloadSteps(install, target, steps, plan, planned.held(), baseBytes, done, in, out, progress);
         } finally {
             referenceBuffer = null;
@@ -391,7 +371,7 @@ public final class ModelUpdater {
         OldGeneration.collect();
         verifyOrRepair(staging, target, progress);
         ModelInstall downloaded =
-                install.withProgress(InstallPhase.ACTIVATING, steps.size(), client.bytesDownloaded() - baseBytes, 0);
+                install.in(downloading(install).downloaded(steps.size()), client.bytesDownloaded() - baseBytes);
         tx.run(() -> state.saveInstallProgress(downloaded));
         ModelInstall activating = tx.inTransaction(() -> state.getInstall(artifact))
                 .orElseThrow(() -> new IllegalStateException("the install record of " + artifact + " is gone"));
@@ -424,6 +404,11 @@ public final class ModelUpdater {
         } catch (IOException | OutpostException e) {
             return false;
         }
+    }
+
+    /** The install's state, which is {@link InstallState.Downloading} for as long as the download loop runs. */
+    private static InstallState.Downloading downloading(ModelInstall install) {
+        return (InstallState.Downloading) install.state();
     }
 
     /** A plan and what the download needs of the held version: its file and its manifest (read from its file). */
@@ -479,8 +464,7 @@ public final class ModelUpdater {
                         || System.nanoTime() - lastCommitNs >= PROGRESS_COMMIT_NS
                         || i == steps.size() - 1) {
                     out.force(false);
-                    ModelInstall now = install.withProgress(
-                            InstallPhase.DOWNLOADING, i + 1, client.bytesDownloaded() - baseBytes, 0);
+                    ModelInstall now = install.in(downloading(install).at(i + 1), client.bytesDownloaded() - baseBytes);
                     tx.run(() -> state.saveInstallProgress(now));
                     sinceCommit = 0;
                     lastCommitNs = System.nanoTime();
@@ -638,7 +622,7 @@ public final class ModelUpdater {
         String installSlot = install.slot();
         String previous =
                 slots.getActiveName().filter(n -> !n.equals(installSlot)).orElse(null);
-        if (install.phase() == InstallPhase.ACTIVATING) {
+        if (install.state() instanceof InstallState.Activating activating) {
             progress.update("verifying", 0, 1, install.bytesDownloaded(), install.bytesDownloaded());
             slots.complete(install.slot());
             CrashPoints.reached("activate");
@@ -651,8 +635,7 @@ public final class ModelUpdater {
             }
             slots.activate(install.slot());
             CrashPoints.reached("activate");
-            ModelInstall checking =
-                    install.withProgress(InstallPhase.CHECKING, install.stepDone(), install.bytesDownloaded(), 0);
+            ModelInstall checking = install.in(activating.activated());
             tx.run(() -> state.saveInstallProgress(checking));
             install = checking;
         }
@@ -664,27 +647,27 @@ public final class ModelUpdater {
         Path live = slots.dir().resolve("current").resolve(ModelSlots.MODEL_FILE);
         // Read where the slot keeps it now (complete renamed it; the file is the one verified above).
         Manifest installed = ModelSlots.read(slots.manifestOf(installSlot), key);
-        int tries = install.healthTries();
-        while (tries < health.tries()) {
+        while (install.state().healthTries() < health.tries()) {
             if (health.passes(artifact, target.version(), live, installed)) {
                 ModelInstall done = install;
                 tx.run(() -> {
                     ArtifactState known = state.get(artifact);
-                    long highest =
-                            Math.max(target.version(), known.highestVersion() == null ? 0 : known.highestVersion());
+                    AssignmentTrust.Marks marks = AssignmentTrust.Marks.of(
+                                    known.highestVersion(), known.highestIssuedAtMs())
+                            .installed(a);
                     state.deleteInstall(artifact);
                     state.put(
                             artifact,
-                            known.withHighest(highest, a.issuedAtMs())
+                            known.withHighest(marks.highestVersion(), marks.highestIssuedAtMs())
                                     .withLastOutcome("installed version " + target.version()));
-                    reports.queue(report(
+                    reports.queue(
                             artifact,
                             done.fromVersion(),
                             target.version(),
                             target.version(),
                             "installed",
                             null,
-                            done.bytesDownloaded()));
+                            done.bytesDownloaded());
                 });
                 flushReports();
                 return new Outcome(
@@ -699,9 +682,7 @@ public final class ModelUpdater {
                         0,
                         null);
             }
-            tries++;
-            ModelInstall counted =
-                    install.withProgress(InstallPhase.CHECKING, install.stepDone(), install.bytesDownloaded(), tries);
+            ModelInstall counted = install.in(((InstallState.Checking) install.state()).failedOnce());
             tx.run(() -> state.saveInstallProgress(counted));
             install = counted;
         }
@@ -720,14 +701,14 @@ public final class ModelUpdater {
                     state.get(artifact)
                             .withFailedVersion(target.version())
                             .withLastOutcome("version " + target.version() + " failed its health check; reverted"));
-            reports.queue(report(
+            reports.queue(
                     artifact,
                     failed.fromVersion(),
                     target.version(),
                     back,
                     "reverted",
                     ErrorCode.HEALTH_CHECK_FAILED.key(),
-                    failed.bytesDownloaded()));
+                    failed.bytesDownloaded());
         });
         flushReports();
         throw new DeviceException(
@@ -763,7 +744,7 @@ public final class ModelUpdater {
                         state.get(artifact)
                                 .withHoldVersion(from)
                                 .withLastOutcome("rolled back from " + from + " to " + to));
-                reports.queue(report(artifact, from, to, to, "rolled-back", null, 0));
+                reports.queue(artifact, from, to, to, "rolled-back", null, 0);
             });
             flushReports();
             return new Outcome(artifact, "switched", from, to, 0, 0, 0, 0, 0, null);
@@ -858,13 +839,13 @@ public final class ModelUpdater {
             install.ifPresent(i -> sb.append(",\"install\":{\"targetVersion\":")
                     .append(i.targetVersion())
                     .append(",\"phase\":")
-                    .append(JsonText.quote(i.phase().key))
+                    .append(JsonText.quote(i.state().key()))
                     .append(",\"stepsDone\":")
-                    .append(i.stepDone())
+                    .append(i.state().stepsDone())
                     .append(",\"bytesDownloaded\":")
                     .append(i.bytesDownloaded())
                     .append(",\"healthTries\":")
-                    .append(i.healthTries())
+                    .append(i.state().healthTries())
                     .append('}'));
             if (known.highestVersion() != null) {
                 sb.append(",\"highestVersion\":").append(known.highestVersion());
@@ -874,7 +855,7 @@ public final class ModelUpdater {
             }
             sb.append('}');
         }
-        long[] queue = tx.inTransaction(() -> new long[] {reports.count(), reports.dropped()});
+        long[] queue = reports.counts();
         return sb.append("],\"reportsQueued\":")
                 .append(queue[0])
                 .append(",\"reportsDropped\":")
@@ -892,25 +873,9 @@ public final class ModelUpdater {
                 + ",\"sha256\":" + JsonText.quote(m.sha256().hex()) + "}";
     }
 
-    /**
-     * Sends queued reports, oldest first, at most {@link #REPORTS_PER_FLUSH}. A report the service refuses for good
-     * (a 4xx other than 408 and 429: it will never take it) is dropped and counted, so it cannot hold back the ones
-     * after it; when the service cannot be reached or fails, the rest stay queued for the next sync. Returns how many
-     * were delivered.
-     */
+    /** Sends queued install reports (see {@link InstallReports#flush}); returns how many were delivered. */
     public int flushReports() {
-        int sent = 0;
-        for (ReportStore.QueuedReport r : tx.inTransaction(() -> reports.findOldest(REPORTS_PER_FLUSH))) {
-            int status = client.postJson("v1/device/model-reports", r.body());
-            boolean delivered = status / 100 == 2;
-            boolean refused = status / 100 == 4 && status != 408 && status != 429;
-            if (!delivered && !refused) {
-                break;
-            }
-            tx.run(() -> reports.delete(r.id(), refused));
-            sent += delivered ? 1 : 0;
-        }
-        return sent;
+        return reports.flush();
     }
 
     /**
@@ -921,17 +886,13 @@ public final class ModelUpdater {
      */
     private boolean refusedAsIs(String artifact) {
         Optional<String> refused = Optional.ofNullable(artifactState(artifact).refusedAssignment());
-        return refused.isPresent() && refused.equals(keptAssignment(artifact).map(ModelUpdater::content));
-    }
-
-    private static String content(Assignment a) {
-        return a.version() + "|" + a.manifestSha256().hex() + "|" + a.rollback();
+        return refused.isPresent() && refused.equals(keptAssignment(artifact).map(AssignmentTrust::content));
     }
 
     private DeviceException fail(String artifact, ErrorCode code, String message, Exception cause) {
         if (code != ErrorCode.DOWNLOAD_INCOMPLETE) {
             long to = keptAssignment(artifact).map(Assignment::version).orElse(0L);
-            Optional<String> refusedContent = keptAssignment(artifact).map(ModelUpdater::content);
+            Optional<String> refusedContent = keptAssignment(artifact).map(AssignmentTrust::content);
             tx.run(() -> {
                 ArtifactState known = state.get(artifact).withLastOutcome("failed: " + message);
                 // An expired assignment is cured by a fresh one of the same content: not a refusal to remember.
@@ -941,31 +902,11 @@ public final class ModelUpdater {
                     known = known.withRefusedAssignment(refusedContent.get());
                 }
                 state.put(artifact, known);
-                reports.queue(
-                        report(artifact, null, Math.max(to, 0), null, "failed", code.key(), client.bytesDownloaded()));
+                reports.queue(artifact, null, Math.max(to, 0), null, "failed", code.key(), client.bytesDownloaded());
             });
             flushReports();
         }
         return new DeviceException(ExitCode.of(code), message + " [" + code.key() + "]", cause);
-    }
-
-    private static String report(
-            String artifact, Long from, long to, Long active, String outcome, String errorCode, long bytes) {
-        List<String> fields = new ArrayList<>();
-        fields.add("\"artifact\":" + JsonText.quote(artifact));
-        if (from != null) {
-            fields.add("\"fromVersion\":" + from);
-        }
-        fields.add("\"toVersion\":" + to);
-        if (active != null) {
-            fields.add("\"activeVersion\":" + active);
-        }
-        fields.add("\"outcome\":" + JsonText.quote(outcome));
-        if (errorCode != null) {
-            fields.add("\"errorCode\":" + JsonText.quote(errorCode));
-        }
-        fields.add("\"bytesDownloaded\":" + bytes);
-        return "{" + String.join(",", fields) + "}";
     }
 
     private static byte[] read(FileChannel ch, long position, int length) throws IOException {

@@ -2,7 +2,8 @@ package dev.outpost.device.sqlite;
 
 import static dev.outpost.device.sqlite.SqliteDatabase.sql;
 
-import dev.outpost.device.store.InstallPhase;
+import dev.outpost.device.model.install.InstallState;
+import dev.outpost.device.model.install.ModelInstall;
 import dev.outpost.device.store.ModelState;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -91,6 +92,11 @@ public final class SqliteModelState implements ModelState {
                         return Optional.empty();
                     }
                     String phase = rs.getString(7);
+                    InstallState state = InstallState.of(phase, rs.getInt(8), rs.getInt(10));
+                    if (state == null) {
+                        throw SqliteDatabase.storage(
+                                "the install record of " + artifact + " has an unknown phase '" + phase + "'", null);
+                    }
                     return Optional.of(new ModelInstall(
                             artifact,
                             rs.getLong(1),
@@ -99,14 +105,8 @@ public final class SqliteModelState implements ModelState {
                             rs.getBytes(4),
                             rs.getBytes(5),
                             rs.getString(6),
-                            InstallPhase.of(phase)
-                                    .orElseThrow(() -> SqliteDatabase.storage(
-                                            "the install record of " + artifact + " has an unknown phase '" + phase
-                                                    + "'",
-                                            null)),
-                            rs.getInt(8),
-                            rs.getLong(9),
-                            rs.getInt(10)));
+                            state,
+                            rs.getLong(9)));
                 }
             }
         });
@@ -127,10 +127,10 @@ public final class SqliteModelState implements ModelState {
                 st.setBytes(5, m.manifest() == null ? new byte[0] : m.manifest());
                 st.setBytes(6, m.deltaIndex());
                 st.setString(7, m.slot());
-                st.setString(8, m.phase().key);
-                st.setInt(9, m.stepDone());
+                st.setString(8, m.state().key());
+                st.setInt(9, m.state().stepsDone());
                 st.setLong(10, m.bytesDownloaded());
-                st.setInt(11, m.healthTries());
+                st.setInt(11, m.state().healthTries());
                 return st.executeUpdate();
             }
         });
@@ -144,10 +144,10 @@ public final class SqliteModelState implements ModelState {
                     + " (artifact, phase, step_done, bytes_downloaded, health_tries) values (?, ?, ?, ?, ?)")) {
                 PreparedStatement st = ps.statement();
                 st.setString(1, m.artifact());
-                st.setString(2, m.phase().key);
-                st.setInt(3, m.stepDone());
+                st.setString(2, m.state().key());
+                st.setInt(3, m.state().stepsDone());
                 st.setLong(4, m.bytesDownloaded());
-                st.setInt(5, m.healthTries());
+                st.setInt(5, m.state().healthTries());
                 return st.executeUpdate();
             }
         });

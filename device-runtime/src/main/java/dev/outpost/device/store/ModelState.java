@@ -1,5 +1,6 @@
 package dev.outpost.device.store;
 
+import dev.outpost.device.model.install.ModelInstall;
 import java.util.List;
 import java.util.Optional;
 
@@ -69,58 +70,6 @@ public interface ModelState {
 
     /** Every artifact with remembered state, by name. */
     List<String> findArtifacts();
-
-    /**
-     * An install in progress (one per artifact): what is being installed, into which slot, how far it got. The phase
-     * is {@link InstallPhase}; docs/artifacts.md has the diagram.
-     */
-    record ModelInstall(
-            String artifact,
-            long targetVersion,
-            Long fromVersion,
-            byte[] assignment,
-            byte[] manifest,
-            byte[] deltaIndex,
-            String slot,
-            InstallPhase phase,
-            int stepDone,
-            long bytesDownloaded,
-            int healthTries) {
-        /**
-         * The same install without its signed documents, for the download loop, which saves only progress: the loop
-         * holds the decoded ones already.
-         */
-        public ModelInstall withoutDocuments() {
-            return new ModelInstall(
-                    artifact,
-                    targetVersion,
-                    fromVersion,
-                    null,
-                    null,
-                    null,
-                    slot,
-                    phase,
-                    stepDone,
-                    bytesDownloaded,
-                    healthTries);
-        }
-
-        /** The same install with new progress. */
-        public ModelInstall withProgress(InstallPhase newPhase, int steps, long bytes, int tries) {
-            return new ModelInstall(
-                    artifact,
-                    targetVersion,
-                    fromVersion,
-                    assignment,
-                    manifest,
-                    deltaIndex,
-                    slot,
-                    newPhase,
-                    steps,
-                    bytes,
-                    tries);
-        }
-    }
 
     Optional<ModelInstall> getInstall(String artifact);
 

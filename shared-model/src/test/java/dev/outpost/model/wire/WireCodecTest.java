@@ -242,7 +242,10 @@ class WireCodecTest {
         assertCode(ErrorCode.MALFORMED_PAYLOAD, new byte[] {'X', 'Y', 1, 1, 0}, WireFormat.BINARY, "bad header");
         byte[] good = codec.encode(everyKindOfChange(), WireFormat.BINARY);
         byte[] truncated = Arrays.copyOf(good, good.length / 2);
-        OutpostException e = assertCode(ErrorCode.MALFORMED_PAYLOAD, truncated, WireFormat.BINARY, "");
+        OutpostException e =
+                assertCode(ErrorCode.MALFORMED_PAYLOAD, truncated, WireFormat.BINARY, "malformed payload: ");
+        assertTrue(
+                e.getMessage().length() > "malformed payload: ".length(), "it says what is wrong: " + e.getMessage());
         assertTrue(!e.getMessage().contains("com.fasterxml") && !e.getMessage().contains("Exception"), e.getMessage());
     }
 

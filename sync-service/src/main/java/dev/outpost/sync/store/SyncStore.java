@@ -54,21 +54,6 @@ public class SyncStore {
      */
     public record ClaimedBatch(String deviceId, int applied, String conflictsJson) {}
 
-    /** The batch as applied before, or empty when the id is new (nothing is claimed: a read outside transactions). */
-    public Uni<Optional<ClaimedBatch>> getBatch(String batchId) {
-        return pool.preparedQuery("select device_id, applied, conflicts from sync_batch where batch_id = $1")
-                .execute(Tuple.of(batchId))
-                .map(rows -> {
-                    var it = rows.iterator();
-                    if (!it.hasNext()) {
-                        return Optional.<ClaimedBatch>empty();
-                    }
-                    Row r = it.next();
-                    return Optional.of(new ClaimedBatch(
-                            r.getString("device_id"), r.getInteger("applied"), r.getString("conflicts")));
-                });
-    }
-
     public Uni<Optional<ClaimedBatch>> claimBatch(SqlConnection tx, String batchId, String deviceId) {
         return tx.preparedQuery(
                         "insert into sync_batch (batch_id, device_id, applied) values ($1, $2, 0) on conflict (batch_id) do nothing returning batch_id")

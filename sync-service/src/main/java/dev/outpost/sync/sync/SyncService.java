@@ -132,13 +132,7 @@ public class SyncService {
      * revoked meanwhile, say); refused then, the device would set aside changes the server holds.
      */
     public Uni<Applied> apply(DeviceRecord device, String batchId, List<Change> changes, String actor) {
-        return store.getBatch(batchId).flatMap(before -> {
-            if (before.isPresent()) {
-                return Uni.createFrom().item(duplicate(device.id(), batchId, before.get()));
-            }
-            check(device, changes);
-            return applyChecked(device.id(), actor, batchId, changes, 1);
-        });
+        return applyChecked(device, actor, batchId, changes, 1);
     }
 
     /** The answer a batch applied before gets again: its acknowledgement and the conflicts it opened. */
@@ -210,13 +204,20 @@ public class SyncService {
                 details);
     }
 
+    /**
+     * Claims the batch id, then checks and applies the batch, in one transaction. The id is claimed first, so that a
+     * batch applied before is answered from what it did without being checked again (and a failed check rolls the
+     * claim back with everything else).
+     */
     private Uni<Applied> applyChecked(
-            String deviceId, String actor, String batchId, List<Change> changes, int attempt) {
+            DeviceRecord device, String actor, String batchId, List<Change> changes, int attempt) {
+        String deviceId = device.id();
         return store.pool()
                 .withTransaction(tx -> store.claimBatch(tx, batchId, deviceId).flatMap(claimed -> {
-                    if (claimed.isPresent()) { // applied by a concurrent request with the same id
+                    if (claimed.isPresent()) {
                         return Uni.createFrom().item(duplicate(deviceId, batchId, claimed.get()));
                     }
+                    check(device, changes);
                     // Optimistic first (no row locks); a batch that met a concurrent write runs again with locks.
                     return store.readRows(tx, changes, attempt > 1).flatMap(rows -> {
                         Merged merged = merge(deviceId, rows, changes);
@@ -258,7 +259,7 @@ public class SyncService {
                             .onItem()
                             .delayIt()
                             .by(Duration.ofMillis(5L * attempt * attempt))
-                            .flatMap(x -> applyChecked(deviceId, actor, batchId, changes, attempt + 1));
+                            .flatMap(x -> applyChecked(device, actor, batchId, changes, attempt + 1));
                 });
     }
 

@@ -1,0 +1,71 @@
+package dev.outpost.device.model.trust;
+
+import dev.outpost.model.ErrorCode;
+import dev.outpost.model.OutpostException;
+import dev.outpost.model.artifact.Assignment;
+import dev.outpost.model.artifact.SignedEnvelope;
+import java.security.PublicKey;
+
+/**
+ * Whether a device may act on a signed assignment (docs/artifacts.md, "Trust"): signed by the pinned key, for the
+ * artifact named, not expired, and never lower than the highest version installed unless a signed rollback issued
+ * after the assignment that installed it says so (TUF's rollback and freeze attacks). Pure: no storage, no clock of its
+ * own, no network. Every refusal is an {@link OutpostException} with its stable code.
+ */
+public final class AssignmentTrust {
+    private AssignmentTrust() {}
+
+    /**
+     * What a device remembers of an artifact's history.
+     *
+     * @param highestVersion the highest version it installed, 0 for none
+     * @param highestIssuedAtMs the issue time of the assignment that installed it last
+     */
+    public record Marks(long highestVersion, long highestIssuedAtMs) {
+        public static final Marks NONE = new Marks(0, 0);
+
+        public static Marks of(Long highestVersion, Long highestIssuedAtMs) {
+            return new Marks(
+                    highestVersion == null ? 0 : highestVersion, highestIssuedAtMs == null ? 0 : highestIssuedAtMs);
+        }
+
+        /** The marks after {@code a} installed: the highest version stays the highest seen. */
+        public Marks installed(Assignment a) {
+            return new Marks(Math.max(highestVersion, a.version()), a.issuedAtMs());
+        }
+    }
+
+    /** The assignment in {@code envelope}, its signature checked with {@code key}; it must be for {@code artifact}. */
+    public static Assignment verified(byte[] envelope, PublicKey key, String artifact) {
+        Assignment a = Assignment.decode(SignedEnvelope.decode(envelope).verifiedPayload(Assignment.PAYLOAD_TYPE, key));
+        if (!a.artifact().equals(artifact)) {
+            throw new OutpostException(ErrorCode.ARTIFACT_INVALID, "the assignment is for " + a.artifact());
+        }
+        return a;
+    }
+
+    /** Refuses to install {@code a} at {@code nowMs} when it expired, or when it would roll back without leave. */
+    public static void checkInstallable(Assignment a, long nowMs, Marks marks) {
+        if (nowMs > a.expiresAtMs()) {
+            throw new OutpostException(
+                    ErrorCode.ASSIGNMENT_EXPIRED,
+                    "the assignment of " + a.artifact() + " version " + a.version()
+                            + " expired; sync to get a fresh one");
+        }
+        if (a.version() < marks.highestVersion() && !(a.rollback() && a.issuedAtMs() > marks.highestIssuedAtMs())) {
+            throw new OutpostException(
+                    ErrorCode.ROLLBACK_REFUSED,
+                    "version " + a.version() + " is lower than " + marks.highestVersion()
+                            + " and no newer signed rollback allows it");
+        }
+    }
+
+    /**
+     * What identifies an assignment's content across re-signing (the service signs assignments afresh): version,
+     * manifest and rollback flag. A permanent refusal is remembered by it, so the background worker does not retry
+     * the very same content.
+     */
+    public static String content(Assignment a) {
+        return a.version() + "|" + a.manifestSha256().hex() + "|" + a.rollback();
+    }
+}

@@ -1,0 +1,93 @@
+package dev.outpost.device.model.trust;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import dev.outpost.model.ErrorCode;
+import dev.outpost.model.OutpostException;
+import dev.outpost.model.artifact.Assignment;
+import dev.outpost.model.artifact.Sha256;
+import dev.outpost.model.artifact.SignedEnvelope;
+import dev.outpost.model.artifact.SigningKeys;
+import org.junit.jupiter.api.Test;
+
+/** What a device may install, decided from the signed assignment and what it remembers, with nothing else. */
+class AssignmentTrustTest {
+    private static final SigningKeys SERVICE = SigningKeys.generate();
+    private static final SigningKeys OTHER = SigningKeys.generate();
+    private static final long NOW = 1_800_000_000_000L;
+
+    private static Assignment assignment(long version, long issuedAt, boolean rollback) {
+        return new Assignment(
+                "crop-model", version, Sha256.digest(new byte[] {(byte) version}), issuedAt, NOW + 60_000, rollback);
+    }
+
+    private static byte[] signed(Assignment a, SigningKeys keys) {
+        return SignedEnvelope.sign(Assignment.PAYLOAD_TYPE, a.encode(), keys).encode();
+    }
+
+    private static ErrorCode refusal(Runnable check) {
+        return assertThrows(OutpostException.class, check::run).code();
+    }
+
+    @Test
+    void anAssignmentSignedByThePinnedKeyForThisArtifactIsRead() {
+        Assignment a = assignment(3, NOW, false);
+        assertEquals(a, AssignmentTrust.verified(signed(a, SERVICE), SERVICE.publicKey(), "crop-model"));
+    }
+
+    @Test
+    void anotherKeysSignatureOrAnotherArtifactIsRefused() {
+        Assignment a = assignment(3, NOW, false);
+        assertEquals(
+                ErrorCode.SIGNATURE_INVALID,
+                refusal(() -> AssignmentTrust.verified(signed(a, OTHER), SERVICE.publicKey(), "crop-model")));
+        assertEquals(
+                ErrorCode.ARTIFACT_INVALID,
+                refusal(() -> AssignmentTrust.verified(signed(a, SERVICE), SERVICE.publicKey(), "pest-model")));
+        byte[] tampered = signed(a, SERVICE);
+        tampered[tampered.length / 2] ^= 1;
+        assertThrows(
+                OutpostException.class, () -> AssignmentTrust.verified(tampered, SERVICE.publicKey(), "crop-model"));
+    }
+
+    @Test
+    void anExpiredAssignmentIsRefused() {
+        Assignment a = assignment(3, NOW, false);
+        AssignmentTrust.checkInstallable(a, NOW + 60_000, AssignmentTrust.Marks.NONE);
+        assertEquals(
+                ErrorCode.ASSIGNMENT_EXPIRED,
+                refusal(() -> AssignmentTrust.checkInstallable(a, NOW + 60_001, AssignmentTrust.Marks.NONE)));
+    }
+
+    @Test
+    void aLowerVersionNeedsASignedRollbackIssuedAfterTheHighestInstall() {
+        AssignmentTrust.Marks installed4 = AssignmentTrust.Marks.NONE.installed(assignment(4, NOW - 1_000, false));
+        assertEquals(new AssignmentTrust.Marks(4, NOW - 1_000), installed4);
+        // A replayed older assignment: refused.
+        assertEquals(
+                ErrorCode.ROLLBACK_REFUSED,
+                refusal(() -> AssignmentTrust.checkInstallable(assignment(3, NOW - 5_000, false), NOW, installed4)));
+        // A rollback issued before version 4 was installed: a replay too.
+        assertEquals(
+                ErrorCode.ROLLBACK_REFUSED,
+                refusal(() -> AssignmentTrust.checkInstallable(assignment(3, NOW - 2_000, true), NOW, installed4)));
+        // A rollback issued after it: allowed, and the highest version stays 4.
+        Assignment back = assignment(3, NOW, true);
+        AssignmentTrust.checkInstallable(back, NOW, installed4);
+        assertEquals(new AssignmentTrust.Marks(4, NOW), installed4.installed(back));
+        // Equal or higher versions need no rollback.
+        AssignmentTrust.checkInstallable(assignment(4, NOW - 9_000, false), NOW, installed4);
+        AssignmentTrust.checkInstallable(assignment(5, NOW - 9_000, false), NOW, installed4);
+    }
+
+    @Test
+    void contentIgnoresReSigningButNotVersionManifestOrRollback() {
+        Assignment a = assignment(3, NOW, false);
+        Assignment resigned = new Assignment(a.artifact(), 3, a.manifestSha256(), NOW + 5, NOW + 99_000, false);
+        assertEquals(AssignmentTrust.content(a), AssignmentTrust.content(resigned));
+        assertNotEquals(AssignmentTrust.content(a), AssignmentTrust.content(assignment(3, NOW, true)));
+        assertNotEquals(AssignmentTrust.content(a), AssignmentTrust.content(assignment(4, NOW, false)));
+    }
+}
