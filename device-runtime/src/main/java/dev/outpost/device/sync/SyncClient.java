@@ -15,10 +15,9 @@ import dev.outpost.model.OutpostException;
 import dev.outpost.model.change.Change;
 import dev.outpost.model.clock.Hlc;
 import dev.outpost.model.clock.HybridClock;
+import dev.outpost.model.merge.ChangeApplication;
 import dev.outpost.model.merge.ClockRelabel;
 import dev.outpost.model.merge.RowConflicts;
-import dev.outpost.model.merge.RowMerge;
-import dev.outpost.model.merge.RowState;
 import dev.outpost.model.order.ApplyOrder;
 import dev.outpost.model.schema.Schema;
 import dev.outpost.model.wire.SyncRequest;
@@ -378,24 +377,26 @@ public final class SyncClient {
             clock.saveShared(shared);
             clock.noteServerTime(response.serverTimeMs(), DeviceClock.AHEAD_NOTICED_MS);
             List<Change> ordered = ApplyOrder.sort(schema, response.changes());
-            Map<String, RowState> touched = new LinkedHashMap<>();
+            ChangeApplication.Result result = ChangeApplication.apply(schema, ordered, states::get);
+            if (!result.mismatches().isEmpty()) {
+                ChangeApplication.ScopeMismatch m = result.mismatches().getFirst();
+                throw new OutpostException(
+                        ErrorCode.SCOPE_CHANGE,
+                        "a pulled change puts " + m.key() + " in scope '" + m.given() + "'; here it is in '"
+                                + m.rowScope() + "'");
+            }
             HybridClock now = clock.current();
             for (Change c : ordered) {
-                String key = RowStates.key(c.table(), c.rowId());
-                RowState row = touched.get(key);
-                if (row == null) {
-                    row = states.getOrEmpty(c.table(), c.rowId(), c.scope());
-                }
-                touched.put(key, RowMerge.apply(schema.table(c.table()), row, c).row());
                 if (bases) {
                     states.advanceBase(c);
                 }
                 now.receive(c.clock());
             }
             Map<String, Boolean> present = new HashMap<>();
-            touched.values()
-                    .forEach(r -> present.put(
-                            RowStates.key(r.table(), r.id()), !RowConflicts.isDeleted(schema.table(r.table()), r)));
+            result.rows()
+                    .forEach((key, touched) -> present.put(
+                            key,
+                            !RowConflicts.isDeleted(schema.table(touched.after().table()), touched.after())));
             int orphans = ApplyOrder.findOrphans(
                             schema,
                             ordered,
@@ -405,8 +406,10 @@ public final class SyncClient {
                                             .map(r -> !RowConflicts.isDeleted(schema.table(t), r))
                                             .orElse(false)))
                     .size();
-            for (RowState r : touched.values()) {
-                states.save(r);
+            for (ChangeApplication.Touched touched : result.rows().values()) {
+                if (touched.changed()) {
+                    states.save(touched.after());
+                }
             }
             clock.save(now.last());
             settings.put(Setting.CURSOR, response.cursor());

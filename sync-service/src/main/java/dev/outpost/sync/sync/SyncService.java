@@ -6,9 +6,9 @@ import dev.outpost.model.change.Change;
 import dev.outpost.model.change.ChangeValidator;
 import dev.outpost.model.clock.Hlc;
 import dev.outpost.model.clock.HybridClock;
+import dev.outpost.model.merge.ChangeApplication;
 import dev.outpost.model.merge.Conflict;
 import dev.outpost.model.merge.RowConflicts;
-import dev.outpost.model.merge.RowMerge;
 import dev.outpost.model.merge.RowState;
 import dev.outpost.model.schema.Schema;
 import dev.outpost.model.schema.Table;
@@ -292,95 +292,69 @@ public class SyncService {
             Map<Conflict, String> conflictScopes,
             Map<Conflict, String> conflictJson) {}
 
-    /** The in-memory part of applying a batch: pure merge over the locked rows. */
+    /** The in-memory part of applying a batch: the shared merge ({@link ChangeApplication}) over the read rows. */
     private Merged merge(String deviceId, Map<String, SyncStore.StoredRow> stored, List<Change> changes) {
         Schema schema = schemas.current();
         WireCodec codec = schemas.codec();
-        Map<String, RowState> before = new HashMap<>();
-        Map<String, RowState> after = new LinkedHashMap<>();
-        Map<String, List<Change>> feedByScope = new LinkedHashMap<>();
-        int applied = 0;
-        List<Map<String, Object>> refused = new ArrayList<>();
-        Map<String, String> scopeOf = new HashMap<>();
-        for (int i = 0; i < changes.size(); i++) {
-            Change c = changes.get(i);
-            String key = SyncStore.key(c.table(), c.rowId());
-            SyncStore.StoredRow row = stored.get(key);
-            String rowScope = row != null ? row.scope() : scopeOf.computeIfAbsent(key, k -> c.scope());
-            if (!rowScope.equals(c.scope())) {
+        ChangeApplication.Result result = ChangeApplication.apply(schema, changes, (table, id) -> {
+            SyncStore.StoredRow row = stored.get(SyncStore.key(table, id));
+            return row == null
+                    ? java.util.Optional.empty()
+                    : java.util.Optional.of(rowCodec.decode(row.table(), row.id(), row.scope(), row.state()));
+        });
+        if (!result.mismatches().isEmpty()) {
+            List<Map<String, Object>> refused = new ArrayList<>();
+            for (ChangeApplication.ScopeMismatch m : result.mismatches()) {
                 refused.add(Map.of(
                         "index",
-                        i,
+                        m.index(),
                         "code",
                         ErrorCode.SCOPE_CHANGE.key(),
                         "message",
-                        key + " is in scope '" + rowScope + "'; a row never changes scope"));
-                continue;
+                        m.key() + " is in scope '" + m.rowScope() + "'; a row never changes scope"));
             }
-            RowState current = after.get(key);
-            if (current == null) {
-                current = row != null
-                        ? rowCodec.decode(row.table(), row.id(), row.scope(), row.state())
-                        : RowState.empty(c.table(), c.rowId(), c.scope());
-                before.put(key, current);
-            }
-            Table table = schema.table(c.table());
-            // Join directly: conflicts are compared once per row below, not after every change.
-            RowState merged = RowMerge.join(table, current, RowMerge.delta(table, c));
-            after.put(key, merged);
-            if (!merged.equals(current)) {
-                feedByScope.computeIfAbsent(c.scope(), s -> new ArrayList<>()).add(c);
-                applied++;
-            }
-        }
-        if (!refused.isEmpty()) {
             throw new Problem(
                     ErrorCode.SCOPE_CHANGE,
                     refused.size() + " of " + changes.size() + " changes refused (first: "
                             + refused.getFirst().get("message") + "); nothing of the batch was applied",
                     Map.of("refused", refused, "serverTimeMs", System.currentTimeMillis()));
         }
+        Map<String, List<Change>> feedByScope = new LinkedHashMap<>();
+        for (Change c : result.effective()) {
+            feedByScope.computeIfAbsent(c.scope(), s -> new ArrayList<>()).add(c);
+        }
         List<SyncStore.RowWrite> writes = new ArrayList<>();
         List<Conflict> opened = new ArrayList<>();
         List<Conflict> closed = new ArrayList<>();
         Map<Conflict, String> scopes = new HashMap<>();
         Map<Conflict, String> json = new HashMap<>();
-        for (var e : after.entrySet()) {
-            RowState was = before.get(e.getKey());
-            RowState now = e.getValue();
-            if (now.equals(was)) {
+        for (ChangeApplication.Touched touched : result.rows().values()) {
+            if (!touched.changed()) {
                 continue;
             }
+            RowState now = touched.after();
             Table table = schema.table(now.table());
-            List<Conflict> conflictsBefore = RowConflicts.of(table, was);
-            List<Conflict> conflictsAfter = RowConflicts.of(table, now);
-            for (Conflict c : conflictsAfter) {
-                if (!conflictsBefore.contains(c)) {
-                    opened.add(c);
-                    scopes.put(c, now.scope());
-                    json.put(c, codec.encodeConflicts(List.of(c)));
-                }
+            ChangeApplication.Conflicts conflicts = touched.conflicts(table);
+            for (Conflict c : conflicts.opened()) {
+                opened.add(c);
+                scopes.put(c, now.scope());
+                json.put(c, codec.encodeConflicts(List.of(c)));
             }
-            for (Conflict c : conflictsBefore) {
-                boolean stillOpen = conflictsAfter.stream()
-                        .anyMatch(a -> a.kind() == c.kind() && java.util.Objects.equals(a.field(), c.field()));
-                if (!stillOpen) {
-                    closed.add(c);
-                }
-            }
+            closed.addAll(conflicts.closed());
+            SyncStore.StoredRow was = stored.get(SyncStore.key(now.table(), now.id()));
             writes.add(new SyncStore.RowWrite(
                     now.table(),
                     now.id(),
                     now.scope(),
                     rowCodec.encodeBinary(now),
                     RowConflicts.isDeleted(table, now),
-                    conflictsAfter.size(),
-                    stored.containsKey(e.getKey()) ? stored.get(e.getKey()).version() : null));
+                    conflicts.open(),
+                    was != null ? was.version() : null));
         }
         List<SyncStore.FeedEntry> feed = new ArrayList<>(feedByScope.size());
         feedByScope.forEach((scope, list) ->
                 feed.add(new SyncStore.FeedEntry(scope, deviceId, codec.encodeStored(list), list.size())));
-        return new Merged(writes, feed, applied, opened, closed, scopes, json);
+        return new Merged(writes, feed, result.effective().size(), opened, closed, scopes, json);
     }
 
     /** A page of the feed as the device will see it. */
