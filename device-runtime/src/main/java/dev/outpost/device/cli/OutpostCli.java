@@ -1,32 +1,21 @@
 package dev.outpost.device.cli;
 
+import static dev.outpost.device.cli.CommandSpecs.*;
+
 import dev.outpost.device.DeviceException;
-import dev.outpost.device.DeviceStatus;
 import dev.outpost.device.ExitCode;
 import dev.outpost.device.OutpostDevice;
-import dev.outpost.device.model.HealthCheck;
 import dev.outpost.device.model.ModelUpdater;
 import dev.outpost.device.render.Json;
-import dev.outpost.device.rows.RefusedChange;
-import dev.outpost.device.run.LocalApi;
-import dev.outpost.device.run.ModelWorker;
-import dev.outpost.device.run.SyncWorker;
-import dev.outpost.device.sync.SyncRefused;
-import dev.outpost.device.sync.SyncResult;
-import dev.outpost.model.change.Op;
-import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
-import picocli.CommandLine.Model.PositionalParamSpec;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.ParseResult;
 
@@ -50,25 +39,6 @@ public final class OutpostCli {
     @FunctionalInterface
     private interface DeviceAction {
         int run(Invocation in, OutpostDevice device);
-    }
-
-    /** One parsed command: its typed arguments (defaults applied), the device home and the output streams. */
-    private record Invocation(CommandSpec command, Path home, PrintWriter out, PrintWriter err) {
-        <T> T positional(int index) {
-            return command.positionalParameters().get(index).getValue();
-        }
-
-        <T> T option(String name) {
-            return command.findOption(name).getValue();
-        }
-
-        boolean flag(String name) {
-            return Boolean.TRUE.equals(option(name));
-        }
-
-        List<String> values(String[] given) {
-            return given == null ? List.of() : List.of(given);
-        }
     }
 
     private final CommandSpec root;
@@ -111,13 +81,13 @@ public final class OutpostCli {
                                 String.class,
                                 "the service's model signing key (base64 X.509) to pin; default: pinned from the"
                                         + " service on the first model update")),
-                OutpostCli::init);
+                Commands::init);
         add(
                 root,
                 rowCommand("put", "Write fields of a row (VALUE is JSON if it parses, else a string).")
                         .addPositional(rest(2, "FIELD=VALUE")),
-                onDevice(OutpostCli::put));
-        add(root, rowCommand("get", "One row as a JSON object."), onDevice(OutpostCli::get));
+                onDevice(Commands::put));
+        add(root, rowCommand("get", "One row as a JSON object."), onDevice(Commands::get));
         add(
                 root,
                 command("list", "Every row of a table, one JSON object per line.")
@@ -153,12 +123,12 @@ public final class OutpostCli {
                 root,
                 command("sync", "One sync round: push every pending change, pull every page.")
                         .addOption(flag("--json", "one JSON object instead of a sentence")),
-                onDevice(OutpostCli::sync));
+                onDevice(Commands::sync));
         add(
                 root,
                 command("status", "Pending and refused changes, last sync, cursor.")
                         .addOption(flag("--json", "one JSON object")),
-                onDevice(OutpostCli::status));
+                onDevice(Commands::status));
         add(
                 root,
                 command("conflicts", "Open conflicts as a JSON array.")
@@ -171,7 +141,7 @@ public final class OutpostCli {
                 root,
                 command("refused", "Changes the server refused, with its reasons; 'retry' or 'discard' each.")
                         .addOption(flag("--json", "a JSON array")),
-                onDevice(OutpostCli::refused));
+                onDevice(Commands::refused));
         add(
                 root,
                 command("retry", "Put a refused change back in line: it goes out with the next sync.")
@@ -217,7 +187,7 @@ public final class OutpostCli {
                                 String.class,
                                 "model health check: shell command that must exit 0 with a new version active"))
                         .addOption(healthTries()),
-                onDevice(OutpostCli::run));
+                onDevice(Commands::run));
 
         CommandSpec model =
                 command("model", "Model artifacts: slot state, apply the assigned version, revert to the kept one.");
@@ -246,7 +216,7 @@ public final class OutpostCli {
                         .addOption(healthTries())
                         .addOption(
                                 flag("--offline", "use the assignment kept from the last sync, without checking in")),
-                onDevice(OutpostCli::modelUpdate));
+                onDevice(Commands::modelUpdate));
         add(
                 model,
                 command("rollback", "Switch back to the kept version (no download).")
@@ -254,7 +224,7 @@ public final class OutpostCli {
                 onDevice((in, device) -> {
                     ModelUpdater models = device.models();
                     in.out()
-                            .println(models.rollback(onlyArtifact(models, in.positional(0)))
+                            .println(models.rollback(Commands.onlyArtifact(models, in.positional(0)))
                                     .describe());
                     return 0;
                 }));
@@ -334,315 +304,5 @@ public final class OutpostCli {
                 return action.run(in, device);
             }
         };
-    }
-
-    private static CommandSpec command(String name, String description) {
-        CommandSpec spec = CommandSpec.create().name(name);
-        spec.usageMessage().description(description);
-        return spec;
-    }
-
-    private static OptionSpec.Builder valued(String name, Class<?> type, String description) {
-        return OptionSpec.builder(name)
-                .type(type)
-                .paramLabel("<" + name.substring(2) + ">")
-                .description(description);
-    }
-
-    private static OptionSpec option(String name, Class<?> type, String description) {
-        return valued(name, type, description).build();
-    }
-
-    private static OptionSpec required(String name, String description) {
-        return valued(name, String.class, description).required(true).build();
-    }
-
-    private static OptionSpec withDefault(String name, Class<?> type, String value, String description) {
-        return valued(name, type, description).defaultValue(value).build();
-    }
-
-    private static OptionSpec flag(String name, String description) {
-        return OptionSpec.builder(name)
-                .type(boolean.class)
-                .description(description)
-                .build();
-    }
-
-    private static OptionSpec healthTries() {
-        return withDefault(
-                "--health-tries",
-                int.class,
-                String.valueOf(HealthCheck.TRIES_DEFAULT),
-                "failed checks before reverting (default ${DEFAULT-VALUE})");
-    }
-
-    /** A command on one row: {@code <table> <id>} come first. */
-    private static CommandSpec rowCommand(String name, String description) {
-        return command(name, description)
-                .addPositional(positional(0, "<table>"))
-                .addPositional(positional(1, "<id>"));
-    }
-
-    /** A command on one field of a row: {@code <table> <id> <field>} come first. */
-    private static CommandSpec fieldCommand(String name, String description) {
-        return rowCommand(name, description).addPositional(positional(2, "<field>"));
-    }
-
-    private static PositionalParamSpec positional(int index, String label) {
-        return positional(index, label, String.class);
-    }
-
-    private static PositionalParamSpec positional(int index, String label, Class<?> type) {
-        return PositionalParamSpec.builder()
-                .index(String.valueOf(index))
-                .paramLabel(label)
-                .type(type)
-                .required(true)
-                .build();
-    }
-
-    /** Positional {@code index} and everything after it, at least one. */
-    private static PositionalParamSpec rest(int index, String label) {
-        return PositionalParamSpec.builder()
-                .index(index + "..*")
-                .arity("1..*")
-                .paramLabel(label)
-                .type(String[].class)
-                .required(true)
-                .build();
-    }
-
-    private static PositionalParamSpec artifact(String description) {
-        return PositionalParamSpec.builder()
-                .index("0")
-                .arity("0..1")
-                .paramLabel("<artifact>")
-                .type(String.class)
-                .description(description)
-                .build();
-    }
-
-    // ------------------------------------------------------------------ the commands
-
-    private static int init(Invocation in) {
-        String schema = in.option("--schema");
-        in.out()
-                .println(OutpostDevice.init(
-                        in.home(),
-                        in.option("--server"),
-                        in.option("--device-id"),
-                        in.option("--token"),
-                        schema == null ? null : Path.of(schema),
-                        in.values(in.option("--scope")),
-                        in.option("--model-key")));
-        return 0;
-    }
-
-    private static int put(Invocation in, OutpostDevice device) {
-        String[] assignments = in.positional(2);
-        Map<String, String> values = new LinkedHashMap<>();
-        for (String a : assignments) {
-            int eq = a.indexOf('=');
-            if (eq <= 0) {
-                throw new DeviceException(ExitCode.BAD_INPUT, "'" + a + "' is not FIELD=VALUE");
-            }
-            values.put(a.substring(0, eq), a.substring(eq + 1));
-        }
-        device.rows().put(in.positional(0), in.positional(1), values);
-        return 0;
-    }
-
-    private static int get(Invocation in, OutpostDevice device) {
-        String table = in.positional(0);
-        String id = in.positional(1);
-        in.out()
-                .println(Json.row(
-                        device.rows()
-                                .get(table, id)
-                                .orElseThrow(() -> new DeviceException(ExitCode.BAD_INPUT, "no " + table + "/" + id)),
-                        device.schema().scopeColumn()));
-        return 0;
-    }
-
-    private static int sync(Invocation in, OutpostDevice device) {
-        SyncResult r;
-        int code = 0;
-        try {
-            r = device.syncClient().sync();
-        } catch (SyncRefused refused) {
-            r = refused.result();
-            in.err().println("outpost: " + refused.getMessage());
-            code = ExitCode.REFUSED.code;
-        }
-        if (in.flag("--json")) {
-            in.out().println(Json.syncResult(r));
-        } else {
-            in.out()
-                    .printf(
-                            "pushed %d, pulled %d, refused %d, conflicts opened %d%s%n",
-                            r.pushed(),
-                            r.pulled(),
-                            r.refused(),
-                            r.conflictsOpened(),
-                            r.orphans() > 0 ? ", " + r.orphans() + " rows point at a missing parent" : "");
-            if (r.restamped() > 0) {
-                in.out()
-                        .printf(
-                                "re-stamped %d change(s): this device's clock runs ahead of the server's; it now stamps"
-                                        + " from the server's time%n",
-                                r.restamped());
-            }
-        }
-        return code;
-    }
-
-    private static int status(Invocation in, OutpostDevice device) {
-        DeviceStatus s = device.status();
-        PrintWriter out = in.out();
-        if (in.flag("--json")) {
-            out.println(Json.status(s, device.codec(), device.models().statusJson()));
-            return 0;
-        }
-        out.printf("device %s (%s) at %s%n", s.deviceId(), String.join(", ", s.scopes()), s.server());
-        out.printf("pending changes: %d%n", s.pending());
-        out.printf("refused changes: %d%n", s.refused().size());
-        for (RefusedChange c : s.refused()) {
-            out.printf("  %s%n", describe(c));
-        }
-        if (!s.refused().isEmpty()) {
-            out.println("  ('outpost retry SEQ' sends one again, 'outpost discard SEQ' drops it)");
-        }
-        out.printf(
-                "last sync: %s%s%n",
-                s.lastSyncAt() == null ? "never" : s.lastSyncAt(),
-                s.lastSyncError() == null || s.lastSyncError().isEmpty()
-                        ? ""
-                        : " (last error: " + s.lastSyncError() + ")");
-        out.printf("cursor: %s%n", s.cursor() == null ? "start" : s.cursor());
-        if (s.clockOffsetMs() != 0) {
-            out.printf(
-                    "clock: runs %.1f s ahead of the server's; changes are stamped from the server's time%n",
-                    -s.clockOffsetMs() / 1000.0);
-        }
-        return 0;
-    }
-
-    private static int refused(Invocation in, OutpostDevice device) {
-        List<RefusedChange> refused = device.rows().refused();
-        if (in.flag("--json")) {
-            in.out().println(Json.refused(refused, device.codec()));
-            return 0;
-        }
-        if (refused.isEmpty()) {
-            in.out().println("no refused changes");
-        }
-        refused.forEach(c -> in.out().println(describe(c)));
-        return 0;
-    }
-
-    /** One refused change on one line: seq, what it changed, the service's code and reason. */
-    private static String describe(RefusedChange c) {
-        return "#" + c.seq() + " " + c.change().table() + "/" + c.change().rowId()
-                + (c.change().field() != null
-                        ? "." + c.change().field()
-                        : c.change().op() instanceof Op.Delete ? " (delete)" : " (restore)")
-                + ": " + c.code() + ": " + c.message();
-    }
-
-    private static int run(Invocation in, OutpostDevice device) {
-        int port = in.option("--port");
-        long intervalMs = in.<Long>option("--interval") * 1000;
-        int healthTries = in.option("--health-tries");
-        SyncWorker worker = new SyncWorker(device::syncClient, intervalMs);
-        ModelWorker models =
-                new ModelWorker(device, new HealthCheck(in.option("--health-cmd"), healthTries), intervalMs);
-        worker.afterSync(models::nudge);
-        LocalApi api;
-        try {
-            api = new LocalApi(device, worker, models, port);
-        } catch (IOException e) {
-            throw new DeviceException(ExitCode.USAGE, "cannot listen on 127.0.0.1:" + port + ": " + e.getMessage(), e);
-        }
-        Thread syncing = new Thread(worker, "outpost-sync");
-        Thread installing = new Thread(models, "outpost-model");
-        CountDownLatch stopped = new CountDownLatch(1);
-        Thread hook = new Thread(
-                () -> {
-                    worker.stop();
-                    models.stop();
-                    api.stop();
-                    try {
-                        syncing.join(30_000);
-                        installing.join(30_000);
-                        stopped.await(30, TimeUnit.SECONDS);
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                    }
-                },
-                "outpost-stop");
-        Runtime.getRuntime().addShutdownHook(hook);
-        api.start();
-        syncing.start();
-        installing.start();
-        in.out().println("outpost run: " + device.deviceId() + " serving on 127.0.0.1:" + api.port());
-        in.out().flush();
-        try {
-            syncing.join();
-            installing.join();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        stopped.countDown();
-        return 0;
-    }
-
-    private static int modelUpdate(Invocation in, OutpostDevice device) {
-        ModelUpdater models = device.models();
-        if (!in.flag("--offline")) {
-            models.checkIn();
-        }
-        int healthTries = in.option("--health-tries");
-        HealthCheck health = new HealthCheck(in.option("--health-cmd"), healthTries);
-        String artifact = in.positional(0);
-        List<String> names = artifact != null ? List.of(artifact) : models.artifacts();
-        if (names.isEmpty()) {
-            throw new DeviceException(ExitCode.BAD_INPUT, "no model is assigned to this device yet");
-        }
-        DeviceException failed = null;
-        for (String name : names) {
-            ProgressBar bar = new ProgressBar(in.err());
-            try {
-                long start = System.nanoTime();
-                ModelUpdater.Outcome outcome = models.update(name, health, bar);
-                // The update itself: plan, download, assembly, verification, switch, health check (not the
-                // process start or the check-in).
-                in.out().printf("%s (%.2f s)%n", outcome.describe(), (System.nanoTime() - start) / 1e9);
-            } catch (DeviceException e) {
-                if (names.size() == 1) {
-                    throw e;
-                }
-                // One artifact's failure does not hold the others back; the first failure sets the exit code.
-                in.err().println("outpost: " + name + ": " + e.getMessage());
-                failed = failed == null ? e : failed;
-            } finally {
-                bar.finish();
-            }
-        }
-        return failed == null ? 0 : failed.exitCode().code;
-    }
-
-    private static String onlyArtifact(ModelUpdater models, String artifact) {
-        if (artifact != null) {
-            return artifact;
-        }
-        List<String> all = models.artifacts();
-        if (all.size() != 1) {
-            throw new DeviceException(
-                    ExitCode.BAD_INPUT,
-                    all.isEmpty()
-                            ? "no model is assigned to this device yet (sync first)"
-                            : "several models here (" + String.join(", ", all) + "): name one");
-        }
-        return all.getFirst();
     }
 }

@@ -67,9 +67,9 @@ final class Prefetch implements AutoCloseable {
     }
 
     private String path(Step step) {
-        // Not a pattern switch: see ModelUpdater.produce.
+        // Not a pattern switch: see SlotAssembly.produce.
         if (step instanceof Step.Fetch f) {
-            return ModelUpdater.chunkPath(target.chunk(f.target()));
+            return SlotAssembly.chunkPath(target.chunk(f.target()));
         }
         if (step instanceof Step.Delta d) {
             return "v1/deltas/" + d.delta().hash().hex();

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import dev.outpost.device.DeviceStatus;
 import dev.outpost.device.ExitCode;
+import dev.outpost.device.model.ModelStatus;
+import dev.outpost.device.model.install.ModelInstall;
 import dev.outpost.device.rows.RefusedChange;
 import dev.outpost.device.rows.RowRecord;
 import dev.outpost.device.sync.SyncResult;
@@ -14,6 +16,7 @@ import dev.outpost.model.wire.WireCodec;
 import java.io.IOException;
 import java.io.StringWriter;
 import java.io.UncheckedIOException;
+import java.time.Instant;
 import java.util.List;
 
 /**
@@ -168,6 +171,81 @@ public final class Json {
             }
             g.writeEndObject();
         });
+    }
+
+    /** {@code model status}: artifacts with their slots, assignment, install and marks; the report queue. */
+    public static String modelStatus(ModelStatus status) {
+        return render(g -> {
+            g.writeStartObject();
+            g.writeArrayFieldStart("artifacts");
+            for (ModelStatus.Artifact a : status.artifacts()) {
+                g.writeStartObject();
+                g.writeStringField("artifact", a.artifact());
+                if (a.error() != null) {
+                    g.writeStringField("error", a.error());
+                } else {
+                    g.writeFieldName("active");
+                    writeSlot(g, a.active());
+                    g.writeFieldName("kept");
+                    writeSlot(g, a.kept());
+                }
+                if (a.assigned()) {
+                    g.writeFieldName("desired");
+                    if (a.desired() == null) {
+                        g.writeNull();
+                    } else {
+                        g.writeStartObject();
+                        g.writeNumberField("version", a.desired().version());
+                        g.writeBooleanField("rollback", a.desired().rollback());
+                        g.writeStringField(
+                                "expiresAt",
+                                Instant.ofEpochMilli(a.desired().expiresAtMs()).toString());
+                        g.writeEndObject();
+                    }
+                }
+                if (a.refused()) {
+                    g.writeBooleanField("refused", true); // the worker waits for a new assignment
+                }
+                if (a.install() != null) {
+                    ModelInstall i = a.install();
+                    g.writeObjectFieldStart("install");
+                    g.writeNumberField("targetVersion", i.targetVersion());
+                    g.writeStringField("phase", i.state().key());
+                    g.writeNumberField("stepsDone", i.state().stepsDone());
+                    g.writeNumberField("bytesDownloaded", i.bytesDownloaded());
+                    g.writeNumberField("healthTries", i.state().healthTries());
+                    g.writeEndObject();
+                }
+                if (a.highestVersion() != null) {
+                    g.writeNumberField("highestVersion", a.highestVersion());
+                }
+                if (a.lastOutcome() != null) {
+                    g.writeStringField("lastOutcome", a.lastOutcome());
+                }
+                g.writeEndObject();
+            }
+            g.writeEndArray();
+            g.writeNumberField("reportsQueued", status.reportsQueued());
+            g.writeNumberField("reportsDropped", status.reportsDropped());
+            g.writeEndObject();
+        });
+    }
+
+    private static void writeSlot(JsonGenerator g, ModelStatus.Slot slot) throws IOException {
+        if (slot == null) {
+            g.writeNull();
+            return;
+        }
+        g.writeStartObject();
+        g.writeStringField("slot", slot.name());
+        if (slot.version() == null) {
+            g.writeNullField("version");
+        } else {
+            g.writeNumberField("version", slot.version());
+            g.writeNumberField("sizeBytes", slot.sizeBytes());
+            g.writeStringField("sha256", slot.sha256());
+        }
+        g.writeEndObject();
     }
 
     public static String syncResult(SyncResult r) {

@@ -13,26 +13,12 @@ import dev.outpost.device.store.Transactions;
 import dev.outpost.model.ErrorCode;
 import dev.outpost.model.OutpostException;
 import dev.outpost.model.change.Change;
-import dev.outpost.model.clock.Hlc;
-import dev.outpost.model.clock.HybridClock;
-import dev.outpost.model.merge.ChangeApplication;
-import dev.outpost.model.merge.ClockRelabel;
-import dev.outpost.model.merge.RowConflicts;
-import dev.outpost.model.order.ApplyOrder;
 import dev.outpost.model.schema.Schema;
 import dev.outpost.model.wire.SyncRequest;
 import dev.outpost.model.wire.SyncResponse;
 import dev.outpost.model.wire.WireCodec;
 import dev.outpost.model.wire.WireLimits;
-import java.time.Instant;
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.Set;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
@@ -66,13 +52,11 @@ public final class SyncClient {
     private final String deviceId;
     private final Schema schema;
     private final Transactions tx;
-    private final RowStates states;
     private final ChangeLog log;
     private final Settings settings;
-    private final DeviceClock clock;
     private final SyncLink link;
     private final WireCodec codec;
-    private final LongSupplier wallMs;
+    private final SyncLedger ledger;
     private Consumer<List<String>> assignments = a -> {};
     private Runnable afterSync = () -> {};
 
@@ -89,13 +73,12 @@ public final class SyncClient {
         this.deviceId = deviceId;
         this.schema = schema;
         this.tx = tx;
-        this.states = new RowStates(schema, rows);
         this.log = log;
         this.settings = settings;
-        this.clock = clock;
         this.link = link;
         this.codec = new WireCodec(schema, WireLimits.DEFAULT);
-        this.wallMs = wallMs;
+        this.ledger =
+                new SyncLedger(deviceId, schema, tx, new RowStates(schema, rows), log, settings, clock, codec, wallMs);
     }
 
     /** Receives the model assignments of every answer, before the page is applied. */
@@ -122,26 +105,14 @@ public final class SyncClient {
             // Changes an earlier sync set aside for clock skew go out again: time has passed, or they are re-stamped.
             tx.inTransaction(() -> log.requeueRefused(ErrorCode.CLOCK_SKEW.key()));
             round.run(fetcher);
-            tx.run(() -> {
-                settings.put(
-                        Setting.LAST_SYNC_AT,
-                        Instant.ofEpochMilli(wallMs.getAsLong()).toString());
-                settings.put(Setting.LAST_SYNC_ERROR, "");
-                // Bases are kept only for rows whose changes the service has not accepted yet.
-                Set<String> unsent = new HashSet<>();
-                for (LoggedChange l : log.findUnsent()) {
-                    Change c = codec.decodeChange(l.change());
-                    unsent.add(RowStates.key(c.table(), c.rowId()));
-                }
-                states.dropBasesExcept(unsent);
-            });
+            ledger.completed();
         } catch (DeviceException e) {
             if (e.exitCode() == ExitCode.UNREACHABLE || e.exitCode() == ExitCode.REFUSED) {
-                recordError(e.getMessage());
+                ledger.recordError(e.getMessage());
             }
             throw e;
         } catch (OutpostException e) {
-            recordError(e.getMessage());
+            ledger.recordError(e.getMessage());
             throw new DeviceException(
                     ExitCode.UNREACHABLE, "the server's answer could not be read: " + e.getMessage(), e);
         } finally {
@@ -185,7 +156,7 @@ public final class SyncClient {
                     reply = await(nextPage);
                     nextPage = null;
                 } else {
-                    Batch next = pushHeld != null ? Batch.NONE : nextBatch(batchMax);
+                    SyncLedger.Batch next = pushHeld != null ? SyncLedger.Batch.NONE : ledger.nextBatch(batchMax);
                     batch = next.changes();
                     fresh = next.fresh();
                     if (batch.isEmpty() && !more) {
@@ -216,7 +187,7 @@ public final class SyncClient {
                                 () -> link.exchange(request(null, cursor, List.of())), fetcher);
                     }
                     assignments.accept(response.modelAssignments());
-                    int[] applied = apply(batch, response);
+                    int[] applied = ledger.apply(batch, response);
                     orphans += applied[0];
                     pushed += applied[1];
                     pulled += response.changes().size();
@@ -253,7 +224,7 @@ public final class SyncClient {
                         });
                     } else {
                         batchMax = Math.max(1, batch.size() / 2);
-                        forgetBatch(batch); // never sent with an answer missing: the service applied none of it
+                        ledger.forgetBatch(batch); // never sent with an answer missing: the service applied none of it
                     }
                     return;
                 }
@@ -261,7 +232,7 @@ public final class SyncClient {
                     // The id belongs to another device, so the service never applied it for this one: the same
                     // changes go out under a new id (once per sync).
                     batchIdRenewed = true;
-                    forgetBatch(batch);
+                    ledger.forgetBatch(batch);
                     return;
                 }
                 throw refusedWhole(p);
@@ -270,16 +241,16 @@ public final class SyncClient {
                 // Once per sync: a second clock-skew answer (a server whose replicas disagree, say) sets the
                 // changes aside instead, and the next sync tries again.
                 restampTried = true;
-                int[] done = restamp(batch, p);
+                int[] done = ledger.restamp(batch, p);
                 refused += done[0];
                 restamped += done[1];
             } else {
-                refused += setAside(batch, p);
+                refused += ledger.setAside(batch, p);
             }
         }
     }
 
-    private static DeviceException refusedWhole(Problem p) {
+    static DeviceException refusedWhole(Problem p) {
         return new DeviceException(ExitCode.REFUSED, "refused by the server: " + p.detail() + " [" + p.code() + "]");
     }
 
@@ -308,115 +279,6 @@ public final class SyncClient {
         }
     }
 
-    /** A batch to push; {@code fresh} when it was made now, so no request has carried it yet. */
-    private record Batch(List<LoggedChange> changes, boolean fresh) {
-        static final Batch NONE = new Batch(List.of(), false);
-    }
-
-    /**
-     * The pending changes to push next: the unacknowledged batch if there is one (whole, as it was sent before), else
-     * a new one of at most {@code changesMax} changes and {@link #BATCH_BYTES_MAX} bytes.
-     */
-    private Batch nextBatch(int changesMax) {
-        return tx.inTransaction(() -> {
-            List<LoggedChange> pending = log.findPending(changesMax);
-            if (pending.isEmpty()) {
-                return Batch.NONE;
-            }
-            String open = pending.getFirst().batchId();
-            if (open != null) {
-                return new Batch(log.findBatch(open), false);
-            }
-            List<LoggedChange> fresh = new ArrayList<>();
-            long bytes = 0;
-            for (LoggedChange l : pending) {
-                if (l.batchId() != null) {
-                    break;
-                }
-                bytes += l.change().length();
-                if (!fresh.isEmpty() && bytes > BATCH_BYTES_MAX) {
-                    break;
-                }
-                fresh.add(l);
-            }
-            String batchId = deviceId + "-" + UUID.randomUUID();
-            log.assignBatch(fresh.stream().map(LoggedChange::seq).toList(), batchId);
-            return new Batch(
-                    fresh.stream()
-                            .map(l -> new LoggedChange(l.seq(), l.change(), batchId, l.status(), l.code(), l.message()))
-                            .toList(),
-                    true);
-        });
-    }
-
-    private void forgetBatch(List<LoggedChange> batch) {
-        tx.run(() -> log.clearBatch(batch.stream().map(LoggedChange::seq).toList()));
-    }
-
-    /**
-     * Marks the pushed batch sent (it always goes out whole under its id, so an acknowledgement, new or duplicate,
-     * covers all of it), applies the pulled page and stores the cursor, in one transaction; returns {orphans, changes
-     * marked sent}.
-     */
-    private int[] apply(List<LoggedChange> batch, SyncResponse response) {
-        return tx.inTransaction(() -> {
-            List<LoggedChange> settled = batch;
-            log.markSent(settled.stream().map(LoggedChange::seq).toList());
-            boolean bases = states.hasBases();
-            Hlc shared = clock.shared();
-            for (LoggedChange l : settled) {
-                Change c = codec.decodeChange(l.change());
-                shared = Hlc.max(shared, c.clock());
-                if (bases) {
-                    states.advanceBase(c);
-                }
-            }
-            for (Change c : response.changes()) {
-                shared = Hlc.max(shared, c.clock());
-            }
-            clock.saveShared(shared);
-            clock.noteServerTime(response.serverTimeMs(), DeviceClock.AHEAD_NOTICED_MS);
-            List<Change> ordered = ApplyOrder.sort(schema, response.changes());
-            ChangeApplication.Result result = ChangeApplication.apply(schema, ordered, states::get);
-            if (!result.mismatches().isEmpty()) {
-                ChangeApplication.ScopeMismatch m = result.mismatches().getFirst();
-                throw new OutpostException(
-                        ErrorCode.SCOPE_CHANGE,
-                        "a pulled change puts " + m.key() + " in scope '" + m.given() + "'; here it is in '"
-                                + m.rowScope() + "'");
-            }
-            HybridClock now = clock.current();
-            for (Change c : ordered) {
-                if (bases) {
-                    states.advanceBase(c);
-                }
-                now.receive(c.clock());
-            }
-            Map<String, Boolean> present = new HashMap<>();
-            result.rows()
-                    .forEach((key, touched) -> present.put(
-                            key,
-                            !RowConflicts.isDeleted(schema.table(touched.after().table()), touched.after())));
-            int orphans = ApplyOrder.findOrphans(
-                            schema,
-                            ordered,
-                            (t, id) -> present.computeIfAbsent(
-                                    RowStates.key(t, id),
-                                    k -> states.get(t, id)
-                                            .map(r -> !RowConflicts.isDeleted(schema.table(t), r))
-                                            .orElse(false)))
-                    .size();
-            for (ChangeApplication.Touched touched : result.rows().values()) {
-                if (touched.changed()) {
-                    states.save(touched.after());
-                }
-            }
-            clock.save(now.last());
-            settings.put(Setting.CURSOR, response.cursor());
-            return new int[] {orphans, settled.size()};
-        });
-    }
-
     /** The reply a background fetch got, or what it failed with. */
     private static SyncLink.Reply await(CompletableFuture<SyncLink.Reply> page) {
         try {
@@ -434,73 +296,5 @@ public final class SyncClient {
         return p.serverTimeMs() > 0
                 && p.maxClockSkewMs() >= 0
                 && p.refused().stream().anyMatch(r -> ErrorCode.CLOCK_SKEW.key().equals(r.code()));
-    }
-
-    /**
-     * Re-stamps every change this device has not had accepted whose clock runs past what the server accepts now, and
-     * the rows that hold those clocks ({@link Restamp}), in one transaction; sets aside the batch's refusals of other
-     * kinds. Returns {set aside, re-stamped}. The device's wall clock is then corrected by the offset the server's
-     * time shows.
-     */
-    private int[] restamp(List<LoggedChange> batch, Problem p) {
-        return tx.inTransaction(() -> {
-            int setAside = 0;
-            for (Problem.Refused r : p.refused()) {
-                if (!ErrorCode.CLOCK_SKEW.key().equals(r.code()) && r.index() >= 0 && r.index() < batch.size()) {
-                    log.markRefused(batch.get(r.index()).seq(), r.code(), r.message());
-                    setAside++;
-                }
-            }
-            log.clearBatch(batch.stream().map(LoggedChange::seq).toList());
-            List<LoggedChange> unsent = log.findUnsent();
-            List<Change> decoded = new ArrayList<>(unsent.size());
-            for (LoggedChange l : unsent) {
-                decoded.add(codec.decodeChange(l.change()));
-            }
-            Restamp.Mapping mapping =
-                    Restamp.plan(decoded, deviceId, p.serverTimeMs() + p.maxClockSkewMs(), clock.shared());
-            Map<String, Change> rowsTouched = new LinkedHashMap<>();
-            int restamped = 0;
-            for (int i = 0; i < unsent.size(); i++) {
-                Change c = decoded.get(i);
-                Change moved = ClockRelabel.change(c, mapping::apply);
-                if (moved.equals(c)) {
-                    continue;
-                }
-                log.rewrite(unsent.get(i).seq(), codec.encodeChange(moved));
-                rowsTouched.putIfAbsent(RowStates.key(c.table(), c.rowId()), c);
-                restamped++;
-            }
-            for (Change c : rowsTouched.values()) {
-                states.get(c.table(), c.rowId()).ifPresent(row -> states.save(ClockRelabel.row(row, mapping::apply)));
-            }
-            if (mapping.last() != null) {
-                clock.save(mapping.last());
-            }
-            clock.noteServerTime(p.serverTimeMs(), 0);
-            return new int[] {setAside, restamped};
-        });
-    }
-
-    /** Sets the refused changes aside; the others get a new batch id on the next round. */
-    private int setAside(List<LoggedChange> batch, Problem p) {
-        return tx.inTransaction(() -> {
-            int n = 0;
-            for (Problem.Refused r : p.refused()) {
-                if (r.index() >= 0 && r.index() < batch.size()) {
-                    log.markRefused(batch.get(r.index()).seq(), r.code(), r.message());
-                    n++;
-                }
-            }
-            if (n == 0) {
-                throw refusedWhole(p);
-            }
-            log.clearBatch(batch.stream().map(LoggedChange::seq).toList());
-            return n;
-        });
-    }
-
-    private void recordError(String message) {
-        tx.run(() -> settings.put(Setting.LAST_SYNC_ERROR, message));
     }
 }
