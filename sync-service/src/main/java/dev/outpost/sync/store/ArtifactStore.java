@@ -1,9 +1,9 @@
 package dev.outpost.sync.store;
 
 import dev.outpost.model.ErrorCode;
+import dev.outpost.model.OutpostException;
 import dev.outpost.model.artifact.ChunkRef;
 import dev.outpost.model.artifact.Manifest;
-import dev.outpost.sync.api.Problem;
 import io.smallrye.mutiny.Uni;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.mutiny.sqlclient.Pool;
@@ -103,7 +103,7 @@ public class ArtifactStore {
                         }))
                 .map(rows -> version(rows.iterator().next()))
                 .onFailure(e -> e instanceof PgException pg && "23505".equals(pg.getSqlState()))
-                .transform(e -> new Problem(
+                .transform(e -> new OutpostException(
                         ErrorCode.ALREADY_EXISTS,
                         m.artifact() + " version " + m.version() + " exists; versions are immutable"));
     }

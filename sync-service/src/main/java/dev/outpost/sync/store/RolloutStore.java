@@ -1,8 +1,8 @@
 package dev.outpost.sync.store;
 
 import dev.outpost.model.ErrorCode;
+import dev.outpost.model.OutpostException;
 import dev.outpost.model.rollout.RolloutState;
-import dev.outpost.sync.api.Problem;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Row;
@@ -55,7 +55,7 @@ public class RolloutStore {
                         .flatMap(r -> event(tx, r.id(), actor, "create", r.state(), "version " + version)
                                 .replaceWith(r)))
                 .onFailure(e -> e instanceof PgException pg && "23505".equals(pg.getSqlState()))
-                .transform(e -> new Problem(
+                .transform(e -> new OutpostException(
                         ErrorCode.ALREADY_EXISTS, artifact + " has a rollout in flight; finish or roll it back first"));
     }
 
@@ -100,7 +100,8 @@ public class RolloutStore {
                         from.openWaves())))
                 .flatMap(rows -> {
                     if (rows.size() == 0) {
-                        throw new Problem(ErrorCode.STALE_RESOLUTION, "the rollout changed meanwhile; look again");
+                        throw new OutpostException(
+                                ErrorCode.STALE_RESOLUTION, "the rollout changed meanwhile; look again");
                     }
                     RolloutRow r = row(rows.iterator().next());
                     return event(tx, id, actor, action, to, detail).replaceWith(r);
