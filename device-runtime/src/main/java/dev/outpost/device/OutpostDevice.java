@@ -5,6 +5,7 @@ import dev.outpost.device.home.DeviceHome;
 import dev.outpost.device.http.HttpSyncLink;
 import dev.outpost.device.http.SyncTransport;
 import dev.outpost.device.model.ArtifactClient;
+import dev.outpost.device.model.ArtifactLink;
 import dev.outpost.device.model.ModelUpdater;
 import dev.outpost.device.rows.Rows;
 import dev.outpost.device.sqlite.SqliteChangeLog;
@@ -202,14 +203,13 @@ public final class OutpostDevice implements AutoCloseable {
 
     /** Model installs with the given clock for assignment expiry. */
     public ModelUpdater models(LongSupplier clockMs) {
+        return models(new ArtifactClient(server(), home.credential()), clockMs);
+    }
+
+    /** Model installs over {@code link} (tests give an in-memory one). */
+    public ModelUpdater models(ArtifactLink link, LongSupplier clockMs) {
         return new ModelUpdater(
-                db,
-                new SqliteModelState(db),
-                new SqliteReports(db),
-                settings,
-                home.models(),
-                new ArtifactClient(server(), home.credential()),
-                clockMs);
+                db, new SqliteModelState(db), new SqliteReports(db), settings, home.models(), link, clockMs);
     }
 
     public DeviceStatus status() {

@@ -24,7 +24,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * reached, or keeps failing, is {@link ExitCode#UNREACHABLE}; a refusal (4xx) is {@link ExitCode#REFUSED} with the
  * problem's code and message.
  */
-public final class ArtifactClient {
+public final class ArtifactClient implements ArtifactLink {
     /** Attempts per download before the install stops (it resumes from there next time). */
     static final int ATTEMPTS_MAX = 6;
 
@@ -39,6 +39,7 @@ public final class ArtifactClient {
         this.token = token;
     }
 
+    @Override
     public long bytesDownloaded() {
         return bytesDownloaded.get();
     }
@@ -48,6 +49,7 @@ public final class ArtifactClient {
      * length is read straight into an array of that size: frames are up to a few hundred KB, and every extra copy
      * is heap the garbage collector has to find room for.
      */
+    @Override
     public byte[] fetch(String path, int maxBytes) {
         InArray body = new InArray(path, maxBytes);
         download(path, maxBytes, body);
@@ -59,6 +61,7 @@ public final class ArtifactClient {
      * documents that grow with a model, such as its manifest. A failed write to the file is an
      * {@link UncheckedIOException} (not retried: it is the device's storage, not the link).
      */
+    @Override
     public void fetchTo(String path, long maxBytes, Path file) {
         try (FileChannel out = FileChannel.open(
                 file, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
@@ -227,6 +230,7 @@ public final class ArtifactClient {
     }
 
     /** A small JSON GET (signing key, assignments). */
+    @Override
     public String getJson(String path) {
         return new String(fetch(path, 1 << 20), StandardCharsets.UTF_8);
     }
@@ -235,6 +239,7 @@ public final class ArtifactClient {
      * POSTs a JSON body; returns the answer's status, or -1 when no answer came. Never throws: the caller decides what
      * becomes of the body.
      */
+    @Override
     public int postJson(String path, String json) {
         String[] headers = {"Authorization", "Bearer " + token, "Content-Type", "application/json"};
         byte[] body = json.getBytes(StandardCharsets.UTF_8);

@@ -31,13 +31,13 @@ import java.util.Optional;
  * assemble the slot ({@link SlotAssembly}) and hand it to {@link Activation}.
  */
 final class Download {
-    private final ArtifactClient client;
+    private final ArtifactLink client;
     private final Transactions tx;
     private final ModelState state;
     private final SlotAssembly assembly;
     private final Activation activation;
 
-    Download(ArtifactClient client, Transactions tx, ModelState state, SlotAssembly assembly, Activation activation) {
+    Download(ArtifactLink client, Transactions tx, ModelState state, SlotAssembly assembly, Activation activation) {
         this.client = client;
         this.tx = tx;
         this.state = state;

@@ -54,7 +54,7 @@ public final class ModelUpdater {
     private final Download download;
     private final Settings settings;
     private final Path modelsRoot;
-    private final ArtifactClient client;
+    private final ArtifactLink client;
     private final LongSupplier clockMs;
 
     /** Where an update got to, for a progress bar. */
@@ -107,7 +107,7 @@ public final class ModelUpdater {
             ReportStore reports,
             Settings settings,
             Path modelsRoot,
-            ArtifactClient client,
+            ArtifactLink client,
             LongSupplier clockMs) {
         this.tx = tx;
         this.state = state;

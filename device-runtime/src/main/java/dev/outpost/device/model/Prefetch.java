@@ -23,7 +23,7 @@ final class Prefetch implements AutoCloseable {
     static final int THREADS = 4;
     static final int FRAME_BYTES_MAX = FastCdc.MAX_BYTES + FastCdc.MAX_BYTES / 8 + 1024;
 
-    private final ArtifactClient client;
+    private final ArtifactLink client;
     private final Manifest target;
     private final List<Step> steps;
     private final ExecutorService pool = Executors.newFixedThreadPool(
@@ -31,7 +31,7 @@ final class Prefetch implements AutoCloseable {
     private final Map<Integer, Future<byte[]>> inflight = new HashMap<>();
     private int next;
 
-    Prefetch(ArtifactClient client, Manifest target, List<Step> steps, int from) {
+    Prefetch(ArtifactLink client, Manifest target, List<Step> steps, int from) {
         this.client = client;
         this.target = target;
         this.steps = steps;

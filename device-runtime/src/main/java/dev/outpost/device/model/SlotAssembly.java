@@ -39,13 +39,13 @@ final class SlotAssembly {
     /** The reference buffer grows by this much (64 KiB) at a time. */
     private static final int REFERENCE_GROWTH = 64 * 1024;
 
-    private final ArtifactClient client;
+    private final ArtifactLink client;
     private final Transactions tx;
     private final ModelState state;
     /** Where a delta's reference chunks are read, for the length of one install's download (up to 1 MiB). */
     private byte[] referenceBuffer;
 
-    SlotAssembly(ArtifactClient client, Transactions tx, ModelState state) {
+    SlotAssembly(ArtifactLink client, Transactions tx, ModelState state) {
         this.client = client;
         this.tx = tx;
         this.state = state;

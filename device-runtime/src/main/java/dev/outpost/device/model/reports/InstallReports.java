@@ -2,7 +2,7 @@ package dev.outpost.device.model.reports;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
-import dev.outpost.device.model.ArtifactClient;
+import dev.outpost.device.model.ArtifactLink;
 import dev.outpost.device.store.ReportStore;
 import dev.outpost.device.store.Transactions;
 import java.io.IOException;
@@ -21,9 +21,9 @@ public final class InstallReports {
 
     private final Transactions tx;
     private final ReportStore store;
-    private final ArtifactClient client;
+    private final ArtifactLink client;
 
-    public InstallReports(Transactions tx, ReportStore store, ArtifactClient client) {
+    public InstallReports(Transactions tx, ReportStore store, ArtifactLink client) {
         this.tx = tx;
         this.store = store;
         this.client = client;
