@@ -25,7 +25,8 @@ import java.util.function.LongSupplier;
  * The sync protocol's server side in memory, for testing the device's sync client against faults (docs/protocol.md):
  * a batch is checked whole (scopes, clocks), applied once per batch id, and the feed is served after a cursor without
  * echoing the device's own changes. With {@link #faults} on, a seeded random share of exchanges loses its answer
- * (before or after applying), fails with 5xx, is refused with 409, 413 or 426, acknowledges another batch, or serves
+ * (before or after applying), fails with 5xx, is refused with 409, 413 or 426 (or per change with 403, 409 or 422),
+ * acknowledges another batch, or serves
  * a page cut short and shuffled.
  */
 final class FakeSyncServer implements SyncLink {
@@ -153,13 +154,21 @@ final class FakeSyncServer implements SyncLink {
             return null;
         }
         boolean skew = refused.stream().anyMatch(r -> r.code().equals(ErrorCode.CLOCK_SKEW.key()));
+        // The service answers a refusal with a per-change list as 403, 409 or 422 by the first refusal's kind; the
+        // device must go by the list, whatever the status.
+        int status = skew ? 409 : faults && chance(2) ? 422 : 403;
         return new Problem(
-                skew ? 409 : 403,
+                status,
                 refused.getFirst().code(),
                 refused.size() + " changes refused",
                 refused,
                 now,
                 skew ? SKEW_MAX_MS : -1);
+    }
+
+    /** One in {@code n}. */
+    private boolean chance(int n) {
+        return random.nextInt(n) == 0;
     }
 
     private int apply(String deviceId, List<Change> changes) {

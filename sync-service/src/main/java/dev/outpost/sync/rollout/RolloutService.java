@@ -216,8 +216,9 @@ public class RolloutService {
                                     : next.reason().isEmpty() ? "wave-not-healthy" : "wave-healthy";
             return store.transition(r.id(), r.state(), next, "system", action, next.reason())
                     .invoke(x -> current = new Current(List.of(), 0))
-                    .onFailure(Problem.class)
-                    .recoverWithUni(e -> row(r.id())); // another replica moved it first: its result stands
+                    // Another replica moved it first (the store's version check): its result stands.
+                    .onFailure(e -> e instanceof OutpostException o && o.code() == ErrorCode.STALE_RESOLUTION)
+                    .recoverWithUni(e -> row(r.id()));
         });
     }
 
