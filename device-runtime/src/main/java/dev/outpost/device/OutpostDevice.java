@@ -7,6 +7,7 @@ import dev.outpost.device.http.SyncTransport;
 import dev.outpost.device.model.ArtifactClient;
 import dev.outpost.device.model.ArtifactLink;
 import dev.outpost.device.model.ModelUpdater;
+import dev.outpost.device.rows.RowStates;
 import dev.outpost.device.rows.Rows;
 import dev.outpost.device.sqlite.SqliteChangeLog;
 import dev.outpost.device.sqlite.SqliteDatabase;
@@ -14,6 +15,7 @@ import dev.outpost.device.sqlite.SqliteModelState;
 import dev.outpost.device.sqlite.SqliteReports;
 import dev.outpost.device.sqlite.SqliteRows;
 import dev.outpost.device.sqlite.SqliteSettings;
+import dev.outpost.device.sqlite.SqliteTypedTables;
 import dev.outpost.device.store.ChangeLog;
 import dev.outpost.device.store.Settings;
 import dev.outpost.device.store.Settings.Setting;
@@ -49,6 +51,7 @@ public final class OutpostDevice implements AutoCloseable {
     private final ChangeLog log;
     private final DeviceClock clock;
     private final Rows rows;
+    private final SqliteTypedTables typed;
     private final WireCodec codec;
     private final LongSupplier wallMs;
 
@@ -65,7 +68,9 @@ public final class OutpostDevice implements AutoCloseable {
                         ExitCode.STORAGE,
                         "the device home " + home.dir() + " has no device id: its database is damaged"));
         this.clock = new DeviceClock(deviceId, settings, log, codec, wallMs);
-        this.rows = new Rows(schema, db, new SqliteRows(db), log, settings, clock);
+        this.typed = new SqliteTypedTables(db, home.database(), schema.scopeColumn());
+        this.rows = new Rows(schema, db, new SqliteRows(db), log, settings, clock, typed);
+        keepTypedTables();
     }
 
     /** Creates a device home. Learns the device's scopes from the server if it answers; works offline too. */
@@ -191,7 +196,7 @@ public final class OutpostDevice implements AutoCloseable {
     /** A sync client over {@code link} (tests give an in-memory one). */
     public SyncClient syncClient(SyncLink link) {
         ModelUpdater models = models();
-        return new SyncClient(deviceId, schema, db, new SqliteRows(db), log, settings, clock, link, wallMs)
+        return new SyncClient(deviceId, schema, db, new SqliteRows(db), typed, log, settings, clock, link, wallMs)
                 .onAssignments(models::rememberAssignments)
                 .afterSync(models::flushReports);
     }
@@ -225,12 +230,33 @@ public final class OutpostDevice implements AutoCloseable {
                 clock.offsetMs()));
     }
 
+    /**
+     * Creates the typed tables the schema names, or adds the columns they lack, and fills the ones created from the
+     * stored rows, in one transaction; skipped at once when the schema is the one they were made for (every command
+     * opens the device).
+     */
+    private void keepTypedTables() {
+        String made = "schema " + schema.version() + " "
+                + Integer.toHexString(SchemaLoader.toJson(schema).hashCode());
+        db.run(() -> {
+            if (settings.get(Setting.TYPED_TABLES).filter(made::equals).isPresent()) {
+                return;
+            }
+            RowStates states = new RowStates(schema, new SqliteRows(db), typed);
+            for (String table : typed.ensure(schema)) {
+                states.fillTyped(table);
+            }
+            settings.put(Setting.TYPED_TABLES, made);
+        });
+    }
+
     private String server() {
         return db.inTransaction(() -> settings.get(Setting.SERVER).orElse(""));
     }
 
     @Override
     public void close() {
+        typed.close();
         db.close();
     }
 }

@@ -94,4 +94,14 @@ final class CommandSpecs {
                 .description(description)
                 .build();
     }
+
+    /** Positional {@code index} and everything after it, possibly nothing. */
+    static PositionalParamSpec optionalRest(int index, String label) {
+        return PositionalParamSpec.builder()
+                .index(index + "..*")
+                .arity("0..*")
+                .paramLabel(label)
+                .type(String[].class)
+                .build();
+    }
 }

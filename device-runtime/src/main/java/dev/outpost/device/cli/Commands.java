@@ -248,4 +248,12 @@ final class Commands {
         }
         return all.getFirst();
     }
+
+    static int query(Invocation in, OutpostDevice device) {
+        String[] params = in.positional(1);
+        for (Map<String, Object> row : device.rows().query(in.positional(0), in.values(params))) {
+            in.out().println(Json.queryRow(row));
+        }
+        return 0;
+    }
 }

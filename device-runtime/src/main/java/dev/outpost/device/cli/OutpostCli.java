@@ -139,6 +139,15 @@ public final class OutpostCli {
                 }));
         add(
                 root,
+                command(
+                                "query",
+                                "Read-only SQL over the typed tables (one per schema table), one JSON object per row;"
+                                        + " ? parameters follow the query.")
+                        .addPositional(positional(0, "<sql>"))
+                        .addPositional(optionalRest(1, "PARAM")),
+                onDevice(Commands::query));
+        add(
+                root,
                 command("refused", "Changes the server refused, with its reasons; 'retry' or 'discard' each.")
                         .addOption(flag("--json", "a JSON array")),
                 onDevice(Commands::refused));

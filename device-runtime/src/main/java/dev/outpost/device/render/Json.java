@@ -18,6 +18,7 @@ import java.io.StringWriter;
 import java.io.UncheckedIOException;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The one JSON rendering of what the device shows, shared by the command line and the local API (Jackson's streaming
@@ -259,6 +260,43 @@ public final class Json {
             g.writeNumberField("restamped", r.restamped());
             g.writeEndObject();
         });
+    }
+
+    /** A row a query answered: its columns by name, numbers as numbers, text as strings. */
+    public static String queryRow(Map<String, Object> row) {
+        return render(g -> writeQueryRow(g, row));
+    }
+
+    public static String queryRows(List<Map<String, Object>> rows) {
+        return render(g -> {
+            g.writeStartArray();
+            for (Map<String, Object> row : rows) {
+                writeQueryRow(g, row);
+            }
+            g.writeEndArray();
+        });
+    }
+
+    private static void writeQueryRow(JsonGenerator g, Map<String, Object> row) throws IOException {
+        g.writeStartObject();
+        for (Map.Entry<String, Object> e : row.entrySet()) {
+            g.writeFieldName(e.getKey());
+            Object v = e.getValue();
+            if (v == null) {
+                g.writeNull();
+            } else if (v instanceof Integer i) {
+                g.writeNumber(i);
+            } else if (v instanceof Long l) {
+                g.writeNumber(l);
+            } else if (v instanceof Double d) {
+                g.writeNumber(d);
+            } else if (v instanceof byte[] b) {
+                g.writeBinary(b);
+            } else {
+                g.writeString(v.toString());
+            }
+        }
+        g.writeEndObject();
     }
 
     /** An error as the local API answers it. */

@@ -1,6 +1,7 @@
 package dev.outpost.device.rows;
 
 import dev.outpost.device.store.RowStore;
+import dev.outpost.device.store.TypedTables;
 import dev.outpost.model.change.Change;
 import dev.outpost.model.merge.RowConflicts;
 import dev.outpost.model.merge.RowMerge;
@@ -21,11 +22,13 @@ import java.util.Optional;
 public final class RowStates {
     private final Schema schema;
     private final RowStore store;
+    private final TypedTables typed;
     private final RowStateCodec codec;
 
-    public RowStates(Schema schema, RowStore store) {
+    public RowStates(Schema schema, RowStore store, TypedTables typed) {
         this.schema = schema;
         this.store = store;
+        this.typed = typed;
         this.codec = new RowStateCodec(schema);
     }
 
@@ -38,15 +41,34 @@ public final class RowStates {
         return get(table, id).orElseGet(() -> RowState.empty(table, id, scope));
     }
 
+    /** Saves the row, and its typed row with it (removed while the row is deleted). */
     public void save(RowState row) {
         Table t = schema.table(row.table());
-        store.putRow(
-                row.table(),
-                row.id(),
-                row.scope(),
-                codec.encode(row),
-                RowConflicts.isDeleted(t, row),
-                RowConflicts.of(t, row).size());
+        boolean deleted = RowConflicts.isDeleted(t, row);
+        int conflicts = RowConflicts.of(t, row).size();
+        store.putRow(row.table(), row.id(), row.scope(), codec.encode(row), deleted, conflicts);
+        if (deleted) {
+            typed.delete(row.table(), row.id());
+        } else {
+            typed.put(t, row.id(), row.scope(), TypedValues.of(t, row), conflicts);
+        }
+    }
+
+    /** Fills a typed table from the stored rows (a table just created, or rebuilt). */
+    public int fillTyped(String table) {
+        int n = 0;
+        Table t = schema.table(table);
+        for (RowStore.StoredRow s : store.findRows(table, false)) {
+            RowState row = codec.decode(table, s.id(), s.scope(), s.state());
+            typed.put(
+                    t,
+                    row.id(),
+                    row.scope(),
+                    TypedValues.of(t, row),
+                    RowConflicts.of(t, row).size());
+            n++;
+        }
+        return n;
     }
 
     /** Keeps {@code before} as the row's base unless one is kept already (called before a local write). */
@@ -86,6 +108,7 @@ public final class RowStates {
         }
         if (base.get().isEmpty() && remaining.isEmpty()) {
             store.deleteRow(table, id);
+            typed.delete(table, id);
             return true;
         }
         Table t = schema.table(table);

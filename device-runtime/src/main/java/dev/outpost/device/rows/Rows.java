@@ -11,6 +11,7 @@ import dev.outpost.device.store.RowStore;
 import dev.outpost.device.store.Settings;
 import dev.outpost.device.store.Settings.Setting;
 import dev.outpost.device.store.Transactions;
+import dev.outpost.device.store.TypedTables;
 import dev.outpost.model.OutpostException;
 import dev.outpost.model.change.Change;
 import dev.outpost.model.change.ChangeValidator;
@@ -46,17 +47,26 @@ public final class Rows {
     private final Schema schema;
     private final Transactions tx;
     private final RowStore store;
+    private final TypedTables typed;
     private final RowStates states;
     private final ChangeLog log;
     private final Settings settings;
     private final DeviceClock clock;
     private final WireCodec codec;
 
-    public Rows(Schema schema, Transactions tx, RowStore store, ChangeLog log, Settings settings, DeviceClock clock) {
+    public Rows(
+            Schema schema,
+            Transactions tx,
+            RowStore store,
+            ChangeLog log,
+            Settings settings,
+            DeviceClock clock,
+            TypedTables typed) {
         this.schema = schema;
         this.tx = tx;
         this.store = store;
-        this.states = new RowStates(schema, store);
+        this.typed = typed;
+        this.states = new RowStates(schema, store, typed);
         this.log = log;
         this.settings = settings;
         this.clock = clock;
@@ -273,6 +283,17 @@ public final class Rows {
             }
             return out;
         });
+    }
+
+    /** Rows a query answers at most: a query that would answer more is refused (add a LIMIT). */
+    public static final int QUERY_ROWS_MAX = 10_000;
+
+    /**
+     * A read-only SQL query over the typed tables (device-runtime/README.md, "Typed tables"): one SELECT with {@code ?}
+     * parameters, reading nothing but the typed tables; anything else is refused with exit code 2, nothing changed.
+     */
+    public List<Map<String, Object>> query(String sql, List<String> params) {
+        return typed.query(schema, sql, params, QUERY_ROWS_MAX);
     }
 
     // ---------------------------------------------------------------- refused changes

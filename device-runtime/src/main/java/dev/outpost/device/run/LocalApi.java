@@ -83,6 +83,11 @@ public final class LocalApi {
                 body = Json.conflicts(rows.conflicts());
             } else if (p.length == 3 && p[2].equals("sync") && method.equals("POST")) {
                 body = Json.syncResult(device.syncClient().sync());
+            } else if (p.length == 3 && p[2].equals("query") && method.equals("POST")) {
+                Map<String, String> args = fields(read(x));
+                String sql = unquote(args.get("sql"), "sql");
+                List<String> params = args.containsKey("params") ? strings(args.get("params"), "params") : List.of();
+                body = Json.queryRows(rows.query(sql, params));
             } else if (p.length == 3 && p[2].equals("refused") && method.equals("GET")) {
                 body = Json.refused(rows.refused(), device.codec());
             } else if (p.length == 4 && p[2].equals("refused") && method.equals("DELETE")) {
@@ -116,11 +121,11 @@ public final class LocalApi {
                     && method.equals("POST")
                     && (p[5].equals("add") || p[5].equals("tag"))) {
                 Map<String, String> args = fields(read(x));
-                String field = unquote(args.get("field"));
+                String field = unquote(args.get("field"), "field");
                 if (p[5].equals("add")) {
                     rows.add(p[3], p[4], field, Long.parseLong(args.getOrDefault("n", "x")));
                 } else {
-                    rows.tag(p[3], p[4], field, strings(args.get("edits")));
+                    rows.tag(p[3], p[4], field, strings(args.get("edits"), "edits"));
                 }
                 worker.nudge();
                 body = Json.row(rows.get(p[3], p[4]).orElseThrow(), scope);
@@ -186,28 +191,33 @@ public final class LocalApi {
         return out;
     }
 
-    private static String unquote(String json) throws IOException {
+    /** The JSON string {@code json} (a member's raw text), named {@code member} in the error when it is not one. */
+    private static String unquote(String json, String member) throws IOException {
         if (json == null) {
-            throw new DeviceException(ExitCode.BAD_INPUT, "missing \"field\"");
+            throw new DeviceException(ExitCode.BAD_INPUT, "missing \"" + member + "\"");
         }
         try (JsonParser p = JSON.createParser(json)) {
             if (p.nextToken() != JsonToken.VALUE_STRING) {
-                throw new DeviceException(ExitCode.BAD_INPUT, "\"field\" must be a string");
+                throw new DeviceException(ExitCode.BAD_INPUT, "\"" + member + "\" must be a string");
             }
             return p.getText();
         }
     }
 
-    private static List<String> strings(String json) throws IOException {
+    /** The strings of the JSON array {@code json}; scalars other than strings are taken as their text. */
+    private static List<String> strings(String json, String member) throws IOException {
         List<String> out = new ArrayList<>();
         if (json == null) {
-            throw new DeviceException(ExitCode.BAD_INPUT, "missing \"edits\"");
+            throw new DeviceException(ExitCode.BAD_INPUT, "missing \"" + member + "\"");
         }
         try (JsonParser p = JSON.createParser(json)) {
             if (p.nextToken() != JsonToken.START_ARRAY) {
-                throw new DeviceException(ExitCode.BAD_INPUT, "\"edits\" must be an array like [\"+aphids\"]");
+                throw new DeviceException(ExitCode.BAD_INPUT, "\"" + member + "\" must be an array");
             }
-            while (p.nextToken() == JsonToken.VALUE_STRING) {
+            for (JsonToken t = p.nextToken(); t != JsonToken.END_ARRAY; t = p.nextToken()) {
+                if (t == null || t.isStructStart()) {
+                    throw new DeviceException(ExitCode.BAD_INPUT, "\"" + member + "\" must hold strings or numbers");
+                }
                 out.add(p.getText());
             }
         }

@@ -41,13 +41,9 @@ public final class SqliteChangeLog implements ChangeLog {
     }
 
     @Override
-    public Optional<String> getNewest() {
-        return sql(() -> {
-            try (var ps = db.prepared("select change from change_log order by seq desc limit 1");
-                    ResultSet rs = ps.statement().executeQuery()) {
-                return rs.next() ? Optional.of(rs.getString(1)) : Optional.empty();
-            }
-        });
+    public Optional<LoggedChange> getNewest() {
+        List<LoggedChange> found = query(COLUMNS + " order by seq desc limit 1");
+        return found.isEmpty() ? Optional.empty() : Optional.of(found.getFirst());
     }
 
     @Override

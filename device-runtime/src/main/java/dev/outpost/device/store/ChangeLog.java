@@ -27,7 +27,7 @@ public interface ChangeLog {
     void append(String changeJson);
 
     /** The entry appended last (the highest seq), if any: its clock is the newest this device stamped. */
-    Optional<String> getNewest();
+    Optional<LoggedChange> getNewest();
 
     /** The entry {@code seq}, or empty. */
     Optional<LoggedChange> get(long seq);

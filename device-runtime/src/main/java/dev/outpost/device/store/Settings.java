@@ -24,6 +24,8 @@ public interface Settings {
         CURSOR("cursor"),
         LAST_SYNC_AT("last_sync_at"),
         LAST_SYNC_ERROR("last_sync_error"),
+        /** Which schema the typed tables were last made for (version and a hash of its JSON form). */
+        TYPED_TABLES("typed_tables"),
         /** The pinned model signing key (base64 X.509 Ed25519). */
         MODEL_SIGNING_KEY("model.signing_key");
 

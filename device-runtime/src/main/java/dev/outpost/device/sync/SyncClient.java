@@ -10,6 +10,7 @@ import dev.outpost.device.store.RowStore;
 import dev.outpost.device.store.Settings;
 import dev.outpost.device.store.Settings.Setting;
 import dev.outpost.device.store.Transactions;
+import dev.outpost.device.store.TypedTables;
 import dev.outpost.model.ErrorCode;
 import dev.outpost.model.OutpostException;
 import dev.outpost.model.change.Change;
@@ -65,6 +66,7 @@ public final class SyncClient {
             Schema schema,
             Transactions tx,
             RowStore rows,
+            TypedTables typed,
             ChangeLog log,
             Settings settings,
             DeviceClock clock,
@@ -77,8 +79,8 @@ public final class SyncClient {
         this.settings = settings;
         this.link = link;
         this.codec = new WireCodec(schema, WireLimits.DEFAULT);
-        this.ledger =
-                new SyncLedger(deviceId, schema, tx, new RowStates(schema, rows), log, settings, clock, codec, wallMs);
+        this.ledger = new SyncLedger(
+                deviceId, schema, tx, new RowStates(schema, rows, typed), log, settings, clock, codec, wallMs);
     }
 
     /** Receives the model assignments of every answer, before the page is applied. */

@@ -13,6 +13,7 @@ import dev.outpost.device.rows.RowStates;
 import dev.outpost.device.sqlite.SqliteChangeLog;
 import dev.outpost.device.sqlite.SqliteDatabase;
 import dev.outpost.device.sqlite.SqliteRows;
+import dev.outpost.device.sqlite.SqliteTypedTables;
 import dev.outpost.device.store.ChangeLog;
 import dev.outpost.device.store.RowStore;
 import dev.outpost.model.change.Change;
@@ -203,7 +204,8 @@ class SyncRoundIT {
         Map<String, RowState> out = new TreeMap<>();
         try (SqliteDatabase db = SqliteDatabase.open(home.resolve(DeviceHome.DB_FILE))) {
             SqliteRows rows = new SqliteRows(db);
-            RowStates states = new RowStates(SCHEMA, rows);
+            RowStates states = new RowStates(
+                    SCHEMA, rows, new SqliteTypedTables(db, home.resolve(DeviceHome.DB_FILE), SCHEMA.scopeColumn()));
             db.run(() -> {
                 for (String table : SCHEMA.tables().keySet()) {
                     for (RowStore.StoredRow s : rows.findRows(table, true)) {

@@ -1,0 +1,36 @@
+package dev.outpost.device.store;
+
+import dev.outpost.model.schema.Schema;
+import dev.outpost.model.schema.Table;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The typed tables apps read (device-runtime/README.md, "Typed tables"): one per schema table, named as it, with
+ * {@code id}, the scope column, one column per field and {@code _conflicts}; a row is there while it is live (a deleted
+ * row is removed). Every method runs inside the caller's transaction and throws a {@code DeviceException} with exit
+ * code 5 when the store fails.
+ */
+public interface TypedTables {
+    /**
+     * Creates the typed tables the schema names and adds the columns they lack (additive only: nothing is dropped or
+     * retyped); returns the tables created, which the caller fills. Idempotent.
+     */
+    List<String> ensure(Schema schema);
+
+    /**
+     * Inserts or replaces a row: {@code values} holds one JDBC value (String, Long, or null) per column of the table,
+     * in schema order.
+     */
+    void put(Table table, String id, String scope, List<Object> values, int conflicts);
+
+    /** Removes a row (no-op when it is not there). */
+    void delete(String table, String id);
+
+    /**
+     * Runs a read-only query over the typed tables: {@code sql} must be one SELECT (or WITH) that reads only the typed
+     * tables of {@code schema}, else it is refused with exit code 2 and nothing runs. Rows come as column name to
+     * value (String, Long, Double or null), at most {@code rowsMax}.
+     */
+    List<Map<String, Object>> query(Schema schema, String sql, List<String> params, int rowsMax);
+}
