@@ -71,6 +71,24 @@ class ThreeOfficersIT extends WithService {
         }
         String crop = a.run("get", "crop_record", "c1").ok().out();
         assertEquals(10, TestJson.number(crop, "bags_harvested"), "every increment counts once: " + crop);
+        // An app's SQL over the typed tables sees on every tablet what get shows.
+        for (Outpost o : List.of(a, b, c, fresh)) {
+            String typed = o.run("query", "select id, stage, bags_harvested, pests from crop_record where id = ?", "c1")
+                    .ok()
+                    .out()
+                    .strip();
+            var row = TestJson.parse(typed);
+            assertEquals("c1", row.get("id").asText(), typed);
+            assertEquals(TestJson.number(crop, "stage"), row.get("stage").asLong(), o.home + ": " + typed);
+            assertEquals(
+                    TestJson.number(crop, "bags_harvested"),
+                    row.get("bags_harvested").asLong(),
+                    typed);
+            assertEquals(
+                    TestJson.texts(TestJson.parse(crop).get("pests")),
+                    TestJson.texts(TestJson.parse(row.get("pests").asText())),
+                    typed);
+        }
         assertEquals(
                 List.of("aphids", "stalk borer"),
                 TestJson.texts(TestJson.parse(crop).get("pests")),
