@@ -8,6 +8,8 @@ import dev.outpost.device.model.HealthCheck;
 import dev.outpost.device.model.ModelUpdater;
 import dev.outpost.device.render.Json;
 import dev.outpost.device.rows.RefusedChange;
+import dev.outpost.device.rows.RowRecord;
+import dev.outpost.device.rows.Rows;
 import dev.outpost.device.run.LocalApi;
 import dev.outpost.device.run.ModelWorker;
 import dev.outpost.device.run.SyncWorker;
@@ -254,6 +256,36 @@ final class Commands {
         for (Map<String, Object> row : device.rows().query(in.positional(0), in.values(params))) {
             in.out().println(Json.queryRow(row));
         }
+        return 0;
+    }
+
+    static int list(Invocation in, OutpostDevice device) {
+        String table = in.positional(0);
+        String scope = device.schema().scopeColumn();
+        String[] where = in.option("--where");
+        String order = in.option("--order");
+        Integer limit = in.option("--limit");
+        String after = in.option("--after");
+        boolean desc = in.flag("--desc");
+        List<RowRecord> rows;
+        if (where == null && order == null && limit == null && after == null && !desc) {
+            rows = device.rows().list(table);
+        } else {
+            Map<String, String> filters = new LinkedHashMap<>();
+            for (String w : in.values(where)) {
+                int eq = w.indexOf('=');
+                if (eq <= 0) {
+                    throw new DeviceException(ExitCode.BAD_INPUT, "'" + w + "' is not FIELD=VALUE");
+                }
+                filters.put(w.substring(0, eq), w.substring(eq + 1));
+            }
+            rows = device.rows()
+                    .find(
+                            table,
+                            new Rows.Selection(
+                                    filters, order, desc, limit == null ? Rows.LIST_LIMIT_DEFAULT : limit, after));
+        }
+        rows.forEach(r -> in.out().println(Json.row(r, scope)));
         return 0;
     }
 }

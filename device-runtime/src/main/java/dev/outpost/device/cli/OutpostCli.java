@@ -7,6 +7,7 @@ import dev.outpost.device.ExitCode;
 import dev.outpost.device.OutpostDevice;
 import dev.outpost.device.model.ModelUpdater;
 import dev.outpost.device.render.Json;
+import dev.outpost.device.rows.Rows;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -90,13 +91,23 @@ public final class OutpostCli {
         add(root, rowCommand("get", "One row as a JSON object."), onDevice(Commands::get));
         add(
                 root,
-                command("list", "Every row of a table, one JSON object per line.")
-                        .addPositional(positional(0, "<table>")),
-                onDevice((in, device) -> {
-                    String scope = device.schema().scopeColumn();
-                    device.rows().list(in.positional(0)).forEach(r -> in.out().println(Json.row(r, scope)));
-                    return 0;
-                }));
+                command(
+                                "list",
+                                "Rows of a table, one JSON object per line: every row by id, or those the options pick.")
+                        .addPositional(positional(0, "<table>"))
+                        .addOption(option(
+                                "--where",
+                                String[].class,
+                                "FIELD=VALUE (repeatable; VALUE as for put): rows that match"))
+                        .addOption(option("--order", String.class, "FIELD to order by (default: id)"))
+                        .addOption(flag("--desc", "descending order"))
+                        .addOption(option(
+                                "--limit",
+                                Integer.class,
+                                "rows at most (default " + Rows.LIST_LIMIT_DEFAULT + ", at most " + Rows.LIST_LIMIT_MAX
+                                        + ")"))
+                        .addOption(option("--after", String.class, "ID: the page after this row (the last one shown)")),
+                onDevice(Commands::list));
         add(root, rowCommand("delete", "Delete a row."), onDevice((in, device) -> {
             device.rows().delete(in.positional(0), in.positional(1));
             return 0;

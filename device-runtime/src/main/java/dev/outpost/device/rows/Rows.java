@@ -285,6 +285,49 @@ public final class Rows {
         });
     }
 
+    /** Rows a filtered list answers when no limit is given, and the most it may be asked for. */
+    public static final int LIST_LIMIT_DEFAULT = 1_000;
+
+    public static final int LIST_LIMIT_MAX = 10_000;
+
+    /**
+     * What a filtered list asks for: fields (or {@code id}, or the scope column) equal to values given as for
+     * {@code put}; ordered by a field (or {@code id}), descending if asked; at most {@code limit}; after the row
+     * {@code after} (the last id of the page before), or from the start when null.
+     */
+    public record Selection(Map<String, String> where, String order, boolean desc, int limit, String after) {}
+
+    /** The live rows a {@link Selection} picks, read through the typed table's indexes. */
+    public List<RowRecord> find(String table, Selection s) {
+        Table t = table(table);
+        if (s.limit() < 1 || s.limit() > LIST_LIMIT_MAX) {
+            throw bad("--limit is 1 to " + LIST_LIMIT_MAX);
+        }
+        String order = s.order() == null ? "id" : s.order();
+        if (!order.equals("id")) {
+            column(t, order);
+        }
+        Map<String, Object> where = new java.util.LinkedHashMap<>();
+        for (var w : s.where().entrySet()) {
+            String name = w.getKey();
+            if (name.equals("id")) {
+                where.put(name, w.getValue());
+            } else if (name.equals(schema.scopeColumn())) {
+                where.put(name, scopeValue(w.getValue()));
+            } else {
+                column(t, name);
+                where.put(name, TypedValues.jdbc(parseValue(table, name, w.getValue())));
+            }
+        }
+        return tx.inTransaction(() -> {
+            List<RowRecord> out = new ArrayList<>();
+            for (String id : typed.findIds(table, where, order, s.desc(), s.limit(), s.after())) {
+                states.get(table, id).ifPresent(r -> out.add(record(t, r)));
+            }
+            return out;
+        });
+    }
+
     /** Rows a query answers at most: a query that would answer more is refused (add a LIMIT). */
     public static final int QUERY_ROWS_MAX = 10_000;
 

@@ -98,7 +98,9 @@ public final class LocalApi {
                 worker.nudge();
                 body = Json.object("queued", true);
             } else if (p.length == 4 && p[2].equals("rows") && method.equals("GET")) {
-                body = Json.rows(rows.list(p[3]), scope);
+                String query = x.getRequestURI().getRawQuery();
+                body = Json.rows(
+                        query == null || query.isEmpty() ? rows.list(p[3]) : rows.find(p[3], selection(query)), scope);
             } else if (p.length == 5 && p[2].equals("rows")) {
                 switch (method) {
                     case "GET" ->
@@ -151,6 +153,34 @@ public final class LocalApi {
         NotFound(String message) {
             super(message, null, false, false);
         }
+    }
+
+    /**
+     * {@code FIELD=VALUE&...&order=F&desc=true&limit=N&after=ID} as a {@link Rows.Selection}: the four names are the
+     * options, every other parameter a filter (a field named like an option cannot be filtered on here).
+     */
+    private static Rows.Selection selection(String rawQuery) {
+        Map<String, String> where = new LinkedHashMap<>();
+        String order = null;
+        boolean desc = false;
+        int limit = Rows.LIST_LIMIT_DEFAULT;
+        String after = null;
+        for (String pair : rawQuery.split("&")) {
+            int eq = pair.indexOf('=');
+            if (eq <= 0) {
+                throw new DeviceException(ExitCode.BAD_INPUT, "'" + pair + "' is not NAME=VALUE");
+            }
+            String name = java.net.URLDecoder.decode(pair.substring(0, eq), StandardCharsets.UTF_8);
+            String value = java.net.URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
+            switch (name) {
+                case "order" -> order = value;
+                case "desc" -> desc = Boolean.parseBoolean(value);
+                case "limit" -> limit = Integer.parseInt(value);
+                case "after" -> after = value;
+                default -> where.put(name, value);
+            }
+        }
+        return new Rows.Selection(where, order, desc, limit, after);
     }
 
     private static long seq(String text) {

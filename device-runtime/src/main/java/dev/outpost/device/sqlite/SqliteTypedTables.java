@@ -208,6 +208,91 @@ public final class SqliteTypedTables implements TypedTables {
     }
 
     @Override
+    public List<String> findIds(
+            String table, Map<String, Object> where, String order, boolean desc, int limit, String afterId) {
+        return sql(() -> {
+            StringBuilder q = new StringBuilder("select " + quote("id") + " from " + quote(table) + " where 1 = 1");
+            List<Object> args = new ArrayList<>();
+            for (Map.Entry<String, Object> w : where.entrySet()) {
+                q.append(" and ").append(quote(w.getKey())).append(" = ?");
+                args.add(w.getValue());
+            }
+            String o = quote(order);
+            String id = quote("id");
+            String cmp = desc ? "<" : ">";
+            boolean byId = order.equals("id");
+            if (afterId != null) {
+                Object[] after = afterRow(table, order, afterId);
+                if (byId) {
+                    q.append(" and ").append(id).append(' ').append(cmp).append(" ?");
+                    args.add(afterId);
+                } else if (after[0] == null) {
+                    q.append(" and ")
+                            .append(o)
+                            .append(" is null and ")
+                            .append(id)
+                            .append(' ')
+                            .append(cmp)
+                            .append(" ?");
+                    args.add(afterId);
+                } else {
+                    q.append(" and (")
+                            .append(o)
+                            .append(" is null or ")
+                            .append(o)
+                            .append(' ')
+                            .append(cmp)
+                            .append(" ? or (")
+                            .append(o)
+                            .append(" = ? and ")
+                            .append(id)
+                            .append(' ')
+                            .append(cmp)
+                            .append(" ?))");
+                    args.add(after[0]);
+                    args.add(after[0]);
+                    args.add(afterId);
+                }
+            }
+            String dir = desc ? " desc" : "";
+            q.append(" order by ");
+            if (!byId) {
+                q.append(o).append(" is null, ").append(o).append(dir).append(", ");
+            }
+            q.append(id).append(dir).append(" limit ?");
+            args.add(limit);
+            List<String> out = new ArrayList<>();
+            try (PreparedStatement ps = db.connection().prepareStatement(q.toString())) {
+                for (int i = 0; i < args.size(); i++) {
+                    ps.setObject(i + 1, args.get(i));
+                }
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        out.add(rs.getString(1));
+                    }
+                }
+            }
+            return out;
+        });
+    }
+
+    /** The {@code order} value of the row to continue after; exit code 2 when there is no such live row. */
+    private Object[] afterRow(String table, String order, String afterId) throws SQLException {
+        try (PreparedStatement ps = db.connection()
+                .prepareStatement(
+                        "select " + quote(order) + " from " + quote(table) + " where " + quote("id") + " = ?")) {
+            ps.setString(1, afterId);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    throw new DeviceException(
+                            ExitCode.BAD_INPUT, "no " + table + "/" + afterId + " to continue after (--after)");
+                }
+                return new Object[] {rs.getObject(1)};
+            }
+        }
+    }
+
+    @Override
     public List<Map<String, Object>> query(Schema schema, String text, List<String> params, int rowsMax) {
         String statement = text.strip();
         if (statement.endsWith(";")) {

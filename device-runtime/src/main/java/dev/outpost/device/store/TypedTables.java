@@ -28,6 +28,16 @@ public interface TypedTables {
     void delete(String table, String id);
 
     /**
+     * Ids of the live rows of {@code table} whose columns equal {@code where} (column to JDBC value), ordered by
+     * {@code order} (a column, or {@code id}) then id, both descending when {@code desc}; rows whose {@code order}
+     * value is null come after the others, by id in the same direction. Starts after the row {@code afterId} (null:
+     * from the first), at most {@code limit} ids. The caller has checked every column name against the schema. Exit
+     * code 2 when {@code afterId} names no live row.
+     */
+    List<String> findIds(
+            String table, Map<String, Object> where, String order, boolean desc, int limit, String afterId);
+
+    /**
      * Runs a read-only query over the typed tables: {@code sql} must be one SELECT (or WITH) that reads only the typed
      * tables of {@code schema}, else it is refused with exit code 2 and nothing runs. Rows come as column name to
      * value (String, Long, Double or null), at most {@code rowsMax}.

@@ -9,6 +9,7 @@ import dev.outpost.device.ExitCode;
 import dev.outpost.device.OutpostDevice;
 import dev.outpost.device.home.DeviceHome;
 import dev.outpost.device.rows.RowRecord;
+import dev.outpost.device.rows.Rows;
 import dev.outpost.model.change.Change;
 import dev.outpost.model.change.FieldValue;
 import dev.outpost.model.clock.HybridClock;
@@ -120,6 +121,71 @@ class TypedTablesIT {
                         live.get(table), device.rows().query("select * from " + table + " order by id", List.of()));
             }
         }
+    }
+
+    @Test
+    void aFilteredOrderedListPagesThroughEveryMatchingRowOnceNullsLast() {
+        Path home = dir.resolve("device");
+        OutpostDevice.init(home, "http://127.0.0.1:9", "d1", "opd_test", null, List.of("nakuru"));
+        try (OutpostDevice device = OutpostDevice.open(home)) {
+            Random random = new Random(11);
+            for (int i = 0; i < 60; i++) {
+                Map<String, String> fields = new LinkedHashMap<>();
+                fields.put("plot_id", "p" + random.nextInt(2));
+                if (random.nextInt(4) != 0) { // a quarter have no stage: they must still be listed, after the others
+                    fields.put("stage", Integer.toString(random.nextInt(5)));
+                }
+                device.rows().put("crop_record", String.format("c%02d", i), fields);
+            }
+            for (boolean desc : List.of(false, true)) {
+                // Expected: the p1 rows by stage then id, in the direction asked; rows without a stage last, by id in
+                // the same direction.
+                List<String> expected = device.rows().list("crop_record").stream()
+                        .filter(r -> field(r, "plot_id").equals(new FieldValue.Text("p1")))
+                        .sorted((x, y) -> {
+                            FieldValue sx = field(x, "stage"), sy = field(y, "stage");
+                            if ((sx == null) != (sy == null)) {
+                                return sx == null ? 1 : -1;
+                            }
+                            int c = sx == null
+                                    ? 0
+                                    : Long.compare(((FieldValue.Int) sx).value(), ((FieldValue.Int) sy).value());
+                            c = c != 0 ? c : x.id().compareTo(y.id());
+                            return desc ? -c : c;
+                        })
+                        .map(RowRecord::id)
+                        .toList();
+                List<String> paged = new ArrayList<>();
+                String after = null;
+                for (int page = 0; page < 100; page++) {
+                    List<RowRecord> got = device.rows()
+                            .find("crop_record", new Rows.Selection(Map.of("plot_id", "p1"), "stage", desc, 7, after));
+                    got.forEach(r -> paged.add(r.id()));
+                    if (got.size() < 7) {
+                        break;
+                    }
+                    after = got.getLast().id();
+                }
+                assertEquals(expected, paged, desc ? "descending" : "ascending");
+            }
+            for (Rows.Selection bad : List.of(
+                    new Rows.Selection(Map.of("no_such_field", "x"), null, false, 10, null),
+                    new Rows.Selection(Map.of(), "no_such_field", false, 10, null),
+                    new Rows.Selection(Map.of(), null, false, 0, null),
+                    new Rows.Selection(Map.of(), null, false, 10, "nobody"))) {
+                DeviceException e = assertThrows(
+                        DeviceException.class, () -> device.rows().find("crop_record", bad), bad.toString());
+                assertEquals(ExitCode.BAD_INPUT, e.exitCode(), bad.toString());
+            }
+        }
+    }
+
+    private static FieldValue field(RowRecord r, String name) {
+        return r.fields().stream()
+                .filter(f -> f.name().equals(name))
+                .findFirst()
+                .orElseThrow()
+                .value();
     }
 
     @Test
