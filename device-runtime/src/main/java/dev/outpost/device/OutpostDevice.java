@@ -236,8 +236,7 @@ public final class OutpostDevice implements AutoCloseable {
      * opens the device).
      */
     private void keepTypedTables() {
-        String made = "schema " + schema.version() + " "
-                + Integer.toHexString(SchemaLoader.toJson(schema).hashCode());
+        String made = typedLayout();
         db.run(() -> {
             if (settings.get(Setting.TYPED_TABLES).filter(made::equals).isPresent()) {
                 return;
@@ -248,6 +247,27 @@ public final class OutpostDevice implements AutoCloseable {
             }
             settings.put(Setting.TYPED_TABLES, made);
         });
+    }
+
+    /**
+     * What the typed tables are made from: the scope column and each table's columns with their types and merge
+     * policies (which decide a never-written field's value). Built from the schema in hand, so an open does not
+     * serialise the whole schema to find out that nothing changed.
+     */
+    private String typedLayout() {
+        StringBuilder b = new StringBuilder(schema.scopeColumn());
+        for (var t : schema.tables().values()) {
+            b.append(';').append(t.name());
+            for (var c : t.columns().values()) {
+                b.append(',')
+                        .append(c.name())
+                        .append(':')
+                        .append(c.type().key())
+                        .append(':')
+                        .append(c.merge().key());
+            }
+        }
+        return b.toString();
     }
 
     private String server() {

@@ -41,28 +41,11 @@ public final class DeviceClock {
     /** The clock to stamp with now, continuing from everything this device stamped or received. */
     public HybridClock current() {
         Hlc synced = settings.get(Setting.CLOCK).map(Hlc::parse).orElse(null);
-        Hlc logged = log.getNewest().map(this::clockOf).orElse(null);
+        Hlc logged =
+                log.getNewest().map(c -> codec.decodeChange(c.change()).clock()).orElse(null);
         long offset = offsetMs();
         return new HybridClock(deviceId, () -> wallMs.getAsLong() + offset, Hlc.max(synced, logged));
     }
-
-    /**
-     * The clock of a logged change, decoded once per entry: a process that writes many times (the local API, a
-     * benchmark) would otherwise parse the newest change again at every write. Keyed by seq and text, so an entry
-     * another process appended, or a re-stamp rewrote, is decoded afresh.
-     */
-    private Hlc clockOf(ChangeLog.LoggedChange newest) {
-        if (newest.seq() != decodedSeq || !newest.change().equals(decodedText)) {
-            decodedClock = codec.decodeChange(newest.change()).clock();
-            decodedSeq = newest.seq();
-            decodedText = newest.change();
-        }
-        return decodedClock;
-    }
-
-    private long decodedSeq = -1;
-    private String decodedText;
-    private Hlc decodedClock;
 
     /** Saves the clock after a sync took in received clocks. */
     public void save(Hlc last) {

@@ -50,25 +50,21 @@ public final class RowStates {
         if (deleted) {
             typed.delete(row.table(), row.id());
         } else {
-            typed.put(t, row.id(), row.scope(), TypedValues.of(t, row), conflicts);
+            putTyped(t, row, conflicts);
         }
     }
 
     /** Fills a typed table from the stored rows (a table just created, or rebuilt). */
-    public int fillTyped(String table) {
-        int n = 0;
+    public void fillTyped(String table) {
         Table t = schema.table(table);
         for (RowStore.StoredRow s : store.findRows(table, false)) {
             RowState row = codec.decode(table, s.id(), s.scope(), s.state());
-            typed.put(
-                    t,
-                    row.id(),
-                    row.scope(),
-                    TypedValues.of(t, row),
-                    RowConflicts.of(t, row).size());
-            n++;
+            putTyped(t, row, RowConflicts.of(t, row).size());
         }
-        return n;
+    }
+
+    private void putTyped(Table t, RowState row, int conflicts) {
+        typed.put(t, row.id(), row.scope(), TypedValues.of(t, row), conflicts);
     }
 
     /** Keeps {@code before} as the row's base unless one is kept already (called before a local write). */
