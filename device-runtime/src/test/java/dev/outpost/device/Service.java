@@ -8,6 +8,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -31,6 +32,14 @@ final class Service implements AutoCloseable {
         return start(dir, freePort());
     }
 
+    /**
+     * Attempts at starting when the process exits before it is ready. The port this class picks is free when picked,
+     * but the service's embedded PostgreSQL picks its own port the same way a moment later and may be handed the same
+     * number; the service then cannot listen and exits. A second attempt gets another PostgreSQL port. A service that
+     * exits every time fails the test with the end of its log.
+     */
+    private static final int START_ATTEMPTS = 3;
+
     static int freePort() throws IOException {
         try (ServerSocket s = new ServerSocket(0)) {
             return s.getLocalPort();
@@ -39,6 +48,22 @@ final class Service implements AutoCloseable {
 
     /** Starts the service on {@code port} with its data in {@code dir} (a restart on the same dir keeps the data). */
     static Service start(Path dir, int port) throws IOException, InterruptedException {
+        for (int attempt = 1; ; attempt++) {
+            Service s = startOnce(dir, port);
+            if (s != null) {
+                return s;
+            }
+            if (attempt == START_ATTEMPTS) {
+                List<String> log = Files.readAllLines(dir.resolve("service.log"));
+                throw new IllegalStateException("the service exited " + START_ATTEMPTS + " times before it was ready;"
+                        + " the end of its log:\n"
+                        + String.join("\n", log.subList(Math.max(0, log.size() - 40), log.size())));
+            }
+        }
+    }
+
+    /** Starts the service once; null when the process exited before it was ready. */
+    private static Service startOnce(Path dir, int port) throws IOException, InterruptedException {
         if (!Files.exists(JAR)) {
             throw new IllegalStateException("build the sync service first: " + JAR.toAbsolutePath() + " is missing");
         }
@@ -58,7 +83,7 @@ final class Service implements AutoCloseable {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
         while (System.nanoTime() < deadline) {
             if (!p.isAlive()) {
-                throw new IllegalStateException("the service exited; see " + dir.resolve("service.log"));
+                return null;
             }
             try {
                 if (s.http.send(
