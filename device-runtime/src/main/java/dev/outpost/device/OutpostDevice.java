@@ -9,6 +9,7 @@ import dev.outpost.device.model.ArtifactLink;
 import dev.outpost.device.model.ModelUpdater;
 import dev.outpost.device.rows.RowStates;
 import dev.outpost.device.rows.Rows;
+import dev.outpost.device.sqlite.SqliteChangeFeed;
 import dev.outpost.device.sqlite.SqliteChangeLog;
 import dev.outpost.device.sqlite.SqliteDatabase;
 import dev.outpost.device.sqlite.SqliteModelState;
@@ -16,6 +17,7 @@ import dev.outpost.device.sqlite.SqliteReports;
 import dev.outpost.device.sqlite.SqliteRows;
 import dev.outpost.device.sqlite.SqliteSettings;
 import dev.outpost.device.sqlite.SqliteTypedTables;
+import dev.outpost.device.store.ChangeFeed;
 import dev.outpost.device.store.ChangeLog;
 import dev.outpost.device.store.Settings;
 import dev.outpost.device.store.Settings.Setting;
@@ -52,6 +54,7 @@ public final class OutpostDevice implements AutoCloseable {
     private final DeviceClock clock;
     private final Rows rows;
     private final SqliteTypedTables typed;
+    private final SqliteChangeFeed feed;
     private final WireCodec codec;
     private final LongSupplier wallMs;
 
@@ -69,7 +72,8 @@ public final class OutpostDevice implements AutoCloseable {
                         "the device home " + home.dir() + " has no device id: its database is damaged"));
         this.clock = new DeviceClock(deviceId, settings, log, codec, wallMs);
         this.typed = new SqliteTypedTables(db, home.database(), schema.scopeColumn());
-        this.rows = new Rows(schema, db, new SqliteRows(db), log, settings, clock, typed);
+        this.feed = new SqliteChangeFeed(db);
+        this.rows = new Rows(schema, db, new SqliteRows(db), log, settings, clock, typed, feed);
         keepTypedTables();
     }
 
@@ -196,7 +200,8 @@ public final class OutpostDevice implements AutoCloseable {
     /** A sync client over {@code link} (tests give an in-memory one). */
     public SyncClient syncClient(SyncLink link) {
         ModelUpdater models = models();
-        return new SyncClient(deviceId, schema, db, new SqliteRows(db), typed, log, settings, clock, link, wallMs)
+        RowStates states = new RowStates(schema, new SqliteRows(db), typed, feed, ChangeFeed.Origin.SYNC);
+        return new SyncClient(deviceId, schema, db, states, log, settings, clock, link, wallMs)
                 .onAssignments(models::rememberAssignments)
                 .afterSync(models::flushReports);
     }
@@ -241,7 +246,7 @@ public final class OutpostDevice implements AutoCloseable {
             if (settings.get(Setting.TYPED_TABLES).filter(made::equals).isPresent()) {
                 return;
             }
-            RowStates states = new RowStates(schema, new SqliteRows(db), typed);
+            RowStates states = new RowStates(schema, new SqliteRows(db), typed, feed, ChangeFeed.Origin.SYNC);
             for (String table : typed.ensure(schema)) {
                 states.fillTyped(table);
             }
@@ -250,8 +255,8 @@ public final class OutpostDevice implements AutoCloseable {
     }
 
     /**
-     * What the typed tables are made from: the scope column and each table's columns with their types and merge
-     * policies (which decide a never-written field's value). Built from the schema in hand, so an open does not
+     * What the typed tables are made from: the scope column and each table's columns with their types, merge policies
+     * (which decide a never-written field's value) and indexes. Built from the schema in hand, so an open does not
      * serialise the whole schema to find out that nothing changed.
      */
     private String typedLayout() {
@@ -264,7 +269,8 @@ public final class OutpostDevice implements AutoCloseable {
                         .append(':')
                         .append(c.type().key())
                         .append(':')
-                        .append(c.merge().key());
+                        .append(c.merge().key())
+                        .append(c.indexed() ? ":index" : "");
             }
         }
         return b.toString();

@@ -2,6 +2,7 @@ package dev.outpost.device;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -41,17 +42,26 @@ final class Outpost {
     Result run(List<String> prefix, String... args) throws IOException, InterruptedException {
         List<String> command = new ArrayList<>(prefix);
         command.addAll(command(args));
-        ProcessBuilder pb = new ProcessBuilder(command);
-        Process p = pb.start();
-        byte[] out = p.getInputStream().readAllBytes();
-        byte[] err = p.getErrorStream().readAllBytes();
-        if (!p.waitFor(120, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new AssertionError("outpost " + String.join(" ", args) + " did not finish in 120 s");
+        // Output goes to files, so a command that never ends fails the test after the time-out instead of hanging
+        // it on a read.
+        Path out = Files.createTempFile("outpost-out", ".txt");
+        Path err = Files.createTempFile("outpost-err", ".txt");
+        try {
+            Process p = new ProcessBuilder(command)
+                    .redirectOutput(out.toFile())
+                    .redirectError(err.toFile())
+                    .start();
+            if (!p.waitFor(120, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                throw new AssertionError("outpost " + String.join(" ", args) + " did not finish in 120 s");
+            }
+            return new Result(
+                    p.exitValue(),
+                    Files.readString(out, StandardCharsets.UTF_8).trim(),
+                    Files.readString(err, StandardCharsets.UTF_8).trim());
+        } finally {
+            Files.deleteIfExists(out);
+            Files.deleteIfExists(err);
         }
-        return new Result(
-                p.exitValue(),
-                new String(out, StandardCharsets.UTF_8).trim(),
-                new String(err, StandardCharsets.UTF_8).trim());
     }
 }

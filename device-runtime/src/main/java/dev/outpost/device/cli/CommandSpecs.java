@@ -86,10 +86,15 @@ final class CommandSpecs {
     }
 
     static PositionalParamSpec artifact(String description) {
+        return optionalFirst("<artifact>", description);
+    }
+
+    /** The first positional, which may be left out. */
+    static PositionalParamSpec optionalFirst(String label, String description) {
         return PositionalParamSpec.builder()
                 .index("0")
                 .arity("0..1")
-                .paramLabel("<artifact>")
+                .paramLabel(label)
                 .type(String.class)
                 .description(description)
                 .build();

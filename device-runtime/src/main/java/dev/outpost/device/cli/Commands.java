@@ -8,6 +8,7 @@ import dev.outpost.device.model.HealthCheck;
 import dev.outpost.device.model.ModelUpdater;
 import dev.outpost.device.render.Json;
 import dev.outpost.device.rows.RefusedChange;
+import dev.outpost.device.rows.RowChanges;
 import dev.outpost.device.rows.RowRecord;
 import dev.outpost.device.rows.Rows;
 import dev.outpost.device.run.LocalApi;
@@ -255,6 +256,33 @@ final class Commands {
         String[] params = in.positional(1);
         for (Map<String, Object> row : device.rows().query(in.positional(0), in.values(params))) {
             in.out().println(Json.queryRow(row));
+        }
+        return 0;
+    }
+
+    /** Prints the changes feed as it grows; a reset (the reader fell behind what is kept) is said on its own line. */
+    static int watch(Invocation in, OutpostDevice device) {
+        String table = in.positional(0);
+        Long after = in.option("--after");
+        Integer count = in.option("--count");
+        if (count != null && count < 1) {
+            throw new DeviceException(ExitCode.BAD_INPUT, "--count is 1 or more");
+        }
+        String scope = device.schema().scopeColumn();
+        long seq = after != null ? after : device.rows().changesHead();
+        int left = count == null ? Integer.MAX_VALUE : count;
+        while (left > 0 && !Thread.currentThread().isInterrupted()) {
+            RowChanges page = device.rows()
+                    .changes(seq, table, Math.min(left, Rows.LIST_LIMIT_DEFAULT), Rows.CHANGES_WAIT_MAX_S * 1000L);
+            if (page.reset()) {
+                in.out().println(Json.changesReset(page.last()));
+            }
+            for (RowChanges.Entry e : page.changes()) {
+                in.out().println(Json.rowChange(e, scope));
+            }
+            in.out().flush();
+            left -= page.changes().size();
+            seq = page.last();
         }
         return 0;
     }

@@ -159,6 +159,20 @@ public final class OutpostCli {
                 onDevice(Commands::query));
         add(
                 root,
+                command(
+                                "watch",
+                                "Follow the changes feed: one JSON object per changed row (local writes and syncs) as"
+                                        + " it happens, until stopped.")
+                        .addPositional(optionalFirst("<table>", "only this table's rows"))
+                        .addOption(option(
+                                "--after",
+                                Long.class,
+                                "SEQ: start after this entry (default: the newest, so only changes from now on;"
+                                        + " 0: every entry kept)"))
+                        .addOption(option("--count", Integer.class, "N: stop after N changes")),
+                onDevice(Commands::watch));
+        add(
+                root,
                 command("refused", "Changes the server refused, with its reasons; 'retry' or 'discard' each.")
                         .addOption(flag("--json", "a JSON array")),
                 onDevice(Commands::refused));

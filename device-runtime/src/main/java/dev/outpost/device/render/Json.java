@@ -7,6 +7,7 @@ import dev.outpost.device.ExitCode;
 import dev.outpost.device.model.ModelStatus;
 import dev.outpost.device.model.install.ModelInstall;
 import dev.outpost.device.rows.RefusedChange;
+import dev.outpost.device.rows.RowChanges;
 import dev.outpost.device.rows.RowRecord;
 import dev.outpost.device.sync.SyncResult;
 import dev.outpost.model.change.Change;
@@ -260,6 +261,52 @@ public final class Json {
             g.writeNumberField("restamped", r.restamped());
             g.writeEndObject();
         });
+    }
+
+    /** A page of the changes feed: {@code {"changes": [...], "last": SEQ, "reset": bool}}. */
+    public static String changes(RowChanges page, String scopeColumn) {
+        return render(g -> {
+            g.writeStartObject();
+            g.writeArrayFieldStart("changes");
+            for (RowChanges.Entry e : page.changes()) {
+                writeRowChange(g, e, scopeColumn);
+            }
+            g.writeEndArray();
+            g.writeNumberField("last", page.last());
+            g.writeBooleanField("reset", page.reset());
+            g.writeEndObject();
+        });
+    }
+
+    /** One changed row: seq, table, id, deleted, origin ("local" or "sync") and the row now (null when deleted). */
+    public static String rowChange(RowChanges.Entry e, String scopeColumn) {
+        return render(g -> writeRowChange(g, e, scopeColumn));
+    }
+
+    /** What {@code watch} prints when the feed dropped entries it had not shown: read the tables again. */
+    public static String changesReset(long last) {
+        return render(g -> {
+            g.writeStartObject();
+            g.writeBooleanField("reset", true);
+            g.writeNumberField("last", last);
+            g.writeEndObject();
+        });
+    }
+
+    private static void writeRowChange(JsonGenerator g, RowChanges.Entry e, String scopeColumn) throws IOException {
+        g.writeStartObject();
+        g.writeNumberField("seq", e.seq());
+        g.writeStringField("table", e.table());
+        g.writeStringField("id", e.id());
+        g.writeBooleanField("deleted", e.deleted());
+        g.writeStringField("origin", e.origin());
+        g.writeFieldName("row");
+        if (e.row() == null) {
+            g.writeNull();
+        } else {
+            writeRow(g, e.row(), scopeColumn);
+        }
+        g.writeEndObject();
     }
 
     /** A row a query answered: its columns by name, numbers as numbers, text as strings. */

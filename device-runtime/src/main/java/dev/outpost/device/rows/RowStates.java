@@ -1,5 +1,6 @@
 package dev.outpost.device.rows;
 
+import dev.outpost.device.store.ChangeFeed;
 import dev.outpost.device.store.RowStore;
 import dev.outpost.device.store.TypedTables;
 import dev.outpost.model.change.Change;
@@ -17,18 +18,23 @@ import java.util.Optional;
  * base of each row that has changes the server has not accepted. The base is what undoes a discarded change: the row
  * is rebuilt as the base merged with the row's remaining unaccepted changes. It is taken before a row's first
  * unaccepted change, and moved forward by every pulled change and every acknowledged change of the row. Every method
- * runs inside the caller's transaction.
+ * runs inside the caller's transaction. Every row saved or removed gets an entry in the {@link ChangeFeed}, marked with
+ * where this instance's writes come from.
  */
 public final class RowStates {
     private final Schema schema;
     private final RowStore store;
     private final TypedTables typed;
+    private final ChangeFeed feed;
+    private final ChangeFeed.Origin origin;
     private final RowStateCodec codec;
 
-    public RowStates(Schema schema, RowStore store, TypedTables typed) {
+    public RowStates(Schema schema, RowStore store, TypedTables typed, ChangeFeed feed, ChangeFeed.Origin origin) {
         this.schema = schema;
         this.store = store;
         this.typed = typed;
+        this.feed = feed;
+        this.origin = origin;
         this.codec = new RowStateCodec(schema);
     }
 
@@ -52,6 +58,12 @@ public final class RowStates {
         } else {
             putTyped(t, row, conflicts);
         }
+        feed.record(row.table(), row.id(), deleted, origin);
+    }
+
+    /** Drops the changes feed's oldest entries beyond what it keeps. */
+    public void pruneFeed() {
+        feed.prune();
     }
 
     /** Fills a typed table from the stored rows (a table just created, or rebuilt). */
@@ -105,6 +117,7 @@ public final class RowStates {
         if (base.get().isEmpty() && remaining.isEmpty()) {
             store.deleteRow(table, id);
             typed.delete(table, id);
+            feed.record(table, id, true, origin);
             return true;
         }
         Table t = schema.table(table);

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.core.JsonToken;
 import dev.outpost.device.DeviceException;
 import dev.outpost.device.ExitCode;
 import dev.outpost.device.clock.DeviceClock;
+import dev.outpost.device.store.ChangeFeed;
 import dev.outpost.device.store.ChangeLog;
 import dev.outpost.device.store.RowStore;
 import dev.outpost.device.store.Settings;
@@ -52,6 +53,7 @@ public final class Rows {
     private final ChangeLog log;
     private final Settings settings;
     private final DeviceClock clock;
+    private final ChangeFeed feed;
     private final WireCodec codec;
 
     public Rows(
@@ -61,12 +63,14 @@ public final class Rows {
             ChangeLog log,
             Settings settings,
             DeviceClock clock,
-            TypedTables typed) {
+            TypedTables typed,
+            ChangeFeed feed) {
         this.schema = schema;
         this.tx = tx;
         this.store = store;
         this.typed = typed;
-        this.states = new RowStates(schema, store, typed);
+        this.feed = feed;
+        this.states = new RowStates(schema, store, typed, feed, ChangeFeed.Origin.LOCAL);
         this.log = log;
         this.settings = settings;
         this.clock = clock;
@@ -387,6 +391,79 @@ public final class Rows {
                 store.deleteBase(c.table(), c.rowId());
             }
         });
+    }
+
+    // ---------------------------------------------------------------- changes feed
+
+    /** The longest a changes read may wait for a change. */
+    public static final int CHANGES_WAIT_MAX_S = 60;
+
+    /**
+     * How often a waiting changes read asks the feed again: writes of this process wake it at once, this bounds how
+     * late a write by another process (a command run while {@code outpost run} serves) is seen.
+     */
+    private static final long CHANGES_RECHECK_MS = 250;
+
+    /**
+     * The rows changed after {@code after} (of {@code table} only unless it is null), at most {@code limit}; when there
+     * are none yet, waits up to {@code waitMs} for one. Exit 2 for an unknown table, a negative seq or a limit or wait
+     * out of range.
+     */
+    public RowChanges changes(long after, String table, int limit, long waitMs) {
+        if (table != null) {
+            table(table);
+        }
+        if (after < 0) {
+            throw bad("after is a seq the feed gave, 0 or more");
+        }
+        if (limit < 1 || limit > LIST_LIMIT_MAX) {
+            throw bad("limit is 1 to " + LIST_LIMIT_MAX);
+        }
+        if (waitMs < 0 || waitMs > CHANGES_WAIT_MAX_S * 1000L) {
+            throw bad("wait is 0 to " + CHANGES_WAIT_MAX_S + " seconds");
+        }
+        long deadline = System.nanoTime() + waitMs * 1_000_000L;
+        while (true) {
+            RowChanges page = tx.inTransaction(() -> readChanges(after, table, limit));
+            long leftMs = (deadline - System.nanoTime()) / 1_000_000L;
+            if (!page.changes().isEmpty()
+                    || page.reset()
+                    || leftMs <= 0
+                    || Thread.currentThread().isInterrupted()) {
+                return page;
+            }
+            feed.awaitRecorded(Math.min(leftMs, CHANGES_RECHECK_MS));
+        }
+    }
+
+    private RowChanges readChanges(long after, String table, int limit) {
+        long head = feed.head();
+        long oldest = feed.oldest();
+        if (after > head || (oldest > 0 && after < oldest - 1)) {
+            return new RowChanges(List.of(), head, true);
+        }
+        List<ChangeFeed.Entry> entries = feed.after(after, table, limit);
+        List<RowChanges.Entry> out = new ArrayList<>(entries.size());
+        for (ChangeFeed.Entry e : entries) {
+            RowRecord row = null;
+            if (!e.deleted() && schema.getTable(e.table()).isPresent()) {
+                Table t = schema.table(e.table());
+                row = store.getRow(e.table(), e.id())
+                        .filter(s -> !s.deleted())
+                        .flatMap(s -> states.get(e.table(), e.id()))
+                        .map(r -> record(t, r))
+                        .orElse(null);
+            }
+            out.add(new RowChanges.Entry(e.seq(), e.table(), e.id(), row == null, e.origin(), row));
+        }
+        // A full page continues after its last entry; a short one has read every entry up to the head.
+        long last = entries.size() == limit ? entries.getLast().seq() : head;
+        return new RowChanges(out, Math.max(last, after), false);
+    }
+
+    /** The newest seq of the changes feed (0 before any change): where a reader that wants only new changes starts. */
+    public long changesHead() {
+        return tx.inTransaction(feed::head);
     }
 
     // ---------------------------------------------------------------- helpers

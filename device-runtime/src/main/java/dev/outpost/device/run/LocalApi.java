@@ -10,6 +10,7 @@ import dev.outpost.device.DeviceException;
 import dev.outpost.device.ExitCode;
 import dev.outpost.device.OutpostDevice;
 import dev.outpost.device.render.Json;
+import dev.outpost.device.rows.RowChanges;
 import dev.outpost.device.rows.Rows;
 import java.io.IOException;
 import java.io.InputStream;
@@ -30,7 +31,8 @@ import java.util.concurrent.Executors;
  * README): {@code GET|PUT|DELETE /v1/rows/TABLE/ID}, {@code GET /v1/rows/TABLE}, {@code POST
  * /v1/rows/TABLE/ID/add} {@code {"field","n"}}, {@code POST /v1/rows/TABLE/ID/tag} {@code {"field","edits"}},
  * {@code POST /v1/sync}, {@code GET /v1/status}, {@code GET /v1/conflicts}, {@code GET /v1/refused}, {@code POST
- * /v1/refused/SEQ/retry}, {@code DELETE /v1/refused/SEQ}. Errors: {@code {"error", "exitCode"}} with the status of
+ * /v1/refused/SEQ/retry}, {@code DELETE /v1/refused/SEQ}, {@code POST /v1/query}, {@code GET
+ * /v1/changes?after=SEQ&table=T&limit=N&wait=SECONDS} (a long poll). Errors: {@code {"error", "exitCode"}} with the status of
  * {@link ExitCode#httpStatus}: 400 (bad input), 404, 502 (server unreachable or refused) or 500.
  */
 public final class LocalApi {
@@ -38,7 +40,13 @@ public final class LocalApi {
     private static final int BODY_BYTES_MAX = 1 << 20;
 
     private final HttpServer server;
-    private final ExecutorService handlers = Executors.newFixedThreadPool(2);
+    /**
+     * A virtual thread per request: a changes read may wait up to a minute, and a few apps waiting must not hold up
+     * the rest (the database's lock still takes them one at a time).
+     */
+    private final ExecutorService handlers = Executors.newThreadPerTaskExecutor(
+            Thread.ofVirtual().name("outpost-api-", 0).factory());
+
     private final OutpostDevice device;
     private final SyncWorker worker;
     private final ModelWorker models;
@@ -88,6 +96,8 @@ public final class LocalApi {
                 String sql = unquote(args.get("sql"), "sql");
                 List<String> params = args.containsKey("params") ? strings(args.get("params"), "params") : List.of();
                 body = Json.queryRows(rows.query(sql, params));
+            } else if (p.length == 3 && p[2].equals("changes") && method.equals("GET")) {
+                body = Json.changes(changes(rows, x.getRequestURI().getRawQuery()), scope);
             } else if (p.length == 3 && p[2].equals("refused") && method.equals("GET")) {
                 body = Json.refused(rows.refused(), device.codec());
             } else if (p.length == 4 && p[2].equals("refused") && method.equals("DELETE")) {
@@ -165,13 +175,9 @@ public final class LocalApi {
         boolean desc = false;
         int limit = Rows.LIST_LIMIT_DEFAULT;
         String after = null;
-        for (String pair : rawQuery.split("&")) {
-            int eq = pair.indexOf('=');
-            if (eq <= 0) {
-                throw new DeviceException(ExitCode.BAD_INPUT, "'" + pair + "' is not NAME=VALUE");
-            }
-            String name = java.net.URLDecoder.decode(pair.substring(0, eq), StandardCharsets.UTF_8);
-            String value = java.net.URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
+        for (Map.Entry<String, String> p : parameters(rawQuery).entrySet()) {
+            String name = p.getKey();
+            String value = p.getValue();
             switch (name) {
                 case "order" -> order = value;
                 case "desc" -> desc = Boolean.parseBoolean(value);
@@ -181,6 +187,52 @@ public final class LocalApi {
             }
         }
         return new Rows.Selection(where, order, desc, limit, after);
+    }
+
+    /** {@code after=SEQ&table=T&limit=N&wait=SECONDS}, every one optional: the changes feed, waiting if asked. */
+    private static RowChanges changes(Rows rows, String rawQuery) {
+        long after = 0;
+        String table = null;
+        int limit = Rows.LIST_LIMIT_DEFAULT;
+        long waitS = 0;
+        for (Map.Entry<String, String> e : parameters(rawQuery).entrySet()) {
+            try {
+                switch (e.getKey()) {
+                    case "after" -> after = Long.parseLong(e.getValue());
+                    case "table" -> table = e.getValue();
+                    case "limit" -> limit = Integer.parseInt(e.getValue());
+                    case "wait" -> waitS = Long.parseLong(e.getValue());
+                    default ->
+                        throw new DeviceException(
+                                ExitCode.BAD_INPUT,
+                                "unknown parameter '" + e.getKey() + "' (after, table, limit, wait)");
+                }
+            } catch (NumberFormatException bad) {
+                throw new DeviceException(ExitCode.BAD_INPUT, e.getKey() + " must be a whole number");
+            }
+        }
+        if (waitS < 0 || waitS > Rows.CHANGES_WAIT_MAX_S) {
+            throw new DeviceException(ExitCode.BAD_INPUT, "wait is 0 to " + Rows.CHANGES_WAIT_MAX_S + " seconds");
+        }
+        return rows.changes(after, table, limit, waitS * 1000);
+    }
+
+    /** A query string's parameters, decoded, in order. */
+    private static Map<String, String> parameters(String rawQuery) {
+        Map<String, String> out = new LinkedHashMap<>();
+        if (rawQuery == null || rawQuery.isEmpty()) {
+            return out;
+        }
+        for (String pair : rawQuery.split("&")) {
+            int eq = pair.indexOf('=');
+            if (eq <= 0) {
+                throw new DeviceException(ExitCode.BAD_INPUT, "'" + pair + "' is not NAME=VALUE");
+            }
+            out.put(
+                    java.net.URLDecoder.decode(pair.substring(0, eq), StandardCharsets.UTF_8),
+                    java.net.URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8));
+        }
+        return out;
     }
 
     private static long seq(String text) {

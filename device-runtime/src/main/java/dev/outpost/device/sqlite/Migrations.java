@@ -62,7 +62,13 @@ final class Migrations {
                             primary key (tbl, id)) without rowid
                         """);
                 moveModelSettings(s);
-            });
+            },
+            // 3: the changes feed apps follow (rows saved, by local writes and by syncs); seq is the rowid.
+            s -> ddl(s, """
+                    create table row_feed (
+                        seq integer primary key, tbl text not null, id text not null,
+                        deleted integer not null, origin text not null)
+                    """));
 
     static final int LATEST = STEPS.size();
 

@@ -107,8 +107,11 @@ public final class SqliteTypedTables implements TypedTables {
                         }
                     }
                     for (Column col : t.columns().values()) {
-                        if (col.type() == ColumnType.REF) {
+                        if (col.type() == ColumnType.REF || col.indexed()) {
                             index(s, t.name(), col.name());
+                        } else {
+                            // The schema no longer marks it: the index goes, and writes stop paying for it.
+                            s.execute("drop index if exists " + quote(t.name() + "_" + col.name()));
                         }
                     }
                 }

@@ -6,11 +6,9 @@ import dev.outpost.device.clock.DeviceClock;
 import dev.outpost.device.rows.RowStates;
 import dev.outpost.device.store.ChangeLog;
 import dev.outpost.device.store.ChangeLog.LoggedChange;
-import dev.outpost.device.store.RowStore;
 import dev.outpost.device.store.Settings;
 import dev.outpost.device.store.Settings.Setting;
 import dev.outpost.device.store.Transactions;
-import dev.outpost.device.store.TypedTables;
 import dev.outpost.model.ErrorCode;
 import dev.outpost.model.OutpostException;
 import dev.outpost.model.change.Change;
@@ -65,8 +63,7 @@ public final class SyncClient {
             String deviceId,
             Schema schema,
             Transactions tx,
-            RowStore rows,
-            TypedTables typed,
+            RowStates states,
             ChangeLog log,
             Settings settings,
             DeviceClock clock,
@@ -79,8 +76,7 @@ public final class SyncClient {
         this.settings = settings;
         this.link = link;
         this.codec = new WireCodec(schema, WireLimits.DEFAULT);
-        this.ledger = new SyncLedger(
-                deviceId, schema, tx, new RowStates(schema, rows, typed), log, settings, clock, codec, wallMs);
+        this.ledger = new SyncLedger(deviceId, schema, tx, states, log, settings, clock, codec, wallMs);
     }
 
     /** Receives the model assignments of every answer, before the page is applied. */

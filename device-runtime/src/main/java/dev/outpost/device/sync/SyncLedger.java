@@ -186,6 +186,7 @@ final class SyncLedger {
                     states.save(touched.after());
                 }
             }
+            states.pruneFeed();
             clock.save(now.last());
             settings.put(Setting.CURSOR, response.cursor());
             return new int[] {orphans, settled.size()};

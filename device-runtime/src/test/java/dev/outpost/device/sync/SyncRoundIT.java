@@ -10,10 +10,12 @@ import dev.outpost.device.OutpostDevice;
 import dev.outpost.device.home.DeviceHome;
 import dev.outpost.device.rows.RefusedChange;
 import dev.outpost.device.rows.RowStates;
+import dev.outpost.device.sqlite.SqliteChangeFeed;
 import dev.outpost.device.sqlite.SqliteChangeLog;
 import dev.outpost.device.sqlite.SqliteDatabase;
 import dev.outpost.device.sqlite.SqliteRows;
 import dev.outpost.device.sqlite.SqliteTypedTables;
+import dev.outpost.device.store.ChangeFeed;
 import dev.outpost.device.store.ChangeLog;
 import dev.outpost.device.store.RowStore;
 import dev.outpost.model.change.Change;
@@ -205,7 +207,11 @@ class SyncRoundIT {
         try (SqliteDatabase db = SqliteDatabase.open(home.resolve(DeviceHome.DB_FILE))) {
             SqliteRows rows = new SqliteRows(db);
             RowStates states = new RowStates(
-                    SCHEMA, rows, new SqliteTypedTables(db, home.resolve(DeviceHome.DB_FILE), SCHEMA.scopeColumn()));
+                    SCHEMA,
+                    rows,
+                    new SqliteTypedTables(db, home.resolve(DeviceHome.DB_FILE), SCHEMA.scopeColumn()),
+                    new SqliteChangeFeed(db),
+                    ChangeFeed.Origin.SYNC);
             db.run(() -> {
                 for (String table : SCHEMA.tables().keySet()) {
                     for (RowStore.StoredRow s : rows.findRows(table, true)) {

@@ -219,6 +219,35 @@ class TypedTablesIT {
     }
 
     @Test
+    void theFieldsTheSchemaMarksAreIndexedAndQueriesOnThemUseTheIndex() throws Exception {
+        Path home = dir.resolve("device");
+        OutpostDevice.init(home, "http://127.0.0.1:9", "d1", "opd_test", null, List.of("nakuru"));
+        try (OutpostDevice device = OutpostDevice.open(home)) {
+            device.rows().put("farmer", "f1", Map.of("name", "Njeri", "village", "Njoro"));
+        }
+        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + home.resolve("outpost.db"));
+                Statement s = c.createStatement()) {
+            Set<String> indexes = new java.util.TreeSet<>();
+            try (var rs = s.executeQuery("select name from sqlite_schema where type = 'index' and sql is not null")) {
+                while (rs.next()) {
+                    indexes.add(rs.getString(1));
+                }
+            }
+            for (String marked : List.of("farmer_village", "crop_record_crop", "crop_record_plot_id", "plot_farmer_id")) {
+                assertTrue(indexes.contains(marked), marked + " in " + indexes);
+            }
+            assertTrue(!indexes.contains("farmer_name"), "an unmarked field has no index: " + indexes);
+            StringBuilder plan = new StringBuilder();
+            try (var rs = s.executeQuery("explain query plan select id from farmer where village = 'Njoro'")) {
+                while (rs.next()) {
+                    plan.append(rs.getString("detail")).append('\n');
+                }
+            }
+            assertTrue(plan.toString().contains("INDEX farmer_village"), plan.toString());
+        }
+    }
+
+    @Test
     void aHomeOfThePreviousLayoutGetsItsTypedTablesFilledFromItsRows() throws Exception {
         Path home = dir.resolve("home-v3");
         Files.createDirectories(home);

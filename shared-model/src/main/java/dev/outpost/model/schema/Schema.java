@@ -72,7 +72,8 @@ public final class Schema {
 
     /**
      * Whether a device on {@code older} can keep syncing with this schema: every table and column of {@code older}
-     * exists here with the same type, merge policy and reference. New tables and columns are additive and fine.
+     * exists here with the same type, merge policy and reference. New tables and columns are additive and fine, and so
+     * is an index added or dropped.
      * Returns the incompatibilities, empty when compatible.
      */
     public List<String> incompatibilitiesWith(Schema older) {
@@ -90,7 +91,7 @@ public final class Schema {
                 Column c = now.columns().get(oldColumn.name());
                 if (c == null) {
                     problems.add("column '" + old.name() + "." + oldColumn.name() + "' was removed");
-                } else if (!c.equals(oldColumn)) {
+                } else if (!c.mergesLike(oldColumn)) {
                     problems.add("column '" + old.name() + "." + oldColumn.name() + "' changed type or merge policy");
                 }
             }

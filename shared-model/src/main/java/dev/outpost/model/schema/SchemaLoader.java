@@ -30,7 +30,7 @@ public final class SchemaLoader {
     private static final JsonFactory JSON = new JsonFactory();
     private static final Set<String> TOP_KEYS = Set.of("version", "scope", "tables");
     private static final Set<String> TABLE_KEYS = Set.of("columns", "on_delete_vs_update");
-    private static final Set<String> COLUMN_KEYS = Set.of("type", "merge", "to");
+    private static final Set<String> COLUMN_KEYS = Set.of("type", "merge", "to", "index");
     /** Every row has these; a schema must not declare them as columns. */
     public static final String ID_COLUMN = "id";
 
@@ -72,7 +72,7 @@ public final class SchemaLoader {
 
     /**
      * The schema as JSON of the same shape as the YAML file, every column spelled out ({@code type}, {@code merge},
-     * {@code to}). Devices keep this form beside the YAML text: reading it needs no YAML parser, whose regular
+     * {@code to}, and {@code index} when set). Devices keep this form beside the YAML text: reading it needs no YAML parser, whose regular
      * expressions and classes were a fifth of a short command's start.
      */
     public static String toJson(Schema schema) {
@@ -95,6 +95,9 @@ public final class SchemaLoader {
                         .append(JsonText.quote(c.merge().key()));
                 if (c.refTable() != null) {
                     b.append(",\"to\":").append(JsonText.quote(c.refTable()));
+                }
+                if (c.indexed()) {
+                    b.append(",\"index\":true");
                 }
                 b.append('}');
                 columnSep = ",";
@@ -149,6 +152,9 @@ public final class SchemaLoader {
             }
             case VALUE_NULL -> {
                 return null;
+            }
+            case VALUE_TRUE, VALUE_FALSE -> {
+                return token == JsonToken.VALUE_TRUE;
             }
             default -> {
                 return p.getText();
@@ -219,6 +225,7 @@ public final class SchemaLoader {
         String typeKey;
         String mergeKey = null;
         String to = null;
+        boolean indexed = false;
         if (yaml instanceof String s) {
             typeKey = s;
         } else {
@@ -230,6 +237,11 @@ public final class SchemaLoader {
             typeKey = s;
             mergeKey = spec.get("merge") == null ? null : String.valueOf(spec.get("merge"));
             to = spec.get("to") == null ? null : String.valueOf(spec.get("to"));
+            Object index = spec.get("index");
+            if (index != null && !(index instanceof Boolean)) {
+                throw invalid(where + ".index", "must be true or false");
+            }
+            indexed = Boolean.TRUE.equals(index);
         }
         ColumnType type = ColumnType.get(typeKey)
                 .orElseThrow(() -> invalid(
@@ -253,7 +265,11 @@ public final class SchemaLoader {
         if (type != ColumnType.REF && to != null) {
             throw invalid(where, "'to' is only for ref columns");
         }
-        return new Column(name, type, merge, to);
+        if (indexed && (type == ColumnType.SET || type == ColumnType.JSON)) {
+            throw invalid(
+                    where + ".index", "a " + type.key() + " column cannot be indexed (its value is a JSON document)");
+        }
+        return new Column(name, type, merge, to, indexed);
     }
 
     @SuppressWarnings("unchecked")

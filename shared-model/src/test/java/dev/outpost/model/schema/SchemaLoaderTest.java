@@ -108,6 +108,29 @@ class SchemaLoaderTest {
     }
 
     @Test
+    void indexedColumnsAreDeclaredCheckedAndNeverAnIncompatibility() {
+        Schema farm = SchemaLoader.farmExample();
+        assertTrue(farm.column("farmer", "village").indexed(), "the example indexes villages");
+        assertTrue(!farm.column("farmer", "name").indexed());
+        Schema plain = SchemaLoader.parse(MINIMAL);
+        Schema indexed = SchemaLoader.parse(MINIMAL.replace("name: text", "name: {type: text, index: true}"));
+        assertTrue(indexed.column("farmer", "name").indexed());
+        assertEquals(List.of(), indexed.incompatibilitiesWith(plain));
+        assertEquals(List.of(), plain.incompatibilitiesWith(indexed));
+        assertTrue(SchemaLoader.parseJson(SchemaLoader.toJson(indexed))
+                .column("farmer", "name")
+                .indexed());
+        assertInvalid(
+                MINIMAL.replace("name: text", "name: {type: text, index: yes please}"),
+                "tables.farmer.columns.name.index",
+                "true or false");
+        assertInvalid(
+                MINIMAL.replace("name: text", "tags: {type: set, index: true}"),
+                "tables.farmer.columns.tags.index",
+                "cannot be indexed");
+    }
+
+    @Test
     void theJsonFormReadsBackAsTheSameSchemaWithTheSameChecks() {
         Schema farm = SchemaLoader.farmExample();
         Schema back = SchemaLoader.parseJson(SchemaLoader.toJson(farm));
