@@ -24,6 +24,8 @@ import dev.outpost.device.store.Settings.Setting;
 import dev.outpost.device.sync.Problem;
 import dev.outpost.device.sync.SyncClient;
 import dev.outpost.device.sync.SyncLink;
+import dev.outpost.device.sync.SyncRefused;
+import dev.outpost.device.sync.SyncResult;
 import dev.outpost.model.OutpostException;
 import dev.outpost.model.artifact.SigningKeys;
 import dev.outpost.model.change.ChangeValidator;
@@ -47,34 +49,51 @@ import java.util.function.LongSupplier;
 public final class OutpostDevice implements AutoCloseable {
     private final DeviceHome home;
     private final SqliteDatabase db;
-    private final Schema schema;
     private final String deviceId;
     private final Settings settings;
     private final ChangeLog log;
-    private final DeviceClock clock;
-    private final Rows rows;
     private final SqliteTypedTables typed;
     private final SqliteChangeFeed feed;
-    private final WireCodec codec;
     private final LongSupplier wallMs;
+    /** What hangs on the schema; replaced whole when the schema is upgraded in the field. */
+    private volatile OnSchema on;
 
-    private OutpostDevice(DeviceHome home, SqliteDatabase db, Schema schema, LongSupplier wallMs) {
+    private record OnSchema(Schema schema, WireCodec codec, DeviceClock clock, Rows rows) {}
+
+    private OutpostDevice(DeviceHome home, SqliteDatabase db, Schema fileSchema, LongSupplier wallMs) {
         this.home = home;
         this.db = db;
-        this.schema = schema;
         this.wallMs = wallMs;
-        this.codec = new WireCodec(schema, WireLimits.DEFAULT);
         this.settings = new SqliteSettings(db);
         this.log = new SqliteChangeLog(db);
         this.deviceId = db.inTransaction(() -> settings.get(Setting.DEVICE_ID))
                 .orElseThrow(() -> new DeviceException(
                         ExitCode.STORAGE,
                         "the device home " + home.dir() + " has no device id: its database is damaged"));
-        this.clock = new DeviceClock(deviceId, settings, log, codec, wallMs);
-        this.typed = new SqliteTypedTables(db, home.database(), schema.scopeColumn());
+        this.typed = new SqliteTypedTables(db, home.database(), fileSchema.scopeColumn());
         this.feed = new SqliteChangeFeed(db);
-        this.rows = new Rows(schema, db, new SqliteRows(db), log, settings, clock, typed, feed);
-        keepTypedTables();
+        Schema schema =
+                upgradedSchema().filter(s -> s.version() > fileSchema.version()).orElse(fileSchema);
+        if (schema != fileSchema) {
+            // The upgrade committed but its files were not written (a crash right after): written now.
+            writeSchemaFiles(schema);
+        }
+        this.on = onSchema(schema);
+        keepTypedTables(schema);
+    }
+
+    private OnSchema onSchema(Schema schema) {
+        WireCodec codec = new WireCodec(schema, WireLimits.DEFAULT);
+        DeviceClock clock = new DeviceClock(deviceId, settings, log, codec, wallMs);
+        return new OnSchema(
+                schema, codec, clock, new Rows(schema, db, new SqliteRows(db), log, settings, clock, typed, feed));
+    }
+
+    /** The schema this device upgraded to in the field, as its database holds it. */
+    private java.util.Optional<Schema> upgradedSchema() {
+        return db.inTransaction(() -> settings.get(Setting.SCHEMA))
+                .filter(json -> !json.isEmpty())
+                .map(SchemaLoader::parseJson);
     }
 
     /** Creates a device home. Learns the device's scopes from the server if it answers; works offline too. */
@@ -175,11 +194,11 @@ public final class OutpostDevice implements AutoCloseable {
     }
 
     public Schema schema() {
-        return schema;
+        return on.schema();
     }
 
     public WireCodec codec() {
-        return codec;
+        return on.codec();
     }
 
     public DeviceHome home() {
@@ -188,20 +207,120 @@ public final class OutpostDevice implements AutoCloseable {
 
     /** Local writes, reads, conflicts and refused changes. */
     public Rows rows() {
-        return rows;
+        return on.rows();
+    }
+
+    /**
+     * One sync over HTTP. When the service runs a newer schema that only adds to this device's (it says so on its
+     * answers, or refuses this device's version as no longer served), the device upgrades itself ({@link
+     * #upgradeSchema}) and syncs again: the backfill brings what its old schema could not hold.
+     */
+    public SyncResult sync() {
+        return sync(this::httpLink);
+    }
+
+    /** As {@link #sync()}, over the links {@code links} gives (one per sync client; tests give in-memory ones). */
+    public SyncResult sync(java.util.function.Supplier<SyncLink> links) {
+        SyncResult result;
+        try {
+            result = completed(links);
+        } catch (SyncClient.SchemaOutdated outdated) {
+            if (!upgradeSchema(links.get())) {
+                throw outdated;
+            }
+            return finish(completed(links));
+        }
+        if (result.serverSchemaVersion() > schema().version() && upgradeSchema(links.get())) {
+            result = result.then(completed(links));
+        }
+        return finish(result);
+    }
+
+    /** A sync's result, refused changes and all (they are set aside; {@link #finish} says so). */
+    private SyncResult completed(java.util.function.Supplier<SyncLink> links) {
+        try {
+            return syncClient(links.get()).sync();
+        } catch (SyncRefused r) {
+            return r.result();
+        }
+    }
+
+    private static SyncResult finish(SyncResult r) {
+        if (r.refused() > 0) {
+            throw new SyncRefused(r);
+        }
+        return r;
+    }
+
+    /**
+     * Upgrades this device to the schema the service runs now, when it is newer and only adds to this device's (new
+     * tables, new fields, indexes): in one transaction the typed tables get their new tables and columns, the
+     * schema is stored, the upgrade recorded, and a backfill set up; every pending change stays as it is. Then the
+     * home's schema files are rewritten. Returns false when the service's schema is not newer. A schema that is not
+     * additive is refused with exit code 4, changing nothing: the device must be set up again.
+     */
+    public boolean upgradeSchema(SyncLink link) {
+        Schema current = schema();
+        Schema newer;
+        try {
+            newer = SchemaLoader.parseJson(link.currentSchema());
+        } catch (OutpostException e) {
+            throw new DeviceException(
+                    ExitCode.UNREACHABLE, "the server's schema could not be read: " + e.getMessage(), e);
+        }
+        if (newer.version() <= current.version()) {
+            return false;
+        }
+        List<String> problems = newer.incompatibilitiesWith(current);
+        if (!problems.isEmpty()) {
+            throw new DeviceException(
+                    ExitCode.REFUSED,
+                    "the server runs schema version " + newer.version() + ", which does not only add to this device's"
+                            + " version " + current.version() + " (" + String.join("; ", problems) + "): set the"
+                            + " device up again; every local change is kept until then");
+        }
+        String at = java.time.Instant.ofEpochMilli(wallMs.getAsLong()).toString();
+        db.run(() -> {
+            makeTypedTables(newer);
+            settings.put(Setting.SCHEMA, SchemaLoader.toJson(newer));
+            settings.put(Setting.SCHEMA_VERSION, Integer.toString(newer.version()));
+            settings.put(
+                    Setting.SCHEMA_UPGRADES,
+                    settings.get(Setting.SCHEMA_UPGRADES).orElse("") + current.version() + " -> " + newer.version()
+                            + " at " + at + "\n");
+            // A backfill still running keeps its older version, and starts again: what the version just left
+            // could not hold was held back from its pages so far.
+            String from = settings.get(Setting.BACKFILL_FROM).orElse("");
+            settings.put(Setting.BACKFILL_FROM, from.isEmpty() ? Integer.toString(current.version()) : from);
+            settings.put(Setting.BACKFILL_CURSOR, "");
+        });
+        writeSchemaFiles(newer);
+        on = onSchema(newer);
+        return true;
+    }
+
+    private void writeSchemaFiles(Schema schema) {
+        home.writeSchema(
+                "# Schema version " + schema.version() + " as the service sent it: this device upgraded itself to it"
+                        + " in the field (JSON is YAML).\n" + SchemaLoader.toJson(schema) + "\n",
+                schema);
+    }
+
+    private SyncLink httpLink() {
+        return new HttpSyncLink(new SyncTransport(server(), home.credential()), codec());
     }
 
     /** A sync client over the HTTP link to the device's server; install reports go out after each sync. */
     public SyncClient syncClient() {
-        SyncTransport transport = new SyncTransport(server(), home.credential());
-        return syncClient(new HttpSyncLink(transport, codec));
+        return syncClient(httpLink());
     }
 
-    /** A sync client over {@code link} (tests give an in-memory one). */
+    /** A sync client over {@code link} (tests give an in-memory one), on the schema the device runs now. */
     public SyncClient syncClient(SyncLink link) {
         ModelUpdater models = models();
-        RowStates states = new RowStates(schema, new SqliteRows(db), typed, feed, ChangeFeed.Origin.SYNC);
-        return new SyncClient(deviceId, schema, db, states, log, settings, clock, link, wallMs)
+        OnSchema now = on;
+        RowStates states = new RowStates(now.schema(), new SqliteRows(db), typed, feed, ChangeFeed.Origin.SYNC);
+        return new SyncClient(deviceId, now.schema(), db, states, log, settings, now.clock(), link, wallMs)
                 .onAssignments(models::rememberAssignments)
                 .afterSync(models::flushReports);
     }
@@ -226,13 +345,13 @@ public final class OutpostDevice implements AutoCloseable {
         return db.inTransaction(() -> new DeviceStatus(
                 deviceId,
                 settings.get(Setting.SERVER).orElse(""),
-                rows.scopes(),
+                on.rows().scopes(),
                 log.countPending(),
-                rows.refused(),
+                on.rows().refused(),
                 settings.get(Setting.LAST_SYNC_AT).orElse(null),
                 settings.get(Setting.LAST_SYNC_ERROR).orElse(null),
                 settings.get(Setting.CURSOR).orElse(null),
-                clock.offsetMs()));
+                on.clock().offsetMs()));
     }
 
     /**
@@ -240,18 +359,23 @@ public final class OutpostDevice implements AutoCloseable {
      * stored rows, in one transaction; skipped at once when the schema is the one they were made for (every command
      * opens the device).
      */
-    private void keepTypedTables() {
-        String made = typedLayout();
+    private void keepTypedTables(Schema schema) {
         db.run(() -> {
-            if (settings.get(Setting.TYPED_TABLES).filter(made::equals).isPresent()) {
-                return;
+            if (settings.get(Setting.TYPED_TABLES)
+                    .filter(typedLayout(schema)::equals)
+                    .isEmpty()) {
+                makeTypedTables(schema);
             }
-            RowStates states = new RowStates(schema, new SqliteRows(db), typed, feed, ChangeFeed.Origin.SYNC);
-            for (String table : typed.ensure(schema)) {
-                states.fillTyped(table);
-            }
-            settings.put(Setting.TYPED_TABLES, made);
         });
+    }
+
+    /** In the caller's transaction: the typed tables made for {@code schema}, new ones filled, the layout noted. */
+    private void makeTypedTables(Schema schema) {
+        RowStates states = new RowStates(schema, new SqliteRows(db), typed, feed, ChangeFeed.Origin.SYNC);
+        for (String table : typed.ensure(schema)) {
+            states.fillTyped(table);
+        }
+        settings.put(Setting.TYPED_TABLES, typedLayout(schema));
     }
 
     /**
@@ -259,7 +383,7 @@ public final class OutpostDevice implements AutoCloseable {
      * (which decide a never-written field's value) and indexes. Built from the schema in hand, so an open does not
      * serialise the whole schema to find out that nothing changed.
      */
-    private String typedLayout() {
+    private static String typedLayout(Schema schema) {
         StringBuilder b = new StringBuilder(schema.scopeColumn());
         for (var t : schema.tables().values()) {
             b.append(';').append(t.name());

@@ -9,6 +9,7 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -48,8 +49,13 @@ final class Service implements AutoCloseable {
 
     /** Starts the service on {@code port} with its data in {@code dir} (a restart on the same dir keeps the data). */
     static Service start(Path dir, int port) throws IOException, InterruptedException {
+        return start(dir, port, Map.of());
+    }
+
+    /** As {@link #start(Path, int)}, with {@code env} added to the service's environment (its configuration). */
+    static Service start(Path dir, int port, Map<String, String> env) throws IOException, InterruptedException {
         for (int attempt = 1; ; attempt++) {
-            Service s = startOnce(dir, port);
+            Service s = startOnce(dir, port, env);
             if (s != null) {
                 return s;
             }
@@ -63,10 +69,12 @@ final class Service implements AutoCloseable {
     }
 
     /** Starts the service once; null when the process exited before it was ready. */
-    private static Service startOnce(Path dir, int port) throws IOException, InterruptedException {
+    private static Service startOnce(Path dir, int port, Map<String, String> env)
+            throws IOException, InterruptedException {
         if (!Files.exists(JAR)) {
             throw new IllegalStateException("build the sync service first: " + JAR.toAbsolutePath() + " is missing");
         }
+        Files.createDirectories(dir);
         ProcessBuilder pb = new ProcessBuilder(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar", JAR.toString());
         pb.environment().remove("QUARKUS_DATASOURCE_REACTIVE_URL");
@@ -75,6 +83,7 @@ final class Service implements AutoCloseable {
         pb.environment().put("OUTPOST_ADMIN_TOKEN", ADMIN);
         pb.environment().put("OUTPOST_ARTIFACTS_DIR", dir.resolve("artifacts").toString());
         pb.environment().put("QUARKUS_HTTP_PORT", Integer.toString(port));
+        pb.environment().putAll(env);
         pb.redirectErrorStream(true);
         pb.redirectOutput(
                 ProcessBuilder.Redirect.appendTo(dir.resolve("service.log").toFile()));

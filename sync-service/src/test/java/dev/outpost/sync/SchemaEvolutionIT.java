@@ -92,10 +92,67 @@ class SchemaEvolutionIT {
                         .noneMatch(c -> "gender".equals(c.field()) || c.table().equals("visit")),
                 "an old device received a column or table it does not know");
 
-        // And it can still push.
-        SyncResponse pushed =
-                old.push(List.of(old.assign("farmer", farmer, "nakuru", "village", new FieldValue.Text("Njoro"))));
-        assertEquals(1, pushed.ack().applied());
+        // And it can still push; every answer says which schema is current.
+        io.restassured.response.Response oldSync = old.post(
+                new SyncRequest(
+                        old.id,
+                        1,
+                        "b-" + UUID.randomUUID(),
+                        null,
+                        0,
+                        List.of(old.assign("farmer", farmer, "nakuru", "village", new FieldValue.Text("Njoro")))),
+                WireFormat.JSON);
+        assertEquals(200, oldSync.statusCode(), oldSync.asString());
+        assertEquals("2", oldSync.header("Outpost-Schema-Version"));
+
+        // The device fetches the current schema: the same as the service's file, in its JSON form.
+        io.restassured.response.Response schema = io.restassured.RestAssured.given()
+                .header("Authorization", "Bearer " + old.token)
+                .get("/v1/device/schema");
+        assertEquals(200, schema.statusCode(), schema.asString());
+        assertEquals("2", schema.header("Outpost-Schema-Version"));
+        Schema served = SchemaLoader.parseJson(schema.asString());
+        assertEquals(v2.tables(), served.tables());
+        assertEquals(List.of(), served.incompatibilitiesWith(SchemaLoader.farmExample()));
+
+        // Upgraded, it backfills from the start of the feed with a cursor of its own: only what version 1 could not
+        // hold comes, small pages and all.
+        List<Change> backfilled = new java.util.ArrayList<>();
+        String cursor = null;
+        SyncResponse page;
+        do {
+            byte[] bytes = io.restassured.RestAssured.given()
+                    .header("Authorization", "Bearer " + old.token)
+                    .contentType(WireFormat.BINARY.mediaType())
+                    .accept(WireFormat.BINARY.mediaType())
+                    .body(v2Codec.encode(new SyncRequest(old.id, 2, null, cursor, 1, List.of(), 1), WireFormat.BINARY))
+                    .post("/v1/sync")
+                    .then()
+                    .statusCode(200)
+                    .extract()
+                    .asByteArray();
+            page = v2Codec.decodeResponse(bytes, WireFormat.BINARY);
+            backfilled.addAll(page.changes());
+            cursor = page.cursor();
+        } while (page.more());
+        assertTrue(
+                backfilled.stream().anyMatch(c -> c.rowId().equals(farmer) && "gender".equals(c.field())),
+                "the new column's value written before the upgrade");
+        assertTrue(backfilled.stream().anyMatch(c -> c.table().equals("visit")), "the new table's row written before");
+        assertTrue(
+                backfilled.stream().allMatch(c -> c.table().equals("visit") || "gender".equals(c.field())),
+                "nothing the device already had: " + backfilled);
+
+        // A backfill pushes nothing.
+        io.restassured.RestAssured.given()
+                .header("Authorization", "Bearer " + old.token)
+                .contentType("application/json")
+                .body("{\"format\":1,\"deviceId\":\"" + old.id + "\",\"schemaVersion\":2,\"backfillFrom\":1,"
+                        + "\"batchId\":\"b\",\"changes\":[" + v2Codec.encodeChange(changes.getFirst()) + "]}")
+                .post("/v1/sync")
+                .then()
+                .statusCode(400)
+                .body("code", equalTo("malformed-payload"));
     }
 
     @Test

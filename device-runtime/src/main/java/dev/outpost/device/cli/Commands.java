@@ -73,15 +73,16 @@ final class Commands {
     static int sync(Invocation in, OutpostDevice device) {
         SyncResult r;
         int code = 0;
+        int schemaBefore = device.schema().version();
         try {
-            r = device.syncClient().sync();
+            r = device.sync();
         } catch (SyncRefused refused) {
             r = refused.result();
             in.err().println("outpost: " + refused.getMessage());
             code = ExitCode.REFUSED.code;
         }
         if (in.flag("--json")) {
-            in.out().println(Json.syncResult(r));
+            in.out().println(Json.syncResult(r, device.schema().version()));
         } else {
             in.out()
                     .printf(
@@ -97,6 +98,13 @@ final class Commands {
                                 "re-stamped %d change(s): this device's clock runs ahead of the server's; it now stamps"
                                         + " from the server's time%n",
                                 r.restamped());
+            }
+            if (device.schema().version() != schemaBefore) {
+                in.out()
+                        .printf(
+                                "schema upgraded from version %d to %d (every pending change kept); %d value(s) the"
+                                        + " old schema could not hold received%n",
+                                schemaBefore, device.schema().version(), r.backfilled());
             }
         }
         return code;
@@ -159,7 +167,7 @@ final class Commands {
         int port = in.option("--port");
         long intervalMs = in.<Long>option("--interval") * 1000;
         int healthTries = in.option("--health-tries");
-        SyncWorker worker = new SyncWorker(device::syncClient, intervalMs);
+        SyncWorker worker = new SyncWorker(device::sync, intervalMs);
         ModelWorker models =
                 new ModelWorker(device, new HealthCheck(in.option("--health-cmd"), healthTries), intervalMs);
         worker.afterSync(models::nudge);

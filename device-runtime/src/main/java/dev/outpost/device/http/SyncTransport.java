@@ -16,7 +16,11 @@ import java.util.zip.GZIPOutputStream;
  * the caller can simply try again).
  */
 public final class SyncTransport {
-    public record Answer(int status, String contentType, byte[] body) {}
+    /** {@code schemaVersion}: the version of the schema the service runs, as it says on its answers (0: not said). */
+    public record Answer(int status, String contentType, byte[] body, int schemaVersion) {}
+
+    /** The header on which the service says which schema version it runs. */
+    static final String SCHEMA_VERSION_HEADER = "Outpost-Schema-Version";
 
     /** Request bodies above this size go gzip-compressed; smaller ones would not shrink enough to pay for it. */
     static final int COMPRESS_ABOVE_BYTES = 1024;
@@ -70,6 +74,14 @@ public final class SyncTransport {
         return "gzip".equalsIgnoreCase(contentEncoding.strip()) ? Gzip.inflate(body, ANSWER_BYTES_MAX) : body;
     }
 
+    private static int schemaVersion(String header) {
+        try {
+            return header == null || header.isBlank() ? 0 : Math.max(0, Integer.parseInt(header.strip()));
+        } catch (NumberFormatException e) {
+            return 0; // said wrongly: taken as not said, so the device stays on its schema
+        }
+    }
+
     public Answer get(String path) {
         String[] headers = {"Authorization", "Bearer " + token, "Accept-Encoding", "gzip"};
         return send("GET", path, headers, null, Duration.ofSeconds(20), true);
@@ -86,7 +98,11 @@ public final class SyncTransport {
                         "the answer from " + server + " is larger than " + ANSWER_BYTES_MAX
                                 + " bytes; nothing was lost, sync again later");
             }
-            return new Answer(r.status(), r.header("Content-Type"), inflate(r.header("Content-Encoding"), raw));
+            return new Answer(
+                    r.status(),
+                    r.header("Content-Type"),
+                    inflate(r.header("Content-Encoding"), raw),
+                    schemaVersion(r.header(SCHEMA_VERSION_HEADER)));
         } catch (IOException e) {
             throw new DeviceException(
                     ExitCode.UNREACHABLE,

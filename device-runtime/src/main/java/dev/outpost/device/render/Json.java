@@ -250,7 +250,8 @@ public final class Json {
         g.writeEndObject();
     }
 
-    public static String syncResult(SyncResult r) {
+    /** What a sync did, and the schema version the device runs after it (a sync may upgrade it). */
+    public static String syncResult(SyncResult r, int schemaVersion) {
         return render(g -> {
             g.writeStartObject();
             g.writeNumberField("pushed", r.pushed());
@@ -259,6 +260,8 @@ public final class Json {
             g.writeNumberField("conflictsOpened", r.conflictsOpened());
             g.writeNumberField("orphans", r.orphans());
             g.writeNumberField("restamped", r.restamped());
+            g.writeNumberField("backfilled", r.backfilled());
+            g.writeNumberField("schemaVersion", schemaVersion);
             g.writeEndObject();
         });
     }

@@ -90,7 +90,7 @@ public final class LocalApi {
             } else if (p.length == 3 && p[2].equals("conflicts") && method.equals("GET")) {
                 body = Json.conflicts(rows.conflicts());
             } else if (p.length == 3 && p[2].equals("sync") && method.equals("POST")) {
-                body = Json.syncResult(device.syncClient().sync());
+                body = Json.syncResult(device.sync(), device.schema().version());
             } else if (p.length == 3 && p[2].equals("query") && method.equals("POST")) {
                 Map<String, String> args = fields(read(x));
                 String sql = unquote(args.get("sql"), "sql");

@@ -2,7 +2,6 @@ package dev.outpost.device.run;
 
 import dev.outpost.device.DeviceException;
 import dev.outpost.device.ExitCode;
-import dev.outpost.device.sync.SyncClient;
 import dev.outpost.device.sync.SyncRefused;
 import dev.outpost.device.sync.SyncResult;
 import java.util.Random;
@@ -15,15 +14,15 @@ import java.util.function.Supplier;
  * changes are set aside by the sync itself and the next round carries on with the rest.
  */
 public final class SyncWorker implements Runnable {
-    private final Supplier<SyncClient> sync;
+    private final Supplier<SyncResult> sync;
     private final long intervalMs;
     private final Random jitter = new Random();
     private final Wakeup wakeup = new Wakeup();
     private volatile String lastOutcome = "not synced yet";
     private volatile Runnable afterSync = () -> {};
 
-    /** {@code sync} gives the client for each sync (a new one reads the credential and server again). */
-    public SyncWorker(Supplier<SyncClient> sync, long intervalMs) {
+    /** {@code sync} runs one sync (each reads the credential and server again, and may upgrade the schema). */
+    public SyncWorker(Supplier<SyncResult> sync, long intervalMs) {
         this.sync = sync;
         this.intervalMs = intervalMs;
     }
@@ -52,7 +51,7 @@ public final class SyncWorker implements Runnable {
         while (!wakeup.stopping()) {
             long waitMs;
             try {
-                SyncResult r = sync.get().sync();
+                SyncResult r = sync.get();
                 lastOutcome = "ok: pushed " + r.pushed() + ", pulled " + r.pulled();
                 backoff.reset();
                 waitMs = intervalMs;

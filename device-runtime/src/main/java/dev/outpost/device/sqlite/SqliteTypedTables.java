@@ -46,8 +46,13 @@ public final class SqliteTypedTables implements TypedTables {
     private final Path file;
     private final String scopeColumn;
     private Connection readOnly;
-    /** The upsert statement of each typed table, made once. */
-    private final Map<String, String> upserts = new java.util.HashMap<>();
+    /**
+     * The upsert statement of each typed table, made once per table as a schema declares it (a schema upgraded in the
+     * field brings new tables and columns, and so new statements).
+     */
+    private final Map<String, Upsert> upserts = new java.util.concurrent.ConcurrentHashMap<>();
+
+    private record Upsert(Table table, String sql) {}
 
     /** {@code file} is the database's file, which queries open a second time, read-only. */
     public SqliteTypedTables(SqliteDatabase db, Path file, String scopeColumn) {
@@ -140,7 +145,12 @@ public final class SqliteTypedTables implements TypedTables {
 
     @Override
     public void put(Table table, String id, String scope, List<Object> values, int conflicts) {
-        String sqlText = upserts.computeIfAbsent(table.name(), name -> upsert(table));
+        Upsert made = upserts.get(table.name());
+        if (made == null || made.table() != table) {
+            made = new Upsert(table, upsert(table));
+            upserts.put(table.name(), made);
+        }
+        String sqlText = made.sql();
         sql(() -> {
             try (var ps = db.prepared(sqlText)) {
                 PreparedStatement st = ps.statement();

@@ -27,7 +27,18 @@ public interface Settings {
         /** Which schema the typed tables were last made for (version and a hash of its JSON form). */
         TYPED_TABLES("typed_tables"),
         /** The pinned model signing key (base64 X.509 Ed25519). */
-        MODEL_SIGNING_KEY("model.signing_key");
+        MODEL_SIGNING_KEY("model.signing_key"),
+        /**
+         * The schema, in its JSON form, since the device upgraded it in the field: it wins over the home's schema
+         * files, which are rewritten after the upgrade commits.
+         */
+        SCHEMA("schema"),
+        /** Each schema upgrade in the field, one line each: {@code FROM -> TO at INSTANT}. */
+        SCHEMA_UPGRADES("schema.upgrades"),
+        /** The schema version a backfill still runs for (empty: none): what that version could not hold comes. */
+        BACKFILL_FROM("backfill.from"),
+        /** Where the backfill stands in the service's feed (empty: at its start). */
+        BACKFILL_CURSOR("backfill.cursor");
 
         public final String key;
 

@@ -126,7 +126,10 @@ public final class SyncClient {
 
     /** The state of one sync: counts, the batch size in force, what was tried once. */
     private final class Round {
-        int pushed, pulled, refused, opened, orphans, restamped;
+        int pushed, pulled, refused, opened, orphans, restamped, backfilled;
+        /** The schema version the service says it runs (0 until it says). */
+        int serverSchema;
+
         int batchMax = BATCH_CHANGES_MAX;
         boolean restampTried;
         boolean batchIdRenewed;
@@ -136,10 +139,46 @@ public final class SyncClient {
         Problem pushHeld;
 
         SyncResult result() {
-            return new SyncResult(pushed, pulled, refused, opened, orphans, restamped);
+            return new SyncResult(pushed, pulled, refused, opened, orphans, restamped, backfilled, serverSchema);
+        }
+
+        /**
+         * After a schema upgrade: pulls, with a cursor of its own from the start of the service's feed, what the old
+         * schema could not hold, until the last page; a sync cut short goes on from where it stood.
+         */
+        void backfill() {
+            String from =
+                    tx.inTransaction(() -> settings.get(Setting.BACKFILL_FROM).orElse(""));
+            if (from.isEmpty()) {
+                return;
+            }
+            int version = Integer.parseInt(from);
+            while (true) {
+                String cursor = tx.inTransaction(() -> settings.get(Setting.BACKFILL_CURSOR)
+                        .filter(c -> !c.isEmpty())
+                        .orElse(null));
+                SyncLink.Reply reply = link.exchange(
+                        new SyncRequest(deviceId, schema.version(), null, cursor, PULL_PAGE_SIZE, List.of(), version));
+                if (reply instanceof SyncLink.Reply.Accepted a) {
+                    serverSchema = Math.max(serverSchema, a.schemaVersion());
+                    orphans += ledger.applyBackfill(a.response())[0];
+                    backfilled += a.response().changes().size();
+                    if (!a.response().more()) {
+                        return;
+                    }
+                } else if (reply instanceof SyncLink.Reply.Refused r) {
+                    throw refusedWhole(r.problem());
+                } else {
+                    throw new DeviceException(
+                            ExitCode.UNREACHABLE,
+                            "the server failed (" + ((SyncLink.Reply.Failed) reply).status()
+                                    + ") during the backfill after a schema upgrade; it goes on at the next sync");
+                }
+            }
         }
 
         void run(ExecutorService fetcher) {
+            backfill();
             // The next page, asked for while this one is applied, so the server's work and the device's overlap. Its
             // cursor is committed only with the page before it, so a crash in between asks for it again.
             CompletableFuture<SyncLink.Reply> nextPage = null;
@@ -177,6 +216,7 @@ public final class SyncClient {
                 }
                 // if/else rather than a pattern switch, which has a class generated at run time on every start.
                 if (reply instanceof SyncLink.Reply.Accepted a) {
+                    serverSchema = Math.max(serverSchema, a.schemaVersion());
                     SyncResponse response = a.response();
                     checkAcknowledged(batch, response);
                     if (response.more()) {
@@ -249,7 +289,20 @@ public final class SyncClient {
     }
 
     static DeviceException refusedWhole(Problem p) {
+        if (ErrorCode.UPGRADE_REQUIRED.key().equals(p.code())) {
+            return new SchemaOutdated(p);
+        }
         return new DeviceException(ExitCode.REFUSED, "refused by the server: " + p.detail() + " [" + p.code() + "]");
+    }
+
+    /**
+     * The service no longer serves this device's schema version: the device may upgrade itself when the service's
+     * schema only adds to its own (nothing was changed locally).
+     */
+    public static final class SchemaOutdated extends DeviceException {
+        SchemaOutdated(Problem p) {
+            super(ExitCode.REFUSED, "refused by the server: " + p.detail() + " [" + p.code() + "]");
+        }
     }
 
     private SyncRequest request(String batchId, String cursor, List<Change> changes) {

@@ -134,6 +134,18 @@ final class SyncLedger {
      * marked sent}.
      */
     int[] apply(List<LoggedChange> batch, SyncResponse response) {
+        return apply(batch, response, false);
+    }
+
+    /**
+     * Applies a backfill page (after a schema upgrade) as a pulled page, keeping its cursor apart from the pulls'; the
+     * last page ends the backfill. Returns {orphans}.
+     */
+    int[] applyBackfill(SyncResponse response) {
+        return apply(List.of(), response, true);
+    }
+
+    private int[] apply(List<LoggedChange> batch, SyncResponse response, boolean backfill) {
         return tx.inTransaction(() -> {
             List<LoggedChange> settled = batch;
             log.markSent(settled.stream().map(LoggedChange::seq).toList());
@@ -188,7 +200,14 @@ final class SyncLedger {
             }
             states.pruneFeed();
             clock.save(now.last());
-            settings.put(Setting.CURSOR, response.cursor());
+            if (!backfill) {
+                settings.put(Setting.CURSOR, response.cursor());
+            } else if (response.more()) {
+                settings.put(Setting.BACKFILL_CURSOR, response.cursor());
+            } else {
+                settings.put(Setting.BACKFILL_FROM, "");
+                settings.put(Setting.BACKFILL_CURSOR, "");
+            }
             return new int[] {orphans, settled.size()};
         });
     }

@@ -17,8 +17,22 @@ import dev.outpost.model.wire.SyncResponse;
 public interface SyncLink {
     Reply exchange(SyncRequest request);
 
+    /**
+     * The schema the service runs now, in its JSON form ({@code GET /v1/device/schema}); exit code 3 when it cannot be
+     * had (no answer, or an answer other than the schema).
+     */
+    default String currentSchema() {
+        throw new dev.outpost.device.DeviceException(
+                dev.outpost.device.ExitCode.UNREACHABLE, "this link cannot fetch the service's schema");
+    }
+
     sealed interface Reply {
-        record Accepted(SyncResponse response) implements Reply {}
+        /** {@code schemaVersion}: the version of the schema the service runs, 0 when it did not say. */
+        record Accepted(SyncResponse response, int schemaVersion) implements Reply {
+            public Accepted(SyncResponse response) {
+                this(response, 0);
+            }
+        }
 
         record Refused(Problem problem) implements Reply {}
 

@@ -48,14 +48,14 @@ class BackgroundLoopsIT {
             dev.outpost.device.sync.SyncLink empty = request ->
                     new dev.outpost.device.sync.SyncLink.Reply.Accepted(new dev.outpost.model.wire.SyncResponse(
                             null, "0", false, System.currentTimeMillis(), List.of(), List.of(), List.of()));
-            Supplier<dev.outpost.device.sync.SyncClient> clients = () -> {
+            Supplier<dev.outpost.device.sync.SyncResult> syncs = () -> {
                 if (calls.incrementAndGet() == 1) {
                     // As a junk Content-Length on a chunked answer did: not a DeviceException.
                     throw new NumberFormatException("For input string: \"junk\"");
                 }
-                return device.syncClient(empty);
+                return device.sync(() -> empty);
             };
-            SyncWorker worker = new SyncWorker(clients, 3_600_000);
+            SyncWorker worker = new SyncWorker(syncs, 3_600_000);
             CountDownLatch synced = new CountDownLatch(1);
             List<String> outcomes = new ArrayList<>();
             worker.afterSync(() -> {

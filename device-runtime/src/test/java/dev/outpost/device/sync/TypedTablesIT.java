@@ -233,7 +233,8 @@ class TypedTablesIT {
                     indexes.add(rs.getString(1));
                 }
             }
-            for (String marked : List.of("farmer_village", "crop_record_crop", "crop_record_plot_id", "plot_farmer_id")) {
+            for (String marked :
+                    List.of("farmer_village", "crop_record_crop", "crop_record_plot_id", "plot_farmer_id")) {
                 assertTrue(indexes.contains(marked), marked + " in " + indexes);
             }
             assertTrue(!indexes.contains("farmer_name"), "an unmarked field has no index: " + indexes);

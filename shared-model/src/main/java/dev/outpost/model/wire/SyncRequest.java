@@ -8,14 +8,32 @@ import java.util.Objects;
  * One sync round trip from a device: push {@code changes} under {@code batchId} (null when there is nothing to
  * push) and pull everything after {@code cursor} (null for a device that has pulled nothing yet), at most
  * {@code pageSizeMax} changes per answer (0: the server's default).
+ *
+ * <p>{@code backfillFrom} (0: none) asks for a backfill instead of the usual pull: a device that upgraded its schema
+ * from that version reads the feed again from its start with a cursor of its own, and gets only what its old schema
+ * could not hold (rows of new tables, values of new fields, deletes as they touch new fields).
  */
 public record SyncRequest(
-        String deviceId, int schemaVersion, String batchId, String cursor, int pageSizeMax, List<Change> changes) {
+        String deviceId,
+        int schemaVersion,
+        String batchId,
+        String cursor,
+        int pageSizeMax,
+        List<Change> changes,
+        int backfillFrom) {
     public SyncRequest {
         Objects.requireNonNull(deviceId);
         changes = List.copyOf(changes);
         if (!changes.isEmpty() && batchId == null) {
             throw new IllegalArgumentException("a push needs a batch id");
         }
+        if (backfillFrom < 0 || (backfillFrom > 0 && !changes.isEmpty())) {
+            throw new IllegalArgumentException("a backfill is a pull of its own: a version above 0, nothing pushed");
+        }
+    }
+
+    public SyncRequest(
+            String deviceId, int schemaVersion, String batchId, String cursor, int pageSizeMax, List<Change> changes) {
+        this(deviceId, schemaVersion, batchId, cursor, pageSizeMax, changes, 0);
     }
 }

@@ -110,13 +110,16 @@ public final class WireCodec {
             if (request.pageSizeMax() > 0) {
                 g.writeNumberField("pageSizeMax", request.pageSizeMax());
             }
+            if (request.backfillFrom() > 0) {
+                g.writeNumberField("backfillFrom", request.backfillFrom());
+            }
             writeChanges(g, binary, request.changes());
         });
     }
 
     public SyncRequest decodeRequest(byte[] payload, WireFormat format) {
         String[] text = new String[3]; // deviceId, batchId, cursor
-        long[] numbers = {-1, 0}; // schemaVersion, pageSizeMax
+        long[] numbers = {-1, 0, 0}; // schemaVersion, pageSizeMax, backfillFrom
         List<Change>[] changes = newChanges();
         read(payload, format, (key, in, binary) -> {
             switch (key) {
@@ -125,6 +128,7 @@ public final class WireCodec {
                 case "cursor" -> text[2] = textOrNull(in);
                 case "schemaVersion" -> numbers[0] = integer(in, key);
                 case "pageSizeMax" -> numbers[1] = integer(in, key);
+                case "backfillFrom" -> numbers[2] = integer(in, key);
                 case "changes" -> changes[0] = readChanges(in, binary);
                 default -> {
                     return false;
@@ -139,13 +143,17 @@ public final class WireCodec {
         if (!pushed.isEmpty() && text[1] == null) {
             throw TokenReader.malformed("a sync request that pushes changes needs a batchId");
         }
+        if (numbers[2] < 0 || numbers[2] > Integer.MAX_VALUE || (numbers[2] > 0 && !pushed.isEmpty())) {
+            throw TokenReader.malformed("'backfillFrom' is a schema version, and a backfill pushes nothing");
+        }
         return new SyncRequest(
                 text[0],
                 (int) Math.min(numbers[0], Integer.MAX_VALUE),
                 text[1],
                 text[2],
                 (int) Math.min(numbers[1], Integer.MAX_VALUE),
-                pushed);
+                pushed,
+                (int) numbers[2]);
     }
 
     public byte[] encode(SyncResponse response, WireFormat format) {

@@ -3,8 +3,10 @@ package dev.outpost.sync.api;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.outpost.model.ErrorCode;
 import dev.outpost.model.artifact.Manifest;
+import dev.outpost.model.schema.SchemaLoader;
 import dev.outpost.sync.artifact.ArtifactService;
 import dev.outpost.sync.auth.DeviceAuth;
+import dev.outpost.sync.config.SchemaRegistry;
 import dev.outpost.sync.store.ArtifactStore;
 import io.smallrye.mutiny.Uni;
 import jakarta.ws.rs.Consumes;
@@ -19,17 +21,25 @@ import jakarta.ws.rs.core.Response;
 import java.util.Map;
 import java.util.Set;
 
-/** {@code /v1/device}: who the credential belongs to, which scopes it may sync, and its model install reports. */
+/**
+ * {@code /v1/device}: who the credential belongs to, which scopes it may sync, the schema it should run, and its model
+ * install reports.
+ */
 @Path("/v1/device")
 public class DeviceResource {
     static final Set<String> OUTCOMES = Set.of("installed", "failed", "reverted", "rolled-back");
 
+    /** The version of the schema the service runs, on every sync answer and on the schema itself. */
+    public static final String SCHEMA_VERSION_HEADER = "Outpost-Schema-Version";
+
     private final DeviceAuth auth;
     private final ArtifactService artifacts;
+    private final SchemaRegistry schemas;
 
-    public DeviceResource(DeviceAuth auth, ArtifactService artifacts) {
+    public DeviceResource(DeviceAuth auth, ArtifactService artifacts, SchemaRegistry schemas) {
         this.auth = auth;
         this.artifacts = artifacts;
+        this.schemas = schemas;
     }
 
     /**
@@ -43,6 +53,21 @@ public class DeviceResource {
         return auth.device(authorization)
                 .flatMap(artifacts::assignmentsFor)
                 .map(a -> Map.of("assignments", a, "serverTimeMs", System.currentTimeMillis()));
+    }
+
+    /**
+     * The schema this service runs, in its JSON form (the YAML file's shape, every column spelled out): a device on
+     * an earlier version that this one only adds to upgrades itself with it (the sync answer's
+     * {@code Outpost-Schema-Version} header says when).
+     */
+    @GET
+    @Path("/schema")
+    @Produces(MediaType.APPLICATION_JSON)
+    public Uni<Response> schema(@HeaderParam(HttpHeaders.AUTHORIZATION) String authorization) {
+        return auth.device(authorization)
+                .map(d -> Response.ok(SchemaLoader.toJson(schemas.current()), MediaType.APPLICATION_JSON)
+                        .header(SCHEMA_VERSION_HEADER, schemas.current().version())
+                        .build());
     }
 
     @GET

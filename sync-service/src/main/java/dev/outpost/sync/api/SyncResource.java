@@ -67,7 +67,11 @@ public class SyncResource {
             return sync.sync(device, request).map(response -> {
                 byte[] bytes = schemas.codec().encode(response, out);
                 bytesOut.record(bytes.length);
-                return Response.ok(bytes, out.mediaType()).build();
+                return Response.ok(bytes, out.mediaType())
+                        .header(
+                                DeviceResource.SCHEMA_VERSION_HEADER,
+                                schemas.current().version())
+                        .build();
             });
         });
     }

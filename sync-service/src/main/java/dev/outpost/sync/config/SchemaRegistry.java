@@ -58,6 +58,11 @@ public class SchemaRegistry {
         return codec;
     }
 
+    /** The schema of {@code version} when this service still serves it. */
+    public Optional<Schema> served(int version) {
+        return Optional.ofNullable(served.get(version));
+    }
+
     /** The schema a device on {@code version} runs, or {@link ErrorCode#UPGRADE_REQUIRED}. */
     public Schema forDevice(int version) {
         return Optional.ofNullable(served.get(version))

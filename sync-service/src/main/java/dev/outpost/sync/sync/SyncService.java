@@ -34,6 +34,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Predicate;
 
 /**
  * One sync round trip: checks a pushed batch as a whole (schema, scopes, clocks), applies it in one PostgreSQL
@@ -96,12 +97,22 @@ public class SyncService {
         Uni<Applied> push = request.changes().isEmpty()
                 ? Uni.createFrom().item(Applied.NONE)
                 : apply(device, request.batchId(), request.changes());
-        return push.flatMap(applied -> pull(device, deviceSchema, cursor, pageSize)
+        boolean backfill = request.backfillFrom() > 0;
+        // A backfill for a version no longer served sends everything again: the device's merge takes it as it is.
+        Predicate<Change> wanted = backfill
+                ? schemas.served(request.backfillFrom())
+                        .<Predicate<Change>>map(old -> c -> beyond(old, c))
+                        .orElse(c -> true)
+                : c -> true;
+        return push.flatMap(applied -> pull(device, deviceSchema, cursor, pageSize, wanted)
                 .flatMap(page -> Uni.combine()
                         .all()
                         .unis(
                                 artifacts.assignmentsFor(device),
-                                store.touchDevice(device.id(), request.schemaVersion(), cursor))
+                                // A backfill's cursor is not where the device's pulls stand.
+                                backfill
+                                        ? Uni.createFrom().voidItem()
+                                        : store.touchDevice(device.id(), request.schemaVersion(), cursor))
                         .with((assignments, touched) -> new SyncResponse(
                                 applied.ack(),
                                 page.cursor().toString(),
@@ -361,6 +372,12 @@ public class SyncService {
     public record Page(List<Change> changes, Cursor cursor, boolean more) {}
 
     public Uni<Page> pull(DeviceRecord device, Schema deviceSchema, Cursor after, int pageSize) {
+        return pull(device, deviceSchema, after, pageSize, c -> true);
+    }
+
+    /** As {@link #pull(DeviceRecord, Schema, Cursor, int)}, serving only the (adapted) changes {@code wanted} keeps. */
+    public Uni<Page> pull(
+            DeviceRecord device, Schema deviceSchema, Cursor after, int pageSize, Predicate<Change> wanted) {
         WireCodec codec = schemas.codec();
         return store.readFeed(device.scopes(), after, pageSize).map(page -> {
             List<Change> out = new ArrayList<>();
@@ -379,7 +396,7 @@ public class SyncService {
                     continue; // never echo a device's own changes
                 }
                 for (Change stored : entry(codec, r).subList(from, to)) {
-                    adaptTo(deviceSchema, stored).ifPresent(out::add);
+                    adaptTo(deviceSchema, stored).filter(wanted).ifPresent(out::add);
                 }
             }
             boolean more = budget == 0;
@@ -409,6 +426,23 @@ public class SyncService {
             throw new IllegalStateException(
                     "feed entry " + r.xid() + ":" + r.pos() + " is unreadable: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Whether a device on schema {@code old} could not hold all of {@code c}: it is to a table or field {@code old}
+     * lacks, or it deletes a row having seen fields {@code old} lacks (a device upgraded from {@code old} got the
+     * delete without them, and needs them to weigh later updates of those fields against it).
+     */
+    static boolean beyond(Schema old, Change c) {
+        var table = old.getTable(c.table());
+        if (table.isEmpty()) {
+            return true;
+        }
+        if (c.field() != null) {
+            return table.get().getColumn(c.field()).isEmpty();
+        }
+        return c.op() instanceof dev.outpost.model.change.Op.Delete d
+                && !table.get().columns().keySet().containsAll(d.seen().keySet());
     }
 
     /**
