@@ -89,6 +89,28 @@ class ThreeOfficersIT extends WithService {
                     TestJson.texts(TestJson.parse(row.get("pests").asText())),
                     typed);
         }
+        // Every row of every table: the typed tables hold what get (through list) shows, on every tablet.
+        for (Outpost o : List.of(a, b, c, fresh)) {
+            for (String table : List.of("farmer", "plot", "crop_record")) {
+                List<com.fasterxml.jackson.databind.JsonNode> shown = o.run("list", table)
+                        .ok()
+                        .out()
+                        .lines()
+                        .map(TestJson::parse)
+                        .toList();
+                List<com.fasterxml.jackson.databind.JsonNode> typed = o.run(
+                                "query", "select * from " + table + " order by id")
+                        .ok()
+                        .out()
+                        .lines()
+                        .map(TestJson::parse)
+                        .toList();
+                assertEquals(shown.size(), typed.size(), o.home + " " + table);
+                for (int i = 0; i < shown.size(); i++) {
+                    assertSameRow(shown.get(i), typed.get(i), o.home + " " + table);
+                }
+            }
+        }
         assertEquals(
                 List.of("aphids", "stalk borer"),
                 TestJson.texts(TestJson.parse(crop).get("pests")),
@@ -178,5 +200,30 @@ class ThreeOfficersIT extends WithService {
         assertEquals(
                 Files.getPosixFilePermissions(dir.resolve("officer-e").resolve("credential")),
                 java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+    }
+
+    /** A row as get shows it against the typed table's row: every field, sets and decimals compared as values. */
+    private static void assertSameRow(
+            com.fasterxml.jackson.databind.JsonNode shown,
+            com.fasterxml.jackson.databind.JsonNode typed,
+            String where) {
+        var names = shown.fieldNames();
+        while (names.hasNext()) {
+            String name = names.next();
+            var v = shown.get(name);
+            var t = typed.get(name);
+            String at = where + " " + shown.get("id").asText() + "." + name;
+            if (v.isNull()) {
+                assertTrue(t == null || t.isNull(), at + ": " + t);
+            } else if (v.isArray()) {
+                assertEquals(TestJson.texts(v), TestJson.texts(TestJson.parse(t.asText())), at);
+            } else if (v.isBoolean()) {
+                assertEquals(v.asBoolean() ? 1 : 0, t.asInt(), at);
+            } else if (v.isNumber()) {
+                assertEquals(v.decimalValue().doubleValue(), t.asDouble(), 1e-9, at);
+            } else {
+                assertEquals(v.asText(), t.asText(), at);
+            }
+        }
     }
 }

@@ -37,6 +37,7 @@ public final class SqliteTypedTables implements TypedTables {
             "row_state",
             "row_base",
             "change_log",
+            "row_feed",
             "model_install",
             "model_install_progress",
             "model_report",
