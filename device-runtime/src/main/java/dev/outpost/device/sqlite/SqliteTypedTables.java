@@ -113,7 +113,7 @@ public final class SqliteTypedTables implements TypedTables {
                         }
                     }
                     for (Column col : t.columns().values()) {
-                        if (col.type() == ColumnType.REF || col.indexed()) {
+                        if (indexed(col)) {
                             index(s, t.name(), col.name());
                         } else {
                             // The schema no longer marks it: the index goes, and writes stop paying for it.
@@ -124,6 +124,11 @@ public final class SqliteTypedTables implements TypedTables {
             }
             return created;
         });
+    }
+
+    /** Whether the typed table indexes the column: every ref, and what the schema marks. */
+    private static boolean indexed(Column c) {
+        return c.type() == ColumnType.REF || c.indexed();
     }
 
     private static void index(Statement s, String table, String column) throws SQLException {
@@ -164,11 +169,11 @@ public final class SqliteTypedTables implements TypedTables {
                 st.setInt(i, conflicts);
                 st.executeUpdate();
             }
-            // Indexed (ref) columns are set apart, and only when they change: an UPDATE rewrites the index of every
+            // Indexed columns are set apart, and only when they change: an UPDATE rewrites the index of every
             // column it sets, whatever the value, and each page a local write dirties is synced with it.
             int k = 0;
             for (Column c : table.columns().values()) {
-                if (c.type() == ColumnType.REF) {
+                if (indexed(c)) {
                     try (var ps = db.prepared("update " + quote(table.name()) + " set " + quote(c.name())
                             + " = ? where " + quote("id") + " = ? and " + quote(c.name()) + " is not ?")) {
                         ps.statement().setObject(1, values.get(k));
@@ -203,7 +208,7 @@ public final class SqliteTypedTables implements TypedTables {
         b.append(" on conflict (").append(quote("id")).append(") do update set ");
         b.append(quote(scopeColumn)).append(" = excluded.").append(quote(scopeColumn));
         for (Column c : table.columns().values()) {
-            if (c.type() != ColumnType.REF) {
+            if (!indexed(c)) {
                 b.append(", ").append(quote(c.name())).append(" = excluded.").append(quote(c.name()));
             }
         }
