@@ -15,6 +15,8 @@ public interface OutpostConfig {
 
     Schema schema();
 
+    Data data();
+
     Sync sync();
 
     Artifacts artifacts();
@@ -22,6 +24,12 @@ public interface OutpostConfig {
     Rollouts rollouts();
 
     Auth auth();
+
+    interface Data {
+        /** The PostgreSQL schema of the typed tables people query (docs/data.md). */
+        @WithDefault("outpost_data")
+        String schema();
+    }
 
     interface Auth {
         /**

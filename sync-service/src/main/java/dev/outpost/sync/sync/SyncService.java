@@ -21,6 +21,7 @@ import dev.outpost.sync.artifact.ArtifactService;
 import dev.outpost.sync.config.OutpostConfig;
 import dev.outpost.sync.config.SchemaRegistry;
 import dev.outpost.sync.store.Cursor;
+import dev.outpost.sync.store.DataTables;
 import dev.outpost.sync.store.DeviceRecord;
 import dev.outpost.sync.store.SyncStore;
 import io.micrometer.core.instrument.Counter;
@@ -58,14 +59,17 @@ public class SyncService {
     private final Counter conflictsOpened;
     private final Counter changesServed;
     private final ArtifactService artifacts;
+    private final DataTables data;
 
     public SyncService(
             SyncStore store,
             SchemaRegistry schemas,
             OutpostConfig config,
             MeterRegistry metrics,
-            ArtifactService artifacts) {
+            ArtifactService artifacts,
+            DataTables data) {
         this.store = store;
+        this.data = data;
         this.artifacts = artifacts;
         this.schemas = schemas;
         this.config = config;
@@ -233,6 +237,7 @@ public class SyncService {
                     return store.readRows(tx, changes, attempt > 1).flatMap(rows -> {
                         Merged merged = merge(deviceId, rows, changes);
                         return store.writeRows(tx, merged.writes())
+                                .flatMap(x -> data.write(tx, merged.typed()))
                                 .flatMap(x -> store.appendFeed(tx, merged.feed()))
                                 .flatMap(x -> store.upsertOpenConflicts(
                                         tx, merged.opened(), merged.conflictScopes(), merged.conflictJson()))
@@ -296,6 +301,7 @@ public class SyncService {
 
     private record Merged(
             List<SyncStore.RowWrite> writes,
+            List<DataTables.TypedRow> typed,
             List<SyncStore.FeedEntry> feed,
             int applied,
             List<Conflict> opened,
@@ -335,6 +341,7 @@ public class SyncService {
             feedByScope.computeIfAbsent(c.scope(), s -> new ArrayList<>()).add(c);
         }
         List<SyncStore.RowWrite> writes = new ArrayList<>();
+        List<DataTables.TypedRow> typed = new ArrayList<>();
         List<Conflict> opened = new ArrayList<>();
         List<Conflict> closed = new ArrayList<>();
         Map<Conflict, String> scopes = new HashMap<>();
@@ -353,19 +360,21 @@ public class SyncService {
             }
             closed.addAll(conflicts.closed());
             SyncStore.StoredRow was = stored.get(SyncStore.key(now.table(), now.id()));
+            boolean deleted = RowConflicts.isDeleted(table, now);
             writes.add(new SyncStore.RowWrite(
                     now.table(),
                     now.id(),
                     now.scope(),
                     rowCodec.encodeBinary(now),
-                    RowConflicts.isDeleted(table, now),
+                    deleted,
                     conflicts.open(),
                     was != null ? was.version() : null));
+            typed.add(data.row(now, deleted, conflicts.open()));
         }
         List<SyncStore.FeedEntry> feed = new ArrayList<>(feedByScope.size());
         feedByScope.forEach((scope, list) ->
                 feed.add(new SyncStore.FeedEntry(scope, deviceId, codec.encodeStored(list), list.size())));
-        return new Merged(writes, feed, result.effective().size(), opened, closed, scopes, json);
+        return new Merged(writes, typed, feed, result.effective().size(), opened, closed, scopes, json);
     }
 
     /** A page of the feed as the device will see it. */
