@@ -72,7 +72,7 @@ public final class DataTables {
      * Each column's value in text, cast by PostgreSQL to its type: a field never written is null (a counter 0, a set
      * empty); review fields hold their provisional winner; counters their total; sets and JSON their JSON text.
      */
-    static List<String> values(Table table, RowState row) {
+    public static List<String> values(Table table, RowState row) {
         List<String> out = new ArrayList<>(table.columns().size());
         for (Column c : table.columns().values()) {
             FieldState f = row.field(c.name());
@@ -105,7 +105,7 @@ public final class DataTables {
     }
 
     /** PostgreSQL's type for a schema type. */
-    static String sqlType(Column c) {
+    public static String sqlType(Column c) {
         return switch (c.type()) {
             case TEXT, REF -> "text";
             case INT -> "bigint";
@@ -132,6 +132,12 @@ public final class DataTables {
      * or retyped); one transaction.
      */
     public Uni<Void> ensure(Pool pool) {
+        List<String> ddl = ddl();
+        return pool.withTransaction(tx -> run(tx, ddl, 0));
+    }
+
+    /** The statements {@link #ensure} runs, in order (each idempotent). */
+    public List<String> ddl() {
         List<String> ddl = new ArrayList<>();
         ddl.add("create schema if not exists " + quote(dataSchema));
         for (Table t : schema.tables().values()) {
@@ -157,7 +163,7 @@ public final class DataTables {
                 }
             }
         }
-        return pool.withTransaction(tx -> run(tx, ddl, 0));
+        return ddl;
     }
 
     private static Uni<Void> run(SqlConnection tx, List<String> statements, int i) {
@@ -205,6 +211,14 @@ public final class DataTables {
         }
         args.addArrayOfInteger(sorted.stream().map(TypedRow::conflicts).toArray(Integer[]::new));
         return tx.preparedQuery(upserts.get(tableName)).execute(args).replaceWithVoid();
+    }
+
+    /**
+     * The upsert of a table's typed rows: parameters id[], scope[], one text[] per field (schema order), conflicts
+     * int[], as PostgreSQL's {@code $n} (benchmarks run it over JDBC too).
+     */
+    public String upsertSql(String table) {
+        return upserts.get(table);
     }
 
     /** {@code insert ... select from unnest(text arrays) ... on conflict (id) do update}, one per table. */
@@ -309,7 +323,7 @@ public final class DataTables {
     }
 
     /** A quoted SQL identifier (the schema's names are lower-case letters, digits and '_', keywords included). */
-    static String quote(String name) {
+    public static String quote(String name) {
         return "\"" + name.replace("\"", "\"\"") + "\"";
     }
 }

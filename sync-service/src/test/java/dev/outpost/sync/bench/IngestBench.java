@@ -2,10 +2,14 @@ package dev.outpost.sync.bench;
 
 import dev.outpost.model.bench.FarmDay;
 import dev.outpost.model.change.Change;
+import dev.outpost.model.merge.RowMerge;
+import dev.outpost.model.merge.RowState;
 import dev.outpost.model.schema.Schema;
 import dev.outpost.model.schema.SchemaLoader;
+import dev.outpost.model.schema.Table;
 import dev.outpost.model.wire.SyncRequest;
 import dev.outpost.model.wire.WireFormat;
+import dev.outpost.sync.store.DataTables;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Array;
@@ -13,7 +17,9 @@ import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -26,6 +32,9 @@ import java.util.concurrent.Future;
 public final class IngestBench {
     private static final int WARMUP_ROUNDS = Integer.getInteger("outpost.bench.warmup-rounds", 6);
     private static final int ROUNDS = Integer.getInteger("outpost.bench.rounds", 5);
+
+    /** The baseline's typed tables: the same layout as the service's, in a schema of their own. */
+    private static final DataTables RAW_TYPED = new DataTables("bench_raw", SchemaLoader.farmExample());
 
     private IngestBench() {}
 
@@ -60,6 +69,9 @@ public final class IngestBench {
                         .execute(
                                 "create table bench_change_rows (pos bigint generated always as identity primary key, "
                                         + "scope text, device_id text, tbl text, row_id text, field text, clock text, change text)");
+                for (String ddl : RAW_TYPED.ddl()) {
+                    c.createStatement().execute(ddl);
+                }
             }
             // The baseline's warm-up (the driver's JIT, PostgreSQL's caches), as the service had its own: the last
             // warm-up round's changes, inserted untimed.
@@ -89,7 +101,7 @@ public final class IngestBench {
                 double[] cpuAfter = bench.cpuSeconds();
                 long[] walAfter = wal(bench);
                 statementCosts(bench, total);
-                List<List<String[][]>> rows = columns(measured);
+                List<Batch> rows = columns(measured);
                 quiesce(url);
                 double baseline = total / insertAll(url, rows, pool);
                 System.out.printf(
@@ -232,24 +244,46 @@ public final class IngestBench {
 
     /**
      * The baseline: the same change rows, inserted in the same batches from as many connections, with no merge at
-     * all; every device's batches from a connection of its own, all at once. The seconds it took.
+     * all, and each batch's rows upserted into typed tables of the service's layout (the batch's own values, no
+     * merge with what is stored), in one transaction a batch; every device's batches from a connection of its own,
+     * all at once. The seconds it took.
      */
-    private static double insertAll(String url, List<List<String[][]>> byDevice, ExecutorService pool)
-            throws Exception {
+    private static double insertAll(String url, List<Batch> byDevice, ExecutorService pool) throws Exception {
         long start = System.nanoTime();
         List<Future<?>> work = new ArrayList<>();
-        for (List<String[][]> batches : byDevice) {
+        for (Batch device : byDevice) {
             work.add(pool.submit(() -> {
                 try (Connection c = DriverManager.getConnection(url, "postgres", "postgres");
                         PreparedStatement ps = c.prepareStatement(
                                 "insert into bench_change_rows (scope, device_id, tbl, row_id, field, clock, change) "
                                         + "select * from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])")) {
-                    for (String[][] cols : batches) {
+                    c.setAutoCommit(false);
+                    Map<String, PreparedStatement> typed = new LinkedHashMap<>();
+                    for (int b = 0; b < device.changeColumns().size(); b++) {
+                        String[][] cols = device.changeColumns().get(b);
                         for (int k = 0; k < 7; k++) {
                             Array a = c.createArrayOf("text", cols[k]);
                             ps.setArray(k + 1, a);
                         }
                         ps.execute();
+                        for (var e : device.typedColumns().get(b).entrySet()) {
+                            PreparedStatement up = typed.get(e.getKey());
+                            if (up == null) {
+                                up = c.prepareStatement(
+                                        RAW_TYPED.upsertSql(e.getKey()).replaceAll("\\$\\d+", "?"));
+                                typed.put(e.getKey(), up);
+                            }
+                            Object[][] t = e.getValue();
+                            for (int k = 0; k < t.length - 1; k++) {
+                                up.setArray(k + 1, c.createArrayOf("text", t[k]));
+                            }
+                            up.setArray(t.length, c.createArrayOf("int4", t[t.length - 1]));
+                            up.execute();
+                        }
+                        c.commit();
+                    }
+                    for (PreparedStatement up : typed.values()) {
+                        up.close();
                     }
                 }
                 return null;
@@ -261,12 +295,55 @@ public final class IngestBench {
         return (System.nanoTime() - start) / 1e9;
     }
 
+    /**
+     * One device's baseline work, built before anything is timed: per batch, the change rows' columns, and per table
+     * the typed rows' columns (ids, scopes, one per field, conflicts), rows in id order.
+     */
+    private record Batch(List<String[][]> changeColumns, List<Map<String, Object[][]>> typedColumns) {}
+
+    private static Map<String, Object[][]> typed(List<Change> batch) {
+        Schema schema = SchemaLoader.farmExample();
+        Map<String, java.util.TreeMap<String, RowState>> rows = new LinkedHashMap<>();
+        for (Change ch : batch) {
+            var byId = rows.computeIfAbsent(ch.table(), k -> new java.util.TreeMap<>());
+            RowState row = byId.getOrDefault(ch.rowId(), RowState.empty(ch.table(), ch.rowId(), ch.scope()));
+            byId.put(
+                    ch.rowId(),
+                    RowMerge.apply(schema.table(ch.table()), row, ch).row());
+        }
+        Map<String, Object[][]> out = new java.util.TreeMap<>(); // tables in name order, ids sorted: no deadlock
+        rows.forEach((table, byId) -> {
+            Table t = schema.table(table);
+            int n = byId.size();
+            Object[][] cols = new Object[t.columns().size() + 3][];
+            for (int k = 0; k < t.columns().size() + 2; k++) {
+                cols[k] = new String[n];
+            }
+            cols[cols.length - 1] = new Integer[n];
+            int i = 0;
+            for (RowState r : byId.values()) {
+                cols[0][i] = r.id();
+                cols[1][i] = r.scope();
+                List<String> values = DataTables.values(t, r);
+                for (int k = 0; k < values.size(); k++) {
+                    cols[k + 2][i] = values.get(k);
+                }
+                cols[cols.length - 1][i] = 0;
+                i++;
+            }
+            out.put(table, cols);
+        });
+        return out;
+    }
+
     /** The change rows' columns of every batch of every device, built before anything is timed. */
-    private static List<List<String[][]>> columns(List<Device> devices) {
-        List<List<String[][]>> out = new ArrayList<>();
+    private static List<Batch> columns(List<Device> devices) {
+        List<Batch> out = new ArrayList<>();
         for (Device device : devices) {
             List<String[][]> perBatch = new ArrayList<>();
+            List<Map<String, Object[][]>> typedPerBatch = new ArrayList<>();
             for (List<Change> batch : device.batches()) {
+                typedPerBatch.add(typed(batch));
                 int n = batch.size();
                 String[][] cols = new String[7][n];
                 for (int i = 0; i < n; i++) {
@@ -281,7 +358,7 @@ public final class IngestBench {
                 }
                 perBatch.add(cols);
             }
-            out.add(perBatch);
+            out.add(new Batch(perBatch, typedPerBatch));
         }
         return out;
     }
