@@ -140,6 +140,7 @@ public final class DataTables {
     public List<String> ddl() {
         List<String> ddl = new ArrayList<>();
         ddl.add("create schema if not exists " + quote(dataSchema));
+        ddl.add(triggerFunction());
         for (Table t : schema.tables().values()) {
             StringBuilder create = new StringBuilder("create table if not exists " + table(t.name()) + " (")
                     .append("id text primary key, ")
@@ -162,8 +163,68 @@ public final class DataTables {
                             + table(t.name()) + " (" + quote(c.name()) + ")");
                 }
             }
+            // One trigger a statement and kind (transition tables allow one event each): a 100,000-row UPDATE
+            // queues its rows with one INSERT ... SELECT.
+            for (String[] kind : new String[][] {
+                {"insert", "new table as n", "I"},
+                {"update", "old table as o new table as n", "U"},
+                {"delete", "old table as o", "D"}
+            }) {
+                String name = quote("outpost_sql_" + kind[0]);
+                ddl.add("drop trigger if exists " + name + " on " + table(t.name()));
+                ddl.add("create trigger " + name + " after " + kind[0] + " on " + table(t.name()) + " referencing "
+                        + kind[1] + " for each statement execute function " + quote(dataSchema)
+                        + ".outpost_sql_write('" + kind[2] + "', '" + schema.scopeColumn() + "')");
+            }
         }
         return ddl;
+    }
+
+    /**
+     * The function the typed tables' triggers run: a write by the service itself (it sets {@code outpost.applying}
+     * in its transaction) passes; any other queues its rows in {@code data_write}. Changing a row's id or scope is
+     * refused, the statement failing whole.
+     */
+    private String triggerFunction() {
+        return "create or replace function " + quote(dataSchema) + ".outpost_sql_write() returns trigger"
+                + " language plpgsql as $f$\n"
+                + "declare kind text := TG_ARGV[0]; scope text := TG_ARGV[1];\n"
+                + "begin\n"
+                + "  if current_setting('outpost.applying', true) = 'on' then return null; end if;\n"
+                + "  if kind <> 'D' then\n"
+                + "    if exists (select 1 from n where n.id !~ '^[A-Za-z0-9._:-]{1,64}$') then\n"
+                + "      raise exception 'outpost: a row id is 1-64 letters, digits, -, _, ., : (table %)',"
+                + " TG_TABLE_NAME using errcode = '22023';\n"
+                + "    end if;\n"
+                + "  end if;\n"
+                + "  if kind = 'U' then\n"
+                + "    if exists (select 1 from n where not exists (select 1 from o where o.id = n.id)) then\n"
+                + "      raise exception 'outpost: a row''s id never changes (table %); delete it and insert a new"
+                + " one', TG_TABLE_NAME using errcode = '22023';\n"
+                + "    end if;\n"
+                + "    if exists (select 1 from n join o using (id) where to_jsonb(n)->>scope is distinct from"
+                + " to_jsonb(o)->>scope) then\n"
+                + "      raise exception 'outpost: a row never changes scope (table %, column %)', TG_TABLE_NAME,"
+                + " scope using errcode = '22023';\n"
+                + "    end if;\n"
+                + "    insert into public.data_write (tbl, id, op, old, new) select TG_TABLE_NAME, n.id, 'U',"
+                + " to_jsonb(o), to_jsonb(n) from n join o using (id) where to_jsonb(n) <> to_jsonb(o);\n"
+                + "  elsif kind = 'I' then\n"
+                + "    insert into public.data_write (tbl, id, op, new) select TG_TABLE_NAME, n.id, 'I', to_jsonb(n)"
+                + " from n;\n"
+                + "  else\n"
+                + "    insert into public.data_write (tbl, id, op, old) select TG_TABLE_NAME, o.id, 'D', to_jsonb(o)"
+                + " from o;\n"
+                + "  end if;\n"
+                + "  return null;\n"
+                + "end $f$";
+    }
+
+    /** Marks the transaction's typed writes as the service's own, so the triggers do not queue them back. */
+    private static Uni<Void> asService(SqlConnection tx) {
+        return tx.query("select set_config('outpost.applying', 'on', true)")
+                .execute()
+                .replaceWithVoid();
     }
 
     private static Uni<Void> run(SqlConnection tx, List<String> statements, int i) {
@@ -184,7 +245,7 @@ public final class DataTables {
                 live.computeIfAbsent(r.table(), k -> new ArrayList<>()).add(r);
             }
         }
-        Uni<Void> chain = Uni.createFrom().voidItem();
+        Uni<Void> chain = rows.isEmpty() ? Uni.createFrom().voidItem() : asService(tx);
         for (var e : live.entrySet()) {
             chain = chain.flatMap(x -> upsertRows(tx, e.getKey(), e.getValue()));
         }
@@ -255,7 +316,7 @@ public final class DataTables {
     public Uni<Long> rebuild(Pool pool) {
         return ensure(pool)
                 .flatMap(x -> pool.withTransaction(tx -> {
-                    Uni<Long> chain = Uni.createFrom().item(0L);
+                    Uni<Long> chain = asService(tx).replaceWith(0L);
                     for (Table t : schema.tables().values()) {
                         chain = chain.flatMap(n -> tx.query("truncate " + table(t.name()))
                                 .execute()

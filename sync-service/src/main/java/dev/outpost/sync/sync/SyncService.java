@@ -27,6 +27,7 @@ import dev.outpost.sync.store.SyncStore;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.sqlclient.SqlConnection;
 import io.vertx.pgclient.PgException;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.time.Duration;
@@ -35,6 +36,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 import java.util.function.Predicate;
 
 /**
@@ -147,7 +149,17 @@ public class SyncService {
      * revoked meanwhile, say); refused then, the device would set aside changes the server holds.
      */
     public Uni<Applied> apply(DeviceRecord device, String batchId, List<Change> changes, String actor) {
-        return applyChecked(device, actor, batchId, changes, 1);
+        return apply(device, batchId, changes, actor, tx -> Uni.createFrom().voidItem());
+    }
+
+    /** As above, running {@code alsoInTx} in the batch's transaction (after the batch, also for a duplicate). */
+    public Uni<Applied> apply(
+            DeviceRecord device,
+            String batchId,
+            List<Change> changes,
+            String actor,
+            Function<SqlConnection, Uni<Void>> alsoInTx) {
+        return applyChecked(device, actor, batchId, changes, alsoInTx, 1);
     }
 
     /** The answer a batch applied before gets again: its acknowledgement and the conflicts it opened. */
@@ -225,12 +237,18 @@ public class SyncService {
      * claim back with everything else).
      */
     private Uni<Applied> applyChecked(
-            DeviceRecord device, String actor, String batchId, List<Change> changes, int attempt) {
+            DeviceRecord device,
+            String actor,
+            String batchId,
+            List<Change> changes,
+            Function<SqlConnection, Uni<Void>> alsoInTx,
+            int attempt) {
         String deviceId = device.id();
         return store.pool()
                 .withTransaction(tx -> store.claimBatch(tx, batchId, deviceId).flatMap(claimed -> {
                     if (claimed.isPresent()) {
-                        return Uni.createFrom().item(duplicate(deviceId, batchId, claimed.get()));
+                        Applied again = duplicate(deviceId, batchId, claimed.get());
+                        return alsoInTx.apply(tx).replaceWith(again);
                     }
                     check(device, changes);
                     // Optimistic first (no row locks); a batch that met a concurrent write runs again with locks.
@@ -249,6 +267,7 @@ public class SyncService {
                                         merged.opened().isEmpty()
                                                 ? null
                                                 : schemas.codec().encodeConflicts(merged.opened())))
+                                .flatMap(x -> alsoInTx.apply(tx))
                                 .map(x -> new Applied(
                                         new SyncResponse.Ack(batchId, merged.applied(), false), merged.opened()));
                     });
@@ -275,7 +294,7 @@ public class SyncService {
                             .onItem()
                             .delayIt()
                             .by(Duration.ofMillis(5L * attempt * attempt))
-                            .flatMap(x -> applyChecked(device, actor, batchId, changes, attempt + 1));
+                            .flatMap(x -> applyChecked(device, actor, batchId, changes, alsoInTx, attempt + 1));
                 });
     }
 
