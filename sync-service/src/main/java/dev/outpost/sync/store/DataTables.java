@@ -132,15 +132,15 @@ public final class DataTables {
      * or retyped); one transaction.
      */
     public Uni<Void> ensure(Pool pool) {
-        List<String> ddl = ddl();
+        List<String> ddl = new ArrayList<>(ddl());
+        ddl.addAll(triggers());
         return pool.withTransaction(tx -> run(tx, ddl, 0));
     }
 
-    /** The statements {@link #ensure} runs, in order (each idempotent). */
+    /** The schema, tables, columns and indexes, in order (each statement idempotent). */
     public List<String> ddl() {
         List<String> ddl = new ArrayList<>();
         ddl.add("create schema if not exists " + quote(dataSchema));
-        ddl.add(triggerFunction());
         for (Table t : schema.tables().values()) {
             StringBuilder create = new StringBuilder("create table if not exists " + table(t.name()) + " (")
                     .append("id text primary key, ")
@@ -163,6 +163,15 @@ public final class DataTables {
                             + table(t.name()) + " (" + quote(c.name()) + ")");
                 }
             }
+        }
+        return ddl;
+    }
+
+    /** The triggers that queue other writers' SQL (after {@link #ddl}). */
+    public List<String> triggers() {
+        List<String> ddl = new ArrayList<>();
+        ddl.add(triggerFunction());
+        for (Table t : schema.tables().values()) {
             // One trigger a statement and kind (transition tables allow one event each): a 100,000-row UPDATE
             // queues its rows with one INSERT ... SELECT.
             for (String[] kind : new String[][] {
