@@ -124,6 +124,33 @@ try {
   check(/\d+% saved by dedup/.test(summary) && summary.includes("2 versions"), "artifact summary: " + summary);
   check((await artifact.locator("tbody tr").count()) === 2, "both versions listed");
 
+  // Data: the crop record of this case, filtered by its scope; opened, a field corrected (a change that syncs),
+  // the conflict-free row shown with the office as the field's device; the list exported as CSV.
+  await page.getByRole("link", { name: "Data" }).click();
+  await page.getByLabel("Table").selectOption("crop_record");
+  await page.locator('[data-table="crop_record"]').waitFor();
+  await page.getByLabel("Filter field").selectOption("district");
+  await page.getByLabel("Filter value").fill(expect.scope);
+  await page.getByRole("button", { name: "Filter" }).click();
+  await page.getByRole("link", { name: /clear filters/ }).waitFor();
+  const dataRow = page.locator(`#data tr[data-id="${expect.data.id}"]`);
+  await dataRow.waitFor();
+  check((await page.locator("#data tbody tr").count()) === 1, "the scope filter shows this case's one crop record");
+  check((await dataRow.textContent()).includes(expect.data.yield), "the row shows the kept yield " + expect.data.yield);
+  const [download] = await Promise.all([page.waitForEvent("download"), page.locator("#export-csv").click()]);
+  const csvPath = shots + "/data.csv";
+  await download.saveAs(csvPath);
+  const csvText = (await import("node:fs")).readFileSync(csvPath, "utf8");
+  check(csvText.startsWith("id,district,") && csvText.includes(expect.data.id), "the CSV export holds the row");
+  await dataRow.locator("a").click();
+  await page.locator('#row tr[data-field="notes"]').waitFor();
+  await page.getByLabel("New value of notes").fill(expect.data.note);
+  await page.locator('#row tr[data-field="notes"] button').click();
+  await page.locator('#row tr[data-field="notes"] td.value', { hasText: expect.data.note }).waitFor();
+  check((await page.locator('#row tr[data-field="notes"] td.device').textContent()) === "server",
+    "the corrected field was written by the office (device server)");
+  await page.screenshot({ path: shots + "/data.png", fullPage: true });
+
   check(errors.length === 0, "no script errors in the page" + (errors.length ? ": " + errors.join("; ") : ""));
 } catch (e) {
   failed = true;

@@ -354,6 +354,93 @@ async function guarded(render) {
   }
 }
 
+// ---- data: the field's rows, read and corrected at the office -------------------------------------------------------
+
+function cellText(v) {
+  if (v === null || v === undefined) return "";
+  return typeof v === "object" ? JSON.stringify(v) : String(v);
+}
+
+async function dataPage() {
+  const info = await api("GET", "/v1/admin/data");
+  const tables = Object.keys(info.schema.tables);
+  const params = new URLSearchParams(location.hash.split("?")[1] || "");
+  const table = tables.includes(params.get("table")) ? params.get("table") : tables[0];
+  const scopeColumn = info.schema.scope;
+  const fields = [scopeColumn, ...Object.keys(info.schema.tables[table].columns)];
+  const filters = [...params.entries()].filter(([k]) => k !== "table" && k !== "after");
+  const query = new URLSearchParams(filters);
+  query.set("limit", "100");
+  if (params.get("after")) query.set("after", params.get("after"));
+  const rows = await api("GET", `/v1/admin/data/${table}?${query}`);
+
+  const pick = h("select", { "aria-label": "Table", onchange: () => { location.hash = "#/data?table=" + pick.value; } },
+    ...tables.map((t) => h("option", { value: t, selected: t === table }, t)));
+  const field = h("select", { "aria-label": "Filter field" }, ...fields.map((f) => h("option", { value: f }, f)));
+  const value = h("input", { type: "text", "aria-label": "Filter value", placeholder: "value" });
+  const go = (extra) => {
+    const q = new URLSearchParams(filters);
+    for (const [k, v] of extra) q.set(k, v);
+    location.hash = "#/data?table=" + table + (q.toString() ? "&" + q : "");
+  };
+  const filterForm = h("form", { class: "toolbar", onsubmit: (ev) => { ev.preventDefault(); if (value.value) go([[field.value, value.value]]); } },
+    pick, field, value, h("button", { type: "submit" }, "Filter"),
+    filters.length ? h("a", { href: "#/data?table=" + table }, "clear filters (" + filters.map(([k, v]) => k + "=" + v).join(", ") + ")") : "",
+    h("button", { type: "button", class: "quiet", id: "export-csv", onclick: async () => {
+      const res = await fetch(`/v1/admin/data/${table}?${query}`, { headers: { Authorization: "Bearer " + session.token, Accept: "text/csv" } });
+      if (!res.ok) throw new ApiError(res.status, await res.json());
+      const link = h("a", { href: URL.createObjectURL(await res.blob()), download: table + ".csv" });
+      document.body.append(link);
+      link.click();
+      link.remove();
+    } }, "Export CSV"));
+  const columns = ["id", ...fields, "_conflicts"];
+  const body = h("tbody", {}, ...rows.map((r) => h("tr", { "data-id": r.id },
+    ...columns.map((c) => h("td", c === "_conflicts" && r[c] > 0 ? { class: "warn" } : {},
+      c === "id" ? h("a", { href: `#/data/${table}/${encodeURIComponent(r.id)}` }, r.id) : cellText(r[c]))))));
+  const more = rows.length === 100
+    ? h("a", { href: "#/data?" + new URLSearchParams([["table", table], ...filters, ["after", rows[rows.length - 1].id]]) }, "next page")
+    : "";
+  main.replaceChildren(h("h1", {}, "Data"), filterForm,
+    rows.length ? h("table", { id: "data", "data-table": table }, h("thead", {}, h("tr", {}, ...columns.map((c) => h("th", {}, c)))), body)
+      : h("p", { class: "muted", id: "no-rows", "data-table": table }, "No rows."),
+    more);
+}
+
+async function dataRowPage(table, id) {
+  const row = await api("GET", `/v1/admin/data/${table}/${encodeURIComponent(id)}`);
+  const status = h("div");
+  const fieldRows = Object.entries(row.fields).map(([name, f]) => {
+    const input = h("input", { type: "text", "aria-label": "New value of " + name, placeholder: "JSON value, e.g. \"text\" or 12" });
+    const save = h("button", { type: "button", class: "quiet", onclick: async () => {
+      let parsed;
+      try { parsed = JSON.parse(input.value); } catch { parsed = input.value; }
+      try {
+        await api("PATCH", `/v1/admin/data/${table}/${encodeURIComponent(id)}`, { [name]: parsed });
+        await dataRowPage(table, id);
+      } catch (e) { status.replaceChildren(errorBox(e)); }
+    } }, "Save");
+    return h("tr", { "data-field": name },
+      h("th", {}, name),
+      h("td", { class: "value" }, cellText(f.value)),
+      h("td", { class: "device" }, f.device || ""),
+      h("td", { class: "muted" }, f.clock || ""),
+      h("td", {}, input, " ", save));
+  });
+  const conflicts = row.conflicts.length
+    ? h("section", { id: "row-conflicts" }, h("h2", {}, "Open conflicts"),
+        ...row.conflicts.map((c) => h("p", {}, badge(c.kind, "warn"), " ", c.field || "row", ": ",
+          c.candidates.map((k) => cellText(k.value) + " (" + String(k.clock || "").split(":").pop() + ")").join(" vs "), " · ",
+          h("a", { href: "#/conflicts?scope=" + encodeURIComponent(row[Object.keys(row)[2]]) }, "settle"))))
+    : "";
+  main.replaceChildren(
+    h("h1", {}, table + " / " + id),
+    h("p", { class: "muted" }, h("a", { href: "#/data?table=" + table }, "← " + table), " · scope ", row[Object.keys(row)[2]]),
+    h("table", { id: "row" }, h("thead", {}, h("tr", {}, ...["field", "value", "device", "clock", "edit (syncs to the devices)"].map((c) => h("th", {}, c)))),
+      h("tbody", {}, ...fieldRows)),
+    status, conflicts);
+}
+
 function route() {
   clearTimeout(refreshTimer);
   const signedIn = Boolean(session.token);
@@ -363,7 +450,9 @@ function route() {
   if (!signedIn) return login();
   const [page, arg] = location.hash.replace(/^#\//, "").split("?")[0].split("/");
   document.querySelectorAll("#nav a").forEach((a) => a.classList.toggle("active", a.dataset.page === (page || "fleet")));
-  const pages = { fleet: fleetPage, conflicts: conflictsPage, rollouts: arg ? () => rolloutPage(arg) : rolloutsPage, artifacts: artifactsPage };
+  const rest = location.hash.replace(/^#\//, "").split("?")[0].split("/");
+  const pages = { fleet: fleetPage, conflicts: conflictsPage, rollouts: arg ? () => rolloutPage(arg) : rolloutsPage, artifacts: artifactsPage,
+    data: arg ? () => dataRowPage(arg, decodeURIComponent(rest[2] || "")) : dataPage };
   guarded(pages[page] || fleetPage);
 }
 

@@ -94,6 +94,7 @@ class ConsoleIT {
         expected.put("conflict", Map.of("id", conflict, "values", List.of("1200", "1350"), "keep", "1350"));
         // The browser creates the rollout (waves 50/100 as in the policy above); A, the one wave-1 device, reports.
         expected.put("rollout", Map.of("reports", List.of(Map.of("token", a.token)), "previousVersion", 1));
+        expected.put("data", Map.of("id", crop, "yield", "1350", "note", "checked at the office " + run));
 
         runBrowser(expected);
 
@@ -133,6 +134,16 @@ class ConsoleIT {
             assertTrue(back.rollback(), d.id + " may go down");
         }
         assertTrue(Files.size(Path.of("target/console-screenshots/rollout.png")) > 10_000, "a real screenshot");
+        // The note typed into the Data page reached the devices as a server change.
+        assertTrue(
+                b.pullAll().stream()
+                        .anyMatch(ch -> ch.rowId().equals(crop)
+                                && "notes".equals(ch.field())
+                                && ch.deviceId().equals("server")
+                                && ((Op.Assign) ch.op())
+                                        .value()
+                                        .equals(new FieldValue.Text("checked at the office " + run))),
+                "the Data page's edit reaches the devices");
     }
 
     private static Map<String, Object> device(String id, boolean synced, String lag, int conflicts, String model) {

@@ -373,6 +373,11 @@ public class DataService {
         }
     }
 
+    /** The current schema in its JSON form. */
+    public String schemaJson() {
+        return dev.outpost.model.schema.SchemaLoader.toJson(schemas.current());
+    }
+
     public String scopeColumn() {
         return schemas.current().scopeColumn();
     }

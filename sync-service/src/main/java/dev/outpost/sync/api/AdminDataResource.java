@@ -56,6 +56,16 @@ public class AdminDataResource {
     }
 
     /**
+     * The tables the office can browse: the current schema in its JSON form (tables, their columns with type, merge
+     * policy, target, index), with the typed tables' PostgreSQL schema.
+     */
+    @GET
+    public Map<String, Object> tables(@HeaderParam(HttpHeaders.AUTHORIZATION) String authorization) throws IOException {
+        auth.admin(authorization);
+        return Map.of("dataSchema", data.dataSchema(), "schema", JSON.readTree(service.schemaJson()));
+    }
+
+    /**
      * Makes the typed tables again from the row states, in one transaction (queries meanwhile see the old content):
      * after a restore, or to check them. {@code {"schema": "outpost_data", "rows": N}}.
      */
@@ -137,11 +147,11 @@ public class AdminDataResource {
     @Consumes(MediaType.APPLICATION_JSON)
     public Uni<Map<String, Object>> put(
             @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization,
+            @HeaderParam(DeviceAuth.ACTOR_HEADER) String actorName,
             @PathParam("table") String table,
             @PathParam("id") String id,
             byte[] body) {
-        auth.admin(authorization);
-        return write(table, id, body, DataService.Mode.PUT);
+        return write(table, id, body, DataService.Mode.PUT, auth.adminActor(authorization, actorName));
     }
 
     /** Updates only the fields given. */
@@ -150,21 +160,22 @@ public class AdminDataResource {
     @Consumes(MediaType.APPLICATION_JSON)
     public Uni<Map<String, Object>> patch(
             @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization,
+            @HeaderParam(DeviceAuth.ACTOR_HEADER) String actorName,
             @PathParam("table") String table,
             @PathParam("id") String id,
             byte[] body) {
-        auth.admin(authorization);
-        return write(table, id, body, DataService.Mode.PATCH);
+        return write(table, id, body, DataService.Mode.PATCH, auth.adminActor(authorization, actorName));
     }
 
     @DELETE
     @Path("/{table}/{id}")
     public Uni<Response> delete(
             @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization,
+            @HeaderParam(DeviceAuth.ACTOR_HEADER) String actorName,
             @PathParam("table") String table,
             @PathParam("id") String id) {
-        auth.admin(authorization);
-        return service.delete(table, id, "admin").map(x -> Response.noContent().build());
+        String actor = auth.adminActor(authorization, actorName);
+        return service.delete(table, id, actor).map(x -> Response.noContent().build());
     }
 
     /** {@code {"field": "bags_harvested", "n": 3}} (and the scope column for a new row). */
@@ -173,16 +184,17 @@ public class AdminDataResource {
     @Consumes(MediaType.APPLICATION_JSON)
     public Uni<Map<String, Object>> add(
             @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization,
+            @HeaderParam(DeviceAuth.ACTOR_HEADER) String actorName,
             @PathParam("table") String table,
             @PathParam("id") String id,
             byte[] body) {
-        auth.admin(authorization);
+        String actor = auth.adminActor(authorization, actorName);
         JsonNode b = object(body);
         JsonNode n = b.get("n");
         if (n == null || !n.canConvertToLong() || !n.isIntegralNumber()) {
             throw new Problem(ErrorCode.MALFORMED_PAYLOAD, "n: a whole number to add (may be negative)");
         }
-        return service.add(table, id, scope(b), text(b, "field"), n.asLong(), "admin");
+        return service.add(table, id, scope(b), text(b, "field"), n.asLong(), actor);
     }
 
     /** {@code {"field": "pests", "edits": ["+aphids", "-cutworm"]}} (and the scope column for a new row). */
@@ -191,10 +203,11 @@ public class AdminDataResource {
     @Consumes(MediaType.APPLICATION_JSON)
     public Uni<Map<String, Object>> tag(
             @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization,
+            @HeaderParam(DeviceAuth.ACTOR_HEADER) String actorName,
             @PathParam("table") String table,
             @PathParam("id") String id,
             byte[] body) {
-        auth.admin(authorization);
+        String actor = auth.adminActor(authorization, actorName);
         JsonNode b = object(body);
         JsonNode edits = b.get("edits");
         if (edits == null || !edits.isArray()) {
@@ -202,10 +215,10 @@ public class AdminDataResource {
         }
         List<String> list = new ArrayList<>();
         edits.forEach(e -> list.add(e.asText()));
-        return service.tag(table, id, scope(b), text(b, "field"), list, "admin");
+        return service.tag(table, id, scope(b), text(b, "field"), list, actor);
     }
 
-    private Uni<Map<String, Object>> write(String table, String id, byte[] body, DataService.Mode mode) {
+    private Uni<Map<String, Object>> write(String table, String id, byte[] body, DataService.Mode mode, String actor) {
         JsonNode b = object(body);
         String scopeColumn = service.scopeColumn();
         Map<String, JsonNode> values = new LinkedHashMap<>();
@@ -218,7 +231,7 @@ public class AdminDataResource {
         if (values.isEmpty() && mode == DataService.Mode.PATCH) {
             throw new Problem(ErrorCode.MALFORMED_PAYLOAD, "no field to update");
         }
-        return service.write(table, id, scope(b), values, mode, "admin");
+        return service.write(table, id, scope(b), values, mode, actor);
     }
 
     private String scope(JsonNode b) {
