@@ -179,11 +179,13 @@ public class SqlWrites {
                 continue;
             }
             String key = q.table() + "/" + q.id();
-            for (Change c : changesOf(schema, table, q, rows.get(key))) {
+            Written w = changesOf(schema, table, q, rows.get(key));
+            for (Change c : w.changes()) {
                 changes.add(c);
                 scopes.add(c.scope());
-                RowState at = rows.getOrDefault(key, RowState.empty(q.table(), q.id(), c.scope()));
-                rows.put(key, RowMerge.apply(table, at, c).row());
+            }
+            if (w.after() != null) {
+                rows.put(key, w.after()); // the next queued write of the row builds on this one
             }
         }
         long first = queued.getFirst().pos();
@@ -208,15 +210,20 @@ public class SqlWrites {
                 .replaceWithVoid();
     }
 
+    /** A queued write's changes, and the row with them merged (null when nothing was stored or written). */
+    private record Written(List<Change> changes, RowState after) {}
+
     /** The changes that bring the row from what the service holds to what the SQL statement wrote. */
-    private List<Change> changesOf(Schema schema, Table table, Queued q, RowState stored) {
+    private Written changesOf(Schema schema, Table table, Queued q, RowState stored) {
         List<Change> out = new ArrayList<>();
         boolean live = stored != null && !RowConflicts.isDeleted(table, stored);
         if (q.op() == 'D') {
-            if (live) {
-                out.add(LocalWrites.delete(stored, sync.serverNow()));
+            if (!live) {
+                return new Written(out, stored);
             }
-            return out;
+            Change delete = LocalWrites.delete(stored, sync.serverNow());
+            out.add(delete);
+            return new Written(out, RowMerge.apply(table, stored, delete).row());
         }
         String scope = q.now().get(schema.scopeColumn()).asText();
         RowState row = stored != null ? stored : RowState.empty(q.table(), q.id(), scope);
@@ -262,7 +269,7 @@ public class SqlWrites {
                 row = RowMerge.apply(table, row, ch).row();
             }
         }
-        return out;
+        return new Written(out, row);
     }
 
     private static boolean isNull(JsonNode n) {
