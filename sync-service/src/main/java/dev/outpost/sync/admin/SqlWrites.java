@@ -46,7 +46,7 @@ import org.jboss.logging.Logger;
  */
 @ApplicationScoped
 public class SqlWrites {
-    static final int CHUNK = 200;
+    static final int CHUNK = 500;
     static final long POLL_MS = 200;
     private static final Logger LOG = Logger.getLogger(SqlWrites.class);
     private static final ObjectMapper JSON = new ObjectMapper();
