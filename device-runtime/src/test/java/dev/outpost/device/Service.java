@@ -162,6 +162,34 @@ final class Service implements AutoCloseable {
         }
     }
 
+    /** An admin call with a JSON body ({@code method} PUT, PATCH, POST, ...); the status and the answer's body. */
+    HttpResponse<String> admin(String method, String path, String json) throws IOException, InterruptedException {
+        return http.send(
+                HttpRequest.newBuilder(URI.create(url + path))
+                        .header("Authorization", "Bearer " + ADMIN)
+                        .header("Content-Type", "application/json")
+                        .method(method, HttpRequest.BodyPublishers.ofString(json))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    /**
+     * The JDBC URL of the service's embedded PostgreSQL (as its log announces it) started in {@code dir}: what head
+     * office's own tools connect to. User and password: postgres.
+     */
+    static String jdbcUrl(Path dir) throws IOException {
+        Matcher m = Pattern.compile("embedded PostgreSQL on port (\\d+)")
+                .matcher(Files.readString(dir.resolve("service.log")));
+        String port = null;
+        while (m.find()) {
+            port = m.group(1); // the last start's
+        }
+        if (port == null) {
+            throw new IllegalStateException("the service log names no embedded PostgreSQL port");
+        }
+        return "jdbc:postgresql://localhost:" + port + "/postgres";
+    }
+
     String admin(String path) throws IOException, InterruptedException {
         return http.send(
                         HttpRequest.newBuilder(URI.create(url + path))
