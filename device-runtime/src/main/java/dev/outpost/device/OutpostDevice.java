@@ -84,7 +84,7 @@ public final class OutpostDevice implements AutoCloseable {
 
     private OnSchema onSchema(Schema schema) {
         WireCodec codec = new WireCodec(schema, WireLimits.DEFAULT);
-        DeviceClock clock = new DeviceClock(deviceId, settings, log, codec, wallMs);
+        DeviceClock clock = new DeviceClock(deviceId, settings, log, wallMs);
         return new OnSchema(
                 schema, codec, clock, new Rows(schema, db, new SqliteRows(db), log, settings, clock, typed, feed));
     }

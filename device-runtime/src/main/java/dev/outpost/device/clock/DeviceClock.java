@@ -5,7 +5,6 @@ import dev.outpost.device.store.Settings;
 import dev.outpost.device.store.Settings.Setting;
 import dev.outpost.model.clock.Hlc;
 import dev.outpost.model.clock.HybridClock;
-import dev.outpost.model.wire.WireCodec;
 import java.util.function.LongSupplier;
 
 /**
@@ -27,22 +26,19 @@ public final class DeviceClock {
     private final String deviceId;
     private final Settings settings;
     private final ChangeLog log;
-    private final WireCodec codec;
     private final LongSupplier wallMs;
 
-    public DeviceClock(String deviceId, Settings settings, ChangeLog log, WireCodec codec, LongSupplier wallMs) {
+    public DeviceClock(String deviceId, Settings settings, ChangeLog log, LongSupplier wallMs) {
         this.deviceId = deviceId;
         this.settings = settings;
         this.log = log;
-        this.codec = codec;
         this.wallMs = wallMs;
     }
 
     /** The clock to stamp with now, continuing from everything this device stamped or received. */
     public HybridClock current() {
         Hlc synced = settings.get(Setting.CLOCK).map(Hlc::parse).orElse(null);
-        Hlc logged =
-                log.getNewest().map(c -> codec.decodeChange(c.change()).clock()).orElse(null);
+        Hlc logged = log.newestClock().map(Hlc::parse).orElse(null);
         long offset = offsetMs();
         return new HybridClock(deviceId, () -> wallMs.getAsLong() + offset, Hlc.max(synced, logged));
     }

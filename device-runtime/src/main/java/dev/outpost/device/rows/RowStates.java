@@ -42,23 +42,48 @@ public final class RowStates {
         return store.getRow(table, id).map(s -> codec.decode(table, id, s.scope(), s.state()));
     }
 
+    /** A row already read from the store, decoded; an empty one in {@code scope} when none was stored. */
+    public RowState of(String table, String id, String scope, Optional<RowStore.StoredRow> stored) {
+        return stored.map(s -> codec.decode(table, id, s.scope(), s.state()))
+                .orElseGet(() -> RowState.empty(table, id, scope));
+    }
+
     /** The stored row, or an empty one in {@code scope}. */
     public RowState getOrEmpty(String table, String id, String scope) {
         return get(table, id).orElseGet(() -> RowState.empty(table, id, scope));
     }
 
-    /** Saves the row, and its typed row with it (removed while the row is deleted). */
+    /** Saves the row, and its typed row with it (removed while the row is deleted), with its feed entry. */
     public void save(RowState row) {
+        save(row, true, null);
+    }
+
+    /**
+     * Saves a row a local write just changed from {@code before} (as stored, or empty when new): as {@link
+     * #save(RowState)}, the write's change-log entries being its feed entries.
+     */
+    public void saveWrite(RowState before, RowState row) {
+        save(row, false, before);
+        feed.logged();
+    }
+
+    private void save(RowState row, boolean recordFeed, RowState before) {
         Table t = schema.table(row.table());
         boolean deleted = RowConflicts.isDeleted(t, row);
         int conflicts = RowConflicts.of(t, row).size();
         store.putRow(row.table(), row.id(), row.scope(), codec.encode(row), deleted, conflicts);
         if (deleted) {
             typed.delete(row.table(), row.id());
+        } else if (before != null
+                && !RowConflicts.isDeleted(t, before)
+                && !before.fields().isEmpty()) {
+            typed.put(t, row.id(), row.scope(), TypedValues.of(t, row), conflicts, TypedValues.of(t, before));
         } else {
             putTyped(t, row, conflicts);
         }
-        feed.record(row.table(), row.id(), deleted, origin);
+        if (recordFeed) {
+            feed.record(row.table(), row.id(), deleted, origin);
+        }
     }
 
     /** Drops the changes feed's oldest entries beyond what it keeps. */

@@ -171,18 +171,19 @@ public final class Rows {
                     throw bad(t.name() + "/" + id + " is in " + schema.scopeColumn() + " '" + scope
                             + "'; a row never changes scope");
                 }
-                RowState row = states.getOrEmpty(t.name(), id, scope);
+                RowState row = states.of(t.name(), id, scope, stored);
                 if (RowConflicts.isDeleted(t, row)) {
                     throw bad(t.name() + "/" + id + " is deleted");
                 }
                 states.keepBase(row, stored.isPresent());
+                RowState before = row;
                 List<Change> changes = edit.changes(row, clock.current().now());
                 for (Change c : changes) {
                     ChangeValidator.validate(schema, c);
                     row = RowMerge.apply(t, row, c).row();
                     log.append(codec.encodeChange(c));
                 }
-                states.save(row);
+                states.saveWrite(before, row);
                 // The clock is not saved here: the change just logged carries it (see DeviceClock).
                 return changes;
             });

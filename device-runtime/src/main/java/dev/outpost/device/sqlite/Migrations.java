@@ -68,6 +68,20 @@ final class Migrations {
                     create table row_feed (
                         seq integer primary key, tbl text not null, id text not null,
                         deleted integer not null, origin text not null)
+                    """),
+            // 4: a local write's feed entries are its change-log entries (one page fewer a write): the two tables
+            // share one seq from here on. Entries of before are dropped, and the feed starts above every seq given
+            // (a reader's place from before is older than the feed: it reads the tables again); a row at that seq
+            // keeps the next seq above it.
+            s -> ddl(s, """
+                    create temp table feed_floor as select max(coalesce((select max(seq) from change_log), 0),
+                        coalesce((select max(seq) from row_feed), 0)) as seq;
+                    delete from row_feed;
+                    insert into meta (key, value) select 'feed_floor', seq from temp.feed_floor where seq > 0
+                        on conflict (key) do update set value = excluded.value;
+                    insert into row_feed (seq, tbl, id, deleted, origin)
+                        select seq, '', '', 0, 'floor' from temp.feed_floor where seq > 0;
+                    drop table temp.feed_floor
                     """));
 
     static final int LATEST = STEPS.size();

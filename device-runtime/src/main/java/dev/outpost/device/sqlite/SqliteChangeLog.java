@@ -33,7 +33,9 @@ public final class SqliteChangeLog implements ChangeLog {
     @Override
     public void append(String changeJson) {
         sql(() -> {
-            try (var ps = db.prepared("insert into change_log (change) values (?)")) {
+            // The feed's seq, shared with row_feed: a logged change is also the feed's entry for the write.
+            try (var ps =
+                    db.prepared("insert into change_log (seq, change) values (" + SqliteChangeFeed.NEXT_SEQ + ", ?)")) {
                 ps.statement().setString(1, changeJson);
                 return ps.statement().executeUpdate();
             }
@@ -44,6 +46,17 @@ public final class SqliteChangeLog implements ChangeLog {
     public Optional<LoggedChange> getNewest() {
         List<LoggedChange> found = query(COLUMNS + " order by seq desc limit 1");
         return found.isEmpty() ? Optional.empty() : Optional.of(found.getFirst());
+    }
+
+    @Override
+    public Optional<String> newestClock() {
+        return sql(() -> {
+            try (var ps = db.prepared(
+                            "select json_extract(change, '$[0].clock') from change_log order by seq desc limit 1");
+                    ResultSet rs = ps.statement().executeQuery()) {
+                return rs.next() ? Optional.ofNullable(rs.getString(1)) : Optional.empty();
+            }
+        });
     }
 
     @Override

@@ -6,10 +6,12 @@ import dev.outpost.device.store.Transactions;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
 import org.sqlite.JDBC;
 
@@ -24,6 +26,16 @@ public final class SqliteDatabase implements Transactions, AutoCloseable {
     private final Map<String, PreparedStatement> statements = new HashMap<>();
 
     private int depth;
+
+    /**
+     * Settings ({@code meta}) this connection read or wrote, kept while no other connection (another {@code outpost}
+     * process on the home) has committed, as {@code PRAGMA data_version} tells at the start of each transaction, and
+     * dropped when a transaction rolls back. Used inside transactions only: a local write reads four settings, and
+     * each read is a statement.
+     */
+    private final Map<String, Optional<String>> metaCache = new HashMap<>();
+
+    private long dataVersion = Long.MIN_VALUE;
 
     private SqliteDatabase(Connection connection) {
         this.connection = connection;
@@ -100,6 +112,7 @@ public final class SqliteDatabase implements Transactions, AutoCloseable {
         }
         depth++;
         try {
+            checkDataVersion();
             T result = work.run();
             connection.commit();
             return result;
@@ -114,7 +127,34 @@ public final class SqliteDatabase implements Transactions, AutoCloseable {
         }
     }
 
+    /** Drops the cached settings when another connection has committed since this one last looked. */
+    private void checkDataVersion() throws SQLException {
+        try (var ps = prepared("pragma data_version");
+                ResultSet rs = ps.statement().executeQuery()) {
+            long v = rs.next() ? rs.getLong(1) : Long.MIN_VALUE;
+            if (v != dataVersion) {
+                metaCache.clear();
+                dataVersion = v;
+            }
+        }
+    }
+
+    /** A setting's cached value (empty: known absent), or null when not cached or outside a transaction. */
+    Optional<String> cachedMeta(String key) {
+        return depth > 0 ? metaCache.get(key) : null;
+    }
+
+    /** Caches a setting just read or written (outside a transaction: forgets it instead). */
+    void cacheMeta(String key, Optional<String> value) {
+        if (depth > 0) {
+            metaCache.put(key, value);
+        } else {
+            metaCache.remove(key);
+        }
+    }
+
     private void rollback() {
+        metaCache.clear();
         try {
             connection.rollback();
         } catch (SQLException ignored) {

@@ -25,7 +25,11 @@ public final class SqliteSettings implements Settings {
     }
 
     static Optional<String> get(SqliteDatabase db, String key) {
-        return sql(() -> {
+        Optional<String> cached = db.cachedMeta(key);
+        if (cached != null) {
+            return cached;
+        }
+        Optional<String> read = sql(() -> {
             try (var ps = db.prepared("select value from meta where key = ?")) {
                 ps.statement().setString(1, key);
                 try (ResultSet rs = ps.statement().executeQuery()) {
@@ -33,6 +37,8 @@ public final class SqliteSettings implements Settings {
                 }
             }
         });
+        db.cacheMeta(key, read);
+        return read;
     }
 
     static void put(SqliteDatabase db, String key, String value) {
@@ -44,5 +50,6 @@ public final class SqliteSettings implements Settings {
                 return ps.statement().executeUpdate();
             }
         });
+        db.cacheMeta(key, Optional.of(value));
     }
 }

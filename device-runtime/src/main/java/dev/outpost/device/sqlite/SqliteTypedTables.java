@@ -151,24 +151,8 @@ public final class SqliteTypedTables implements TypedTables {
 
     @Override
     public void put(Table table, String id, String scope, List<Object> values, int conflicts) {
-        Upsert made = upserts.get(table.name());
-        if (made == null || made.table() != table) {
-            made = new Upsert(table, upsert(table));
-            upserts.put(table.name(), made);
-        }
-        String sqlText = made.sql();
+        upsert(table, id, scope, values, conflicts, -1L);
         sql(() -> {
-            try (var ps = db.prepared(sqlText)) {
-                PreparedStatement st = ps.statement();
-                int i = 1;
-                st.setString(i++, id);
-                st.setString(i++, scope);
-                for (Object v : values) {
-                    st.setObject(i++, v);
-                }
-                st.setInt(i, conflicts);
-                st.executeUpdate();
-            }
             // Indexed columns are set apart, and only when they change: an UPDATE rewrites the index of every
             // column it sets, whatever the value, and each page a local write dirties is synced with it.
             int k = 0;
@@ -188,11 +172,57 @@ public final class SqliteTypedTables implements TypedTables {
         });
     }
 
+    @Override
+    public void put(Table table, String id, String scope, List<Object> values, int conflicts, List<Object> before) {
+        if (table.columns().size() > 62) {
+            put(table, id, scope, values, conflicts);
+            return;
+        }
+        // One statement: the upsert sets the indexed columns whose value changed, and no other.
+        long changed = 0;
+        int k = 0;
+        for (Column c : table.columns().values()) {
+            if (indexed(c) && !java.util.Objects.equals(values.get(k), before.get(k))) {
+                changed |= 1L << k;
+            }
+            k++;
+        }
+        upsert(table, id, scope, values, conflicts, changed);
+    }
+
     /**
-     * The upsert of a typed table: a new row with every column; an existing one updated in its unindexed columns
-     * (an upsert, not "insert or replace", which deletes and inserts and so rewrites every index).
+     * Runs the table's upsert that also sets the indexed columns in {@code indexedSet} (bit k: the k-th column); -1
+     * sets none of them (they are set apart).
      */
-    private String upsert(Table table) {
+    private void upsert(Table table, String id, String scope, List<Object> values, int conflicts, long indexedSet) {
+        String key = table.name() + "/" + indexedSet;
+        Upsert made = upserts.get(key);
+        if (made == null || made.table() != table) {
+            made = new Upsert(table, upsert(table, indexedSet));
+            upserts.put(key, made);
+        }
+        String sqlText = made.sql();
+        sql(() -> {
+            try (var ps = db.prepared(sqlText)) {
+                PreparedStatement st = ps.statement();
+                int i = 1;
+                st.setString(i++, id);
+                st.setString(i++, scope);
+                for (Object v : values) {
+                    st.setObject(i++, v);
+                }
+                st.setInt(i, conflicts);
+                return st.executeUpdate();
+            }
+        });
+    }
+
+    /**
+     * The upsert of a typed table: a new row with every column; an existing one updated in its unindexed columns and
+     * the indexed ones in {@code indexedSet} (an upsert, not "insert or replace", which deletes and inserts and so
+     * rewrites every index).
+     */
+    private String upsert(Table table, long indexedSet) {
         StringBuilder b = new StringBuilder("insert into " + quote(table.name()) + " (");
         StringBuilder marks = new StringBuilder("?, ?");
         b.append(quote("id")).append(", ").append(quote(scopeColumn));
@@ -207,10 +237,12 @@ public final class SqliteTypedTables implements TypedTables {
                 .append(", ?)");
         b.append(" on conflict (").append(quote("id")).append(") do update set ");
         b.append(quote(scopeColumn)).append(" = excluded.").append(quote(scopeColumn));
+        int k = 0;
         for (Column c : table.columns().values()) {
-            if (!indexed(c)) {
+            if (!indexed(c) || (indexedSet > 0 && (indexedSet & (1L << k)) != 0)) {
                 b.append(", ").append(quote(c.name())).append(" = excluded.").append(quote(c.name()));
             }
+            k++;
         }
         b.append(", ").append(quote("_conflicts")).append(" = excluded.").append(quote("_conflicts"));
         return b.toString();

@@ -29,6 +29,9 @@ public interface ChangeLog {
     /** The entry appended last (the highest seq), if any: its clock is the newest this device stamped. */
     Optional<LoggedChange> getNewest();
 
+    /** The clock of {@link #getNewest()}'s change (as text), read without decoding the change. */
+    Optional<String> newestClock();
+
     /** The entry {@code seq}, or empty. */
     Optional<LoggedChange> get(long seq);
 

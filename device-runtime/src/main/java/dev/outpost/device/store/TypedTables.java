@@ -24,6 +24,12 @@ public interface TypedTables {
      */
     void put(Table table, String id, String scope, List<Object> values, int conflicts);
 
+    /**
+     * As {@link #put(Table, String, String, List, int)} for a row whose typed row holds {@code before} (its values
+     * before this write, as {@code values}): one statement, which leaves the indexes of unchanged columns alone.
+     */
+    void put(Table table, String id, String scope, List<Object> values, int conflicts, List<Object> before);
+
     /** Removes a row (no-op when it is not there). */
     void delete(String table, String id);
 

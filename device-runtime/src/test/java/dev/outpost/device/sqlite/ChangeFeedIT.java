@@ -9,7 +9,10 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The changes feed on a real SQLite file: order, the table filter, and pruning that keeps the newest entries. */
+/**
+ * The changes feed on a real SQLite file: order, the table filter, pruning that keeps the newest entries, and local
+ * writes listed from the change log under the same seq as the rows recorded.
+ */
 class ChangeFeedIT {
     @TempDir
     Path dir;
@@ -47,6 +50,69 @@ class ChangeFeedIT {
             long oldest = db.inTransaction(feed::oldest);
             db.run(feed::prune);
             assertEquals(oldest, db.inTransaction(feed::oldest), "pruning waits for a step's worth of entries");
+        }
+    }
+
+    private static String change(String table, String id, String field, String op) {
+        return "[{\"table\":\"" + table + "\",\"id\":\"" + id + "\",\"scope\":\"nakuru\",\"field\":\"" + field
+                + "\",\"clock\":\"1796436845876:0:d1\",\"op\":\"" + op + "\""
+                + (op.equals("assign") ? ",\"value\":\"x\"" : "")
+                + "}]";
+    }
+
+    @Test
+    void localWritesAreListedFromTheChangeLogUnderTheSameSeq() {
+        try (SqliteDatabase db = SqliteDatabase.open(dir.resolve("feed.db"))) {
+            SqliteChangeFeed feed = new SqliteChangeFeed(db);
+            SqliteChangeLog log = new SqliteChangeLog(db);
+            db.run(() -> {
+                // A put of two fields (two changes, one entry), a pulled row, a delete, another pulled row.
+                log.append(change("farmer", "f1", "name", "assign"));
+                log.append(change("farmer", "f1", "village", "assign"));
+                feed.record("plot", "p9", false, ChangeFeed.Origin.SYNC);
+                log.append(change("plot", "p1", "", "delete"));
+                feed.record("farmer", "f2", true, ChangeFeed.Origin.SYNC);
+            });
+            List<ChangeFeed.Entry> all = db.inTransaction(() -> feed.after(0, null, 100));
+            assertEquals(
+                    List.of(
+                            new ChangeFeed.Entry(2, "farmer", "f1", false, "local"),
+                            new ChangeFeed.Entry(3, "plot", "p9", false, "sync"),
+                            new ChangeFeed.Entry(4, "plot", "p1", true, "local"),
+                            new ChangeFeed.Entry(5, "farmer", "f2", true, "sync")),
+                    all);
+            assertEquals(5, db.inTransaction(feed::head));
+            assertEquals(
+                    List.of(3L, 4L),
+                    db.inTransaction(() -> feed.after(1, "plot", 10)).stream()
+                            .map(ChangeFeed.Entry::seq)
+                            .toList());
+            // A place between a write's two changes lists the write's row once more, not the first change again.
+            assertEquals(
+                    new ChangeFeed.Entry(2, "farmer", "f1", false, "local"),
+                    db.inTransaction(() -> feed.after(1, null, 1)).getFirst());
+
+            // Pruning hides old change-log rows from the feed but leaves them to sync.
+            int more = ChangeFeed.KEEP + ChangeFeed.KEEP / 10;
+            db.run(() -> {
+                for (int i = 0; i < more; i++) {
+                    feed.record("farmer", "bulk" + i, false, ChangeFeed.Origin.SYNC);
+                }
+                feed.prune();
+            });
+            long oldest = db.inTransaction(feed::oldest);
+            assertEquals(5 + more - ChangeFeed.KEEP + 1, oldest);
+            assertEquals(
+                    oldest,
+                    db.inTransaction(() -> feed.after(0, null, 1)).getFirst().seq());
+            assertEquals(3, db.inTransaction(log::countPending), "the log keeps every change for sync");
+            db.run(() -> log.append(change("farmer", "f1", "name", "assign")));
+            assertEquals(
+                    5 + more + 1,
+                    db.inTransaction(() -> feed.after(5 + more, null, 10))
+                            .getFirst()
+                            .seq(),
+                    "the log takes the next seq above the recorded rows");
         }
     }
 }
