@@ -154,6 +154,7 @@ public final class OutpostDevice implements AutoCloseable {
                 note = " (server unreachable: scopes unknown until --scope is given or init is run online)";
             }
         }
+        home.lockDown();
         home.writeCredential(token);
         home.writeSchema(schemaText, schema);
         try (SqliteDatabase db = SqliteDatabase.open(home.database())) {
@@ -179,6 +180,7 @@ public final class OutpostDevice implements AutoCloseable {
     /** Opens a home whose clock reads {@code wallMs} (tests move it). */
     public static OutpostDevice open(Path dir, LongSupplier wallMs) {
         DeviceHome home = new DeviceHome(dir).requireSetUp();
+        home.lockDown();
         Schema schema = home.schema();
         SqliteDatabase db = SqliteDatabase.open(home.database());
         try {

@@ -7,9 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
-import java.net.URI;
 import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -109,24 +107,17 @@ class ChangesFeedIT extends WithService {
                     new BufferedReader(new InputStreamReader(run.getInputStream(), StandardCharsets.UTF_8));
             String banner = out.readLine();
             assertTrue(banner != null && banner.contains("serving on 127.0.0.1:"), "banner: " + banner);
-            String api = "http://" + banner.substring(banner.indexOf("127.0.0.1:"));
+            LocalApiClient api = new LocalApiClient(field.home, LocalApiClient.baseOf(banner));
 
-            JsonNode now = TestJson.parse(get(api + "/v1/changes").body());
+            JsonNode now = TestJson.parse(api.get("/v1/changes").body());
             long head = now.get("last").asLong();
             assertEquals(0, now.get("changes").size(), "a new device has changed nothing");
 
-            CompletableFuture<HttpResponse<String>> waiting = http.sendAsync(
-                    HttpRequest.newBuilder(URI.create(api + "/v1/changes?after=" + head + "&wait=60"))
-                            .build(),
-                    HttpResponse.BodyHandlers.ofString());
+            CompletableFuture<HttpResponse<String>> waiting = api.getAsync("/v1/changes?after=" + head + "&wait=60");
             office.run("put", "farmer", "f7", "name=Kiprono Langat", "village=Molo")
                     .ok();
             office.run("sync").ok();
-            HttpResponse<String> sync = http.send(
-                    HttpRequest.newBuilder(URI.create(api + "/v1/sync"))
-                            .POST(HttpRequest.BodyPublishers.noBody())
-                            .build(),
-                    HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> sync = api.send("POST", "/v1/sync", null);
             assertEquals(200, sync.statusCode(), sync.body());
 
             HttpResponse<String> answer = waiting.get(60, TimeUnit.SECONDS);
@@ -143,20 +134,16 @@ class ChangesFeedIT extends WithService {
 
             // A seq the feed never gave (a home restored from an older copy, say) is answered at once with a reset.
             JsonNode reset =
-                    TestJson.parse(get(api + "/v1/changes?after=999999&wait=60").body());
+                    TestJson.parse(api.get("/v1/changes?after=999999&wait=60").body());
             assertTrue(reset.get("reset").asBoolean(), reset.toString());
             assertEquals(page.get("last").asLong(), reset.get("last").asLong(), "read again from the newest entry");
 
-            HttpResponse<String> bad = get(api + "/v1/changes?wait=3600");
+            HttpResponse<String> bad = api.get("/v1/changes?wait=3600");
             assertEquals(400, bad.statusCode(), bad.body());
             assertEquals(2, TestJson.number(bad.body(), "exitCode"));
         } finally {
             run.destroy();
             run.waitFor(30, TimeUnit.SECONDS);
         }
-    }
-
-    private HttpResponse<String> get(String url) throws Exception {
-        return http.send(HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString());
     }
 }

@@ -5,9 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
-import java.net.URI;
 import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -68,20 +66,12 @@ class RunIT {
                     new BufferedReader(new InputStreamReader(worker.getInputStream(), StandardCharsets.UTF_8));
             String banner = out.readLine();
             assertTrue(banner != null && banner.contains("serving on 127.0.0.1:"), "banner: " + banner);
-            String api = "http://" + banner.substring(banner.indexOf("127.0.0.1:"));
+            LocalApiClient api = new LocalApiClient(field.home, LocalApiClient.baseOf(banner));
 
-            HttpResponse<String> put = http.send(
-                    HttpRequest.newBuilder(URI.create(api + "/v1/rows/farmer/f42"))
-                            .PUT(HttpRequest.BodyPublishers.ofString(
-                                    "{\"name\": \"Baraka Mutua\", \"village\": \"Gilgil\"}"))
-                            .build(),
-                    HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> put =
+                    api.send("PUT", "/v1/rows/farmer/f42", "{\"name\": \"Baraka Mutua\", \"village\": \"Gilgil\"}");
             assertEquals(200, put.statusCode(), put.body());
-            HttpResponse<String> bad = http.send(
-                    HttpRequest.newBuilder(URI.create(api + "/v1/rows/farmer/f42"))
-                            .PUT(HttpRequest.BodyPublishers.ofString("{\"shoe_size\": 42}"))
-                            .build(),
-                    HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> bad = api.send("PUT", "/v1/rows/farmer/f42", "{\"shoe_size\": 42}");
             assertEquals(400, bad.statusCode());
             assertEquals(2, TestJson.number(bad.body(), "exitCode"), bad.body());
 
@@ -128,15 +118,11 @@ class RunIT {
                 BufferedReader out =
                         new BufferedReader(new InputStreamReader(worker.getInputStream(), StandardCharsets.UTF_8));
                 String banner = out.readLine();
-                String api = "http://" + banner.substring(banner.indexOf("127.0.0.1:"));
+                LocalApiClient api = new LocalApiClient(device.home, LocalApiClient.baseOf(banner));
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
                 String model = "";
                 while (System.nanoTime() < deadline && !activeIs(model, "pest-detector", 1)) {
-                    model = http.send(
-                                    HttpRequest.newBuilder(URI.create(api + "/v1/model"))
-                                            .build(),
-                                    HttpResponse.BodyHandlers.ofString())
-                            .body();
+                    model = api.get("/v1/model").body();
                 }
                 assertTrue(activeIs(model, "pest-detector", 1), "the worker never installed the model: " + model);
                 ModelUpdateIT.assertActive(device, "pest-detector", weights);

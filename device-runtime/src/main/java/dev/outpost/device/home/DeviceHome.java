@@ -12,9 +12,11 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 
 /**
- * A device's home folder: the SQLite file, the credential (mode 0600) and the schema, as YAML and as JSON
+ * A device's home folder: the SQLite file, the credential, the local API's token and the schema, as YAML and as JSON
  * ({@link SchemaLoader#toJson}, which opens without a YAML parser; homes set up before it existed have only the YAML,
- * and open from that). Failures to read or write are exit code 5, a home that is not set up is exit code 2.
+ * and open from that). The folder is its owner's only (0700) and so is every file in it (0600): {@link #lockDown}
+ * sets that on a new home and again on every open (homes made before it were created world-readable). Failures to
+ * read or write are exit code 5, a home that is not set up is exit code 2.
  */
 public record DeviceHome(Path dir) {
     public static final String DB_FILE = "outpost.db";
@@ -22,6 +24,12 @@ public record DeviceHome(Path dir) {
     public static final String SCHEMA_FILE = "schema.yaml";
     public static final String SCHEMA_JSON_FILE = "schema.json";
     public static final String MODELS_DIR = "models";
+    public static final String API_TOKEN_FILE = "api-token";
+
+    private static final java.util.Set<java.nio.file.attribute.PosixFilePermission> OWNER_DIR =
+            PosixFilePermissions.fromString("rwx------");
+    private static final java.util.Set<java.nio.file.attribute.PosixFilePermission> OWNER_FILE =
+            PosixFilePermissions.fromString("rw-------");
 
     public Path database() {
         return dir.resolve(DB_FILE);
@@ -59,10 +67,66 @@ public record DeviceHome(Path dir) {
     public void writeSchema(String yaml, Schema parsed) {
         try {
             Files.createDirectories(dir);
-            Files.writeString(dir.resolve(SCHEMA_FILE), yaml);
-            Files.writeString(dir.resolve(SCHEMA_JSON_FILE), SchemaLoader.toJson(parsed));
+            writeOwnerOnly(dir.resolve(SCHEMA_FILE), yaml);
+            writeOwnerOnly(dir.resolve(SCHEMA_JSON_FILE), SchemaLoader.toJson(parsed));
         } catch (IOException e) {
             throw storage("cannot write the schema", e);
+        }
+    }
+
+    /**
+     * Creates the folder (0700) and an empty database file (0600) unless they exist, and makes an existing folder and
+     * its files its owner's only: SQLite creates the database's -wal and -shm files with the database file's mode.
+     * A file system without POSIX permissions is left as it is.
+     */
+    public void lockDown() {
+        try {
+            Files.createDirectories(dir);
+            if (!Files.getFileStore(dir).supportsFileAttributeView("posix")) {
+                return;
+            }
+            Files.setPosixFilePermissions(dir, OWNER_DIR);
+            if (!Files.exists(database())) {
+                Files.createFile(database(), PosixFilePermissions.asFileAttribute(OWNER_FILE));
+            }
+            try (var files = Files.list(dir)) {
+                for (Path f : files.toList()) {
+                    if (Files.isDirectory(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                        if (f.getFileName().toString().equals(MODELS_DIR)) {
+                            Files.setPosixFilePermissions(f, OWNER_DIR);
+                        }
+                    } else if (Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+                            && !Files.getPosixFilePermissions(f).equals(OWNER_FILE)) {
+                        Files.setPosixFilePermissions(f, OWNER_FILE);
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw storage("cannot make the device home its owner's only", e);
+        }
+    }
+
+    /**
+     * The local API's token (a 0600 file, {@link #API_TOKEN_FILE}), made on first use: apps on the device read it and
+     * send it with every request. Deleting the file and restarting {@code outpost run} makes a new one.
+     */
+    public String apiToken() {
+        Path file = dir.resolve(API_TOKEN_FILE);
+        try {
+            if (Files.exists(file)) {
+                String token = Files.readString(file).trim();
+                if (!token.isEmpty()) {
+                    return token;
+                }
+            }
+            byte[] random = new byte[32];
+            new java.security.SecureRandom().nextBytes(random);
+            String token =
+                    "opa_" + java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(random);
+            writeOwnerOnly(file, token);
+            return token;
+        } catch (IOException e) {
+            throw storage("cannot make the local API token", e);
         }
     }
 
@@ -78,19 +142,29 @@ public record DeviceHome(Path dir) {
 
     /** Writes the token readable by its owner only (0600), also when the file exists with wider permissions. */
     public void writeCredential(String token) {
-        Path file = dir.resolve(CREDENTIAL_FILE);
         try {
-            Files.createDirectories(dir);
-            try {
-                Files.createFile(
-                        file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-            } catch (FileAlreadyExistsException e) {
-                Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
-            }
-            Files.writeString(file, token);
+            writeOwnerOnly(dir.resolve(CREDENTIAL_FILE), token);
         } catch (IOException e) {
             throw storage("cannot write the credential", e);
         }
+    }
+
+    /** Writes {@code text} to a file readable by its owner only (0600), also when it exists with wider permissions. */
+    private void writeOwnerOnly(Path file, String text) throws IOException {
+        Files.createDirectories(dir);
+        boolean posix = Files.getFileStore(dir).supportsFileAttributeView("posix");
+        try {
+            if (posix) {
+                Files.createFile(file, PosixFilePermissions.asFileAttribute(OWNER_FILE));
+            } else {
+                Files.createFile(file);
+            }
+        } catch (FileAlreadyExistsException e) {
+            if (posix) {
+                Files.setPosixFilePermissions(file, OWNER_FILE);
+            }
+        }
+        Files.writeString(file, text);
     }
 
     private DeviceException storage(String what, IOException e) {

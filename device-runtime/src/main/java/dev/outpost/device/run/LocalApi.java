@@ -34,6 +34,11 @@ import java.util.concurrent.Executors;
  * /v1/refused/SEQ/retry}, {@code DELETE /v1/refused/SEQ}, {@code POST /v1/query}, {@code GET
  * /v1/changes?after=SEQ&table=T&limit=N&wait=SECONDS} (a long poll). Errors: {@code {"error", "exitCode"}} with the status of
  * {@link ExitCode#httpStatus}: 400 (bad input), 404, 502 (server unreachable or refused) or 500.
+ *
+ * <p>Only apps on the device that can read the home's token may call it, and no web page the officer opens can: every
+ * request must name this address in {@code Host} (a DNS-rebound name is refused: 403), carry no foreign {@code Origin}
+ * (403), bring the token as {@code Authorization: Bearer} (401), and a POST or PUT must declare a JSON body (415), which
+ * a browser will not send cross-origin without a preflight this server never answers.
  */
 public final class LocalApi {
     private static final JsonFactory JSON = new JsonFactory();
@@ -50,11 +55,13 @@ public final class LocalApi {
     private final OutpostDevice device;
     private final SyncWorker worker;
     private final ModelWorker models;
+    private final byte[] token;
 
     public LocalApi(OutpostDevice device, SyncWorker worker, ModelWorker models, int port) throws IOException {
         this.device = device;
         this.worker = worker;
         this.models = models;
+        this.token = device.home().apiToken().getBytes(StandardCharsets.UTF_8);
         this.server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 16);
         server.setExecutor(handlers);
         server.createContext("/v1/", this::handle);
@@ -74,8 +81,62 @@ public final class LocalApi {
         handlers.shutdown();
     }
 
+    /** Why the request may not be served (status and message), or null when it may. */
+    private Refusal refusal(HttpExchange x) {
+        String host = x.getRequestHeaders().getFirst("Host");
+        if (host == null || !isThisAddress(host)) {
+            return new Refusal(403, "Host '" + host + "' is not this device's local API (127.0.0.1:" + port() + ")");
+        }
+        String origin = x.getRequestHeaders().getFirst("Origin");
+        if (origin != null && !isThisAddress(origin.replaceFirst("^https?://", ""))) {
+            return new Refusal(403, "requests from web pages (Origin '" + origin + "') are refused");
+        }
+        String authorization = x.getRequestHeaders().getFirst("Authorization");
+        byte[] given = authorization != null && authorization.startsWith("Bearer ")
+                ? authorization.substring("Bearer ".length()).trim().getBytes(StandardCharsets.UTF_8)
+                : new byte[0];
+        if (!java.security.MessageDigest.isEqual(given, token)) {
+            return new Refusal(
+                    401,
+                    (authorization == null ? "missing" : "wrong")
+                            + " token: send 'Authorization: Bearer ' and the contents of the home's "
+                            + dev.outpost.device.home.DeviceHome.API_TOKEN_FILE + " file");
+        }
+        String method = x.getRequestMethod();
+        if (method.equals("POST") || method.equals("PUT") || method.equals("PATCH")) {
+            String type = x.getRequestHeaders().getFirst("Content-Type");
+            String mediaType = type == null ? "" : type.split(";")[0].trim().toLowerCase(java.util.Locale.ROOT);
+            if (!mediaType.equals("application/json")) {
+                return new Refusal(
+                        415, method + " takes a JSON body: 'Content-Type: application/json' (was '" + type + "')");
+            }
+        }
+        return null;
+    }
+
+    private record Refusal(int status, String message) {}
+
+    /** Whether {@code hostPort} (a Host header, or an Origin without its scheme) names this server's address. */
+    private boolean isThisAddress(String hostPort) {
+        String h = hostPort.trim().toLowerCase(java.util.Locale.ROOT);
+        for (String name : List.of("127.0.0.1", "localhost", "[::1]")) {
+            if (h.equals(name + ":" + port())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private void handle(HttpExchange x) throws IOException {
         try {
+            Refusal refused = refusal(x);
+            if (refused != null) {
+                if (refused.status() == 401) {
+                    x.getResponseHeaders().set("WWW-Authenticate", "Bearer");
+                }
+                reply(x, refused.status(), Json.error(refused.message(), ExitCode.BAD_INPUT));
+                return;
+            }
             String[] p = x.getRequestURI().getPath().split("/");
             String method = x.getRequestMethod();
             // p[0] = "", p[1] = "v1"

@@ -1,5 +1,6 @@
 package dev.outpost.device.bench;
 
+import dev.outpost.device.LocalApiClient;
 import dev.outpost.device.OutpostDevice;
 import dev.outpost.device.sync.SyncLink;
 import dev.outpost.model.change.Change;
@@ -9,9 +10,6 @@ import dev.outpost.model.clock.Hlc;
 import dev.outpost.model.wire.SyncResponse;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -80,24 +78,17 @@ public final class DeviceQueryBench {
             if (banner == null || !banner.contains("127.0.0.1:")) {
                 throw new IllegalStateException("outpost run did not start: " + banner);
             }
-            String api = "http://" + banner.substring(banner.indexOf("127.0.0.1:"));
-            HttpClient http =
-                    HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+            // As an app calls it: with the home's token, JSON bodies declared.
+            LocalApiClient api = new LocalApiClient(home, LocalApiClient.baseOf(banner));
             list = timed(random, plots, plot -> {
-                HttpResponse<String> r = http.send(
-                        HttpRequest.newBuilder(URI.create(api + "/v1/rows/crop_record?plot_id=p" + plot))
-                                .build(),
-                        HttpResponse.BodyHandlers.ofString());
+                HttpResponse<String> r = api.get("/v1/rows/crop_record?plot_id=p" + plot);
                 return count(r, "\"id\":");
             });
             sql = timed(random, plots, plot -> {
-                HttpResponse<String> r = http.send(
-                        HttpRequest.newBuilder(URI.create(api + "/v1/query"))
-                                .POST(HttpRequest.BodyPublishers.ofString(
-                                        "{\"sql\": \"select * from crop_record where plot_id = ?\", \"params\": [\"p"
-                                                + plot + "\"]}"))
-                                .build(),
-                        HttpResponse.BodyHandlers.ofString());
+                HttpResponse<String> r = api.send(
+                        "POST",
+                        "/v1/query",
+                        "{\"sql\": \"select * from crop_record where plot_id = ?\", \"params\": [\"p" + plot + "\"]}");
                 return count(r, "\"id\":");
             });
         } finally {
