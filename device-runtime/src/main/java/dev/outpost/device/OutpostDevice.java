@@ -3,6 +3,7 @@ package dev.outpost.device;
 import dev.outpost.device.clock.DeviceClock;
 import dev.outpost.device.home.DeviceHome;
 import dev.outpost.device.http.HttpSyncLink;
+import dev.outpost.device.http.LinkPolicy;
 import dev.outpost.device.http.SyncTransport;
 import dev.outpost.device.model.ArtifactClient;
 import dev.outpost.device.model.ArtifactLink;
@@ -111,7 +112,25 @@ public final class OutpostDevice implements AutoCloseable {
             Path schemaFile,
             List<String> scopes,
             String modelKey) {
+        return init(dir, server, deviceId, token, schemaFile, scopes, modelKey, LinkPolicy.DEFAULT);
+    }
+
+    /** As above, with the links to the server kept to {@code link} (its trust, pins and whether http may go far). */
+    public static String init(
+            Path dir,
+            String server,
+            String deviceId,
+            String token,
+            Path schemaFile,
+            List<String> scopes,
+            String modelKey,
+            LinkPolicy link) {
         DeviceHome home = new DeviceHome(dir);
+        try {
+            link.checkServer(java.net.URI.create(server));
+        } catch (IllegalArgumentException e) {
+            throw new DeviceException(ExitCode.BAD_INPUT, "--server '" + server + "' is not a URL");
+        }
         if (modelKey != null) {
             try {
                 SigningKeys.decodePublic(modelKey);
@@ -141,7 +160,7 @@ public final class OutpostDevice implements AutoCloseable {
         String note = "";
         if (granted.isEmpty()) {
             try {
-                SyncTransport.Answer a = new SyncTransport(server, token).get("v1/device");
+                SyncTransport.Answer a = new SyncTransport(server, token, link).get("v1/device");
                 if (a.status() != 200) {
                     Problem p = Problem.parse(a.status(), a.body());
                     throw new DeviceException(ExitCode.REFUSED, "the server refused the credential: " + p.detail());
@@ -166,6 +185,15 @@ public final class OutpostDevice implements AutoCloseable {
                 settings.put(Setting.SCOPES, String.join(",", granted));
                 if (modelKey != null) {
                     settings.put(Setting.MODEL_SIGNING_KEY, modelKey.strip());
+                }
+                if (link.insecureHttp()) {
+                    settings.put(Setting.LINK_INSECURE, "true");
+                }
+                if (link.caPem() != null) {
+                    settings.put(Setting.LINK_CA, link.caPem());
+                }
+                if (!link.pins().isEmpty()) {
+                    settings.put(Setting.LINK_PINS, String.join(",", new java.util.TreeSet<>(link.pins())));
                 }
             });
         }
@@ -308,8 +336,16 @@ public final class OutpostDevice implements AutoCloseable {
                 schema);
     }
 
+    /** How links to the server must be, as {@code init} set it. */
+    public LinkPolicy linkPolicy() {
+        return db.inTransaction(() -> LinkPolicy.of(
+                settings.get(Setting.LINK_INSECURE).map(Boolean::parseBoolean).orElse(false),
+                settings.get(Setting.LINK_CA).orElse(null),
+                settings.get(Setting.LINK_PINS).orElse("")));
+    }
+
     private SyncLink httpLink() {
-        return new HttpSyncLink(new SyncTransport(server(), home.credential()), codec());
+        return new HttpSyncLink(new SyncTransport(server(), home.credential(), linkPolicy()), codec());
     }
 
     /** A sync client over the HTTP link to the device's server; install reports go out after each sync. */
@@ -334,7 +370,7 @@ public final class OutpostDevice implements AutoCloseable {
 
     /** Model installs with the given clock for assignment expiry. */
     public ModelUpdater models(LongSupplier clockMs) {
-        return models(new ArtifactClient(server(), home.credential()), clockMs);
+        return models(new ArtifactClient(server(), home.credential(), linkPolicy()), clockMs);
     }
 
     /** Model installs over {@code link} (tests give an in-memory one). */

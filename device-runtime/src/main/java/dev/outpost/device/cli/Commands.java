@@ -4,6 +4,7 @@ import dev.outpost.device.DeviceException;
 import dev.outpost.device.DeviceStatus;
 import dev.outpost.device.ExitCode;
 import dev.outpost.device.OutpostDevice;
+import dev.outpost.device.http.LinkPolicy;
 import dev.outpost.device.model.HealthCheck;
 import dev.outpost.device.model.ModelUpdater;
 import dev.outpost.device.render.Json;
@@ -19,6 +20,7 @@ import dev.outpost.device.sync.SyncResult;
 import dev.outpost.model.change.Op;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -32,6 +34,16 @@ final class Commands {
 
     static int init(Invocation in) {
         String schema = in.option("--schema");
+        String ca = in.option("--ca");
+        String caPem = null;
+        if (ca != null) {
+            try {
+                caPem = LinkPolicy.checkCa(Files.readString(Path.of(ca)), "--ca " + ca);
+            } catch (IOException e) {
+                throw new DeviceException(ExitCode.BAD_INPUT, "cannot read --ca " + ca + ": " + e.getMessage());
+            }
+        }
+        LinkPolicy link = LinkPolicy.of(in.flag("--insecure"), caPem, String.join(",", in.values(in.option("--pin"))));
         in.out()
                 .println(OutpostDevice.init(
                         in.home(),
@@ -40,7 +52,8 @@ final class Commands {
                         in.option("--token"),
                         schema == null ? null : Path.of(schema),
                         in.values(in.option("--scope")),
-                        in.option("--model-key")));
+                        in.option("--model-key"),
+                        link));
         return 0;
     }
 

@@ -81,7 +81,20 @@ public final class OutpostCli {
                                 "--model-key",
                                 String.class,
                                 "the service's model signing key (base64 X.509) to pin; default: pinned from the"
-                                        + " service on the first model update")),
+                                        + " service on the first model update"))
+                        .addOption(option(
+                                "--ca",
+                                String.class,
+                                "PEM file of the CA(s) the server's certificate must chain to, instead of the"
+                                        + " platform's trust store"))
+                        .addOption(option(
+                                "--pin",
+                                String[].class,
+                                "sha256/BASE64 of a public key the server's chain must hold (repeatable)"))
+                        .addOption(flag(
+                                "--insecure",
+                                "allow plain http to a server beyond loopback (a test network only: anyone on the"
+                                        + " path reads the credential)")),
                 Commands::init);
         add(
                 root,

@@ -35,7 +35,10 @@ import javax.net.ssl.SSLSocketFactory;
  *   <li>A connection failure, a connect or read time-out, a body that ends before its declared length and a malformed
  *       answer are {@link IOException}s. An idempotent request that fails on a reused connection before any byte of
  *       the answer arrived (the server had closed it while it was idle) is sent once more on a new connection.
- *   <li>{@code https} servers get the platform's TLS: its trust store and hostname verification.
+ *   <li>{@code https} servers get TLS as the {@link LinkPolicy} says (the platform's trust store or a private CA,
+ *       hostname verification, pinned keys), a handshake bounded in time, and every answer must keep to the
+ *       policy's minimum rate once it has started; plain {@code http} beyond loopback is refused unless the policy
+ *       allows it.
  *   <li>Bounded: the status line and headers together at most {@value #HEAD_BYTES_MAX} bytes, at most
  *       {@value #IDLE_MAX} idle connections, none reused after {@link #IDLE_REUSE_MAX} idle (servers drop idle
  *       connections; a fresh one beats a failed write).
@@ -75,11 +78,21 @@ public final class HttpLink implements AutoCloseable {
     private final boolean tls;
     private final String hostHeader;
     private final int connectTimeoutMs;
+    private final LinkPolicy policy;
+    /** The policy's socket factory, made on the first https connection (a private CA is parsed once). */
+    private SSLSocketFactory tlsFactory;
+
     private final ArrayDeque<Connection> idle = new ArrayDeque<>();
     private final Set<Connection> open = new HashSet<>();
     private boolean closed;
 
     public HttpLink(URI server, Duration connectTimeout) {
+        this(server, connectTimeout, LinkPolicy.DEFAULT);
+    }
+
+    /** As above, under {@code policy}; a server it refuses is refused here (exit 2). */
+    public HttpLink(URI server, Duration connectTimeout, LinkPolicy policy) {
+        this.policy = policy;
         String scheme = server.getScheme() == null ? "" : server.getScheme().toLowerCase(Locale.ROOT);
         if (!scheme.equals("http") && !scheme.equals("https")) {
             throw new IllegalArgumentException("not an http or https URL: " + server);
@@ -95,6 +108,7 @@ public final class HttpLink implements AutoCloseable {
         this.port = server.getPort() < 0 ? defaultPort : server.getPort();
         this.hostHeader = port == defaultPort ? host : host + ":" + port;
         this.connectTimeoutMs = Math.toIntExact(connectTimeout.toMillis());
+        policy.checkServer(server);
     }
 
     /**
@@ -196,14 +210,31 @@ public final class HttpLink implements AutoCloseable {
         return c;
     }
 
-    /** TLS over a connected socket: the platform's trust store, server name indication and hostname check. */
+    /**
+     * TLS over a connected socket, as the policy says: its trust, server name indication and hostname check, the
+     * handshake bounded by its time-out (a server that accepts and then says nothing must not hold a sync forever),
+     * and its pins checked before any byte is sent.
+     */
     private SSLSocket startTls(Socket plain) throws IOException {
-        SSLSocket s =
-                (SSLSocket) ((SSLSocketFactory) SSLSocketFactory.getDefault()).createSocket(plain, host, port, true);
+        SSLSocketFactory factory;
+        synchronized (this) {
+            if (tlsFactory == null) {
+                tlsFactory = policy.socketFactory();
+            }
+            factory = tlsFactory;
+        }
+        SSLSocket s = (SSLSocket) factory.createSocket(plain, host, port, true);
         SSLParameters p = s.getSSLParameters();
         p.setEndpointIdentificationAlgorithm("HTTPS");
         s.setSSLParameters(p);
-        s.startHandshake();
+        s.setSoTimeout(Math.toIntExact(policy.handshakeTimeout().toMillis()));
+        try {
+            s.startHandshake();
+        } catch (java.net.SocketTimeoutException e) {
+            throw new java.net.SocketTimeoutException("the TLS handshake did not end within "
+                    + policy.handshakeTimeout().toSeconds() + " s");
+        }
+        policy.checkPins(s.getSession());
         return s;
     }
 
@@ -246,6 +277,10 @@ public final class HttpLink implements AutoCloseable {
         boolean answerStarted;
         /** Bytes of the answer's head read so far, against {@link #HEAD_BYTES_MAX}. */
         int headBytes;
+        /** When this exchange's answer began to arrive (0: not yet), and its bytes since: the minimum rate. */
+        long firstByteNanos;
+
+        long answerBytes;
 
         Connection(Socket socket) throws IOException {
             this.socket = socket;
@@ -260,6 +295,8 @@ public final class HttpLink implements AutoCloseable {
         Response readResponse(String method) throws IOException {
             exchanges++;
             headBytes = 0;
+            firstByteNanos = 0;
+            answerBytes = 0;
             String statusLine;
             int status;
             Map<String, String> headers;
@@ -346,7 +383,26 @@ public final class HttpLink implements AutoCloseable {
             pos = 0;
             limit = n;
             answerStarted = true;
+            counted(n);
             return true;
+        }
+
+        /**
+         * Counts {@code n} bytes of the answer and fails once it arrives slower on average than the policy's minimum
+         * rate, after its grace period: a trickle would otherwise hold the device for as long as the server likes.
+         */
+        void counted(int n) throws IOException {
+            long now = System.nanoTime();
+            if (firstByteNanos == 0) {
+                firstByteNanos = now;
+            }
+            answerBytes += n;
+            long elapsed = now - firstByteNanos;
+            if (elapsed > policy.slowGrace().toNanos()
+                    && answerBytes * 1_000_000_000.0 / elapsed < policy.minBytesPerSecond()) {
+                throw new IOException("the server sent " + answerBytes + " bytes in " + elapsed / 1_000_000_000L
+                        + " s, slower than " + policy.minBytesPerSecond() + " bytes/s: dropped, resumed later");
+            }
         }
 
         /** Up to {@code len} body bytes, or -1 at the end of the stream. */
@@ -355,7 +411,11 @@ public final class HttpLink implements AutoCloseable {
                 if (len >= buf.length) {
                     // Large reads skip the copy, in pieces of at most 64 KiB: the socket reads through a direct
                     // buffer of the requested size that the JDK keeps per thread, and that is resident memory.
-                    return in.read(b, off, Math.min(len, DIRECT_READ_BYTES_MAX));
+                    int n = in.read(b, off, Math.min(len, DIRECT_READ_BYTES_MAX));
+                    if (n > 0) {
+                        counted(n);
+                    }
+                    return n;
                 }
                 if (!fill()) {
                     return -1;

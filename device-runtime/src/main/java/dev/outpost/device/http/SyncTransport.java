@@ -33,8 +33,12 @@ public final class SyncTransport {
     private final String token;
 
     public SyncTransport(String server, String token) {
+        this(server, token, LinkPolicy.DEFAULT);
+    }
+
+    public SyncTransport(String server, String token, LinkPolicy policy) {
         this.server = URI.create(server.endsWith("/") ? server : server + "/");
-        this.http = new HttpLink(this.server, Duration.ofSeconds(10));
+        this.http = new HttpLink(this.server, Duration.ofSeconds(10), policy);
         this.token = token;
     }
 
@@ -107,6 +111,7 @@ public final class SyncTransport {
             throw new DeviceException(
                     ExitCode.UNREACHABLE,
                     "server " + server + " unreachable (" + e.getClass().getSimpleName()
+                            + (e.getMessage() == null ? "" : ": " + e.getMessage())
                             + "); nothing was lost, sync again later",
                     e);
         } catch (dev.outpost.model.OutpostException e) {

@@ -35,7 +35,12 @@ public final class ArtifactClient implements ArtifactLink {
     private final AtomicLong bytesDownloaded = new AtomicLong();
 
     public ArtifactClient(String server, String token) {
-        this.http = new HttpLink(URI.create(server.endsWith("/") ? server : server + "/"), Duration.ofSeconds(10));
+        this(server, token, dev.outpost.device.http.LinkPolicy.DEFAULT);
+    }
+
+    public ArtifactClient(String server, String token, dev.outpost.device.http.LinkPolicy policy) {
+        this.http =
+                new HttpLink(URI.create(server.endsWith("/") ? server : server + "/"), Duration.ofSeconds(10), policy);
         this.token = token;
     }
 

@@ -28,6 +28,12 @@ public interface Settings {
         TYPED_TABLES("typed_tables"),
         /** The pinned model signing key (base64 X.509 Ed25519). */
         MODEL_SIGNING_KEY("model.signing_key"),
+        /** "true": plain http to a server beyond loopback is allowed (init --insecure). */
+        LINK_INSECURE("link.insecure_http"),
+        /** PEM certificates the server's chain must end in, instead of the platform's trust store (init --ca). */
+        LINK_CA("link.ca_pem"),
+        /** Pinned public keys, sha256/BASE64, comma-separated (init --pin). */
+        LINK_PINS("link.pins"),
         /**
          * The schema, in its JSON form, since the device upgraded it in the field: it wins over the home's schema
          * files, which are rewritten after the upgrade commits.

@@ -230,4 +230,47 @@ class HttpLinkTest {
         }
         assertEquals(0, requests.size());
     }
+
+    /**
+     * A server that starts its answer and then trickles it (one byte every 20 ms: 50 bytes/s) is dropped once the
+     * policy's grace has passed, with the rate in the message; the same policy takes a whole answer sent at once.
+     */
+    @Test
+    void anAnswerTrickledBelowTheMinimumRateIsDropped() throws Exception {
+        server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        Thread.ofPlatform().daemon().start(() -> {
+            while (!server.isClosed()) {
+                try (Socket s = server.accept()) {
+                    String head = readHead(s.getInputStream());
+                    OutputStream out = s.getOutputStream();
+                    boolean trickle = head != null && head.startsWith("GET /base/slow");
+                    out.write("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                    out.flush();
+                    for (int i = 0; i < 1000; i++) {
+                        out.write('x');
+                        if (trickle) {
+                            out.flush();
+                            Thread.sleep(20); // the fault under test: a server that trickles
+                        }
+                    }
+                    out.flush();
+                } catch (IOException | InterruptedException e) {
+                    // the client gave up, or the test is over
+                }
+            }
+        });
+        LinkPolicy policy = new LinkPolicy(false, null, java.util.Set.of(), TIMEOUT, 1000, Duration.ofMillis(300));
+        HttpLink link =
+                new HttpLink(URI.create("http://127.0.0.1:" + server.getLocalPort() + "/base/"), TIMEOUT, policy);
+        try (HttpLink.Response fast = link.exchange("GET", "fast", new String[0], null, TIMEOUT, true)) {
+            assertEquals(1000, fast.body().readAllBytes().length);
+        }
+        IOException slow = assertThrows(IOException.class, () -> {
+            try (HttpLink.Response r = link.exchange("GET", "slow", new String[0], null, TIMEOUT, true)) {
+                r.body().readAllBytes();
+            }
+        });
+        assertTrue(slow.getMessage().contains("slower than 1000 bytes/s"), slow.getMessage());
+        link.close();
+    }
 }
