@@ -53,10 +53,12 @@ final class ByteRanges {
         return new Range(first, last);
     }
 
-    /** Immutable content's headers: its hash as strong ETag, cacheable for a year. */
+    /** Immutable content's headers: its hash as strong ETag, cacheable for a year by the client only. */
     static Response.ResponseBuilder immutable(Response.ResponseBuilder b, String etag) {
         return b.header("ETag", "\"" + etag + "\"")
-                .header("Cache-Control", "public, max-age=31536000, immutable")
+                // Immutable, but fetched with a device's credential: a browser or the device may keep it, no shared
+                // cache.
+                .header("Cache-Control", "private, max-age=31536000, immutable")
                 .header("Accept-Ranges", "bytes");
     }
 
