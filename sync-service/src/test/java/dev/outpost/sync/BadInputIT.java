@@ -98,6 +98,33 @@ class BadInputIT {
                 "malformed-payload");
     }
 
+    /** A NUL character, which PostgreSQL cannot store in text, is refused by Outpost, not by the database (a 500). */
+    @Test
+    void nulCharactersAreRefusedBeforeTheDatabase() {
+        refusedAndUnchanged(
+                () -> postRaw(
+                        "application/json",
+                        jsonRequest(change("farmer", "name", "\"Wan\\u0000jiru\""))
+                                .getBytes(StandardCharsets.UTF_8)),
+                422,
+                "type-mismatch");
+        refusedAndUnchanged(
+                () -> postRaw(
+                        "application/json",
+                        jsonRequest(change("farmer", "name", "\"Wanjiru\""))
+                                .replace("\"batchId\":\"b-", "\"batchId\":\"\\u0000b-")
+                                .getBytes(StandardCharsets.UTF_8)),
+                400,
+                "malformed-payload");
+        refusedAndUnchanged(
+                () -> given().header("Authorization", TestDevice.ADMIN)
+                        .urlEncodingEnabled(false)
+                        .delete("/v1/admin/devices/%00")
+                        .then(),
+                400,
+                "malformed-payload");
+    }
+
     @Test
     void malformedBinaryIsRefused() {
         byte[] good = TestDevice.CODEC.encode(

@@ -55,9 +55,10 @@ public final class ChangeValidator {
                     "row id '" + abbreviate(change.rowId()) + "' in " + change.table()
                             + " is not 1-64 characters of letters, digits, '-', '_', '.', ':'");
         }
-        if (change.scope().isEmpty() || change.scope().length() > SCOPE_LENGTH_MAX) {
+        if (change.scope().isEmpty() || change.scope().length() > SCOPE_LENGTH_MAX || hasNul(change.scope())) {
             throw new OutpostException(
-                    ErrorCode.INVALID_ID, where(change) + ": scope must be 1-" + SCOPE_LENGTH_MAX + " characters");
+                    ErrorCode.INVALID_ID,
+                    where(change) + ": scope must be 1-" + SCOPE_LENGTH_MAX + " characters, none of them NUL");
         }
         if (change.isRowOp()) {
             if (change.op() instanceof Op.Delete d) {
@@ -123,15 +124,29 @@ public final class ChangeValidator {
             throw new OutpostException(
                     ErrorCode.TYPE_MISMATCH, where(change) + ": text longer than " + TEXT_LENGTH_MAX + " characters");
         }
+        // PostgreSQL's text and jsonb hold no NUL character: refused here, not by the database as a 500.
+        if ((value instanceof FieldValue.Text t && hasNul(t.value()))
+                || (value instanceof FieldValue.Json j
+                        && (hasNul(j.canonicalText()) || j.canonicalText().contains("\\u0000")))) {
+            throw new OutpostException(ErrorCode.TYPE_MISMATCH, where(change) + ": text holds a NUL character");
+        }
         if (type == ColumnType.REF && value instanceof FieldValue.Text t && !isRowId(t.value())) {
             throw new OutpostException(
                     ErrorCode.TYPE_MISMATCH, where(change) + ": '" + abbreviate(t.value()) + "' is not a row id");
         }
     }
 
+    /** Whether {@code s} holds a NUL character, which no text Outpost stores may hold. */
+    public static boolean hasNul(String s) {
+        return s.indexOf('\0') >= 0;
+    }
+
     private static void checkElement(Change change, MergePolicy policy, String element) {
         if (policy != MergePolicy.SET) {
             throw notAllowed(where(change), "is not a set field");
+        }
+        if (hasNul(element)) {
+            throw new OutpostException(ErrorCode.TYPE_MISMATCH, where(change) + ": set element holds a NUL character");
         }
         if (element.isEmpty() || element.length() > SET_ELEMENT_LENGTH_MAX) {
             throw new OutpostException(

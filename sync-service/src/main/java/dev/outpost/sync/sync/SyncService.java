@@ -95,6 +95,12 @@ public class SyncService {
                     "request names device '" + request.deviceId() + "' but the credential is for '" + device.id()
                             + "'");
         }
+        if (request.batchId() != null
+                && (request.batchId().isEmpty()
+                        || request.batchId().length() > 128
+                        || dev.outpost.model.change.ChangeValidator.hasNul(request.batchId()))) {
+            throw new Problem(ErrorCode.MALFORMED_PAYLOAD, "a batch id is 1-128 characters, none of them NUL");
+        }
         Schema deviceSchema = schemas.forDevice(request.schemaVersion());
         Cursor cursor = Cursor.parse(request.cursor());
         int pageSize = request.pageSizeMax() <= 0
