@@ -55,6 +55,8 @@ public enum ErrorCode {
 
     // Transient trouble on the serving side; the same request may succeed later.
     UNAVAILABLE("unavailable", Kind.RETRIABLE),
+    /** Too many requests from one device or address: try again after the answer's Retry-After. */
+    RATE_LIMITED("rate-limited", Kind.RETRIABLE),
     INTERNAL("internal", Kind.RETRIABLE);
 
     /** How a caller should react; classified here, once, for every code. */

@@ -43,6 +43,7 @@ public class Problem extends OutpostException {
             case RANGE_NOT_SATISFIABLE -> 416;
             case ARTIFACT_INVALID, SIGNATURE_INVALID, ASSIGNMENT_EXPIRED, ROLLBACK_REFUSED, HEALTH_CHECK_FAILED -> 422;
             case INSUFFICIENT_SPACE -> 507;
+            case RATE_LIMITED -> 429;
             case CHUNK_CORRUPT, DOWNLOAD_INCOMPLETE -> 502;
             case SCHEMA_INVALID,
                     UNSUPPORTED_FORMAT_VERSION,

@@ -25,6 +25,29 @@ public interface OutpostConfig {
 
     Auth auth();
 
+    Limits limits();
+
+    /**
+     * Rate limits per replica (token buckets refilled evenly over a minute, as deep as a minute's allowance). Behind a
+     * proxy, enable {@code quarkus.http.proxy.proxy-address-forwarding} so that an address is the client's.
+     */
+    interface Limits {
+        @WithDefault("true")
+        boolean enabled();
+
+        /** Requests a minute one device credential may make to {@code /v1/sync} and {@code /v1/device/}. */
+        @WithDefault("1200")
+        int devicePerMinute();
+
+        /** Requests a minute from one address (a field office's devices may share one). */
+        @WithDefault("12000")
+        int addressPerMinute();
+
+        /** Refused credentials (401/403) a minute from one address; past it, its credentialed requests wait. */
+        @WithDefault("60")
+        int authFailuresPerMinute();
+    }
+
     interface Data {
         /** The PostgreSQL schema of the typed tables people query (docs/data.md). */
         @WithDefault("outpost_data")
