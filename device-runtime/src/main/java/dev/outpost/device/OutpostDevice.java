@@ -336,6 +336,29 @@ public final class OutpostDevice implements AutoCloseable {
                 schema);
     }
 
+    /**
+     * Asks the service for a new credential and keeps it (the file replaced whole, 0600). The service keeps the
+     * replaced token valid for ten minutes, so a failure between its answer and the file costs nothing: run it again.
+     * Answers the new token's expiry ("" for none). Exit 3 unreachable, 4 refused (a revoked or expired credential).
+     */
+    public String rotateToken() {
+        SyncTransport transport = new SyncTransport(server(), home.credential(), linkPolicy());
+        SyncTransport.Answer a =
+                transport.post("v1/device/token", "application/json", "{}".getBytes(StandardCharsets.UTF_8));
+        if (a.status() != 200) {
+            Problem p = Problem.parse(a.status(), a.body());
+            // 429 and 5xx say "later"; anything else (revoked, expired) will not change by asking again.
+            ExitCode code = a.status() == 429 || a.status() >= 500 ? ExitCode.UNREACHABLE : ExitCode.REFUSED;
+            throw new DeviceException(code, "the server refused to rotate the credential: " + p.detail());
+        }
+        String body = new String(a.body(), StandardCharsets.UTF_8);
+        String token = JsonFields.string(body, "token")
+                .filter(t -> !t.isBlank())
+                .orElseThrow(() -> new DeviceException(ExitCode.REFUSED, "the rotation's answer holds no token"));
+        home.replaceCredential(token);
+        return JsonFields.string(body, "expiresAt").orElse("");
+    }
+
     /** How links to the server must be, as {@code init} set it. */
     public LinkPolicy linkPolicy() {
         return db.inTransaction(() -> LinkPolicy.of(

@@ -57,6 +57,12 @@ final class Commands {
         return 0;
     }
 
+    static int rotateToken(Invocation in, OutpostDevice device) {
+        String expires = device.rotateToken();
+        in.out().println("credential rotated" + (expires.isEmpty() ? "" : "; it expires at " + expires));
+        return 0;
+    }
+
     static int put(Invocation in, OutpostDevice device) {
         String[] assignments = in.positional(2);
         Map<String, String> values = new LinkedHashMap<>();

@@ -98,6 +98,12 @@ public final class OutpostCli {
                 Commands::init);
         add(
                 root,
+                command(
+                        "rotate-token",
+                        "Get a new credential from the service and keep it (the old one lives on ten minutes)."),
+                onDevice(Commands::rotateToken));
+        add(
+                root,
                 rowCommand("put", "Write fields of a row (VALUE is JSON if it parses, else a string).")
                         .addPositional(rest(2, "FIELD=VALUE")),
                 onDevice(Commands::put));

@@ -149,6 +149,26 @@ public record DeviceHome(Path dir) {
         }
     }
 
+    /**
+     * Replaces the credential whole: the new token goes to a 0600 file beside it, which then takes its name in one
+     * step, so a crash leaves the old credential or the new one, never half of one.
+     */
+    public void replaceCredential(String token) {
+        Path file = dir.resolve(CREDENTIAL_FILE);
+        Path next = dir.resolve(CREDENTIAL_FILE + ".next");
+        try {
+            Files.deleteIfExists(next);
+            writeOwnerOnly(next, token);
+            Files.move(
+                    next,
+                    file,
+                    java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw storage("cannot replace the credential", e);
+        }
+    }
+
     /** Writes {@code text} to a file readable by its owner only (0600), also when it exists with wider permissions. */
     private void writeOwnerOnly(Path file, String text) throws IOException {
         Files.createDirectories(dir);

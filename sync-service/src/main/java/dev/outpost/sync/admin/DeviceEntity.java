@@ -31,4 +31,19 @@ public class DeviceEntity extends PanacheEntityBase {
 
     @Column(name = "schema_version")
     public Integer schemaVersion;
+
+    @Column(name = "token_expires_at")
+    public OffsetDateTime tokenExpiresAt;
+
+    @Column(name = "token_lifetime_s")
+    public Long tokenLifetimeS;
+
+    @Column(name = "previous_token_hash")
+    public byte[] previousTokenHash;
+
+    @Column(name = "previous_token_until")
+    public OffsetDateTime previousTokenUntil;
+
+    @Column(name = "reregistered_at")
+    public OffsetDateTime reregisteredAt;
 }

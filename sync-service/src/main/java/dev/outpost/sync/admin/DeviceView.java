@@ -10,8 +10,18 @@ public record DeviceView(
         OffsetDateTime createdAt,
         OffsetDateTime revokedAt,
         OffsetDateTime lastSyncAt,
-        Integer schemaVersion) {
+        Integer schemaVersion,
+        OffsetDateTime tokenExpiresAt,
+        OffsetDateTime reregisteredAt) {
     static DeviceView of(DeviceEntity e) {
-        return new DeviceView(e.id, List.of(e.scopes), e.createdAt, e.revokedAt, e.lastSyncAt, e.schemaVersion);
+        return new DeviceView(
+                e.id,
+                List.of(e.scopes),
+                e.createdAt,
+                e.revokedAt,
+                e.lastSyncAt,
+                e.schemaVersion,
+                e.tokenExpiresAt,
+                e.reregisteredAt);
     }
 }

@@ -33,7 +33,10 @@ public class AdminDeviceResource {
         this.auth = auth;
     }
 
-    /** {@code {"deviceId": "d1", "scopes": ["nakuru"]}} answers 201 {@code {"deviceId", "token", "scopes"}}. */
+    /**
+     * {@code {"deviceId": "d1", "scopes": ["nakuru"], "lifetimeDays": 90}} ({@code lifetimeDays} optional: without it
+     * the token lives until revoked) answers 201 {@code {"deviceId", "token", "scopes", "expiresAt"}}.
+     */
     @POST
     @Consumes(MediaType.APPLICATION_JSON)
     public Uni<Response> register(@HeaderParam(HttpHeaders.AUTHORIZATION) String authorization, byte[] body) {
@@ -51,10 +54,46 @@ public class AdminDeviceResource {
             }
             scopeList.add(s.asText());
         }
-        return devices.create(id.asText(), scopeList)
-                .map(r -> Response.status(201)
-                        .entity(Map.of("deviceId", r.deviceId(), "token", r.token(), "scopes", r.scopes()))
-                        .build());
+        return devices.create(id.asText(), scopeList, lifetimeDays(n))
+                .map(r -> Response.status(201).entity(answer(r)).build());
+    }
+
+    static Map<String, Object> answer(DeviceRegistry.Registered r) {
+        Map<String, Object> out = new java.util.LinkedHashMap<>();
+        out.put("deviceId", r.deviceId());
+        out.put("token", r.token());
+        out.put("scopes", r.scopes());
+        out.put("expiresAt", r.expiresAt() == null ? null : r.expiresAt().toString());
+        return out;
+    }
+
+    private static Integer lifetimeDays(JsonNode n) {
+        JsonNode days = n.get("lifetimeDays");
+        if (days == null || days.isNull()) {
+            return null;
+        }
+        if (!days.isInt()) {
+            throw new Problem(ErrorCode.MALFORMED_PAYLOAD, "lifetimeDays must be a whole number of days");
+        }
+        return days.asInt();
+    }
+
+    /**
+     * An admin's decision to give a revoked device id a new credential ({@code {"lifetimeDays": N}} optional): 200
+     * {@code {"deviceId", "token", "scopes", "expiresAt"}}; 409 when the device is not revoked.
+     */
+    @POST
+    @Path("/{deviceId}/reregister")
+    @Consumes(MediaType.APPLICATION_JSON)
+    public Uni<Map<String, Object>> reregister(
+            @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization,
+            @PathParam("deviceId") String deviceId,
+            byte[] body) {
+        auth.admin(authorization);
+        Integer days = body == null || body.length == 0 ? null : lifetimeDays(JsonBodies.object(body));
+        return devices.reregister(deviceId, days)
+                .invoke(r -> auth.forget(deviceId))
+                .map(AdminDeviceResource::answer);
     }
 
     @GET

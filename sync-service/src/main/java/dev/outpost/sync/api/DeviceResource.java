@@ -35,11 +35,31 @@ public class DeviceResource {
     private final DeviceAuth auth;
     private final ArtifactService artifacts;
     private final SchemaRegistry schemas;
+    private final dev.outpost.sync.admin.DeviceRegistry registry;
 
-    public DeviceResource(DeviceAuth auth, ArtifactService artifacts, SchemaRegistry schemas) {
+    public DeviceResource(
+            DeviceAuth auth,
+            ArtifactService artifacts,
+            SchemaRegistry schemas,
+            dev.outpost.sync.admin.DeviceRegistry registry) {
         this.auth = auth;
         this.artifacts = artifacts;
         this.schemas = schemas;
+        this.registry = registry;
+    }
+
+    /**
+     * The device changes its own credential: {@code {"deviceId", "token", "scopes", "expiresAt"}}. The token it
+     * replaced stays valid for ten minutes (an answer lost on the way is asked for again with it), the one before
+     * that is dead. A token with a lifetime gets a new one as long.
+     */
+    @POST
+    @Path("/token")
+    @Produces(MediaType.APPLICATION_JSON)
+    public Uni<Map<String, Object>> rotateToken(@HeaderParam(HttpHeaders.AUTHORIZATION) String authorization) {
+        return auth.device(authorization)
+                .flatMap(device -> registry.rotate(device.id()).invoke(r -> auth.forget(device.id())))
+                .map(AdminDeviceResource::answer);
     }
 
     /**

@@ -50,11 +50,19 @@ public class DeviceAuth {
             return Uni.createFrom().item(r.device());
         }
         return store.findDeviceByTokenHash(hash).map(found -> {
-            DeviceRecord d = found.orElseThrow(() -> new Problem(ErrorCode.UNAUTHENTICATED, "unknown credential"));
+            var credential = found.orElseThrow(() -> new Problem(ErrorCode.UNAUTHENTICATED, "unknown credential"));
+            DeviceRecord d = credential.device();
             if (d.revoked()) {
                 remembered.remove(key);
                 throw new Problem(
                         ErrorCode.CREDENTIAL_REVOKED, "the credential of device '" + d.id() + "' was revoked");
+            }
+            if (credential.expired()) {
+                remembered.remove(key);
+                throw new Problem(
+                        ErrorCode.UNAUTHENTICATED,
+                        "the credential of device '" + d.id() + "' expired: an admin can give it a new one"
+                                + " (POST /v1/admin/devices/" + d.id() + "/reregister after revoking it)");
             }
             if (cacheTtlNanos > 0) {
                 if (remembered.size() >= cacheSizeMax) {

@@ -32,9 +32,17 @@ public class SyncStore {
         return pool;
     }
 
-    public Uni<Optional<DeviceRecord>> findDeviceByTokenHash(byte[] hash) {
-        return pool.preparedQuery(
-                        "select id, scopes, revoked_at is not null as revoked from device where token_hash = $1")
+    /** A device found by its credential, and whether that credential's lifetime is over. */
+    public record Credential(DeviceRecord device, boolean expired) {}
+
+    /**
+     * The device whose current token hashes to {@code hash}, or whose token a rotation replaced less than the grace
+     * ago (see {@code DeviceRegistry.rotate}).
+     */
+    public Uni<Optional<Credential>> findDeviceByTokenHash(byte[] hash) {
+        return pool.preparedQuery("select id, scopes, revoked_at is not null as revoked,"
+                        + " coalesce(token_expires_at < now(), false) as expired from device"
+                        + " where token_hash = $1 or (previous_token_hash = $1 and previous_token_until > now())")
                 .execute(Tuple.of(io.vertx.core.buffer.Buffer.buffer(hash)))
                 .map(rows -> {
                     var it = rows.iterator();
@@ -42,8 +50,12 @@ public class SyncStore {
                         return Optional.empty();
                     }
                     Row r = it.next();
-                    return Optional.of(new DeviceRecord(
-                            r.getString("id"), Arrays.asList(r.getArrayOfStrings("scopes")), r.getBoolean("revoked")));
+                    return Optional.of(new Credential(
+                            new DeviceRecord(
+                                    r.getString("id"),
+                                    Arrays.asList(r.getArrayOfStrings("scopes")),
+                                    r.getBoolean("revoked")),
+                            r.getBoolean("expired")));
                 });
     }
 
