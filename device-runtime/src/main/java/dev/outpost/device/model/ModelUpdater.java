@@ -137,17 +137,55 @@ public final class ModelUpdater {
         return parsed;
     }
 
-    /** Keeps the assignments from a sync answer or a check-in, newest per artifact. */
+    /**
+     * Keeps the assignments from a sync answer or a check-in, the newest per artifact by issue time: an older one (a
+     * replay, or a replica behind) never replaces a newer one, and with a pinned key an assignment it does not verify
+     * never replaces one it does (a forged one with a late issue time would otherwise shut out the real ones). The
+     * first one of an artifact is kept whatever it is: using it verifies it, and says why it is refused.
+     */
     public void rememberAssignments(List<String> base64) {
+        PublicKey key = pinnedKey().map(SigningKeys::decodePublic).orElse(null);
         for (String a : base64) {
             try {
-                SignedEnvelope env = SignedEnvelope.decode(Base64.getDecoder().decode(a));
-                Assignment parsed = Assignment.decode(env.payload());
-                tx.run(() -> state.put(
-                        parsed.artifact(), state.get(parsed.artifact()).withAssignment(a)));
+                Assignment parsed = Assignment.decode(
+                        SignedEnvelope.decode(Base64.getDecoder().decode(a)).payload());
+                boolean verifies = key == null || verifies(a, key, parsed.artifact());
+                tx.run(() -> {
+                    ArtifactState known = state.get(parsed.artifact());
+                    String kept = known.assignment();
+                    if (kept != null) {
+                        boolean keptVerifies = key == null || verifies(kept, key, parsed.artifact());
+                        boolean newer = parsed.issuedAtMs() > issuedAt(kept);
+                        boolean replaces = verifies ? newer || !keptVerifies : newer && !keptVerifies;
+                        if (!replaces) {
+                            return;
+                        }
+                    }
+                    state.put(parsed.artifact(), known.withAssignment(a));
+                });
             } catch (OutpostException | IllegalArgumentException e) {
-                // Unreadable assignments are not kept; verification happens when one is used.
+                // Unreadable assignments are not kept.
             }
+        }
+    }
+
+    private static boolean verifies(String base64, PublicKey key, String artifact) {
+        try {
+            AssignmentTrust.verified(Base64.getDecoder().decode(base64), key, artifact);
+            return true;
+        } catch (OutpostException | IllegalArgumentException e) {
+            return false;
+        }
+    }
+
+    /** The issue time of a kept assignment (unreadable: 0, so that any readable one replaces it). */
+    private static long issuedAt(String base64) {
+        try {
+            return Assignment.decode(SignedEnvelope.decode(Base64.getDecoder().decode(base64))
+                            .payload())
+                    .issuedAtMs();
+        } catch (OutpostException | IllegalArgumentException e) {
+            return 0;
         }
     }
 

@@ -75,7 +75,8 @@ class InstallRoundIT {
         for (int attempt = 1; attempt <= ATTEMPTS_MAX; attempt++) {
             try (OutpostDevice device = OutpostDevice.open(home)) {
                 ModelUpdater models = device.models(server, () -> NOW);
-                models.rememberAssignments(List.of(server.assignment("weights", version, NOW)));
+                // Issued later for a later version, as the service does (the same time for every attempt at one).
+                models.rememberAssignments(List.of(server.assignment("weights", version, NOW - 1_000 + version)));
                 ModelUpdater.Outcome o =
                         models.update("weights", new HealthCheck(null, 1), (phase, done, steps, bytes, planned) -> {});
                 assertEquals(version, o.toVersion());

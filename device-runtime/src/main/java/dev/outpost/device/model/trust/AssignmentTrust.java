@@ -8,8 +8,9 @@ import java.security.PublicKey;
 
 /**
  * Whether a device may act on a signed assignment (docs/artifacts.md, "Trust"): signed by the pinned key, for the
- * artifact named, not expired, and never lower than the highest version installed unless a signed rollback issued
- * after the assignment that installed it says so (TUF's rollback and freeze attacks). Pure: no storage, no clock of its
+ * artifact named, not expired, issued after the assignment behind the last install (an older one is a replay: after a
+ * rollback, the assignment of the version rolled away from must not bring it back), and never lower than the highest
+ * version installed unless it is a signed rollback (TUF's rollback and freeze attacks). Pure: no storage, no clock of its
  * own, no network. Every refusal is an {@link OutpostException} with its stable code.
  */
 public final class AssignmentTrust {
@@ -29,9 +30,9 @@ public final class AssignmentTrust {
                     highestVersion == null ? 0 : highestVersion, highestIssuedAtMs == null ? 0 : highestIssuedAtMs);
         }
 
-        /** The marks after {@code a} installed: the highest version stays the highest seen. */
+        /** The marks after {@code a} installed: the highest version and the newest issue time stay the highest seen. */
         public Marks installed(Assignment a) {
-            return new Marks(Math.max(highestVersion, a.version()), a.issuedAtMs());
+            return new Marks(Math.max(highestVersion, a.version()), Math.max(highestIssuedAtMs, a.issuedAtMs()));
         }
     }
 
@@ -52,7 +53,13 @@ public final class AssignmentTrust {
                     "the assignment of " + a.artifact() + " version " + a.version()
                             + " expired; sync to get a fresh one");
         }
-        if (a.version() < marks.highestVersion() && !(a.rollback() && a.issuedAtMs() > marks.highestIssuedAtMs())) {
+        if (marks.highestVersion() > 0 && a.issuedAtMs() <= marks.highestIssuedAtMs()) {
+            throw new OutpostException(
+                    ErrorCode.ROLLBACK_REFUSED,
+                    "the assignment of " + a.artifact() + " version " + a.version()
+                            + " was issued before the one behind the last install: a replay, refused");
+        }
+        if (a.version() < marks.highestVersion() && !a.rollback()) {
             throw new OutpostException(
                     ErrorCode.ROLLBACK_REFUSED,
                     "version " + a.version() + " is lower than " + marks.highestVersion()

@@ -77,9 +77,37 @@ class AssignmentTrustTest {
         Assignment back = assignment(3, NOW, true);
         AssignmentTrust.checkInstallable(back, NOW, installed4);
         assertEquals(new AssignmentTrust.Marks(4, NOW), installed4.installed(back));
-        // Equal or higher versions need no rollback.
-        AssignmentTrust.checkInstallable(assignment(4, NOW - 9_000, false), NOW, installed4);
-        AssignmentTrust.checkInstallable(assignment(5, NOW - 9_000, false), NOW, installed4);
+        // Equal or higher versions need no rollback, when issued after the last install's assignment.
+        AssignmentTrust.checkInstallable(assignment(4, NOW, false), NOW, installed4);
+        AssignmentTrust.checkInstallable(assignment(5, NOW, false), NOW, installed4);
+        // Issued before it, even a higher version is a replay (superseded by what was installed since).
+        assertEquals(
+                ErrorCode.ROLLBACK_REFUSED,
+                refusal(() -> AssignmentTrust.checkInstallable(assignment(5, NOW - 9_000, false), NOW, installed4)));
+    }
+
+    /**
+     * Version 2 installed, then rolled back to 1 by the operator: the assignment that installed 2, replayed (still
+     * unexpired, validly signed), must not bring 2 back. It did when only versions were compared.
+     */
+    @Test
+    void theAssignmentOfAVersionRolledAwayFromCannotBeReplayed() {
+        Assignment v1 = assignment(1, NOW - 30_000, false);
+        Assignment v2 = assignment(2, NOW - 20_000, false);
+        Assignment back = assignment(1, NOW - 10_000, true);
+        AssignmentTrust.Marks marks = AssignmentTrust.Marks.NONE.installed(v1);
+        AssignmentTrust.checkInstallable(v2, NOW, marks);
+        marks = marks.installed(v2);
+        AssignmentTrust.checkInstallable(back, NOW, marks);
+        marks = marks.installed(back);
+        assertEquals(new AssignmentTrust.Marks(2, NOW - 10_000), marks);
+        AssignmentTrust.Marks afterRollback = marks;
+        assertEquals(
+                ErrorCode.ROLLBACK_REFUSED, refusal(() -> AssignmentTrust.checkInstallable(v2, NOW, afterRollback)));
+        // A newer assignment of 2 (the operator promoting it again) is fine.
+        AssignmentTrust.checkInstallable(assignment(2, NOW, false), NOW, afterRollback);
+        // An older issue time never lowers the marks.
+        assertEquals(afterRollback, afterRollback.installed(v1));
     }
 
     @Test

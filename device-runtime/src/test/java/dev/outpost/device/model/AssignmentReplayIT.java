@@ -1,0 +1,72 @@
+package dev.outpost.device.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.outpost.device.OutpostDevice;
+import dev.outpost.model.artifact.Assignment;
+import dev.outpost.model.artifact.Sha256;
+import dev.outpost.model.artifact.SignedEnvelope;
+import dev.outpost.model.artifact.SigningKeys;
+import java.nio.file.Path;
+import java.util.Base64;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A device keeps the newest verified assignment per artifact (real SQLite home, the service's key pinned at init):
+ * after a rollback, the replayed assignment of the version rolled away from does not replace the rollback, and an
+ * assignment the pinned key did not sign is not kept, however late its issue time.
+ */
+class AssignmentReplayIT {
+    @TempDir
+    Path dir;
+
+    private static final SigningKeys SERVICE = SigningKeys.generate();
+    private static final SigningKeys FORGER = SigningKeys.generate();
+    private static final long NOW = System.currentTimeMillis();
+
+    private static String signed(long version, long issuedAt, boolean rollback, SigningKeys keys) {
+        Assignment a = new Assignment(
+                "crop-model",
+                version,
+                Sha256.digest(new byte[] {(byte) version}),
+                issuedAt,
+                NOW + 86_400_000L,
+                rollback);
+        return Base64.getEncoder()
+                .encodeToString(SignedEnvelope.sign(Assignment.PAYLOAD_TYPE, a.encode(), keys)
+                        .encode());
+    }
+
+    private static dev.outpost.device.model.ModelStatus.Desired desired(OutpostDevice d) {
+        return d.models().status().artifacts().stream()
+                .filter(a -> a.artifact().equals("crop-model"))
+                .findFirst()
+                .orElseThrow()
+                .desired();
+    }
+
+    @Test
+    void theNewestVerifiedAssignmentIsKept() {
+        Path home = dir.resolve("d");
+        OutpostDevice.init(
+                home, "http://127.0.0.1:9", "replayed", "opd_x", null, List.of("nakuru"), SERVICE.publicBase64());
+        try (OutpostDevice device = OutpostDevice.open(home)) {
+            String v2 = signed(2, NOW - 20_000, false, SERVICE);
+            device.models().rememberAssignments(List.of(v2));
+            assertEquals(2, desired(device).version());
+            device.models().rememberAssignments(List.of(signed(1, NOW - 10_000, true, SERVICE)));
+            assertEquals(1, desired(device).version());
+            assertTrue(desired(device).rollback());
+
+            device.models().rememberAssignments(List.of(v2)); // replayed
+            assertEquals(1, desired(device).version(), "a replay does not replace the newer rollback");
+            device.models().rememberAssignments(List.of(signed(3, NOW + 60_000, false, FORGER)));
+            assertEquals(1, desired(device).version(), "a forged assignment is not kept");
+            device.models().rememberAssignments(List.of(signed(2, NOW, false, SERVICE)));
+            assertEquals(2, desired(device).version(), "the operator promoting 2 again is kept");
+        }
+    }
+}
