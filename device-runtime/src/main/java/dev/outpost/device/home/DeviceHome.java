@@ -26,6 +26,13 @@ public record DeviceHome(Path dir) {
     public static final String MODELS_DIR = "models";
     public static final String API_TOKEN_FILE = "api-token";
 
+    /**
+     * Whether the file system keeps POSIX modes. Asked of the file system, not of the home's file store: finding the
+     * store reads the mount table, a cost every short command would pay.
+     */
+    private static final boolean POSIX =
+            java.nio.file.FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
+
     private static final java.util.Set<java.nio.file.attribute.PosixFilePermission> OWNER_DIR =
             PosixFilePermissions.fromString("rwx------");
     private static final java.util.Set<java.nio.file.attribute.PosixFilePermission> OWNER_FILE =
@@ -82,10 +89,12 @@ public record DeviceHome(Path dir) {
     public void lockDown() {
         try {
             Files.createDirectories(dir);
-            if (!Files.getFileStore(dir).supportsFileAttributeView("posix")) {
+            if (!POSIX) {
                 return;
             }
-            Files.setPosixFilePermissions(dir, OWNER_DIR);
+            if (!Files.getPosixFilePermissions(dir).equals(OWNER_DIR)) {
+                Files.setPosixFilePermissions(dir, OWNER_DIR);
+            }
             if (!Files.exists(database())) {
                 Files.createFile(database(), PosixFilePermissions.asFileAttribute(OWNER_FILE));
             }
@@ -172,7 +181,7 @@ public record DeviceHome(Path dir) {
     /** Writes {@code text} to a file readable by its owner only (0600), also when it exists with wider permissions. */
     private void writeOwnerOnly(Path file, String text) throws IOException {
         Files.createDirectories(dir);
-        boolean posix = Files.getFileStore(dir).supportsFileAttributeView("posix");
+        boolean posix = POSIX;
         try {
             if (posix) {
                 Files.createFile(file, PosixFilePermissions.asFileAttribute(OWNER_FILE));
