@@ -123,7 +123,11 @@ public record LinkPolicy(
             return false;
         }
         String h = host.toLowerCase(Locale.ROOT);
-        return h.equals("localhost") || h.startsWith("127.") || h.equals("[::1]") || h.equals("::1");
+        // 127.x.y.z as an address literal: a name such as 127.attacker.example is a name like any other.
+        return h.equals("localhost")
+                || h.matches("127\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}")
+                || h.equals("[::1]")
+                || h.equals("::1");
     }
 
     /** The socket factory for this policy's trust: the platform's, or one that trusts only {@link #caPem}. */
