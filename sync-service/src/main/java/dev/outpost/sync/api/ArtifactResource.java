@@ -74,7 +74,7 @@ public class ArtifactResource {
             @QueryParam("from") long from,
             @QueryParam("to") long to) {
         return auth.device(authorization)
-                .flatMap(d -> artifacts.deltaIndex(name, from, to))
+                .flatMap(d -> artifacts.deltaIndex(d, name, from, to))
                 .map(index -> bytes(index, Sha256.digest(index).hex(), range, null));
     }
 

@@ -158,7 +158,12 @@ public class ArtifactService {
      * The chunk-local deltas from one version to another (binary {@link DeltaIndex}), computed on a worker the first
      * time a device asks and served from the database afterwards.
      */
-    public Uni<byte[]> deltaIndex(String artifact, long from, long to) {
+    public Uni<byte[]> deltaIndex(DeviceRecord device, String artifact, long from, long to) {
+        return deltaIndex(artifact, from, to, () -> mayCompute(device, artifact, to));
+    }
+
+    /** As above; {@code gate} decides whether a job may start when the index is not stored yet. */
+    private Uni<byte[]> deltaIndex(String artifact, long from, long to, java.util.function.Supplier<Uni<Void>> gate) {
         if (from == to) {
             throw new Problem(ErrorCode.MALFORMED_PAYLOAD, "from and to are the same version");
         }
@@ -167,27 +172,69 @@ public class ArtifactService {
                         .flatMap(target -> db.getDeltaIndex(held.manifestSha256(), target.manifestSha256())
                                 .flatMap(cached -> cached.isPresent()
                                         ? Uni.createFrom().item(cached.get())
-                                        : deltaWork.computeIfAbsent(
-                                                held.manifestSha256() + ">" + target.manifestSha256(),
-                                                key -> Uni.createFrom()
-                                                        .item(() -> computeDeltas(manifest(held), manifest(target)))
-                                                        .runSubscriptionOn(Infrastructure.getDefaultWorkerPool())
-                                                        .flatMap(computed -> db.saveDeltaIndex(
-                                                                        held.manifestSha256(),
-                                                                        target.manifestSha256(),
-                                                                        computed.encode(),
-                                                                        computed.entries().stream()
-                                                                                .mapToLong(DeltaIndex.Entry::length)
-                                                                                .sum())
-                                                                .map(x -> computed.encode()))
-                                                        // A block, not an expression: remove() returns this very Uni,
-                                                        // and eventually(Supplier<Uni>) would
-                                                        // subscribe to it and wait on itself.
-                                                        .eventually(() -> {
-                                                            deltaWork.remove(key);
-                                                        })
-                                                        .memoize()
-                                                        .indefinitely()))));
+                                        : gate.get()
+                                                .flatMap(allowed -> deltaWork.computeIfAbsent(
+                                                        held.manifestSha256() + ">" + target.manifestSha256(),
+                                                        key -> Uni.createFrom()
+                                                                .item(() ->
+                                                                        boundedDeltas(manifest(held), manifest(target)))
+                                                                .runSubscriptionOn(
+                                                                        Infrastructure.getDefaultWorkerPool())
+                                                                .flatMap(computed -> db.saveDeltaIndex(
+                                                                                held.manifestSha256(),
+                                                                                target.manifestSha256(),
+                                                                                computed.encode(),
+                                                                                computed.entries().stream()
+                                                                                        .mapToLong(
+                                                                                                DeltaIndex.Entry
+                                                                                                        ::length)
+                                                                                        .sum())
+                                                                        .map(x -> computed.encode()))
+                                                                // A block, not an expression: remove() returns this
+                                                                // very Uni,
+                                                                // and eventually(Supplier<Uni>) would
+                                                                // subscribe to it and wait on itself.
+                                                                .eventually(() -> {
+                                                                    deltaWork.remove(key);
+                                                                })
+                                                                .memoize()
+                                                                .indefinitely())))));
+    }
+
+    /**
+     * Whether this device may start a delta job into {@code to}: only into the version it is assigned (an index
+     * computed before is served to anyone), and only while fewer than {@link #DELTA_JOBS_MAX} run. Either way a
+     * device is told to come back (503 {@code unavailable}: it retries later, its install resumes).
+     */
+    private Uni<Void> mayCompute(DeviceRecord device, String artifact, long to) {
+        return desiredFor(device).map(wanted -> {
+            RolloutService.Desired d = wanted.get(artifact);
+            if (d == null || d.version() != to) {
+                // 503, not a refusal for good: another replica may know of the assignment a second before this one.
+                throw new Problem(
+                        ErrorCode.UNAVAILABLE,
+                        "deltas are computed only into the version assigned to this device"
+                                + (d == null ? " (none of " + artifact + ")" : " (" + d.version() + ")")
+                                + "; sync and ask again");
+            }
+            return null;
+        });
+    }
+
+    /** Delta jobs computing at once (each uses up to four threads); past it a device is told to come back. */
+    static final int DELTA_JOBS_MAX = 2;
+
+    private final java.util.concurrent.Semaphore deltaJobs = new java.util.concurrent.Semaphore(DELTA_JOBS_MAX);
+
+    private DeltaIndex boundedDeltas(Manifest held, Manifest target) {
+        if (!deltaJobs.tryAcquire()) {
+            throw new Problem(ErrorCode.UNAVAILABLE, "other delta computations are running: try again in a minute");
+        }
+        try {
+            return computeDeltas(held, target);
+        } finally {
+            deltaJobs.release();
+        }
     }
 
     /** Blocking and CPU-heavy: one delta per target chunk the held version lacks, kept when it beats the chunk. */
@@ -271,7 +318,8 @@ public class ArtifactService {
         if (from == to) {
             return;
         }
-        deltaIndex(artifact, from, to)
+        // The service's own job, when a version is desired: no device to check, bounded like the rest.
+        deltaIndex(artifact, from, to, () -> Uni.createFrom().voidItem())
                 .subscribe()
                 .with(
                         index -> LOG.infof(
@@ -293,20 +341,27 @@ public class ArtifactService {
      * every artifact, where a rollout that targets the device decides instead.
      */
     public Uni<List<String>> assignmentsFor(DeviceRecord device) {
+        return desiredFor(device).flatMap(wanted -> {
+            Uni<List<String>> out = Uni.createFrom().item(new ArrayList<>());
+            for (RolloutService.Desired d : wanted.values()) {
+                out = out.flatMap(list -> signed(d).map(a -> {
+                    list.add(a);
+                    return list;
+                }));
+            }
+            return out;
+        });
+    }
+
+    /** What this device should run now, per artifact: the desired version, or its rollout's. */
+    private Uni<Map<String, RolloutService.Desired>> desiredFor(DeviceRecord device) {
         return desiredBase()
-                .flatMap(base -> rollouts.desiredFor(device).flatMap(rolled -> {
+                .flatMap(base -> rollouts.desiredFor(device).map(rolled -> {
                     Map<String, RolloutService.Desired> wanted = new java.util.TreeMap<>();
                     base.forEach(d -> wanted.put(
                             d.artifact(), new RolloutService.Desired(d.artifact(), d.version(), d.rollback())));
                     rolled.forEach(d -> wanted.put(d.artifact(), d));
-                    Uni<List<String>> out = Uni.createFrom().item(new ArrayList<>());
-                    for (RolloutService.Desired d : wanted.values()) {
-                        out = out.flatMap(list -> signed(d).map(a -> {
-                            list.add(a);
-                            return list;
-                        }));
-                    }
-                    return out;
+                    return wanted;
                 }));
     }
 
