@@ -374,15 +374,26 @@ public class ArtifactService {
     }
 
     /** One signed assignment, re-signed at most once a second per (artifact, version, rollback). */
+    /**
+     * The newest issue time this replica gave an assignment of each artifact. Devices take only assignments issued
+     * after the one behind their last install (a replay defence), so a cached assignment older than one issued since
+     * for another state of the artifact (v2, then a rollback to v1, then v2 again within the cache's second) must not
+     * be handed out again, and no two are issued in the same millisecond.
+     */
+    private final Map<String, Long> lastIssued = new ConcurrentHashMap<>();
+
     private Uni<String> signed(RolloutService.Desired d) {
         String key = d.artifact() + "|" + d.version() + "|" + d.rollback();
         SignedAssignment cached = signedCache.get(key);
         long now = System.currentTimeMillis();
-        if (cached != null && now - cached.signedAtMs() < ASSIGNMENT_CACHE_MS) {
+        if (cached != null
+                && now - cached.signedAtMs() < ASSIGNMENT_CACHE_MS
+                && cached.signedAtMs() >= lastIssued.getOrDefault(d.artifact(), 0L)) {
             return Uni.createFrom().item(cached.base64());
         }
         return manifestSha(d.artifact(), d.version()).map(sha -> {
-            long issued = System.currentTimeMillis();
+            long issued =
+                    lastIssued.merge(d.artifact(), System.currentTimeMillis(), (was, wall) -> Math.max(was + 1, wall));
             var a = new Assignment(
                     d.artifact(),
                     d.version(),

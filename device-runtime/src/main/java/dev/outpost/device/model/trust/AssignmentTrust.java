@@ -8,7 +8,7 @@ import java.security.PublicKey;
 
 /**
  * Whether a device may act on a signed assignment (docs/artifacts.md, "Trust"): signed by the pinned key, for the
- * artifact named, not expired, issued after the assignment behind the last install (an older one is a replay: after a
+ * artifact named, not expired, issued no earlier than the assignment behind the last install (an older one is a replay: after a
  * rollback, the assignment of the version rolled away from must not bring it back), and never lower than the highest
  * version installed unless it is a signed rollback (TUF's rollback and freeze attacks). Pure: no storage, no clock of its
  * own, no network. Every refusal is an {@link OutpostException} with its stable code.
@@ -53,7 +53,9 @@ public final class AssignmentTrust {
                     "the assignment of " + a.artifact() + " version " + a.version()
                             + " expired; sync to get a fresh one");
         }
-        if (marks.highestVersion() > 0 && a.issuedAtMs() <= marks.highestIssuedAtMs()) {
+        // Equal is the very assignment behind the last install (the service never issues two of an artifact in one
+        // millisecond): after a rollback on the device itself, it brings its version back, as the service still wants.
+        if (marks.highestVersion() > 0 && a.issuedAtMs() < marks.highestIssuedAtMs()) {
             throw new OutpostException(
                     ErrorCode.ROLLBACK_REFUSED,
                     "the assignment of " + a.artifact() + " version " + a.version()

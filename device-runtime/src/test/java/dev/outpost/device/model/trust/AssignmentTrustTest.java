@@ -108,6 +108,10 @@ class AssignmentTrustTest {
         AssignmentTrust.checkInstallable(assignment(2, NOW, false), NOW, afterRollback);
         // An older issue time never lowers the marks.
         assertEquals(afterRollback, afterRollback.installed(v1));
+        // The very assignment behind the last install may install again (after a rollback made on the device itself,
+        // the service still wanting that version).
+        AssignmentTrust.Marks afterV2 = AssignmentTrust.Marks.NONE.installed(v1).installed(v2);
+        AssignmentTrust.checkInstallable(v2, NOW, afterV2);
     }
 
     @Test
