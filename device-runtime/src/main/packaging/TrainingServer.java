@@ -4,6 +4,7 @@ import dev.outpost.model.artifact.Assignment;
 import dev.outpost.model.artifact.ChunkCodec;
 import dev.outpost.model.artifact.ChunkRef;
 import dev.outpost.model.artifact.DeltaIndex;
+import dev.outpost.model.artifact.KeyDelegation;
 import dev.outpost.model.artifact.Manifest;
 import dev.outpost.model.artifact.ManifestBuilder;
 import dev.outpost.model.artifact.Sha256;
@@ -32,13 +33,22 @@ import java.util.Random;
  * "training-model", at version 1 until a device reports an install, then at version 2 (to that device). The endpoints and formats
  * are the service's (docs/artifacts.md); the delta computation follows ArtifactService.computeDeltas.
  *
- * <p>Usage: {@code java -cp outpost.jar TrainingServer.java PORT_FILE}; it writes its port to PORT_FILE and serves
+ * <p>Usage: {@code java -cp outpost.jar TrainingServer.java PORT_FILE}; it writes its port and its root key to PORT_FILE and serves
  * until killed.
  */
 public final class TrainingServer {
     private static final String ARTIFACT = "training-model";
 
+    private final SigningKeys root = SigningKeys.generate();
     private final SigningKeys keys = SigningKeys.generate();
+    /** The root's delegation of {@link #keys}, as the service serves it: devices are given the root at init. */
+    private final String delegation = Base64.getEncoder()
+            .encodeToString(new KeyDelegation(
+                            List.of(keys.publicKey()),
+                            System.currentTimeMillis(),
+                            System.currentTimeMillis() + 86_400_000L)
+                    .sign(root)
+                    .encode());
     private final Map<Sha256, byte[]> frames = new HashMap<>(); // chunk and delta frames by hash
     private final List<byte[]> manifests = new ArrayList<>(); // signed envelopes, [0] = version 1
     private final Map<String, byte[]> deltaIndexes = new HashMap<>(); // "from-to" -> encoded index
@@ -50,7 +60,8 @@ public final class TrainingServer {
         HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 16);
         server.createContext("/", t::handle);
         server.start();
-        Files.writeString(Path.of(args[0]), String.valueOf(server.getAddress().getPort()));
+        // "PORT ROOT_KEY": the build gives the root key to the training devices' init.
+        Files.writeString(Path.of(args[0]), server.getAddress().getPort() + " " + t.root.publicBase64());
     }
 
     private void prepare() throws IOException {
@@ -124,7 +135,8 @@ public final class TrainingServer {
         byte[] body;
         String type = "application/octet-stream";
         if (path.equals("/v1/artifacts/signing-key")) {
-            body = json("{\"keyId\":\"" + keys.keyId() + "\",\"publicKey\":\"" + keys.publicBase64() + "\"}");
+            body = json("{\"keyId\":\"" + keys.keyId() + "\",\"publicKey\":\"" + keys.publicBase64()
+                    + "\",\"delegation\":\"" + delegation + "\"}");
             type = "application/json";
         } else if (path.equals("/v1/device/assignments")) {
             byte[] manifest = SignedEnvelope.decode(manifests.get(version - 1)).payload();

@@ -49,13 +49,14 @@ trap 'kill "$server_pid" 2>/dev/null || true; rm -f "$port_file"' EXIT
 for _ in $(seq 1 300); do [ -s "$port_file" ] && break; sleep 0.1; done
 [ -s "$port_file" ] || { echo "the training server did not start; see $target/aot-training.log" >&2; exit 1; }
 # By name, as devices are configured: the name lookup is part of what a cache should hold.
-server="http://localhost:$(cat "$port_file")"
+server="http://localhost:$(cut -d' ' -f1 "$port_file")"
+root_key=$(cut -d' ' -f2 "$port_file")
 for workload in local model network; do
   training=$(mktemp -d)
   # The home is set up by a JVM of its own: init reads YAML, which the local cache should not hold.
   "$image/runtime/bin/java" "${native_libs[@]}" -cp "$image/outpost.jar" dev.outpost.device.cli.OutpostCli \
     --home "$training/home" init --server "$server" --device-id "trainer-$workload" --token "opd_training_$workload" \
-    --scope nakuru \
+    --scope nakuru --root-key "$root_key" \
     >> "$target/aot-training.log" 2>&1
   recording=(-XX:TieredStopAtLevel=1)
   [ "$workload" != local ] && recording=(-XX:+UnlockDiagnosticVMOptions -XX:-AOTRecordTraining)

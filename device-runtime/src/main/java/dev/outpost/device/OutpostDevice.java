@@ -7,6 +7,7 @@ import dev.outpost.device.http.LinkPolicy;
 import dev.outpost.device.http.SyncTransport;
 import dev.outpost.device.model.ArtifactClient;
 import dev.outpost.device.model.ArtifactLink;
+import dev.outpost.device.model.ModelTrust;
 import dev.outpost.device.model.ModelUpdater;
 import dev.outpost.device.rows.RowStates;
 import dev.outpost.device.rows.Rows;
@@ -28,7 +29,6 @@ import dev.outpost.device.sync.SyncLink;
 import dev.outpost.device.sync.SyncRefused;
 import dev.outpost.device.sync.SyncResult;
 import dev.outpost.model.OutpostException;
-import dev.outpost.model.artifact.SigningKeys;
 import dev.outpost.model.change.ChangeValidator;
 import dev.outpost.model.schema.Schema;
 import dev.outpost.model.schema.SchemaLoader;
@@ -112,10 +112,13 @@ public final class OutpostDevice implements AutoCloseable {
             Path schemaFile,
             List<String> scopes,
             String modelKey) {
-        return init(dir, server, deviceId, token, schemaFile, scopes, modelKey, LinkPolicy.DEFAULT);
+        return init(dir, server, deviceId, token, schemaFile, scopes, ModelTrust.pinned(modelKey), LinkPolicy.DEFAULT);
     }
 
-    /** As above, with the links to the server kept to {@code link} (its trust, pins and whether http may go far). */
+    /**
+     * As above, with model documents trusted as {@code trust} says (the operator's root key, or one pinned key) and the
+     * links to the server kept to {@code link} (its trust, pins and whether http may go far).
+     */
     public static String init(
             Path dir,
             String server,
@@ -123,7 +126,7 @@ public final class OutpostDevice implements AutoCloseable {
             String token,
             Path schemaFile,
             List<String> scopes,
-            String modelKey,
+            ModelTrust trust,
             LinkPolicy link) {
         DeviceHome home = new DeviceHome(dir);
         try {
@@ -131,13 +134,7 @@ public final class OutpostDevice implements AutoCloseable {
         } catch (IllegalArgumentException e) {
             throw new DeviceException(ExitCode.BAD_INPUT, "--server '" + server + "' is not a URL");
         }
-        if (modelKey != null) {
-            try {
-                SigningKeys.decodePublic(modelKey);
-            } catch (OutpostException e) {
-                throw new DeviceException(ExitCode.BAD_INPUT, "--model-key: " + e.getMessage());
-            }
-        }
+        trust.check();
         if (home.isSetUp()) {
             throw new DeviceException(
                     ExitCode.BAD_INPUT, "a device is already set up in " + dir + "; use another --home");
@@ -183,8 +180,11 @@ public final class OutpostDevice implements AutoCloseable {
                 settings.put(Setting.SERVER, server);
                 settings.put(Setting.SCHEMA_VERSION, Integer.toString(schema.version()));
                 settings.put(Setting.SCOPES, String.join(",", granted));
-                if (modelKey != null) {
-                    settings.put(Setting.MODEL_SIGNING_KEY, modelKey.strip());
+                if (trust.pinnedKey() != null) {
+                    settings.put(Setting.MODEL_SIGNING_KEY, trust.pinnedKey());
+                }
+                if (trust.rootKey() != null) {
+                    settings.put(Setting.MODEL_ROOT_KEY, trust.rootKey());
                 }
                 if (link.insecureHttp()) {
                     settings.put(Setting.LINK_INSECURE, "true");

@@ -6,9 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.outpost.device.model.ModelSlots;
 import dev.outpost.model.artifact.Sha256;
+import dev.outpost.model.artifact.TrustedKeys;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.PublicKey;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -48,12 +48,18 @@ class ModelCrashIT extends WithService {
         service.desire("crash", desired);
         String id = "officer-crash";
         Outpost device = new Outpost(dir.resolve(id));
-        device.run("init", "--server", service.url, "--device-id", id, "--token", service.register(id, "nakuru"))
+        device.run(
+                        "init",
+                        "--server",
+                        service.url,
+                        "--device-id",
+                        id,
+                        "--token",
+                        service.register(id, "nakuru"),
+                        "--root-key",
+                        TestKeys.rootKey())
                 .ok();
-        PublicKey key;
-        try (OutpostDevice lib = OutpostDevice.open(device.home)) {
-            key = lib.models().signingKey();
-        }
+        TrustedKeys key = TrustedKeys.of(TestKeys.ONLINE.publicKey());
         // The health check compares the live file with the version's original bytes: a real content check.
         String health = "cmp -s \"$OUTPOST_MODEL_PATH\" \"" + dir + "/crash-v$OUTPOST_MODEL_VERSION.bin\"";
 

@@ -81,7 +81,16 @@ class ModelTrustIT extends WithService {
         try (FaultyProxy proxy = new FaultyProxy(port, 700_000)) {
             String id = "officer-flaky";
             Outpost d = new Outpost(dir.resolve(id));
-            d.run("init", "--server", proxy.url(), "--device-id", id, "--token", service.register(id, "nakuru"))
+            d.run(
+                            "init",
+                            "--server",
+                            proxy.url(),
+                            "--device-id",
+                            id,
+                            "--token",
+                            service.register(id, "nakuru"),
+                            "--root-key",
+                            TestKeys.rootKey())
                     .ok();
             String out = d.run("model", "update", "flaky").ok().out();
             assertTrue(out.contains("installed flaky version 1"), out);
@@ -108,7 +117,16 @@ class ModelTrustIT extends WithService {
                 .rewrite("/swap/versions/2/manifest", "/swap/versions/1/manifest")) {
             String id = "officer-swap";
             Outpost d = new Outpost(dir.resolve(id));
-            d.run("init", "--server", proxy.url(), "--device-id", id, "--token", service.register(id, "nakuru"))
+            d.run(
+                            "init",
+                            "--server",
+                            proxy.url(),
+                            "--device-id",
+                            id,
+                            "--token",
+                            service.register(id, "nakuru"),
+                            "--root-key",
+                            TestKeys.rootKey())
                     .ok();
             Outpost.Result r = d.run("model", "update", "swap");
             assertEquals(4, r.exit(), r.err());
@@ -121,7 +139,16 @@ class ModelTrustIT extends WithService {
 
     Path init(String id) throws Exception {
         Outpost d = new Outpost(dir.resolve(id));
-        d.run("init", "--server", service.url, "--device-id", id, "--token", service.register(id, "nakuru"))
+        d.run(
+                        "init",
+                        "--server",
+                        service.url,
+                        "--device-id",
+                        id,
+                        "--token",
+                        service.register(id, "nakuru"),
+                        "--root-key",
+                        TestKeys.rootKey())
                 .ok();
         return d.home;
     }

@@ -294,7 +294,16 @@ class ModelUpdateIT extends WithService {
 
     Outpost device(String id) throws Exception {
         Outpost d = new Outpost(dir.resolve(id));
-        d.run("init", "--server", service.url, "--device-id", id, "--token", service.register(id, "nakuru"))
+        d.run(
+                        "init",
+                        "--server",
+                        service.url,
+                        "--device-id",
+                        id,
+                        "--token",
+                        service.register(id, "nakuru"),
+                        "--root-key",
+                        TestKeys.rootKey())
                 .ok();
         return d;
     }

@@ -47,6 +47,8 @@ public enum ErrorCode {
     ARTIFACT_INVALID("artifact-invalid", Kind.PERMANENT),
     SIGNATURE_INVALID("signature-invalid", Kind.PERMANENT),
     ASSIGNMENT_EXPIRED("assignment-expired", Kind.PERMANENT),
+    /** The root's delegation of the signing key expired: the service needs a newer one. */
+    KEY_EXPIRED("key-expired", Kind.PERMANENT),
     ROLLBACK_REFUSED("rollback-refused", Kind.PERMANENT),
     INSUFFICIENT_SPACE("insufficient-space", Kind.RETRIABLE),
     HEALTH_CHECK_FAILED("health-check-failed", Kind.PERMANENT),

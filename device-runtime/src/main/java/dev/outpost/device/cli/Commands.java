@@ -6,6 +6,7 @@ import dev.outpost.device.ExitCode;
 import dev.outpost.device.OutpostDevice;
 import dev.outpost.device.http.LinkPolicy;
 import dev.outpost.device.model.HealthCheck;
+import dev.outpost.device.model.ModelTrust;
 import dev.outpost.device.model.ModelUpdater;
 import dev.outpost.device.render.Json;
 import dev.outpost.device.rows.RefusedChange;
@@ -52,9 +53,24 @@ final class Commands {
                         in.option("--token"),
                         schema == null ? null : Path.of(schema),
                         in.values(in.option("--scope")),
-                        in.option("--model-key"),
+                        new ModelTrust(keyOption(in, "--root-key"), keyOption(in, "--model-key")),
                         link));
         return 0;
+    }
+
+    /** A key option's value: the base64 key itself, or a file holding it (as {@code outpost keys} writes them). */
+    private static String keyOption(Invocation in, String option) {
+        String value = in.option(option);
+        if (value == null || !Files.isRegularFile(Path.of(value))) {
+            return value;
+        }
+        Path file = Path.of(value);
+        try {
+            return Files.readString(file).strip();
+        } catch (IOException e) {
+            throw new DeviceException(
+                    ExitCode.BAD_INPUT, "cannot read " + option + " " + value + ": " + e.getMessage());
+        }
     }
 
     static int rotateToken(Invocation in, OutpostDevice device) {

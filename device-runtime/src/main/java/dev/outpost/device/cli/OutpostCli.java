@@ -78,10 +78,15 @@ public final class OutpostCli {
                         .addOption(option(
                                 "--scope", String[].class, "granted scope, when initialising offline (repeatable)"))
                         .addOption(option(
+                                "--root-key",
+                                String.class,
+                                "the operator's root key (base64 X.509, or the root.pub file `outpost keys root` wrote):"
+                                        + " model signing keys are trusted only when it delegates them"))
+                        .addOption(option(
                                 "--model-key",
                                 String.class,
-                                "the service's model signing key (base64 X.509) to pin; default: pinned from the"
-                                        + " service on the first model update"))
+                                "one model signing key (base64 X.509) to trust for good, instead of a root key;"
+                                        + " without either, no model is installed"))
                         .addOption(option(
                                 "--ca",
                                 String.class,
@@ -281,6 +286,41 @@ public final class OutpostCli {
                                     .describe());
                     return 0;
                 }));
+
+        CommandSpec keys =
+                command("keys", "The operator's offline model keys: a root key, and signing keys the root delegates.");
+        root.addSubcommand("keys", keys);
+        add(
+                keys,
+                command(
+                                "root",
+                                "Make the root key (once, offline): root.key stays with the operator, root.pub goes"
+                                        + " to devices.")
+                        .addOption(required("--out", "directory for root.key (mode 0600) and root.pub")),
+                KeyCommands::root);
+        add(
+                keys,
+                command("online", "Make a signing key for the service and the delegation the root signs for it.")
+                        .addOption(required("--root", "the root.key file"))
+                        .addOption(required("--out", "directory for service.env (mode 0600): the service's settings"))
+                        .addOption(
+                                withDefault("--days", Integer.class, "90", "days the delegation is valid (default 90)"))
+                        .addOption(option(
+                                "--also",
+                                String[].class,
+                                "another key (base64 X.509) to delegate as well, such as the one being replaced")),
+                KeyCommands::online);
+        add(
+                keys,
+                command("delegate", "Sign a new delegation of keys the service has (to renew one before it expires).")
+                        .addOption(required("--root", "the root.key file"))
+                        .addOption(
+                                valued("--key", String[].class, "a signing key to delegate, base64 X.509 (repeatable)")
+                                        .required(true)
+                                        .build())
+                        .addOption(withDefault(
+                                "--days", Integer.class, "90", "days the delegation is valid (default 90)")),
+                KeyCommands::delegate);
     }
 
     public static void main(String... args) {
@@ -320,7 +360,10 @@ public final class OutpostCli {
                     command.commandLine(),
                     command == root
                             ? "Missing required subcommand"
-                            : "say 'model status', 'model update' or 'model rollback'");
+                            : "say one of "
+                                    + command.subcommands().keySet().stream()
+                                            .map(sub -> "'" + command.name() + " " + sub + "'")
+                                            .toList());
         }
         String home = parsed.matchedOptionValue("--home", null);
         try {

@@ -15,9 +15,9 @@ import dev.outpost.model.OutpostException;
 import dev.outpost.model.artifact.Assignment;
 import dev.outpost.model.artifact.Manifest;
 import dev.outpost.model.artifact.SignedEnvelope;
+import dev.outpost.model.artifact.TrustedKeys;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.security.PublicKey;
 
 /**
  * The last phases of an install (docs/artifacts.md): from a complete staging file, or a kept slot, to an active,
@@ -42,7 +42,7 @@ final class Activation {
      * anywhere in here finishes (or reverts) on the next run.
      */
     ModelUpdater.Outcome finishActivation(
-            ModelSlots slots, ModelInstall install, PublicKey key, HealthCheck health, Progress progress)
+            ModelSlots slots, ModelInstall install, TrustedKeys key, HealthCheck health, Progress progress)
             throws IOException {
         return finishActivation(slots, install, key, health, progress, false);
     }
@@ -51,7 +51,7 @@ final class Activation {
     ModelUpdater.Outcome finishActivation(
             ModelSlots slots,
             ModelInstall install,
-            PublicKey key,
+            TrustedKeys key,
             HealthCheck health,
             Progress progress,
             boolean justVerified)

@@ -14,6 +14,7 @@ import dev.outpost.model.artifact.DeltaIndex;
 import dev.outpost.model.artifact.Manifest;
 import dev.outpost.model.artifact.Sha256;
 import dev.outpost.model.artifact.SignedEnvelope;
+import dev.outpost.model.artifact.TrustedKeys;
 import dev.outpost.model.artifact.UpdatePlanner;
 import dev.outpost.model.artifact.UpdatePlanner.Step;
 import java.io.IOException;
@@ -21,7 +22,6 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.security.PublicKey;
 import java.util.List;
 import java.util.Optional;
 
@@ -45,7 +45,7 @@ final class Download {
         this.activation = activation;
     }
 
-    ModelInstall plan(ModelSlots slots, Assignment a, byte[] assignment, Long activeVersion, PublicKey key)
+    ModelInstall plan(ModelSlots slots, Assignment a, byte[] assignment, Long activeVersion, TrustedKeys key)
             throws IOException {
         // Into a file beside the slots, not memory (2.6 MB at 4 GB); it moves into the slot once the slot is cleared.
         Path fetched = Files.createDirectories(slots.dir()).resolve(ModelUpdater.FETCHED_MANIFEST);
@@ -115,7 +115,7 @@ final class Download {
     }
 
     ModelUpdater.Outcome run(
-            ModelSlots slots, ModelInstall install, PublicKey key, HealthCheck health, Progress progress)
+            ModelSlots slots, ModelInstall install, TrustedKeys key, HealthCheck health, Progress progress)
             throws IOException {
         String artifact = install.artifact();
         Manifest target = ModelSlots.read(slots.manifestOf(install.slot()), key);
@@ -193,7 +193,8 @@ final class Download {
 
     /** Plans against the active version, or {@code null} if it is no longer {@code fromVersion}. */
     private static Planned planFromActive(
-            ModelSlots slots, PublicKey key, Long fromVersion, Manifest target, DeltaIndex deltas) throws IOException {
+            ModelSlots slots, TrustedKeys key, Long fromVersion, Manifest target, DeltaIndex deltas)
+            throws IOException {
         Optional<ModelSlots.Slot> active = slots.getActive(key);
         Manifest held = active.map(ModelSlots.Slot::manifest).orElse(null);
         if (!java.util.Objects.equals(held == null ? null : held.version(), fromVersion)) {

@@ -3,6 +3,7 @@ package dev.outpost.device.model;
 import dev.outpost.model.artifact.Manifest;
 import dev.outpost.model.artifact.Sha256;
 import dev.outpost.model.artifact.SignedEnvelope;
+import dev.outpost.model.artifact.TrustedKeys;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -60,7 +61,7 @@ public final class ModelSlots {
     }
 
     /** The slot's version if its manifest is there and verifies with {@code key}; the file itself is not read. */
-    public Optional<Slot> getSlot(String name, PublicKey key) throws IOException {
+    public Optional<Slot> getSlot(String name, TrustedKeys key) throws IOException {
         Path manifest = dir.resolve(name).resolve(MANIFEST_FILE);
         Path file = dir.resolve(name).resolve(MODEL_FILE);
         if (!Files.exists(manifest, LinkOption.NOFOLLOW_LINKS) || !Files.exists(file)) {
@@ -70,12 +71,13 @@ public final class ModelSlots {
     }
 
     /**
-     * The manifest in the signed envelope {@code file}, verified with {@code key} unless this process verified that
+     * The manifest in the signed envelope {@code file}, verified with the key {@code keys} holds for it unless this process verified that
      * very file (same identity, whatever its name now) with it before. Read from the file as it is used.
      */
-    static Manifest read(Path file, PublicKey key) throws IOException {
+    static Manifest read(Path file, TrustedKeys keys) throws IOException {
         FileSource source = FileSource.open(file);
         SignedEnvelope.Stored signed = SignedEnvelope.stored(source);
+        PublicKey key = keys.key(signed.keyId());
         if (!key.equals(VERIFIED.get(source.identity()))) {
             signed.verify(Manifest.PAYLOAD_TYPE, key);
             if (VERIFIED.size() >= VERIFIED_MAX) {
@@ -97,12 +99,12 @@ public final class ModelSlots {
     /** Files {@link #VERIFIED} remembers at most: two slots and an install's target under its names, several times. */
     private static final int VERIFIED_MAX = 16;
 
-    public Optional<Slot> getActive(PublicKey key) throws IOException {
+    public Optional<Slot> getActive(TrustedKeys key) throws IOException {
         Optional<String> name = getActiveName();
         return name.isEmpty() ? Optional.empty() : getSlot(name.get(), key);
     }
 
-    public Optional<Slot> getKept(PublicKey key) throws IOException {
+    public Optional<Slot> getKept(TrustedKeys key) throws IOException {
         return getActiveName().isEmpty() ? Optional.empty() : getSlot(inactiveName(), key);
     }
 

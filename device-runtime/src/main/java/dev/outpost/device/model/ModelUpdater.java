@@ -12,18 +12,16 @@ import dev.outpost.device.store.ModelState;
 import dev.outpost.device.store.ModelState.ArtifactState;
 import dev.outpost.device.store.ReportStore;
 import dev.outpost.device.store.Settings;
-import dev.outpost.device.store.Settings.Setting;
 import dev.outpost.device.store.Transactions;
 import dev.outpost.model.ErrorCode;
 import dev.outpost.model.OutpostException;
 import dev.outpost.model.artifact.Assignment;
 import dev.outpost.model.artifact.SignedEnvelope;
-import dev.outpost.model.artifact.SigningKeys;
+import dev.outpost.model.artifact.TrustedKeys;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.PublicKey;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
@@ -52,10 +50,9 @@ public final class ModelUpdater {
     private final SlotAssembly assembly;
     private final Activation activation;
     private final Download download;
-    private final Settings settings;
     private final Path modelsRoot;
     private final ArtifactLink client;
-    private final LongSupplier clockMs;
+    private final ModelKeys keys;
 
     /** Where an update got to, for a progress bar. */
     @FunctionalInterface
@@ -115,47 +112,36 @@ public final class ModelUpdater {
         this.assembly = new SlotAssembly(client, tx, state);
         this.activation = new Activation(tx, state, this.reports);
         this.download = new Download(client, tx, state, assembly, activation);
-        this.settings = settings;
         this.modelsRoot = modelsRoot;
         this.client = client;
-        this.clockMs = clockMs;
+        this.keys = new ModelKeys(tx, settings, client, clockMs);
     }
 
     // ------------------------------------------------------------------ keys and assignments
 
-    /** The pinned service key; pinned from the service on first use when {@code init} was not given one. */
-    public PublicKey signingKey() {
-        Optional<String> pinned = pinnedKey();
-        if (pinned.isPresent()) {
-            return SigningKeys.decodePublic(pinned.get());
-        }
-        String json = client.getJson("v1/artifacts/signing-key");
-        String key = JsonFields.string(json, "publicKey")
-                .orElseThrow(() -> new DeviceException(ExitCode.UNREACHABLE, "the service sent no signing key"));
-        PublicKey parsed = SigningKeys.decodePublic(key);
-        tx.run(() -> settings.put(Setting.MODEL_SIGNING_KEY, key));
-        return parsed;
+    /** The keys model documents are trusted by, and the clock their expiry is judged by. */
+    public ModelKeys keys() {
+        return keys;
     }
 
     /**
      * Keeps the assignments from a sync answer or a check-in, the newest per artifact by issue time: an older one (a
-     * replay, or a replica behind) never replaces a newer one, and with a pinned key an assignment it does not verify
-     * never replaces one it does (a forged one with a late issue time would otherwise shut out the real ones). The
-     * first one of an artifact is kept whatever it is: using it verifies it, and says why it is refused.
+     * replay, or a replica behind) never replaces a newer one, and an assignment the device's keys do not verify never
+     * replaces one they do (a forged one with a late issue time would otherwise shut out the real ones). The first one
+     * of an artifact is kept whatever it is: using it verifies it, and says why it is refused.
      */
     public void rememberAssignments(List<String> base64) {
-        PublicKey key = pinnedKey().map(SigningKeys::decodePublic).orElse(null);
         for (String a : base64) {
             try {
                 Assignment parsed = Assignment.decode(
                         SignedEnvelope.decode(Base64.getDecoder().decode(a)).payload());
-                boolean verifies = key == null || verifies(a, key, parsed.artifact());
+                boolean verifies = verifies(a, parsed.artifact());
+                String kept = artifactState(parsed.artifact()).assignment();
+                boolean keptVerifies = kept != null && verifies(kept, parsed.artifact());
                 tx.run(() -> {
                     ArtifactState known = state.get(parsed.artifact());
-                    String kept = known.assignment();
-                    if (kept != null) {
-                        boolean keptVerifies = key == null || verifies(kept, key, parsed.artifact());
-                        boolean newer = parsed.issuedAtMs() > issuedAt(kept);
+                    if (known.assignment() != null) {
+                        boolean newer = parsed.issuedAtMs() > issuedAt(known.assignment());
                         boolean replaces = verifies ? newer || !keptVerifies : newer && !keptVerifies;
                         if (!replaces) {
                             return;
@@ -169,11 +155,12 @@ public final class ModelUpdater {
         }
     }
 
-    private static boolean verifies(String base64, PublicKey key, String artifact) {
+    /** Whether the device's keys verify the assignment now; a service that cannot be asked for its keys: not yet. */
+    private boolean verifies(String base64, String artifact) {
         try {
-            AssignmentTrust.verified(Base64.getDecoder().decode(base64), key, artifact);
+            AssignmentTrust.verified(Base64.getDecoder().decode(base64), keys.current(), artifact);
             return true;
-        } catch (OutpostException | IllegalArgumentException e) {
+        } catch (OutpostException | IllegalArgumentException | DeviceException e) {
             return false;
         }
     }
@@ -225,7 +212,7 @@ public final class ModelUpdater {
      */
     public Outcome update(String artifact, HealthCheck health, Progress progress) {
         try {
-            PublicKey key = signingKey();
+            TrustedKeys key = keys.installed();
             ModelSlots slots = new ModelSlots(modelsRoot, artifact);
             Optional<ModelInstall> pending = tx.inTransaction(() -> state.getInstall(artifact));
             if (pending.isPresent() && pending.get().manifest().length > 0) {
@@ -239,7 +226,8 @@ public final class ModelUpdater {
                     .orElseThrow(() -> new DeviceException(
                             ExitCode.BAD_INPUT, "no version of '" + artifact + "' is assigned to this device"));
             byte[] envelope = Base64.getDecoder().decode(encoded);
-            Assignment a = AssignmentTrust.verified(envelope, key, artifact);
+            Assignment a = AssignmentTrust.verified(envelope, keys.current(), artifact);
+            keys.noteVerified(a.issuedAtMs());
             // The version only: the plan reads the active slot's manifest again from its file.
             Long activeVersion =
                     slots.getActive(key).map(s -> s.manifest().version()).orElse(null);
@@ -248,9 +236,7 @@ public final class ModelUpdater {
             }
             ArtifactState known = artifactState(artifact);
             AssignmentTrust.checkInstallable(
-                    a,
-                    clockMs.getAsLong(),
-                    AssignmentTrust.Marks.of(known.highestVersion(), known.highestIssuedAtMs()));
+                    a, keys.nowMs(), AssignmentTrust.Marks.of(known.highestVersion(), known.highestIssuedAtMs()));
             Optional<ModelSlots.Slot> kept = slots.getKept(key);
             if (kept.isPresent()
                     && kept.get().manifest().version() == a.version()
@@ -295,7 +281,7 @@ public final class ModelUpdater {
     /** Switches to the kept version (an operator's decision); the newer one stays in the other slot. */
     public Outcome rollback(String artifact) {
         try {
-            PublicKey key = signingKey();
+            TrustedKeys key = keys.installed();
             ModelSlots slots = new ModelSlots(modelsRoot, artifact);
             ModelSlots.Slot active = slots.getActive(key)
                     .orElseThrow(() -> new DeviceException(ExitCode.BAD_INPUT, artifact + " is not installed"));
@@ -350,10 +336,10 @@ public final class ModelUpdater {
         }
         try {
             return new ModelSlots(modelsRoot, artifact)
-                    .getActive(signingKey())
+                    .getActive(keys.installed())
                     .map(s -> s.manifest().version() != kept.get().version())
                     .orElse(true);
-        } catch (OutpostException | IOException e) {
+        } catch (OutpostException | DeviceException | IOException e) {
             return true; // let update() say what is wrong
         }
     }
@@ -377,7 +363,7 @@ public final class ModelUpdater {
     /** Per artifact: the active and kept slots, the assignment, any install; and the report queue. */
     public ModelStatus status() {
         List<ModelStatus.Artifact> out = new ArrayList<>();
-        PublicKey key = pinnedKey().map(SigningKeys::decodePublic).orElse(null);
+        TrustedKeys key = keys.held(); // no network: a manifest by a key not seen yet is an error shown
         for (String artifact : artifacts()) {
             ModelSlots slots = new ModelSlots(modelsRoot, artifact);
             ModelStatus.Slot active = null;
@@ -385,10 +371,8 @@ public final class ModelUpdater {
             String error = null;
             try {
                 Optional<String> activeName = slots.getActiveName();
-                active = slot(activeName.orElse(null), key == null ? Optional.empty() : slots.getActive(key));
-                kept = slot(
-                        activeName.isPresent() ? slots.inactiveName() : null,
-                        key == null ? Optional.empty() : slots.getKept(key));
+                active = slot(activeName.orElse(null), slots.getActive(key));
+                kept = slot(activeName.isPresent() ? slots.inactiveName() : null, slots.getKept(key));
             } catch (IOException | OutpostException e) {
                 error = e.getMessage();
             }
@@ -441,18 +425,19 @@ public final class ModelUpdater {
      */
     private boolean refusedAsIs(String artifact) {
         Optional<String> refused = Optional.ofNullable(artifactState(artifact).refusedAssignment());
-        return refused.isPresent() && refused.equals(keptAssignment(artifact).map(AssignmentTrust::content));
+        return refused.isPresent() && refused.equals(refusalKey(artifact));
     }
 
     private DeviceException fail(String artifact, ErrorCode code, String message, Exception cause) {
         if (code != ErrorCode.DOWNLOAD_INCOMPLETE) {
             long to = keptAssignment(artifact).map(Assignment::version).orElse(0L);
-            Optional<String> refusedContent = keptAssignment(artifact).map(AssignmentTrust::content);
+            Optional<String> refusedContent = refusalKey(artifact);
             tx.run(() -> {
                 ArtifactState known = state.get(artifact).withLastOutcome("failed: " + message);
-                // An expired assignment is cured by a fresh one of the same content: not a refusal to remember.
+                // An expired assignment or key delegation is cured by a fresh one: not a refusal to remember.
                 if (code.kind() == ErrorCode.Kind.PERMANENT
                         && code != ErrorCode.ASSIGNMENT_EXPIRED
+                        && code != ErrorCode.KEY_EXPIRED
                         && refusedContent.isPresent()) {
                     known = known.withRefusedAssignment(refusedContent.get());
                 }
@@ -468,8 +453,17 @@ public final class ModelUpdater {
         return tx.inTransaction(() -> state.get(artifact));
     }
 
-    private Optional<String> pinnedKey() {
-        return tx.inTransaction(() -> settings.get(Setting.MODEL_SIGNING_KEY)).filter(v -> !v.isEmpty());
+    /**
+     * What a refusal of the kept assignment is remembered by: its content and the key that signed it, so that the same
+     * content signed by another key (the service given a key the root does delegate, after a refusal) is tried again.
+     */
+    private Optional<String> refusalKey(String artifact) {
+        return keptAssignment(artifact).map(a -> {
+            String keyId = SignedEnvelope.decode(
+                            Base64.getDecoder().decode(artifactState(artifact).assignment()))
+                    .keyId();
+            return AssignmentTrust.content(a) + "|" + keyId;
+        });
     }
 
     private static DeviceException storage(String message, Exception cause) {

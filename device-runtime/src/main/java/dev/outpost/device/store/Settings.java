@@ -26,8 +26,16 @@ public interface Settings {
         LAST_SYNC_ERROR("last_sync_error"),
         /** Which schema the typed tables were last made for (version and a hash of its JSON form). */
         TYPED_TABLES("typed_tables"),
-        /** The pinned model signing key (base64 X.509 Ed25519). */
+        /** The pinned model signing key (base64 X.509 Ed25519): init --model-key, or pinned on first use before. */
         MODEL_SIGNING_KEY("model.signing_key"),
+        /** The operator's root key (base64 X.509 Ed25519), init --root-key: online keys are trusted through it. */
+        MODEL_ROOT_KEY("model.root_key"),
+        /** The newest key delegation (base64 signed envelope) the root key verified. */
+        MODEL_KEY_DELEGATION("model.key_delegation"),
+        /** Every key a verified delegation named, base64 X.509, comma-separated: installed manifests verify by them. */
+        MODEL_KEYS_SEEN("model.keys_seen"),
+        /** The newest issue time (ms) of a model document that verified: expiry is never judged before it. */
+        MODEL_TRUSTED_TIME("model.trusted_time_ms"),
         /** "true": plain http to a server beyond loopback is allowed (init --insecure). */
         LINK_INSECURE("link.insecure_http"),
         /** PEM certificates the server's chain must end in, instead of the platform's trust store (init --ca). */

@@ -75,6 +75,16 @@ public record SignedEnvelope(String payloadType, byte[] payload, String keyId, b
         return payload.clone();
     }
 
+    /** As {@link #verifiedPayload(String, PublicKey)}, with the key {@code keys} holds for this envelope's key id. */
+    public byte[] verifiedPayload(String expectedType, TrustedKeys keys) {
+        return verifiedPayload(expectedType, keys.key(keyId));
+    }
+
+    /** As {@link #verify(String, PublicKey)}, with the key {@code keys} holds for this envelope's key id. */
+    public void verify(String expectedType, TrustedKeys keys) {
+        verify(expectedType, keys.key(keyId));
+    }
+
     /** Checks the type and the signature against {@code key}; anything else is {@link ErrorCode#SIGNATURE_INVALID}. */
     public void verify(String expectedType, PublicKey key) {
         verify(
@@ -206,6 +216,11 @@ public record SignedEnvelope(String payloadType, byte[] payload, String keyId, b
             String keyId,
             byte[] signature,
             int format) {
+        /** As {@link SignedEnvelope#verify}, with the key {@code keys} holds for this envelope's key id. */
+        public void verify(String expectedType, TrustedKeys keys) {
+            verify(expectedType, keys.key(keyId));
+        }
+
         /** As {@link SignedEnvelope#verify}. */
         public void verify(String expectedType, PublicKey key) {
             SignedEnvelope.verify(
@@ -272,6 +287,11 @@ public record SignedEnvelope(String payloadType, byte[] payload, String keyId, b
             String keyId,
             byte[] signature,
             int format) {
+        /** As {@link SignedEnvelope#verify}, with the key {@code keys} holds for this key id, reading the payload once. */
+        public void verify(String expectedType, TrustedKeys keys) throws IOException {
+            verify(expectedType, keys.key(keyId));
+        }
+
         /** As {@link SignedEnvelope#verify}, reading the payload once. */
         public void verify(String expectedType, PublicKey key) throws IOException {
             try {

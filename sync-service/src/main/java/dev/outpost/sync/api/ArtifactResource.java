@@ -2,6 +2,7 @@ package dev.outpost.sync.api;
 
 import dev.outpost.model.ErrorCode;
 import dev.outpost.model.artifact.Sha256;
+import dev.outpost.model.artifact.SignedEnvelope;
 import dev.outpost.sync.artifact.ArtifactKeys;
 import dev.outpost.sync.artifact.ArtifactService;
 import dev.outpost.sync.artifact.ChunkStore;
@@ -45,9 +46,15 @@ public class ArtifactResource {
     @Path("/artifacts/signing-key")
     @Produces(MediaType.APPLICATION_JSON)
     public Uni<Map<String, String>> signingKey(@HeaderParam(HttpHeaders.AUTHORIZATION) String authorization) {
-        return auth.device(authorization)
-                .map(d -> Map.of(
-                        "keyId", keys.keys().keyId(), "publicKey", keys.keys().publicBase64()));
+        return auth.device(authorization).map(d -> {
+            var answer = new java.util.LinkedHashMap<String, String>();
+            answer.put("keyId", keys.keys().keyId());
+            answer.put("publicKey", keys.keys().publicBase64());
+            keys.delegation()
+                    .ifPresent(e -> answer.put(
+                            "delegation", java.util.Base64.getEncoder().encodeToString(e)));
+            return answer;
+        });
     }
 
     @GET
@@ -61,7 +68,15 @@ public class ArtifactResource {
             @PathParam("version") long version) {
         return auth.device(authorization)
                 .flatMap(d -> artifacts.version(name, version))
-                .map(row -> bytes(row.envelope(), row.manifestSha256(), range, ifNoneMatch));
+                .flatMap(row -> artifacts
+                        .servedManifest(row)
+                        // The tag names the signing key too: a manifest signed again after a rotation is other bytes.
+                        .map(envelope -> bytes(
+                                envelope,
+                                row.manifestSha256() + "."
+                                        + SignedEnvelope.view(envelope).keyId(),
+                                range,
+                                ifNoneMatch)));
     }
 
     @GET

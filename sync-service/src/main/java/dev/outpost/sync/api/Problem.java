@@ -41,7 +41,12 @@ public class Problem extends OutpostException {
             case PAYLOAD_TOO_LARGE, BATCH_TOO_LARGE -> 413;
             case UNSUPPORTED_MEDIA_TYPE -> 415;
             case RANGE_NOT_SATISFIABLE -> 416;
-            case ARTIFACT_INVALID, SIGNATURE_INVALID, ASSIGNMENT_EXPIRED, ROLLBACK_REFUSED, HEALTH_CHECK_FAILED -> 422;
+            case ARTIFACT_INVALID,
+                    SIGNATURE_INVALID,
+                    ASSIGNMENT_EXPIRED,
+                    KEY_EXPIRED,
+                    ROLLBACK_REFUSED,
+                    HEALTH_CHECK_FAILED -> 422;
             case INSUFFICIENT_SPACE -> 507;
             case RATE_LIMITED -> 429;
             case CHUNK_CORRUPT, DOWNLOAD_INCOMPLETE -> 502;

@@ -150,6 +150,39 @@ public class ArtifactService {
                         () -> new Problem(ErrorCode.NOT_FOUND, "no " + artifact + " version " + version)));
     }
 
+    /**
+     * The version's manifest envelope as served: signed by the current key. One signed before a key rotation is signed
+     * again with the key in use (on a worker: Ed25519ph hashes the whole manifest), so a device whose root delegates
+     * only the new key still verifies it; Ed25519 is deterministic, so every replica with that key serves the same
+     * bytes. The payload, and so what assignments name, never changes.
+     */
+    public Uni<byte[]> servedManifest(VersionRow row) {
+        SignedEnvelope stored = SignedEnvelope.decode(row.envelope());
+        if (stored.keyId().equals(keys.keys().keyId())) {
+            return Uni.createFrom().item(row.envelope());
+        }
+        byte[] cached = resigned.get(row.manifestSha256());
+        if (cached != null
+                && SignedEnvelope.view(cached).keyId().equals(keys.keys().keyId())) {
+            return Uni.createFrom().item(cached);
+        }
+        return Uni.createFrom()
+                .item(() -> SignedEnvelope.sign(stored.payloadType(), stored.payload(), keys.keys())
+                        .encode())
+                .runSubscriptionOn(io.smallrye.mutiny.infrastructure.Infrastructure.getDefaultWorkerPool())
+                .invoke(envelope -> {
+                    if (resigned.size() >= RESIGNED_MAX) {
+                        resigned.clear();
+                    }
+                    resigned.put(row.manifestSha256(), envelope);
+                });
+    }
+
+    /** Manifests signed again since a key rotation, by payload SHA-256: the few versions in rollout are asked often. */
+    private final Map<String, byte[]> resigned = new ConcurrentHashMap<>();
+
+    private static final int RESIGNED_MAX = 8;
+
     public Uni<List<VersionRow>> versions() {
         return db.listVersions();
     }

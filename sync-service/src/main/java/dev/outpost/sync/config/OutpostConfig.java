@@ -118,8 +118,21 @@ public interface OutpostConfig {
         /** Base64 PKCS#8 Ed25519 private key; with {@link #signingKeyPublic()}, or neither (a key is generated). */
         Optional<String> signingKeyPrivate();
 
-        /** Base64 X.509 Ed25519 public key, the one devices pin. */
+        /** Base64 X.509 Ed25519 public key of the online signing key. */
         Optional<String> signingKeyPublic();
+
+        /**
+         * Base64 of the root-signed key delegation naming the signing key ({@code outpost keys online} makes both
+         * offline): what devices given the root at {@code init} trust the signing key by.
+         */
+        Optional<String> keyDelegation();
+
+        /** Base64 X.509 of the root's public key: when set, the delegation is checked against it at start. */
+        Optional<String> rootKey();
+
+        /** A start with a delegation expiring sooner than this logs a warning each start. */
+        @WithDefault("P14D")
+        Duration keyDelegationWarning();
 
         /** How long a signed assignment stays valid: a device offline longer asks again before it installs. */
         @WithDefault("P7D")

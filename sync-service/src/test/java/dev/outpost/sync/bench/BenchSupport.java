@@ -1,5 +1,7 @@
 package dev.outpost.sync.bench;
 
+import dev.outpost.model.artifact.KeyDelegation;
+import dev.outpost.model.artifact.SigningKeys;
 import dev.outpost.model.schema.SchemaLoader;
 import dev.outpost.model.wire.SyncRequest;
 import dev.outpost.model.wire.SyncResponse;
@@ -20,6 +22,9 @@ import java.util.regex.Pattern;
 /** What the service benchmarks share: a real PostgreSQL, the packaged service, registration and sync calls. */
 final class BenchSupport {
     static final String ADMIN = "bench-admin";
+    /** The bench's root key: its services sign with a key it delegates; its devices are given it at init. */
+    static final SigningKeys ROOT = SigningKeys.generate();
+
     static final WireCodec CODEC = new WireCodec(SchemaLoader.farmExample(), WireLimits.DEFAULT);
     private static final Pattern TOKEN = Pattern.compile("\"token\":\"([^\"]+)\"");
 
@@ -60,6 +65,17 @@ final class BenchSupport {
         env.put("QUARKUS_DATASOURCE_USERNAME", "postgres");
         env.put("QUARKUS_DATASOURCE_PASSWORD", "postgres");
         env.put("QUARKUS_LOG_LEVEL", "WARN");
+        // Signed as in production: an online key the bench's root delegates (devices are given the root at init).
+        SigningKeys online = SigningKeys.generate();
+        long now = System.currentTimeMillis();
+        env.put("OUTPOST_ARTIFACTS_SIGNING_KEY_PRIVATE", online.privateBase64());
+        env.put("OUTPOST_ARTIFACTS_SIGNING_KEY_PUBLIC", online.publicBase64());
+        env.put(
+                "OUTPOST_ARTIFACTS_KEY_DELEGATION",
+                java.util.Base64.getEncoder()
+                        .encodeToString(new KeyDelegation(java.util.List.of(online.publicKey()), now, now + 86_400_000L)
+                                .sign(ROOT)
+                                .encode()));
         // Extra service JVM options for profiling, e.g. -Doutpost.bench.service-jvm=-XX:StartFlightRecording=...
         String extra = System.getProperty("outpost.bench.service-jvm", "");
         // Every simulated device and wrk's connections come from one address: per-address limits would measure the

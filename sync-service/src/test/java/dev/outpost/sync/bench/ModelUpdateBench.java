@@ -172,7 +172,9 @@ public final class ModelUpdateBench {
                 "--device-id",
                 home.getFileName() + "-tablet",
                 "--token",
-                token));
+                token,
+                "--root-key",
+                BenchSupport.ROOT.publicBase64()));
         return home;
     }
 

@@ -4,10 +4,10 @@ import dev.outpost.model.ErrorCode;
 import dev.outpost.model.OutpostException;
 import dev.outpost.model.artifact.Assignment;
 import dev.outpost.model.artifact.SignedEnvelope;
-import java.security.PublicKey;
+import dev.outpost.model.artifact.TrustedKeys;
 
 /**
- * Whether a device may act on a signed assignment (docs/artifacts.md, "Trust"): signed by the pinned key, for the
+ * Whether a device may act on a signed assignment (docs/artifacts.md, "Trust"): signed by a trusted key, for the
  * artifact named, not expired, issued no earlier than the assignment behind the last install (an older one is a replay: after a
  * rollback, the assignment of the version rolled away from must not bring it back), and never lower than the highest
  * version installed unless it is a signed rollback (TUF's rollback and freeze attacks). Pure: no storage, no clock of its
@@ -36,9 +36,10 @@ public final class AssignmentTrust {
         }
     }
 
-    /** The assignment in {@code envelope}, its signature checked with {@code key}; it must be for {@code artifact}. */
-    public static Assignment verified(byte[] envelope, PublicKey key, String artifact) {
-        Assignment a = Assignment.decode(SignedEnvelope.decode(envelope).verifiedPayload(Assignment.PAYLOAD_TYPE, key));
+    /** The assignment in {@code envelope}, its signature checked with {@code keys}; it must be for {@code artifact}. */
+    public static Assignment verified(byte[] envelope, TrustedKeys keys, String artifact) {
+        Assignment a =
+                Assignment.decode(SignedEnvelope.decode(envelope).verifiedPayload(Assignment.PAYLOAD_TYPE, keys));
         if (!a.artifact().equals(artifact)) {
             throw new OutpostException(ErrorCode.ARTIFACT_INVALID, "the assignment is for " + a.artifact());
         }

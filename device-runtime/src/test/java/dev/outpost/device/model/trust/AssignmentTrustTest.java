@@ -10,6 +10,7 @@ import dev.outpost.model.artifact.Assignment;
 import dev.outpost.model.artifact.Sha256;
 import dev.outpost.model.artifact.SignedEnvelope;
 import dev.outpost.model.artifact.SigningKeys;
+import dev.outpost.model.artifact.TrustedKeys;
 import org.junit.jupiter.api.Test;
 
 /** What a device may install, decided from the signed assignment and what it remembers, with nothing else. */
@@ -34,7 +35,8 @@ class AssignmentTrustTest {
     @Test
     void anAssignmentSignedByThePinnedKeyForThisArtifactIsRead() {
         Assignment a = assignment(3, NOW, false);
-        assertEquals(a, AssignmentTrust.verified(signed(a, SERVICE), SERVICE.publicKey(), "crop-model"));
+        assertEquals(
+                a, AssignmentTrust.verified(signed(a, SERVICE), TrustedKeys.of(SERVICE.publicKey()), "crop-model"));
     }
 
     @Test
@@ -42,14 +44,17 @@ class AssignmentTrustTest {
         Assignment a = assignment(3, NOW, false);
         assertEquals(
                 ErrorCode.SIGNATURE_INVALID,
-                refusal(() -> AssignmentTrust.verified(signed(a, OTHER), SERVICE.publicKey(), "crop-model")));
+                refusal(() ->
+                        AssignmentTrust.verified(signed(a, OTHER), TrustedKeys.of(SERVICE.publicKey()), "crop-model")));
         assertEquals(
                 ErrorCode.ARTIFACT_INVALID,
-                refusal(() -> AssignmentTrust.verified(signed(a, SERVICE), SERVICE.publicKey(), "pest-model")));
+                refusal(() -> AssignmentTrust.verified(
+                        signed(a, SERVICE), TrustedKeys.of(SERVICE.publicKey()), "pest-model")));
         byte[] tampered = signed(a, SERVICE);
         tampered[tampered.length / 2] ^= 1;
         assertThrows(
-                OutpostException.class, () -> AssignmentTrust.verified(tampered, SERVICE.publicKey(), "crop-model"));
+                OutpostException.class,
+                () -> AssignmentTrust.verified(tampered, TrustedKeys.of(SERVICE.publicKey()), "crop-model"));
     }
 
     @Test
