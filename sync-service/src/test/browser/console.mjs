@@ -5,7 +5,8 @@ import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
 
 const base = process.env.OUTPOST_URL;
-const token = process.env.OUTPOST_ADMIN_TOKEN;
+// The operator's own API token (ConsoleIT makes the operator with the break-glass admin token).
+const token = process.env.OUTPOST_OPERATOR_TOKEN;
 const expect = JSON.parse(process.env.CONSOLE_CASE);
 const shots = process.env.SCREENSHOT_DIR || "target/console-screenshots";
 mkdirSync(shots, { recursive: true });
@@ -30,15 +31,15 @@ try {
   // Sign-in: a wrong token is refused with the service's own words; the right one opens the fleet.
   await page.goto(base + "/console");
   check(page.url().endsWith("/console/"), "/console leads to the console");
-  await page.getByLabel("Admin token").fill("not-the-token");
+  await page.getByLabel("Your operator token").fill("not-the-token");
   await page.getByRole("button", { name: "Sign in" }).click();
   const refusal = await page.getByRole("alert").textContent();
-  check(/admin credential/.test(refusal), "a wrong token is refused: " + refusal.trim());
-  await page.getByLabel("Admin token").fill(token);
-  await page.getByLabel("Your name").fill(expect.actor);
+  check(/operator credential/.test(refusal), "a wrong token is refused: " + refusal.trim());
+  await page.getByLabel("Your operator token").fill(token);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("heading", { name: "Fleet" }).waitFor();
-  check((await page.locator("#who").textContent()).includes(expect.actor), "signed in under the operator's name");
+  check((await page.locator("#who").textContent()).includes(expect.actor + " (admin)"),
+    "signed in as the operator the token belongs to, with their role");
 
   // Fleet: this test's devices, with last sync, lag, conflicts and model health.
   await page.getByRole("searchbox").fill(expect.devicePrefix);
@@ -113,7 +114,7 @@ try {
   await dialog.getByRole("button", { name: /^Roll back to v/ }).click();
   await page.locator("#rollout-status", { hasText: "rolled-back" }).waitFor();
   const trail = await page.locator("#events tbody").textContent();
-  check(["create", "start", "promote", "rollback"].every((a) => trail.includes("admin:" + expect.actor + a)),
+  check(["create", "start", "promote", "rollback"].every((a) => trail.includes(expect.actor + a)),
     "the audit trail names the operator for create, start, promote and rollback");
 
   // Artifacts: versions with sizes and dedup savings.
@@ -150,6 +151,16 @@ try {
   check((await page.locator('#row tr[data-field="notes"] td.device').textContent()) === "server",
     "the corrected field was written by the office (device server)");
   await page.screenshot({ path: shots + "/data.png", fullPage: true });
+
+  // Audit: every change this operator made, named by the service from the token, not by anything the page said.
+  await page.getByRole("link", { name: "Audit" }).click();
+  await page.locator("#audit tbody tr").first().waitFor();
+  const mine = (await page.locator(`#audit tr[data-actor="${expect.actor}"]`).allTextContents()).join("\n");
+  check(mine.includes("POST /v1/admin/conflicts/" + expect.conflict.id + "/resolve") && mine.includes("api-token"),
+    "the audit page names the operator for the resolution, signed in with an API token");
+  check(mine.includes("PATCH /v1/admin/data/crop_record/" + expect.data.id),
+    "the audit page names the operator for the data correction");
+  await page.screenshot({ path: shots + "/audit.png", fullPage: true });
 
   check(errors.length === 0, "no script errors in the page" + (errors.length ? ": " + errors.join("; ") : ""));
 } catch (e) {

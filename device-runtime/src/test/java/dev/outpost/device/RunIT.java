@@ -109,7 +109,9 @@ class RunIT {
                             "--device-id",
                             "worker-tablet",
                             "--token",
-                            service.register("worker-tablet", "nakuru"))
+                            service.register("worker-tablet", "nakuru"),
+                            "--root-key",
+                            TestKeys.rootKey())
                     .ok();
             ProcessBuilder pb = new ProcessBuilder(device.command("run", "--port", "0", "--interval", "3600"));
             pb.redirectErrorStream(true);

@@ -30,6 +30,8 @@ public enum ErrorCode {
     OUT_OF_SCOPE("out-of-scope", Kind.PERMANENT),
     DEVICE_MISMATCH("device-mismatch", Kind.PERMANENT),
     ADMIN_ONLY("admin-only", Kind.PERMANENT),
+    /** The operator's role does not allow the action (docs/SECURITY.md, "Operators and roles"). */
+    NOT_PERMITTED("not-permitted", Kind.PERMANENT),
 
     // Protocol state.
     BATCH_ID_TAKEN("batch-id-taken", Kind.PERMANENT),

@@ -1,13 +1,15 @@
 // Outpost admin console: a small static app over the admin API (/v1/admin/*). No build step, no dependencies.
-// The admin token lives in this tab's sessionStorage only and goes out as a bearer credential; the operator's name
-// goes out as X-Outpost-Actor, so the audit trail says who did what.
+// An operator signs in with their own credential (an API token, or an access token from the identity provider); it
+// lives in this tab's sessionStorage only and goes out as a bearer credential. The service knows who it belongs to
+// (GET /v1/admin/whoami) and names them in the audit trail; the console only shows it.
 
 const main = document.getElementById("main");
 const session = {
   get token() { return sessionStorage.getItem("outpost.token"); },
-  get actor() { return sessionStorage.getItem("outpost.actor") || ""; },
-  save(token, actor) { sessionStorage.setItem("outpost.token", token); sessionStorage.setItem("outpost.actor", actor); },
-  clear() { sessionStorage.removeItem("outpost.token"); sessionStorage.removeItem("outpost.actor"); },
+  get who() { return JSON.parse(sessionStorage.getItem("outpost.who") || "null"); },
+  save(token) { sessionStorage.setItem("outpost.token", token); },
+  identify(who) { sessionStorage.setItem("outpost.who", JSON.stringify(who)); },
+  clear() { sessionStorage.removeItem("outpost.token"); sessionStorage.removeItem("outpost.who"); },
 };
 let refreshTimer = null;
 
@@ -37,7 +39,6 @@ class ApiError extends Error {
 
 async function api(method, path, body) {
   const headers = { Authorization: "Bearer " + session.token, Accept: "application/json" };
-  if (session.actor) headers["X-Outpost-Actor"] = session.actor;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
@@ -81,13 +82,12 @@ function confirmAction(title, text, okLabel) {
 
 function login(message) {
   const token = h("input", { type: "password", name: "token", autocomplete: "off", required: true });
-  const actor = h("input", { type: "text", name: "actor", placeholder: "e.g. amina", maxlength: 64 });
   const status = h("div");
   const form = h("form", { class: "stack", onsubmit: async (ev) => {
     ev.preventDefault();
-    session.save(token.value.trim(), actor.value.trim());
+    session.save(token.value.trim());
     try {
-      await api("GET", "/v1/admin/fleet?limit=1");
+      session.identify(await api("GET", "/v1/admin/whoami"));
       location.hash = "#/fleet";
       route();
     } catch (e) {
@@ -95,8 +95,7 @@ function login(message) {
       status.replaceChildren(errorBox(e));
     }
   } },
-    h("label", {}, "Admin token (OUTPOST_ADMIN_TOKEN)", token),
-    h("label", {}, "Your name, for the audit trail (optional)", actor),
+    h("label", {}, "Your operator token (an API token, or an access token from your identity provider)", token),
     h("div", {}, h("button", { type: "submit" }, "Sign in")),
     status);
   main.replaceChildren(h("h1", {}, "Sign in"), message ? h("p", { class: "notice" }, message) : "", form);
@@ -441,18 +440,33 @@ async function dataRowPage(table, id) {
     status, conflicts);
 }
 
+async function auditPage() {
+  const events = await api("GET", "/v1/admin/audit?limit=200");
+  main.replaceChildren(
+    h("h1", {}, "Audit trail"),
+    h("p", { class: "muted" }, "Every change made through the admin API, by the operator whose credential made it."),
+    h("table", { id: "audit" },
+      h("thead", {}, h("tr", {}, h("th", {}, "When"), h("th", {}, "Who"), h("th", {}, "Signed in with"),
+        h("th", {}, "What"), h("th", {}, "Answer"))),
+      h("tbody", {}, events.map((e) => h("tr", { "data-actor": e.actor },
+        h("td", {}, new Date(e.at).toLocaleString()), h("td", {}, e.actor), h("td", {}, e.via),
+        h("td", {}, e.method + " " + e.path), h("td", { class: "num" }, e.status))))));
+}
+
 function route() {
   clearTimeout(refreshTimer);
   const signedIn = Boolean(session.token);
   document.getElementById("nav").hidden = !signedIn;
   document.getElementById("logout").hidden = !signedIn;
-  document.getElementById("who").textContent = signedIn ? "signed in as " + (session.actor || "admin") : "";
+  const who = session.who;
+  document.getElementById("who").textContent = signedIn && who
+    ? `signed in as ${who.name} (${who.role}${who.scopes.length ? " of " + who.scopes.join(", ") : ""})` : "";
   if (!signedIn) return login();
   const [page, arg] = location.hash.replace(/^#\//, "").split("?")[0].split("/");
   document.querySelectorAll("#nav a").forEach((a) => a.classList.toggle("active", a.dataset.page === (page || "fleet")));
   const rest = location.hash.replace(/^#\//, "").split("?")[0].split("/");
   const pages = { fleet: fleetPage, conflicts: conflictsPage, rollouts: arg ? () => rolloutPage(arg) : rolloutsPage, artifacts: artifactsPage,
-    data: arg ? () => dataRowPage(arg, decodeURIComponent(rest[2] || "")) : dataPage };
+    data: arg ? () => dataRowPage(arg, decodeURIComponent(rest[2] || "")) : dataPage, audit: auditPage };
   guarded(pages[page] || fleetPage);
 }
 

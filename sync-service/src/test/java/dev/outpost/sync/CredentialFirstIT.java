@@ -56,7 +56,7 @@ class CredentialFirstIT {
         assertTrue(report.startsWith("HTTP/1.1 401"), report);
 
         String admin = unfinishedBody("POST", "/v1/admin/devices", "Bearer not-the-admin");
-        assertTrue(admin.startsWith("HTTP/1.1 403"), admin);
+        assertTrue(admin.startsWith("HTTP/1.1 401"), admin);
     }
 
     @Test

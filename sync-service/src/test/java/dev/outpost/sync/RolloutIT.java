@@ -93,7 +93,9 @@ class RolloutIT {
         JsonPath trail = status(id);
         assertEquals(
                 List.of("create", "start", "advance", "emergency-pause", "rollback"), trail.getList("events.action"));
-        assertEquals(List.of("admin", "admin", "system", "system", "admin"), trail.getList("events.actor"));
+        assertEquals(
+                List.of("break-glass", "break-glass", "system", "system", "break-glass"),
+                trail.getList("events.actor"));
     }
 
     @Test

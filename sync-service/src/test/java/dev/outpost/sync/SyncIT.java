@@ -299,7 +299,7 @@ class SyncIT {
                 .then()
                 .statusCode(200)
                 .body("status", equalTo("resolved"))
-                .body("resolvedBy", equalTo("admin"));
+                .body("resolvedBy", equalTo("break-glass"));
 
         List<Change> atA = a.pullAll();
         Change resolution = atA.stream()

@@ -54,11 +54,15 @@ public class ConflictService {
             OffsetDateTime resolvedAt,
             String resolvedBy) {}
 
-    /** Newest first; {@code status} and {@code scope} narrow the list when not null. */
-    public Uni<List<ConflictRecord>> find(String status, String scope, int limit) {
+    /**
+     * Newest first; {@code status}, {@code scope} and {@code scopes} (a supervisor's: any of them) narrow the list when
+     * not null.
+     */
+    public Uni<List<ConflictRecord>> find(String status, String scope, List<String> scopes, int limit) {
         return pool.preparedQuery("select * from conflict where ($1::text is null or status = $1)"
-                        + " and ($3::text is null or scope = $3) order by id desc limit $2")
-                .execute(Tuple.of(status, limit, scope))
+                        + " and ($3::text is null or scope = $3) and ($4::text[] is null or scope = any($4))"
+                        + " order by id desc limit $2")
+                .execute(Tuple.of(status, limit, scope, scopes == null ? null : scopes.toArray(String[]::new)))
                 .map(result -> {
                     List<ConflictRecord> out = new ArrayList<>();
                     for (Row r : result) {

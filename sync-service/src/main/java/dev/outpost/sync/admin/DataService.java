@@ -21,6 +21,7 @@ import dev.outpost.model.schema.Table;
 import dev.outpost.model.wire.RowStateCodec;
 import dev.outpost.model.wire.WireCodec;
 import dev.outpost.sync.api.Problem;
+import dev.outpost.sync.auth.Operator;
 import dev.outpost.sync.config.SchemaRegistry;
 import dev.outpost.sync.store.DataTables;
 import dev.outpost.sync.store.DeviceRecord;
@@ -64,8 +65,12 @@ public class DataService {
         this.rows = new RowStateCodec(schemas.current());
     }
 
-    /** What a list asks for: field (or scope column) equalities, rows changed since, after an id, at most limit. */
-    public record Selection(Map<String, String> where, OffsetDateTime changedSince, String after, int limit) {}
+    /**
+     * What a list asks for: field (or scope column) equalities, rows changed since, after an id, at most limit; and
+     * the scopes the asking operator is kept to (a supervisor's), null for all.
+     */
+    public record Selection(
+            Map<String, String> where, OffsetDateTime changedSince, String after, int limit, List<String> scopes) {}
 
     /**
      * Rows of the typed table, by id: each as its JSON object (columns by name, PostgreSQL's JSON of each value),
@@ -124,6 +129,14 @@ public class DataService {
             args.addString(s.after());
             sql.append(" and id > $").append(args.size());
         }
+        if (s.scopes() != null) {
+            args.addArrayOfString(s.scopes().toArray(String[]::new));
+            sql.append(" and ")
+                    .append(DataTables.quote(schema.scopeColumn()))
+                    .append(" = any($")
+                    .append(args.size())
+                    .append(')');
+        }
         sql.append(" order by id limit ").append(s.limit());
         return pool.preparedQuery(sql.toString()).execute(args).map(result -> {
             List<JsonNode> out = new ArrayList<>(result.size());
@@ -164,11 +177,12 @@ public class DataService {
     }
 
     /** One row with each field's value, clock and device, and its open conflicts; 404 when absent or deleted. */
-    public Uni<Map<String, Object>> read(String tableName, String id) {
+    public Uni<Map<String, Object>> read(String tableName, String id, Operator by) {
         Table table = table(tableName);
         return load(tableName, id).map(found -> {
             RowState row = found.filter(r -> !RowConflicts.isDeleted(table, r))
                     .orElseThrow(() -> new Problem(ErrorCode.NOT_FOUND, "no " + tableName + "/" + id));
+            by.requireScope(row.scope());
             Map<String, Object> out = new LinkedHashMap<>();
             out.put("table", tableName);
             out.put("id", id);
@@ -217,7 +231,7 @@ public class DataService {
      * changes scope. Answers the row as {@link #read} shows it.
      */
     public Uni<Map<String, Object>> write(
-            String tableName, String id, String scope, Map<String, JsonNode> values, Mode mode, String actor) {
+            String tableName, String id, String scope, Map<String, JsonNode> values, Mode mode, Operator by) {
         Table table = table(tableName);
         if (!ChangeValidator.isRowId(id)) {
             throw new Problem(ErrorCode.INVALID_ID, "'" + id + "' is not a row id (1-64 letters, digits, - _ . :)");
@@ -258,25 +272,24 @@ public class DataService {
                 }
                 changes.add(LocalWrites.assign(row, c.name(), v == null ? new FieldValue.Null() : v, sync.serverNow()));
             }
-            return apply(row.scope(), changes, actor).flatMap(x -> read(tableName, id));
+            return apply(row.scope(), changes, by).flatMap(x -> read(tableName, id, by));
         });
     }
 
     /** Adds {@code n} to a counter field (the server's own contribution), creating the row when it needs a scope. */
-    public Uni<Map<String, Object>> add(String tableName, String id, String scope, String field, long n, String actor) {
+    public Uni<Map<String, Object>> add(String tableName, String id, String scope, String field, long n, Operator by) {
         Column c = column(tableName, field);
         if (c.merge() != MergePolicy.COUNTER) {
             throw new Problem(ErrorCode.OPERATION_NOT_ALLOWED, "'" + tableName + "." + field + "' is not a counter");
         }
         return existingOrNew(tableName, id, scope)
-                .flatMap(row -> apply(
-                                row.scope(), List.of(LocalWrites.increment(row, field, n, sync.serverNow())), actor)
-                        .flatMap(x -> read(tableName, id)));
+                .flatMap(row -> apply(row.scope(), List.of(LocalWrites.increment(row, field, n, sync.serverNow())), by)
+                        .flatMap(x -> read(tableName, id, by)));
     }
 
     /** Set edits {@code +element} / {@code -element} on a set field. */
     public Uni<Map<String, Object>> tag(
-            String tableName, String id, String scope, String field, List<String> edits, String actor) {
+            String tableName, String id, String scope, String field, List<String> edits, Operator by) {
         Column c = column(tableName, field);
         if (c.merge() != MergePolicy.SET) {
             throw new Problem(ErrorCode.OPERATION_NOT_ALLOWED, "'" + tableName + "." + field + "' is not a set");
@@ -298,17 +311,17 @@ public class DataService {
                                 ? LocalWrites.addElement(row, field, element, sync.serverNow())
                                 : LocalWrites.removeElement(row, field, element, sync.serverNow()));
             }
-            return apply(row.scope(), changes, actor).flatMap(x -> read(tableName, id));
+            return apply(row.scope(), changes, by).flatMap(x -> read(tableName, id, by));
         });
     }
 
     /** Deletes a row (a tombstone that syncs; the typed row goes). 404 when there is no live row. */
-    public Uni<Void> delete(String tableName, String id, String actor) {
+    public Uni<Void> delete(String tableName, String id, Operator by) {
         Table table = table(tableName);
         return load(tableName, id).flatMap(found -> {
             RowState row = found.filter(r -> !RowConflicts.isDeleted(table, r))
                     .orElseThrow(() -> new Problem(ErrorCode.NOT_FOUND, "no " + tableName + "/" + id));
-            return apply(row.scope(), List.of(LocalWrites.delete(row, sync.serverNow())), actor)
+            return apply(row.scope(), List.of(LocalWrites.delete(row, sync.serverNow())), by)
                     .replaceWithVoid();
         });
     }
@@ -325,9 +338,11 @@ public class DataService {
         });
     }
 
-    private Uni<SyncService.Applied> apply(String scope, List<Change> changes, String actor) {
+    /** Applies office writes as server changes; a supervisor's only in their scopes (nothing is written otherwise). */
+    private Uni<SyncService.Applied> apply(String scope, List<Change> changes, Operator by) {
+        by.requireScope(scope);
         DeviceRecord server = new DeviceRecord(SyncService.SERVER_DEVICE_ID, List.of(scope), false);
-        return sync.apply(server, "office-" + UUID.randomUUID(), changes, actor);
+        return sync.apply(server, "office-" + UUID.randomUUID(), changes, by.actor());
     }
 
     private String requireScope(String tableName, String id, String scope) {

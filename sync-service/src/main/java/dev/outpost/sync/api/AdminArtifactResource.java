@@ -3,17 +3,15 @@ package dev.outpost.sync.api;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.outpost.model.ErrorCode;
 import dev.outpost.sync.artifact.ArtifactService;
-import dev.outpost.sync.auth.DeviceAuth;
+import dev.outpost.sync.auth.CurrentOperator;
 import dev.outpost.sync.store.ArtifactStore;
 import io.smallrye.mutiny.Uni;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.GET;
-import jakarta.ws.rs.HeaderParam;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
-import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.MediaType;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -28,18 +26,17 @@ import java.util.Map;
 public class AdminArtifactResource {
     private final ArtifactService artifacts;
     private final ArtifactStore store;
-    private final DeviceAuth auth;
+    private final CurrentOperator current;
 
-    public AdminArtifactResource(ArtifactService artifacts, ArtifactStore store, DeviceAuth auth) {
+    public AdminArtifactResource(ArtifactService artifacts, ArtifactStore store, CurrentOperator current) {
         this.artifacts = artifacts;
         this.store = store;
-        this.auth = auth;
+        this.current = current;
     }
 
     /** {@code {"versions": [...], "desired": [...]}}: every version with sizes and dedup savings. */
     @GET
-    public Uni<Map<String, Object>> list(@HeaderParam(HttpHeaders.AUTHORIZATION) String authorization) {
-        auth.admin(authorization);
+    public Uni<Map<String, Object>> list() {
         return artifacts
                 .versions()
                 .flatMap(versions -> artifacts.desired().map(desired -> {
@@ -56,11 +53,7 @@ public class AdminArtifactResource {
 
     @GET
     @Path("/{name}/versions/{version}")
-    public Uni<Map<String, Object>> version(
-            @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization,
-            @PathParam("name") String name,
-            @PathParam("version") long version) {
-        auth.admin(authorization);
+    public Uni<Map<String, Object>> version(@PathParam("name") String name, @PathParam("version") long version) {
         return artifacts
                 .version(name, version)
                 .flatMap(v -> artifacts.deltasInto(name, version).map(deltas -> {
@@ -81,22 +74,20 @@ public class AdminArtifactResource {
     @POST
     @Path("/{name}/desired")
     @Consumes(MediaType.APPLICATION_JSON)
-    public Uni<Map<String, Object>> desire(
-            @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization, @PathParam("name") String name, byte[] body) {
-        auth.admin(authorization);
+    public Uni<Map<String, Object>> desire(@PathParam("name") String name, byte[] body) {
         JsonNode n = JsonBodies.object(body);
         if (!n.path("version").canConvertToLong() || n.get("version").asLong() <= 0) {
             throw new Problem(ErrorCode.MALFORMED_PAYLOAD, "expected {\"version\": N} with N a version number");
         }
-        return artifacts.setDesired(name, n.get("version").asLong(), "admin").map(ArtifactViews::desired);
+        return artifacts
+                .setDesired(name, n.get("version").asLong(), current.get().actor())
+                .map(ArtifactViews::desired);
     }
 
     /** What each device last reported for this artifact. */
     @GET
     @Path("/{name}/devices")
-    public Uni<List<Map<String, Object>>> devices(
-            @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization, @PathParam("name") String name) {
-        auth.admin(authorization);
+    public Uni<List<Map<String, Object>>> devices(@PathParam("name") String name) {
         return store.deviceModels(name);
     }
 }

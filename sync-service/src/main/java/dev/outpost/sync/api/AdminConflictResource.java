@@ -5,18 +5,17 @@ import dev.outpost.model.ErrorCode;
 import dev.outpost.sync.admin.ConflictService;
 import dev.outpost.sync.admin.ConflictService.ConflictRecord;
 import dev.outpost.sync.admin.ConflictService.Resolution;
-import dev.outpost.sync.auth.DeviceAuth;
+import dev.outpost.sync.auth.CurrentOperator;
+import dev.outpost.sync.auth.Operator;
 import io.smallrye.mutiny.Uni;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DefaultValue;
 import jakarta.ws.rs.GET;
-import jakarta.ws.rs.HeaderParam;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.QueryParam;
-import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.MediaType;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -31,37 +30,39 @@ public class AdminConflictResource {
     private static final int LIMIT_MAX = 1000;
 
     private final ConflictService conflicts;
-    private final DeviceAuth auth;
+    private final CurrentOperator current;
 
-    public AdminConflictResource(ConflictService conflicts, DeviceAuth auth) {
+    public AdminConflictResource(ConflictService conflicts, CurrentOperator current) {
         this.conflicts = conflicts;
-        this.auth = auth;
+        this.current = current;
     }
 
     @GET
     public Uni<List<Map<String, Object>>> list(
-            @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization,
             @QueryParam("status") @DefaultValue("open") String status,
             @QueryParam("scope") String scope,
             @QueryParam("limit") @DefaultValue("100") int limit) {
-        auth.admin(authorization);
         if (!status.equals("open") && !status.equals("resolved") && !status.equals("all")) {
             throw new Problem(ErrorCode.MALFORMED_PAYLOAD, "status is open, resolved or all");
         }
         if (limit < 1 || limit > LIMIT_MAX) {
             throw new Problem(ErrorCode.MALFORMED_PAYLOAD, "limit is 1-" + LIMIT_MAX);
         }
+        Operator op = current.get();
+        String oneScope = scope == null || scope.isEmpty() ? null : scope;
+        if (oneScope != null) {
+            op.requireScope(oneScope);
+        }
         return conflicts
-                .find(status.equals("all") ? null : status, scope == null || scope.isEmpty() ? null : scope, limit)
+                .find(status.equals("all") ? null : status, oneScope, op.scopeLimit(), limit)
                 .map(list -> list.stream().map(AdminConflictResource::view).toList());
     }
 
     @GET
     @Path("/{id}")
-    public Uni<Map<String, Object>> get(
-            @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization, @PathParam("id") long id) {
-        auth.admin(authorization);
-        return conflicts.get(id).map(AdminConflictResource::view);
+    public Uni<Map<String, Object>> get(@PathParam("id") long id) {
+        Operator op = current.get();
+        return conflicts.get(id).invoke(c -> op.requireScope(c.scope())).map(AdminConflictResource::view);
     }
 
     /**
@@ -71,12 +72,8 @@ public class AdminConflictResource {
     @POST
     @Path("/{id}/resolve")
     @Consumes(MediaType.APPLICATION_JSON)
-    public Uni<Map<String, Object>> resolve(
-            @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization,
-            @HeaderParam(DeviceAuth.ACTOR_HEADER) String actorName,
-            @PathParam("id") long id,
-            byte[] body) {
-        String actor = auth.adminActor(authorization, actorName);
+    public Uni<Map<String, Object>> resolve(@PathParam("id") long id, byte[] body) {
+        Operator op = current.get();
         JsonNode n = JsonBodies.object(body);
         Resolution resolution;
         if (n.has("value")) {
@@ -94,7 +91,13 @@ public class AdminConflictResource {
                     ErrorCode.MALFORMED_PAYLOAD,
                     "expected {\"value\": ...} or {\"action\": \"keep-deleted\" | \"restore\"}");
         }
-        return conflicts.resolve(id, resolution, actor).map(AdminConflictResource::view);
+        Resolution chosen = resolution;
+        // A supervisor settles conflicts of their own scopes only.
+        return conflicts
+                .get(id)
+                .invoke(c -> op.requireScope(c.scope()))
+                .flatMap(c -> conflicts.resolve(id, chosen, op.actor()))
+                .map(AdminConflictResource::view);
     }
 
     static Map<String, Object> view(ConflictRecord c) {

@@ -4,7 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.outpost.model.ErrorCode;
 import dev.outpost.sync.admin.DataService;
-import dev.outpost.sync.auth.DeviceAuth;
+import dev.outpost.sync.auth.CurrentOperator;
+import dev.outpost.sync.auth.Operator;
 import dev.outpost.sync.store.DataTables;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Pool;
@@ -46,13 +47,13 @@ public class AdminDataResource {
     private final DataTables data;
     private final DataService service;
     private final Pool pool;
-    private final DeviceAuth auth;
+    private final CurrentOperator current;
 
-    public AdminDataResource(DataTables data, DataService service, Pool pool, DeviceAuth auth) {
+    public AdminDataResource(DataTables data, DataService service, Pool pool, CurrentOperator current) {
         this.data = data;
         this.service = service;
         this.pool = pool;
-        this.auth = auth;
+        this.current = current;
     }
 
     /**
@@ -60,8 +61,7 @@ public class AdminDataResource {
      * policy, target, index), with the typed tables' PostgreSQL schema.
      */
     @GET
-    public Map<String, Object> tables(@HeaderParam(HttpHeaders.AUTHORIZATION) String authorization) throws IOException {
-        auth.admin(authorization);
+    public Map<String, Object> tables() throws IOException {
         return Map.of("dataSchema", data.dataSchema(), "schema", JSON.readTree(service.schemaJson()));
     }
 
@@ -71,8 +71,7 @@ public class AdminDataResource {
      */
     @POST
     @Path("/rebuild")
-    public Uni<Map<String, Object>> rebuild(@HeaderParam(HttpHeaders.AUTHORIZATION) String authorization) {
-        auth.admin(authorization);
+    public Uni<Map<String, Object>> rebuild() {
         return data.rebuild(pool).map(rows -> Map.of("schema", data.dataSchema(), "rows", rows));
     }
 
@@ -85,11 +84,7 @@ public class AdminDataResource {
     @Path("/{table}")
     @Produces({MediaType.APPLICATION_JSON, CSV})
     public Uni<Response> list(
-            @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization,
-            @HeaderParam(HttpHeaders.ACCEPT) String accept,
-            @PathParam("table") String table,
-            @Context UriInfo uri) {
-        auth.admin(authorization);
+            @HeaderParam(HttpHeaders.ACCEPT) String accept, @PathParam("table") String table, @Context UriInfo uri) {
         Map<String, String> where = new LinkedHashMap<>();
         OffsetDateTime since = null;
         String after = null;
@@ -119,7 +114,10 @@ public class AdminDataResource {
             }
         }
         boolean csv = accept != null && accept.contains(CSV) && !accept.contains(MediaType.APPLICATION_JSON);
-        return service.list(table, new DataService.Selection(where, since, after, limit))
+        return service.list(
+                        table,
+                        new DataService.Selection(
+                                where, since, after, limit, current.get().scopeLimit()))
                 .map(rows -> csv
                         ? Response.ok(csv(rows), CSV + "; charset=utf-8")
                                 .header("Content-Disposition", "attachment; filename=\"" + table + ".csv\"")
@@ -130,12 +128,8 @@ public class AdminDataResource {
     /** One row: {@code {"table", "id", scope, "fields": {name: {"value", "clock", "device"}}, "conflicts"}}. */
     @GET
     @Path("/{table}/{id}")
-    public Uni<Map<String, Object>> read(
-            @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization,
-            @PathParam("table") String table,
-            @PathParam("id") String id) {
-        auth.admin(authorization);
-        return service.read(table, id);
+    public Uni<Map<String, Object>> read(@PathParam("table") String table, @PathParam("id") String id) {
+        return service.read(table, id, current.get());
     }
 
     /**
@@ -145,36 +139,22 @@ public class AdminDataResource {
     @PUT
     @Path("/{table}/{id}")
     @Consumes(MediaType.APPLICATION_JSON)
-    public Uni<Map<String, Object>> put(
-            @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization,
-            @HeaderParam(DeviceAuth.ACTOR_HEADER) String actorName,
-            @PathParam("table") String table,
-            @PathParam("id") String id,
-            byte[] body) {
-        return write(table, id, body, DataService.Mode.PUT, auth.adminActor(authorization, actorName));
+    public Uni<Map<String, Object>> put(@PathParam("table") String table, @PathParam("id") String id, byte[] body) {
+        return write(table, id, body, DataService.Mode.PUT, current.get());
     }
 
     /** Updates only the fields given. */
     @PATCH
     @Path("/{table}/{id}")
     @Consumes(MediaType.APPLICATION_JSON)
-    public Uni<Map<String, Object>> patch(
-            @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization,
-            @HeaderParam(DeviceAuth.ACTOR_HEADER) String actorName,
-            @PathParam("table") String table,
-            @PathParam("id") String id,
-            byte[] body) {
-        return write(table, id, body, DataService.Mode.PATCH, auth.adminActor(authorization, actorName));
+    public Uni<Map<String, Object>> patch(@PathParam("table") String table, @PathParam("id") String id, byte[] body) {
+        return write(table, id, body, DataService.Mode.PATCH, current.get());
     }
 
     @DELETE
     @Path("/{table}/{id}")
-    public Uni<Response> delete(
-            @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization,
-            @HeaderParam(DeviceAuth.ACTOR_HEADER) String actorName,
-            @PathParam("table") String table,
-            @PathParam("id") String id) {
-        String actor = auth.adminActor(authorization, actorName);
+    public Uni<Response> delete(@PathParam("table") String table, @PathParam("id") String id) {
+        Operator actor = current.get();
         return service.delete(table, id, actor).map(x -> Response.noContent().build());
     }
 
@@ -182,13 +162,8 @@ public class AdminDataResource {
     @POST
     @Path("/{table}/{id}/add")
     @Consumes(MediaType.APPLICATION_JSON)
-    public Uni<Map<String, Object>> add(
-            @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization,
-            @HeaderParam(DeviceAuth.ACTOR_HEADER) String actorName,
-            @PathParam("table") String table,
-            @PathParam("id") String id,
-            byte[] body) {
-        String actor = auth.adminActor(authorization, actorName);
+    public Uni<Map<String, Object>> add(@PathParam("table") String table, @PathParam("id") String id, byte[] body) {
+        Operator actor = current.get();
         JsonNode b = object(body);
         JsonNode n = b.get("n");
         if (n == null || !n.canConvertToLong() || !n.isIntegralNumber()) {
@@ -201,13 +176,8 @@ public class AdminDataResource {
     @POST
     @Path("/{table}/{id}/tag")
     @Consumes(MediaType.APPLICATION_JSON)
-    public Uni<Map<String, Object>> tag(
-            @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization,
-            @HeaderParam(DeviceAuth.ACTOR_HEADER) String actorName,
-            @PathParam("table") String table,
-            @PathParam("id") String id,
-            byte[] body) {
-        String actor = auth.adminActor(authorization, actorName);
+    public Uni<Map<String, Object>> tag(@PathParam("table") String table, @PathParam("id") String id, byte[] body) {
+        Operator actor = current.get();
         JsonNode b = object(body);
         JsonNode edits = b.get("edits");
         if (edits == null || !edits.isArray()) {
@@ -218,7 +188,8 @@ public class AdminDataResource {
         return service.tag(table, id, scope(b), text(b, "field"), list, actor);
     }
 
-    private Uni<Map<String, Object>> write(String table, String id, byte[] body, DataService.Mode mode, String actor) {
+    private Uni<Map<String, Object>> write(
+            String table, String id, byte[] body, DataService.Mode mode, Operator actor) {
         JsonNode b = object(body);
         String scopeColumn = service.scopeColumn();
         Map<String, JsonNode> values = new LinkedHashMap<>();

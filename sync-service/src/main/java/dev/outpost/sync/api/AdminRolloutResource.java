@@ -4,18 +4,16 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.outpost.model.ErrorCode;
 import dev.outpost.model.rollout.WaveReport;
 import dev.outpost.sync.artifact.ArtifactService;
-import dev.outpost.sync.auth.DeviceAuth;
+import dev.outpost.sync.auth.CurrentOperator;
 import dev.outpost.sync.rollout.RolloutService;
 import dev.outpost.sync.store.RolloutStore;
 import io.smallrye.mutiny.Uni;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.GET;
-import jakarta.ws.rs.HeaderParam;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
-import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import java.util.ArrayList;
@@ -32,12 +30,12 @@ import java.util.Map;
 public class AdminRolloutResource {
     private final RolloutService rollouts;
     private final ArtifactService artifacts;
-    private final DeviceAuth auth;
+    private final CurrentOperator current;
 
-    public AdminRolloutResource(RolloutService rollouts, ArtifactService artifacts, DeviceAuth auth) {
+    public AdminRolloutResource(RolloutService rollouts, ArtifactService artifacts, CurrentOperator current) {
         this.rollouts = rollouts;
         this.artifacts = artifacts;
-        this.auth = auth;
+        this.current = current;
     }
 
     /**
@@ -48,11 +46,8 @@ public class AdminRolloutResource {
      */
     @POST
     @Consumes(MediaType.APPLICATION_JSON)
-    public Uni<Response> create(
-            @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization,
-            @HeaderParam(DeviceAuth.ACTOR_HEADER) String actorName,
-            byte[] body) {
-        String actor = auth.adminActor(authorization, actorName);
+    public Uni<Response> create(byte[] body) {
+        String actor = current.get().actor();
         JsonNode n = JsonBodies.object(body);
         if (!n.path("artifact").isTextual()
                 || !n.path("version").canConvertToLong()
@@ -82,29 +77,22 @@ public class AdminRolloutResource {
     }
 
     @GET
-    public Uni<List<Map<String, Object>>> list(@HeaderParam(HttpHeaders.AUTHORIZATION) String authorization) {
-        auth.admin(authorization);
+    public Uni<List<Map<String, Object>>> list() {
         return rollouts.findAll()
                 .map(rows -> rows.stream().map(AdminRolloutResource::summary).toList());
     }
 
     @GET
     @Path("/{id}")
-    public Uni<Map<String, Object>> get(
-            @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization, @PathParam("id") long id) {
-        auth.admin(authorization);
+    public Uni<Map<String, Object>> get(@PathParam("id") long id) {
         return rollouts.status(id).map(AdminRolloutResource::view);
     }
 
     /** {@code start}, {@code promote}, {@code pause}, {@code resume} or {@code rollback}; 409 when not allowed now. */
     @POST
     @Path("/{id}/{action}")
-    public Uni<Map<String, Object>> act(
-            @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization,
-            @HeaderParam(DeviceAuth.ACTOR_HEADER) String actorName,
-            @PathParam("id") long id,
-            @PathParam("action") String action) {
-        String actor = auth.adminActor(authorization, actorName);
+    public Uni<Map<String, Object>> act(@PathParam("id") long id, @PathParam("action") String action) {
+        String actor = current.get().actor();
         return rollouts.act(id, action, actor).map(AdminRolloutResource::view);
     }
 

@@ -6,7 +6,9 @@ import dev.outpost.model.OutpostException;
 import dev.outpost.model.artifact.Manifest;
 import dev.outpost.model.artifact.Sha256;
 import dev.outpost.sync.artifact.ArtifactService;
-import dev.outpost.sync.auth.DeviceAuth;
+import dev.outpost.sync.auth.AdminPolicy;
+import dev.outpost.sync.auth.OperatorAuth;
+import dev.outpost.sync.store.OperatorStore;
 import io.quarkus.vertx.http.runtime.RouteConstants;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.infrastructure.Infrastructure;
@@ -35,11 +37,13 @@ public class ArtifactUploadRoute {
     static final String SHA256_HEADER = "X-Outpost-Sha256";
 
     private final ArtifactService artifacts;
-    private final DeviceAuth auth;
+    private final OperatorAuth operators;
+    private final OperatorStore store;
 
-    public ArtifactUploadRoute(ArtifactService artifacts, DeviceAuth auth) {
+    public ArtifactUploadRoute(ArtifactService artifacts, OperatorAuth operators, OperatorStore store) {
         this.artifacts = artifacts;
-        this.auth = auth;
+        this.operators = operators;
+        this.store = store;
     }
 
     void install(@Observes Router router) {
@@ -51,44 +55,32 @@ public class ArtifactUploadRoute {
         request.pause();
         Context context = Vertx.currentContext();
         String name = ctx.pathParam("name");
-        long version;
-        Sha256 expected;
-        try {
-            auth.admin(request.getHeader("Authorization"));
-            try {
-                Manifest.checkName(name);
-                version = Long.parseLong(ctx.pathParam("version"));
-                if (version <= 0) {
-                    throw new NumberFormatException();
-                }
-                String sha = request.getHeader(SHA256_HEADER);
-                expected = sha == null ? null : Sha256.parse(sha);
-            } catch (IllegalArgumentException e) {
-                throw new Problem(
-                        ErrorCode.MALFORMED_PAYLOAD,
-                        "expected /v1/admin/artifacts/{name}/versions/{positive number}, a-z0-9._- names and a"
-                                + " 64-hex X-Outpost-Sha256: " + e.getMessage());
-            }
-        } catch (OutpostException e) {
-            fail(ctx, e);
-            return;
-        }
-        long v = version;
-        artifacts
-                .checkVersionFree(name, v)
-                .flatMap(x -> {
-                    RequestBodyStream body = new RequestBodyStream(request, context);
-                    return Uni.createFrom()
-                            .item(() -> {
-                                try {
-                                    return artifacts.storeChunks(name, v, body, expected);
-                                } catch (IOException e) {
-                                    throw new UncheckedIOException(e);
-                                }
+        String path = request.path();
+        // The operator first (a release manager or an admin), then the names, then the body.
+        operators
+                .authenticate(request.getHeader("Authorization"))
+                .invoke(op -> op.require(AdminPolicy.permission("PUT", path)))
+                .flatMap(op -> {
+                    long v = version(ctx);
+                    Sha256 expected = expected(name, request.getHeader(SHA256_HEADER));
+                    return artifacts
+                            .checkVersionFree(name, v)
+                            .flatMap(x -> {
+                                RequestBodyStream body = new RequestBodyStream(request, context);
+                                return Uni.createFrom()
+                                        .item(() -> {
+                                            try {
+                                                return artifacts.storeChunks(name, v, body, expected);
+                                            } catch (IOException e) {
+                                                throw new UncheckedIOException(e);
+                                            }
+                                        })
+                                        .runSubscriptionOn(Infrastructure.getDefaultWorkerPool());
                             })
-                            .runSubscriptionOn(Infrastructure.getDefaultWorkerPool());
+                            .flatMap(m -> artifacts.publish(m, op.actor()))
+                            .call(row -> store.audit(
+                                    op.actor(), op.via(), "PUT", path, 201, request.getHeader(RequestIds.HEADER)));
                 })
-                .flatMap(m -> artifacts.publish(m, "admin"))
                 .subscribe()
                 .with(
                         row -> context.runOnContext(ignored -> respond(
@@ -96,6 +88,34 @@ public class ArtifactUploadRoute {
                                 "application/json",
                                 json(ArtifactViews.version(row)))),
                         failure -> context.runOnContext(ignored -> fail(ctx, failure)));
+    }
+
+    private static long version(RoutingContext ctx) {
+        try {
+            long version = Long.parseLong(ctx.pathParam("version"));
+            if (version > 0) {
+                return version;
+            }
+        } catch (NumberFormatException e) {
+            // said below
+        }
+        throw malformed("the version is not a positive number");
+    }
+
+    private static Sha256 expected(String name, String sha) {
+        try {
+            Manifest.checkName(name);
+            return sha == null ? null : Sha256.parse(sha);
+        } catch (IllegalArgumentException e) {
+            throw malformed(e.getMessage());
+        }
+    }
+
+    private static Problem malformed(String why) {
+        return new Problem(
+                ErrorCode.MALFORMED_PAYLOAD,
+                "expected /v1/admin/artifacts/{name}/versions/{positive number}, a-z0-9._- names and a"
+                        + " 64-hex X-Outpost-Sha256: " + why);
     }
 
     private static void fail(RoutingContext ctx, Throwable failure) {

@@ -35,7 +35,7 @@ public class Problem extends OutpostException {
         return switch (code) {
             case MALFORMED_PAYLOAD, INVALID_CURSOR -> 400;
             case UNAUTHENTICATED, CREDENTIAL_REVOKED -> 401;
-            case OUT_OF_SCOPE, DEVICE_MISMATCH, ADMIN_ONLY -> 403;
+            case OUT_OF_SCOPE, DEVICE_MISMATCH, ADMIN_ONLY, NOT_PERMITTED -> 403;
             case NOT_FOUND -> 404;
             case BATCH_ID_TAKEN, ALREADY_EXISTS, STALE_RESOLUTION, ROLLOUT_STATE -> 409;
             case PAYLOAD_TOO_LARGE, BATCH_TOO_LARGE -> 413;

@@ -11,19 +11,13 @@ import java.util.HexFormat;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Checks bearer credentials: device tokens (by hash) and the admin token. Valid device credentials are remembered
+ * Checks device bearer credentials, by hash (operators' credentials: {@link OperatorAuth}). Valid device credentials are remembered
  * per replica for {@code outpost.auth.credential-cache-ttl} (a check-in then costs no database query); a revocation
  * through this replica takes effect at once, through another one within that time.
  */
 @ApplicationScoped
 public class DeviceAuth {
-    /** The header in which an operator using the admin credential may name themself for the audit trail. */
-    public static final String ACTOR_HEADER = "X-Outpost-Actor";
-
-    private static final java.util.regex.Pattern ACTOR = java.util.regex.Pattern.compile("[\\p{L}\\p{N} ._@-]{1,64}");
-
     private final SyncStore store;
-    private final OutpostConfig config;
     private final long cacheTtlNanos;
     private final int cacheSizeMax;
     private final ConcurrentHashMap<String, Remembered> remembered = new ConcurrentHashMap<>();
@@ -32,7 +26,6 @@ public class DeviceAuth {
 
     public DeviceAuth(SyncStore store, OutpostConfig config) {
         this.store = store;
-        this.config = config;
         this.cacheTtlNanos = config.auth().credentialCacheTtl().toNanos();
         this.cacheSizeMax = config.auth().credentialCacheSize();
     }
@@ -77,37 +70,5 @@ public class DeviceAuth {
     /** Forgets the remembered credentials of {@code deviceId} (after its revocation). */
     public void forget(String deviceId) {
         remembered.values().removeIf(r -> r.device().id().equals(deviceId));
-    }
-
-    /**
-     * Checks the admin credential (as {@link #admin(String)}) and answers who acts, for audit trails: {@code admin},
-     * or {@code admin:<name>} when the request names its operator in {@link #ACTOR_HEADER}.
-     */
-    public String adminActor(String authorization, String actorHeader) {
-        admin(authorization);
-        if (actorHeader == null || actorHeader.isBlank()) {
-            return "admin";
-        }
-        String name = actorHeader.strip();
-        if (!ACTOR.matcher(name).matches()) {
-            throw new Problem(
-                    ErrorCode.MALFORMED_PAYLOAD, ACTOR_HEADER + " is 1-64 letters, digits, spaces and . _ @ -");
-        }
-        return "admin:" + name;
-    }
-
-    /** Passes for the admin token; 401 without a credential, 403 for any other one. */
-    public void admin(String authorization) {
-        String token = Tokens.bearer(authorization);
-        if (token == null) {
-            throw new Problem(ErrorCode.UNAUTHENTICATED, "missing bearer credential");
-        }
-        String admin = config.adminToken()
-                .filter(t -> !t.isBlank())
-                .orElseThrow(() -> new Problem(
-                        ErrorCode.ADMIN_ONLY, "admin operations are disabled: set OUTPOST_ADMIN_TOKEN on the service"));
-        if (!Tokens.same(token, admin)) {
-            throw new Problem(ErrorCode.ADMIN_ONLY, "this operation needs the admin credential");
-        }
     }
 }

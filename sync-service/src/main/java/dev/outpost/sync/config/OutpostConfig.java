@@ -25,6 +25,8 @@ public interface OutpostConfig {
 
     Auth auth();
 
+    Operators operators();
+
     Limits limits();
 
     /**
@@ -65,6 +67,16 @@ public interface OutpostConfig {
         /** Credentials remembered at most (then forgotten all at once). */
         @WithDefault("100000")
         int credentialCacheSize();
+    }
+
+    interface Operators {
+        /**
+         * The claim of a verified OIDC token that names the operator it is bound to ({@code oidcSubject} of an
+         * operator); {@code sub} by default, {@code preferred_username} or {@code email} where the provider's subjects
+         * are opaque.
+         */
+        @WithDefault("sub")
+        String oidcClaim();
     }
 
     interface Rollouts {
