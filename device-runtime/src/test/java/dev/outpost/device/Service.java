@@ -83,6 +83,7 @@ final class Service implements AutoCloseable {
         pb.environment().put("OUTPOST_ADMIN_TOKEN", ADMIN);
         pb.environment().put("OUTPOST_ARTIFACTS_DIR", dir.resolve("artifacts").toString());
         pb.environment().put("QUARKUS_HTTP_PORT", Integer.toString(port));
+        pb.environment().put("QUARKUS_MANAGEMENT_PORT", Integer.toString(freePort()));
         if (!env.containsKey("OUTPOST_ARTIFACTS_SIGNING_KEY_PRIVATE")) {
             pb.environment().putAll(TestKeys.defaultServiceEnv());
         }

@@ -45,8 +45,11 @@ public final class OutpostServer {
                 : Path.of(System.getProperty("user.home"), ".outpost-server", "pgdata");
         try {
             Files.createDirectories(dir);
-            EmbeddedPostgres.Builder builder =
-                    EmbeddedPostgres.builder().setDataDirectory(dir).setCleanDataDirectory(false);
+            EmbeddedPostgres.Builder builder = EmbeddedPostgres.builder()
+                    .setDataDirectory(dir)
+                    .setCleanDataDirectory(false)
+                    // Nothing but this service connects to it: loopback only, never another interface.
+                    .setServerConfig("listen_addresses", "localhost");
             String port = setting("outpost.db.port");
             if (port != null) {
                 builder.setPort(Integer.parseInt(port));

@@ -36,6 +36,29 @@ class EmbeddedRunIT {
                                 .build(),
                         HttpResponse.BodyHandlers.ofString());
                 assertEquals(201, created.statusCode(), created.body());
+                // Metrics are for the operators' Prometheus, on the management interface only.
+                HttpResponse<String> metrics = http.send(
+                        HttpRequest.newBuilder(first.managementUri("/q/metrics"))
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString());
+                assertEquals(200, metrics.statusCode());
+                assertTrue(metrics.body().contains("http_server_requests_seconds_count"), "Prometheus text");
+                assertEquals(
+                        404,
+                        http.send(
+                                        HttpRequest.newBuilder(first.uri("/q/metrics"))
+                                                .build(),
+                                        HttpResponse.BodyHandlers.discarding())
+                                .statusCode(),
+                        "no metrics on the port devices reach");
+                assertEquals(
+                        200,
+                        http.send(
+                                        HttpRequest.newBuilder(first.uri("/q/health/ready"))
+                                                .build(),
+                                        HttpResponse.BodyHandlers.discarding())
+                                .statusCode(),
+                        "health stays on the main port");
             }
             try (ServiceProcess second = ServiceProcess.start(env, log)) {
                 HttpResponse<String> listed = http.send(

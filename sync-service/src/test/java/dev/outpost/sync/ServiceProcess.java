@@ -18,10 +18,12 @@ public final class ServiceProcess implements AutoCloseable {
 
     private final Process process;
     private final int port;
+    private final int managementPort;
 
-    private ServiceProcess(Process process, int port) {
+    private ServiceProcess(Process process, int port, int managementPort) {
         this.process = process;
         this.port = port;
+        this.managementPort = managementPort;
     }
 
     /**
@@ -34,6 +36,7 @@ public final class ServiceProcess implements AutoCloseable {
             throw new IllegalStateException("package the service first: " + JAR.toAbsolutePath() + " is missing");
         }
         int port = freePort();
+        int managementPort = freePort();
         var command = new java.util.ArrayList<String>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(java.util.List.of(jvmOptions));
@@ -44,6 +47,7 @@ public final class ServiceProcess implements AutoCloseable {
         pb.environment().remove("QUARKUS_DATASOURCE_JDBC_URL");
         pb.environment().putAll(env);
         pb.environment().put("QUARKUS_HTTP_PORT", Integer.toString(port));
+        pb.environment().put("QUARKUS_MANAGEMENT_PORT", Integer.toString(managementPort));
         pb.redirectErrorStream(true);
         pb.redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
         Process p = pb.start();
@@ -60,7 +64,7 @@ public final class ServiceProcess implements AutoCloseable {
                                 .build(),
                         HttpResponse.BodyHandlers.discarding());
                 if (r.statusCode() == 200) {
-                    return new ServiceProcess(p, port);
+                    return new ServiceProcess(p, port, managementPort);
                 }
             } catch (IOException notYet) {
                 // not listening yet
@@ -73,6 +77,11 @@ public final class ServiceProcess implements AutoCloseable {
 
     public URI uri(String path) {
         return URI.create("http://localhost:" + port + path);
+    }
+
+    /** A path on the management interface (metrics). */
+    public URI managementUri(String path) {
+        return URI.create("http://localhost:" + managementPort + path);
     }
 
     public long pid() {
