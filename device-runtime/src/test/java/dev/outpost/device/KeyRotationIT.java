@@ -54,6 +54,12 @@ class KeyRotationIT {
         return env(file);
     }
 
+    private static String keyPath(Map<String, String> env) {
+        return "/signing-key/"
+                + dev.outpost.model.artifact.SigningKeys.keyId(dev.outpost.model.artifact.SigningKeys.decodePublic(
+                        env.get("OUTPOST_ARTIFACTS_SIGNING_KEY_PUBLIC")));
+    }
+
     @Test
     void theServiceRotatesItsKeyAndDevicesKeepInstallingWhileKeysTheRootDidNotDelegateAreRefused() throws Exception {
         Outpost ops = new Outpost(dir.resolve("ops-home"));
@@ -171,6 +177,16 @@ class KeyRotationIT {
             String out = early.run("model", "update", "rotating").ok().out();
             assertTrue(out.contains("installed rotating version 3 (from version 2)"), out);
             ModelUpdateIT.assertActive(early, "rotating", v3);
+
+            // Each key the service was started with is in the audit trail, once per change, oldest first.
+            java.util.List<String> keysInUse = new java.util.ArrayList<>();
+            for (var e : TestJson.parse(s.admin("/v1/admin/audit?limit=1000"))) {
+                if (e.get("method").asText().equals("KEY")) {
+                    keysInUse.add(0, e.get("path").asText());
+                }
+            }
+            assertEquals(
+                    java.util.List.of(keyPath(first), keyPath(second), keyPath(rogue), keyPath(second)), keysInUse);
         }
     }
 }

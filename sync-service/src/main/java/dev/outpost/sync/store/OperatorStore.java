@@ -131,6 +131,20 @@ public class OperatorStore {
                 .replaceWithVoid();
     }
 
+    /**
+     * Records that the service signs with the key at {@code path} ({@code /signing-key/ID}) unless that is what the
+     * last such record says already: a key rotation is in the audit trail once, however many replicas start with it.
+     * True when recorded.
+     */
+    public Uni<Boolean> auditKeyInUse(String path) {
+        return pool.preparedQuery("insert into audit_event (actor, via, method, path, status)"
+                        + " select 'configuration', 'service-start', 'KEY', $1, 200"
+                        + " where $1 is distinct from (select path from audit_event where method = 'KEY'"
+                        + " order by id desc limit 1)")
+                .execute(Tuple.of(path))
+                .map(r -> r.rowCount() == 1);
+    }
+
     /** Newest first, at most {@code limit}, older than {@code beforeId} when given; {@code actor} narrows. */
     public Uni<List<AuditRow>> auditTrail(String actor, Long beforeId, int limit) {
         return pool.preparedQuery("select id, at, actor, via, method, path, status from audit_event"
