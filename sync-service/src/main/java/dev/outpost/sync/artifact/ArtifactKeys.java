@@ -97,6 +97,7 @@ public class ArtifactKeys {
                 return SigningKeys.decode(lines.get(0), lines.get(1));
             }
             SigningKeys generated = SigningKeys.generate();
+            Files.createDirectories(file.getParent()); // a first start: nothing made the store's directory yet
             Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
             Files.deleteIfExists(tmp);
             Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
