@@ -57,10 +57,10 @@ public class OperatorStore {
         return pool.preparedQuery("insert into operator (name, role, scopes, oidc_subject, created_by)"
                         + " values ($1, $2, $3, $4, $5) on conflict do nothing returning " + COLUMNS.replace("o.", ""))
                 .execute(Tuple.of(name, role, scopes.toArray(String[]::new), oidcSubject, createdBy))
-                .map(rows -> first(rows).map(OperatorRow.class::cast));
+                .map(OperatorStore::first);
     }
 
-    private static Optional<Object> first(RowSet<Row> rows) {
+    private static Optional<OperatorRow> first(RowSet<Row> rows) {
         var it = rows.iterator();
         return it.hasNext() ? Optional.of(operator(it.next())) : Optional.empty();
     }
@@ -78,13 +78,13 @@ public class OperatorStore {
     public Uni<Optional<OperatorRow>> byName(String name) {
         return pool.preparedQuery("select " + COLUMNS + " from operator o where o.name = $1")
                 .execute(Tuple.of(name))
-                .map(rows -> first(rows).map(OperatorRow.class::cast));
+                .map(OperatorStore::first);
     }
 
     public Uni<Optional<OperatorRow>> bySubject(String subject) {
         return pool.preparedQuery("select " + COLUMNS + " from operator o where o.oidc_subject = $1")
                 .execute(Tuple.of(subject))
-                .map(rows -> first(rows).map(OperatorRow.class::cast));
+                .map(OperatorStore::first);
     }
 
     public Uni<Optional<TokenOwner>> byTokenHash(byte[] hash) {
