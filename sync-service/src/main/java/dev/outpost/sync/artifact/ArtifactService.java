@@ -257,17 +257,11 @@ public class ArtifactService {
     /** Delta jobs computing at once (each uses up to four threads); past it a device is told to come back. */
     static final int DELTA_JOBS_MAX = 2;
 
-    private final java.util.concurrent.Semaphore deltaJobs = new java.util.concurrent.Semaphore(DELTA_JOBS_MAX);
+    private final JobSlots deltaJobs =
+            new JobSlots(DELTA_JOBS_MAX, "other delta computations are running: try again in a minute");
 
     private DeltaIndex boundedDeltas(Manifest held, Manifest target) {
-        if (!deltaJobs.tryAcquire()) {
-            throw new Problem(ErrorCode.UNAVAILABLE, "other delta computations are running: try again in a minute");
-        }
-        try {
-            return computeDeltas(held, target);
-        } finally {
-            deltaJobs.release();
-        }
+        return deltaJobs.run(() -> computeDeltas(held, target));
     }
 
     /** Blocking and CPU-heavy: one delta per target chunk the held version lacks, kept when it beats the chunk. */
