@@ -7,27 +7,20 @@ import dev.outpost.sync.store.DeviceRecord;
 import dev.outpost.sync.store.SyncStore;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
-import java.util.HexFormat;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Checks device bearer credentials, by hash (operators' credentials: {@link OperatorAuth}). Valid device credentials are remembered
- * per replica for {@code outpost.auth.credential-cache-ttl} (a check-in then costs no database query); a revocation
- * through this replica takes effect at once, through another one within that time.
+ * Checks device bearer credentials, by hash (operators' credentials: {@link OperatorAuth}). Valid ones are remembered
+ * in a {@link CredentialCache}: a check-in then costs no database query; a revocation through this replica takes
+ * effect at once, through another one within the cache's lifetime.
  */
 @ApplicationScoped
 public class DeviceAuth {
     private final SyncStore store;
-    private final long cacheTtlNanos;
-    private final int cacheSizeMax;
-    private final ConcurrentHashMap<String, Remembered> remembered = new ConcurrentHashMap<>();
-
-    private record Remembered(DeviceRecord device, long untilNanos) {}
+    private final CredentialCache<DeviceRecord> remembered;
 
     public DeviceAuth(SyncStore store, OutpostConfig config) {
         this.store = store;
-        this.cacheTtlNanos = config.auth().credentialCacheTtl().toNanos();
-        this.cacheSizeMax = config.auth().credentialCacheSize();
+        this.remembered = new CredentialCache<>(config);
     }
 
     /** The device the header's token belongs to; 401 when missing, unknown or revoked. */
@@ -37,10 +30,10 @@ public class DeviceAuth {
             return Uni.createFrom().failure(new Problem(ErrorCode.UNAUTHENTICATED, "missing bearer credential"));
         }
         byte[] hash = Tokens.hash(token);
-        String key = HexFormat.of().formatHex(hash);
-        Remembered r = remembered.get(key);
-        if (r != null && System.nanoTime() - r.untilNanos() < 0) {
-            return Uni.createFrom().item(r.device());
+        String key = CredentialCache.key(hash);
+        DeviceRecord known = remembered.get(key);
+        if (known != null) {
+            return Uni.createFrom().item(known);
         }
         return store.findDeviceByTokenHash(hash).map(found -> {
             var credential = found.orElseThrow(() -> new Problem(ErrorCode.UNAUTHENTICATED, "unknown credential"));
@@ -57,18 +50,13 @@ public class DeviceAuth {
                         "the credential of device '" + d.id() + "' expired: an admin can give it a new one"
                                 + " (POST /v1/admin/devices/" + d.id() + "/reregister after revoking it)");
             }
-            if (cacheTtlNanos > 0) {
-                if (remembered.size() >= cacheSizeMax) {
-                    remembered.clear(); // bounded memory; the next requests simply look their devices up again
-                }
-                remembered.put(key, new Remembered(d, System.nanoTime() + cacheTtlNanos));
-            }
+            remembered.put(key, d);
             return d;
         });
     }
 
     /** Forgets the remembered credentials of {@code deviceId} (after its revocation). */
     public void forget(String deviceId) {
-        remembered.values().removeIf(r -> r.device().id().equals(deviceId));
+        remembered.forgetIf(d -> d.id().equals(deviceId));
     }
 }

@@ -11,9 +11,7 @@ import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.infrastructure.Infrastructure;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.time.OffsetDateTime;
-import java.util.HexFormat;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentHashMap;
 import org.eclipse.microprofile.config.ConfigProvider;
 import org.eclipse.microprofile.jwt.JsonWebToken;
 
@@ -38,18 +36,13 @@ public class OperatorAuth {
     private final OperatorStore store;
     private final OutpostConfig config;
     private final JWTParser jwt;
-    private final long cacheTtlNanos;
-    private final int cacheSizeMax;
-    private final ConcurrentHashMap<String, Remembered> remembered = new ConcurrentHashMap<>();
-
-    private record Remembered(Operator operator, long untilNanos) {}
+    private final CredentialCache<Operator> remembered;
 
     public OperatorAuth(OperatorStore store, OutpostConfig config, JWTParser jwt) {
         this.store = store;
         this.config = config;
         this.jwt = jwt;
-        this.cacheTtlNanos = config.auth().credentialCacheTtl().toNanos();
-        this.cacheSizeMax = config.auth().credentialCacheSize();
+        this.remembered = new CredentialCache<>(config);
     }
 
     /** The operator the {@code Authorization} header proves. */
@@ -76,10 +69,10 @@ public class OperatorAuth {
 
     private Uni<Operator> apiToken(String token) {
         byte[] hash = Tokens.hash(token);
-        String key = HexFormat.of().formatHex(hash);
-        Remembered r = remembered.get(key);
-        if (r != null && System.nanoTime() - r.untilNanos() < 0) {
-            return Uni.createFrom().item(r.operator());
+        String key = CredentialCache.key(hash);
+        Operator known = remembered.get(key);
+        if (known != null) {
+            return Uni.createFrom().item(known);
         }
         return store.byTokenHash(hash).map(found -> {
             var owner = found.orElseThrow(() -> new Problem(ErrorCode.UNAUTHENTICATED, "unknown operator credential"));
@@ -96,12 +89,7 @@ public class OperatorAuth {
                                 + "; an admin can give a new one");
             }
             Operator op = active(owner.operator(), Operator.API_TOKEN);
-            if (cacheTtlNanos > 0) {
-                if (remembered.size() >= cacheSizeMax) {
-                    remembered.clear();
-                }
-                remembered.put(key, new Remembered(op, System.nanoTime() + cacheTtlNanos));
-            }
+            remembered.put(key, op);
             return op;
         });
     }
@@ -159,7 +147,7 @@ public class OperatorAuth {
 
     /** Forgets the remembered credentials of {@code name} (after they were disabled). */
     public void forget(String name) {
-        remembered.values().removeIf(r -> r.operator().name().equals(name));
+        remembered.forgetIf(op -> op.name().equals(name));
     }
 
     private static <T> Uni<T> fail(Problem p) {
