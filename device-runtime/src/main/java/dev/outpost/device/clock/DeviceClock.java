@@ -50,6 +50,11 @@ public final class DeviceClock {
 
     /** What the device adds to its wall clock: 0, or minus how far it was last found running ahead of the server. */
     public long offsetMs() {
+        return offsetMs(settings);
+    }
+
+    /** As {@link #offsetMs()}, for those that read the corrected time without stamping (model trust's expiry). */
+    public static long offsetMs(Settings settings) {
         return settings.get(Setting.CLOCK_OFFSET_MS).map(Long::parseLong).orElse(0L);
     }
 

@@ -1,6 +1,7 @@
 package dev.outpost.device.model;
 
 import dev.outpost.device.JsonFields;
+import dev.outpost.device.clock.DeviceClock;
 import dev.outpost.device.store.Settings;
 import dev.outpost.device.store.Settings.Setting;
 import dev.outpost.device.store.Transactions;
@@ -115,9 +116,7 @@ public final class ModelKeys {
 
     /** The time expiry is judged by: see the class comment. */
     public long nowMs() {
-        long offset = tx.inTransaction(() -> settings.get(Setting.CLOCK_OFFSET_MS))
-                .map(Long::parseLong)
-                .orElse(0L);
+        long offset = tx.inTransaction(() -> DeviceClock.offsetMs(settings));
         return Math.max(wallMs.getAsLong() + offset, trustedTimeMs());
     }
 
