@@ -48,17 +48,7 @@ class ModelCrashIT extends WithService {
         service.desire("crash", desired);
         String id = "officer-crash";
         Outpost device = new Outpost(dir.resolve(id));
-        device.run(
-                        "init",
-                        "--server",
-                        service.url,
-                        "--device-id",
-                        id,
-                        "--token",
-                        service.register(id, "nakuru"),
-                        "--root-key",
-                        TestKeys.rootKey())
-                .ok();
+        service.initTrusting(device, id, service.url).ok();
         TrustedKeys key = TrustedKeys.of(TestKeys.ONLINE.publicKey());
         // The health check compares the live file with the version's original bytes: a real content check.
         String health = "cmp -s \"$OUTPOST_MODEL_PATH\" \"" + dir + "/crash-v$OUTPOST_MODEL_VERSION.bin\"";

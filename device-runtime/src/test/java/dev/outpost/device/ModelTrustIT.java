@@ -81,17 +81,7 @@ class ModelTrustIT extends WithService {
         try (FaultyProxy proxy = new FaultyProxy(port, 700_000)) {
             String id = "officer-flaky";
             Outpost d = new Outpost(dir.resolve(id));
-            d.run(
-                            "init",
-                            "--server",
-                            proxy.url(),
-                            "--device-id",
-                            id,
-                            "--token",
-                            service.register(id, "nakuru"),
-                            "--root-key",
-                            TestKeys.rootKey())
-                    .ok();
+            service.initTrusting(d, id, proxy.url()).ok();
             String out = d.run("model", "update", "flaky").ok().out();
             assertTrue(out.contains("installed flaky version 1"), out);
             assertTrue(proxy.cuts.get() >= 5, "the link was cut " + proxy.cuts.get() + " times");
@@ -117,17 +107,7 @@ class ModelTrustIT extends WithService {
                 .rewrite("/swap/versions/2/manifest", "/swap/versions/1/manifest")) {
             String id = "officer-swap";
             Outpost d = new Outpost(dir.resolve(id));
-            d.run(
-                            "init",
-                            "--server",
-                            proxy.url(),
-                            "--device-id",
-                            id,
-                            "--token",
-                            service.register(id, "nakuru"),
-                            "--root-key",
-                            TestKeys.rootKey())
-                    .ok();
+            service.initTrusting(d, id, proxy.url()).ok();
             Outpost.Result r = d.run("model", "update", "swap");
             assertEquals(4, r.exit(), r.err());
             assertTrue(
@@ -139,17 +119,7 @@ class ModelTrustIT extends WithService {
 
     Path init(String id) throws Exception {
         Outpost d = new Outpost(dir.resolve(id));
-        d.run(
-                        "init",
-                        "--server",
-                        service.url,
-                        "--device-id",
-                        id,
-                        "--token",
-                        service.register(id, "nakuru"),
-                        "--root-key",
-                        TestKeys.rootKey())
-                .ok();
+        service.initTrusting(d, id, service.url).ok();
         return d.home;
     }
 }

@@ -294,17 +294,7 @@ class ModelUpdateIT extends WithService {
 
     Outpost device(String id) throws Exception {
         Outpost d = new Outpost(dir.resolve(id));
-        d.run(
-                        "init",
-                        "--server",
-                        service.url,
-                        "--device-id",
-                        id,
-                        "--token",
-                        service.register(id, "nakuru"),
-                        "--root-key",
-                        TestKeys.rootKey())
-                .ok();
+        service.initTrusting(d, id, service.url).ok();
         return d;
     }
 

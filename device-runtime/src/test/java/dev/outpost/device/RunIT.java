@@ -102,17 +102,7 @@ class RunIT {
             service.upload("pest-detector", 1, weights);
             service.desire("pest-detector", 1);
             Outpost device = new Outpost(dir.resolve("worker"));
-            device.run(
-                            "init",
-                            "--server",
-                            service.url,
-                            "--device-id",
-                            "worker-tablet",
-                            "--token",
-                            service.register("worker-tablet", "nakuru"),
-                            "--root-key",
-                            TestKeys.rootKey())
-                    .ok();
+            service.initTrusting(device, "worker-tablet", service.url).ok();
             ProcessBuilder pb = new ProcessBuilder(device.command("run", "--port", "0", "--interval", "3600"));
             pb.redirectErrorStream(true);
             Process worker = pb.start();

@@ -133,6 +133,24 @@ final class Service implements AutoCloseable {
         return m.group(1);
     }
 
+    /**
+     * Sets {@code d} up as device {@code id} of scope {@code nakuru}, registered here and given the test run's root key
+     * (as an operator sets up a tablet for model updates), reaching the service at {@code server}: this one's
+     * {@link #url}, or a proxy in front of it.
+     */
+    Outpost.Result initTrusting(Outpost d, String id, String server) throws IOException, InterruptedException {
+        return d.run(
+                "init",
+                "--server",
+                server,
+                "--device-id",
+                id,
+                "--token",
+                register(id, "nakuru"),
+                "--root-key",
+                TestKeys.rootKey());
+    }
+
     /** Where the service keeps chunk and delta files (tests tamper with them). */
     static Path artifactsDir(Path dir) {
         return dir.resolve("artifacts");
