@@ -16,15 +16,16 @@ mkdir -p "$image/lib"
 "$jdk/bin/jlink" --add-modules java.base,java.sql,jdk.httpserver \
   --strip-debug --no-header-files --no-man-pages --compress=zip-6 --output "$image/runtime"
 case "$(uname -m)" in
-  x86_64) arch=x86_64; zarch=amd64 ;;
-  aarch64|arm64) arch=aarch64; zarch=aarch64 ;;
-  armv7l) arch=armv7; zarch=arm ;;
+  x86_64) zarch=amd64 ;;
+  aarch64|arm64) zarch=aarch64 ;;
+  armv7l) zarch=arm ;;
   *) echo "unsupported machine $(uname -m)" >&2; exit 1 ;;
 esac
+# SQLite: the SQLite3 Multiple Ciphers build (src/main/native/build-sqlite3mc.sh), not the jar's, so that a device can
+# encrypt its database.
+cp "$target/native/libsqlitejdbc.so" "$image/lib/libsqlitejdbc.so"
 # The JDK's jar tool, not unzip: nothing outside the JDK is needed to build this file.
 extract=$(mktemp -d)
-(cd "$extract" && "$jdk/bin/jar" xf "$target/outpost.jar" "org/sqlite/native/Linux/$arch/libsqlitejdbc.so")
-mv "$extract/org/sqlite/native/Linux/$arch/libsqlitejdbc.so" "$image/lib/libsqlitejdbc.so"
 # zstd-jni likewise: loaded from ZstdNativePath instead of being copied to /tmp on every start.
 zstd_so=$(cd "$extract" && "$jdk/bin/jar" tf "$target/outpost.jar" | grep "^linux/$zarch/libzstd-jni-.*\.so$" | head -1)
 (cd "$extract" && "$jdk/bin/jar" xf "$target/outpost.jar" "$zstd_so")

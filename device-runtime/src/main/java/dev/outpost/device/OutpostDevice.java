@@ -1,6 +1,7 @@
 package dev.outpost.device;
 
 import dev.outpost.device.clock.DeviceClock;
+import dev.outpost.device.home.DatabaseKeySource;
 import dev.outpost.device.home.DeviceHome;
 import dev.outpost.device.http.HttpSyncLink;
 import dev.outpost.device.http.LinkPolicy;
@@ -71,7 +72,7 @@ public final class OutpostDevice implements AutoCloseable {
                 .orElseThrow(() -> new DeviceException(
                         ExitCode.STORAGE,
                         "the device home " + home.dir() + " has no device id: its database is damaged"));
-        this.typed = new SqliteTypedTables(db, home.database(), fileSchema.scopeColumn());
+        this.typed = new SqliteTypedTables(db, fileSchema.scopeColumn());
         this.feed = new SqliteChangeFeed(db);
         Schema schema =
                 upgradedSchema().filter(s -> s.version() > fileSchema.version()).orElse(fileSchema);
@@ -128,6 +129,20 @@ public final class OutpostDevice implements AutoCloseable {
             List<String> scopes,
             ModelTrust trust,
             LinkPolicy link) {
+        return init(dir, server, deviceId, token, schemaFile, scopes, trust, link, DatabaseKeySource.NONE);
+    }
+
+    /** As above, with the database encrypted by the key {@code dbKey} fetches (NONE: not encrypted). */
+    public static String init(
+            Path dir,
+            String server,
+            String deviceId,
+            String token,
+            Path schemaFile,
+            List<String> scopes,
+            ModelTrust trust,
+            LinkPolicy link,
+            DatabaseKeySource dbKey) {
         DeviceHome home = new DeviceHome(dir);
         try {
             link.checkServer(java.net.URI.create(server));
@@ -170,10 +185,15 @@ public final class OutpostDevice implements AutoCloseable {
                 note = " (server unreachable: scopes unknown until --scope is given or init is run online)";
             }
         }
+        String key = dbKey.key(); // before anything is written: a key that cannot be had leaves no half home
         home.lockDown();
         home.writeCredential(token);
         home.writeSchema(schemaText, schema);
-        try (SqliteDatabase db = SqliteDatabase.open(home.database())) {
+        if (dbKey.encrypted()) {
+            home.writePendingDatabaseKeySource(dbKey);
+            home.promotePendingDatabaseKeySource();
+        }
+        try (SqliteDatabase db = SqliteDatabase.open(home.database(), key)) {
             Settings settings = new SqliteSettings(db);
             db.run(() -> {
                 settings.put(Setting.DEVICE_ID, deviceId);
@@ -210,13 +230,54 @@ public final class OutpostDevice implements AutoCloseable {
         DeviceHome home = new DeviceHome(dir).requireSetUp();
         home.lockDown();
         Schema schema = home.schema();
-        SqliteDatabase db = SqliteDatabase.open(home.database());
+        SqliteDatabase db = openDatabase(home);
         try {
             return new OutpostDevice(home, db, schema, wallMs);
         } catch (RuntimeException e) {
             db.close();
             throw e;
         }
+    }
+
+    /**
+     * Opens the home's database with the key its source gives. A key change that stopped midway (its pending source
+     * still there) is settled first: whichever of the two keys opens the file is the one in force.
+     */
+    private static SqliteDatabase openDatabase(DeviceHome home) {
+        var pending = home.pendingDatabaseKeySource();
+        if (pending.isPresent()) {
+            if (SqliteDatabase.opensWith(home.database(), pending.get().key())) {
+                home.promotePendingDatabaseKeySource();
+            } else {
+                home.dropPendingDatabaseKeySource();
+            }
+        }
+        return SqliteDatabase.open(home.database(), home.databaseKeySource().key());
+    }
+
+    /**
+     * Encrypts the home's database with the key {@code next} fetches, moves it to another key, or (NONE) decrypts it.
+     * The new source is written beside the old one first and takes its place once the database has changed key, so a
+     * crash at any point leaves a home that opens ({@link #openDatabase}). Needs the database to itself: with
+     * {@code outpost run} going, nothing changes (exit 5).
+     */
+    public static String changeDatabaseKey(Path dir, DatabaseKeySource next) {
+        DeviceHome home = new DeviceHome(dir).requireSetUp();
+        home.lockDown();
+        String newKey = next.key();
+        try (SqliteDatabase db = openDatabase(home)) {
+            home.writePendingDatabaseKeySource(next);
+            try {
+                db.rekey(newKey);
+            } catch (RuntimeException e) {
+                home.dropPendingDatabaseKeySource();
+                throw e;
+            }
+            home.promotePendingDatabaseKeySource();
+        }
+        return next.encrypted()
+                ? "database " + home.database() + " encrypted; its key comes from " + next
+                : "database " + home.database() + " is no longer encrypted";
     }
 
     public String deviceId() {

@@ -4,6 +4,7 @@ import dev.outpost.device.DeviceException;
 import dev.outpost.device.DeviceStatus;
 import dev.outpost.device.ExitCode;
 import dev.outpost.device.OutpostDevice;
+import dev.outpost.device.home.DatabaseKeySource;
 import dev.outpost.device.http.LinkPolicy;
 import dev.outpost.device.model.HealthCheck;
 import dev.outpost.device.model.ModelTrust;
@@ -54,8 +55,44 @@ final class Commands {
                         schema == null ? null : Path.of(schema),
                         in.values(in.option("--scope")),
                         new ModelTrust(keyOption(in, "--root-key"), keyOption(in, "--model-key")),
-                        link));
+                        link,
+                        keySource(in, "--db-key-", false)));
         return 0;
+    }
+
+    /** {@code outpost db-key}: encrypt the database, change its key, or ({@code --none}) decrypt it. */
+    static int dbKey(Invocation in) {
+        in.out().println(OutpostDevice.changeDatabaseKey(in.home(), keySource(in, "--", true)));
+        return 0;
+    }
+
+    /**
+     * The database key source the options {@code PREFIXfile}, {@code PREFIXenv} and {@code PREFIXcommand} name (at
+     * most one of them; {@code --none} too when {@code required}, which then asks for exactly one).
+     */
+    private static DatabaseKeySource keySource(Invocation in, String prefix, boolean required) {
+        List<DatabaseKeySource> given = new java.util.ArrayList<>();
+        String file = in.option(prefix + "file");
+        if (file != null) {
+            given.add(DatabaseKeySource.file(Path.of(file)));
+        }
+        String env = in.option(prefix + "env");
+        if (env != null) {
+            given.add(DatabaseKeySource.env(env));
+        }
+        String command = in.option(prefix + "command");
+        if (command != null) {
+            given.add(DatabaseKeySource.command(command));
+        }
+        if (required && in.flag("--none")) {
+            given.add(DatabaseKeySource.NONE);
+        }
+        if (given.size() > 1 || (required && given.isEmpty())) {
+            String names = prefix + "file, " + prefix + "env" + (required ? ", " : " or ") + prefix + "command"
+                    + (required ? " or --none" : "");
+            throw new DeviceException(ExitCode.USAGE, (required ? "give one of " : "give at most one of ") + names);
+        }
+        return given.isEmpty() ? DatabaseKeySource.NONE : given.getFirst();
     }
 
     /** A key option's value: the base64 key itself, or a file holding it (as {@code outpost keys} writes them). */

@@ -99,8 +99,29 @@ public final class OutpostCli {
                         .addOption(flag(
                                 "--insecure",
                                 "allow plain http to a server beyond loopback (a test network only: anyone on the"
-                                        + " path reads the credential)")),
+                                        + " path reads the credential)"))
+                        .addOption(option(
+                                "--db-key-file",
+                                String.class,
+                                "encrypt the database with the key in this file (read at every start, never copied)"))
+                        .addOption(option(
+                                "--db-key-env", String.class, "encrypt the database with the key in this variable"))
+                        .addOption(option(
+                                "--db-key-command",
+                                String.class,
+                                "encrypt the database with the key this command prints (a platform keystore)")),
                 Commands::init);
+        add(
+                root,
+                command(
+                                "db-key",
+                                "Encrypt the database, move it to another key, or decrypt it (--none); the device"
+                                        + " must not be running.")
+                        .addOption(option("--file", String.class, "the key is in this file"))
+                        .addOption(option("--env", String.class, "the key is in this environment variable"))
+                        .addOption(option("--command", String.class, "the key is what this command prints"))
+                        .addOption(flag("--none", "decrypt: the database is kept in the clear")),
+                Commands::dbKey);
         add(
                 root,
                 command(

@@ -25,6 +25,10 @@ public record DeviceHome(Path dir) {
     public static final String SCHEMA_JSON_FILE = "schema.json";
     public static final String MODELS_DIR = "models";
     public static final String API_TOKEN_FILE = "api-token";
+    /** Where the database's key comes from ({@link DatabaseKeySource}); absent: the database is not encrypted. */
+    public static final String DB_KEY_SOURCE_FILE = "database-key-source";
+    /** The source a key change is moving to, kept until the change is done ({@code OutpostDevice#changeDatabaseKey}). */
+    public static final String DB_KEY_SOURCE_NEXT_FILE = DB_KEY_SOURCE_FILE + ".next";
 
     /**
      * Whether the file system keeps POSIX modes. Asked of the file system, not of the home's file store: finding the
@@ -175,6 +179,58 @@ public record DeviceHome(Path dir) {
                     java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException e) {
             throw storage("cannot replace the credential", e);
+        }
+    }
+
+    /** Where the database's key comes from: {@link DatabaseKeySource#NONE} when the home has no key source. */
+    public DatabaseKeySource databaseKeySource() {
+        return keySource(DB_KEY_SOURCE_FILE).orElse(DatabaseKeySource.NONE);
+    }
+
+    /** The key source a key change left behind when it stopped before finishing, if it did. */
+    public java.util.Optional<DatabaseKeySource> pendingDatabaseKeySource() {
+        return keySource(DB_KEY_SOURCE_NEXT_FILE);
+    }
+
+    private java.util.Optional<DatabaseKeySource> keySource(String name) {
+        Path file = dir.resolve(name);
+        try {
+            return Files.exists(file)
+                    ? java.util.Optional.of(DatabaseKeySource.parse(Files.readString(file)))
+                    : java.util.Optional.empty();
+        } catch (IOException e) {
+            throw storage("cannot read " + name, e);
+        }
+    }
+
+    /** Keeps {@code source} as the one a key change moves to (0600), before the database changes key. */
+    public void writePendingDatabaseKeySource(DatabaseKeySource source) {
+        try {
+            writeOwnerOnly(dir.resolve(DB_KEY_SOURCE_NEXT_FILE), source.toString());
+        } catch (IOException e) {
+            throw storage("cannot write " + DB_KEY_SOURCE_NEXT_FILE, e);
+        }
+    }
+
+    /** The pending key source becomes the home's, in one step (a rename). */
+    public void promotePendingDatabaseKeySource() {
+        try {
+            Files.move(
+                    dir.resolve(DB_KEY_SOURCE_NEXT_FILE),
+                    dir.resolve(DB_KEY_SOURCE_FILE),
+                    java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw storage("cannot keep the new database key source", e);
+        }
+    }
+
+    /** Forgets a pending key source: the change it was for did not happen. */
+    public void dropPendingDatabaseKeySource() {
+        try {
+            Files.deleteIfExists(dir.resolve(DB_KEY_SOURCE_NEXT_FILE));
+        } catch (IOException e) {
+            throw storage("cannot remove " + DB_KEY_SOURCE_NEXT_FILE, e);
         }
     }
 

@@ -37,18 +37,32 @@ public final class SqliteDatabase implements Transactions, AutoCloseable {
 
     private long dataVersion = Long.MIN_VALUE;
 
-    private SqliteDatabase(Connection connection) {
+    private final Path file;
+    /** The key the file is encrypted with (SQLite3 Multiple Ciphers), null when it is not encrypted. */
+    private String key;
+
+    private SqliteDatabase(Connection connection, Path file, String key) {
         this.connection = connection;
+        this.file = file;
+        this.key = key;
     }
 
-    /** Opens (creating when missing) and migrates the database; a home from a newer runtime is refused (exit 5). */
+    /** Opens (creating when missing) and migrates an unencrypted database; a newer runtime's is refused (exit 5). */
     public static SqliteDatabase open(Path file) {
+        return open(file, null);
+    }
+
+    /**
+     * Opens (creating when missing) and migrates the database encrypted with {@code key} (null: not encrypted). A file
+     * the key does not open (a wrong key, no key for an encrypted file, a key for a plain one) is exit code 5 and is
+     * left as it is.
+     */
+    public static SqliteDatabase open(Path file, String key) {
         try {
             Properties options = new Properties();
             // No "select last_insert_rowid()" after every insert: nothing here reads generated keys.
             options.setProperty("jdbc.get_generated_keys", "false");
-            // The driver itself rather than DriverManager, which first scans the class path for every other driver.
-            Connection c = JDBC.createConnection("jdbc:sqlite:" + file.toAbsolutePath(), options);
+            Connection c = connect(file, key, options);
             try (Statement s = c.createStatement()) {
                 s.execute("pragma journal_mode = wal");
                 s.execute("pragma synchronous = full");
@@ -60,11 +74,134 @@ public final class SqliteDatabase implements Transactions, AutoCloseable {
                 s.execute("pragma cache_size = " + Integer.getInteger("outpost.sqlite.cache", -2000));
             }
             c.setAutoCommit(false);
-            SqliteDatabase db = new SqliteDatabase(c);
+            SqliteDatabase db = new SqliteDatabase(c, file, key);
             Migrations.run(db, file);
             return db;
         } catch (SQLException e) {
+            if (notADatabase(e)) {
+                throw unreadable(file, key, e);
+            }
             throw storage("cannot open the local database " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Whether {@code key} (null: none) opens the file, which must exist. */
+    public static boolean opensWith(Path file, String key) {
+        try (Connection c = JDBC.createConnection("jdbc:sqlite:" + file.toAbsolutePath(), new Properties())) {
+            applyKey(c, key);
+            if (key == null) {
+                try (Statement s = c.createStatement()) {
+                    s.executeQuery("select count(*) from sqlite_schema").close();
+                }
+            }
+            return true;
+        } catch (SQLException e) {
+            if (notADatabase(e)) {
+                return false;
+            }
+            throw storage("cannot open the local database " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** A connection to {@code file} with {@code key} applied, checked to read: a wrong key fails here. */
+    private static Connection connect(Path file, String key, Properties options) throws SQLException {
+        // The driver itself rather than DriverManager, which first scans the class path for every other driver.
+        Connection c = JDBC.createConnection("jdbc:sqlite:" + file.toAbsolutePath(), options);
+        try {
+            applyKey(c, key);
+            return c;
+        } catch (SQLException e) {
+            c.close();
+            if (notADatabase(e)) {
+                throw unreadable(file, key, e);
+            }
+            throw e;
+        }
+    }
+
+    private static DeviceException unreadable(Path file, String key, SQLException e) {
+        return storage(
+                "cannot open the local database " + file + ": "
+                        + (key == null
+                                ? "it is encrypted (or damaged) and no key is configured for it"
+                                : "the key does not open it (a wrong key, or a damaged or unencrypted file)"),
+                e);
+    }
+
+    /**
+     * Keys the connection and reads the file's first page, which checks the key. A SQLite without ciphers would ignore
+     * "pragma key" and write the file in the clear, so the read also asks for SQLite3 Multiple Ciphers' own function:
+     * without it, nothing is opened.
+     */
+    private static void applyKey(Connection c, String key) throws SQLException {
+        if (key == null) {
+            return;
+        }
+        try (Statement s = c.createStatement()) {
+            s.execute("pragma key = '" + key.replace("'", "''") + "'");
+            try {
+                s.executeQuery("select sqlite3mc_config('cipher'), count(*) from sqlite_schema")
+                        .close();
+            } catch (SQLException e) {
+                if (e.getMessage() != null && e.getMessage().contains("no such function")) {
+                    throw storage(
+                            "this runtime's SQLite cannot encrypt (it is not SQLite3 Multiple Ciphers): the"
+                                    + " database is left unopened",
+                            e);
+                }
+                throw e;
+            }
+        }
+    }
+
+    /** SQLITE_NOTADB: the file is not a database as this connection reads it. */
+    private static boolean notADatabase(SQLException e) {
+        return (e.getErrorCode() & 0xff) == 26;
+    }
+
+    /** A second, read-only connection to the same file with the same key (queries run on it). */
+    public Connection openReadOnly() throws SQLException {
+        org.sqlite.SQLiteConfig config = new org.sqlite.SQLiteConfig();
+        config.setReadOnly(true);
+        return connect(file, key, config.toProperties());
+    }
+
+    /**
+     * Encrypts the file with {@code newKey}, re-encrypts it with another, or (null) decrypts it, in one transaction:
+     * a crash leaves it under the old key or the new one. Needs the database to itself (SQLite3 Multiple Ciphers
+     * changes keys in rollback-journal mode only, and leaving WAL mode needs every other connection closed): when
+     * another process has it open, nothing changes and the reason is exit code 5.
+     */
+    public synchronized void rekey(String newKey) {
+        try {
+            connection.commit();
+            connection.setAutoCommit(true);
+            try (Statement s = connection.createStatement()) {
+                s.execute("pragma wal_checkpoint(truncate)");
+                String mode;
+                try (ResultSet rs = s.executeQuery("pragma journal_mode = delete")) {
+                    mode = rs.next() ? rs.getString(1) : "";
+                }
+                if (!mode.equalsIgnoreCase("delete")) {
+                    throw storage(
+                            "cannot change the key of " + file + ": another process has it open (stop 'outpost run')",
+                            null);
+                }
+                try {
+                    s.execute("pragma rekey = '" + (newKey == null ? "" : newKey.replace("'", "''")) + "'");
+                    key = newKey;
+                } finally {
+                    s.execute("pragma journal_mode = wal");
+                }
+            } finally {
+                connection.setAutoCommit(false);
+            }
+        } catch (SQLException e) {
+            if ((e.getErrorCode() & 0xff) == 5) { // SQLITE_BUSY: another connection holds the file
+                throw storage(
+                        "cannot change the key of " + file + ": another process has it open (stop 'outpost run')", e);
+            }
+            throw storage("cannot change the key of " + file + ": " + e.getMessage(), e);
         }
     }
 

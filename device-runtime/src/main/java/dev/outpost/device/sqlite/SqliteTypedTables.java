@@ -9,7 +9,6 @@ import dev.outpost.model.schema.Column;
 import dev.outpost.model.schema.ColumnType;
 import dev.outpost.model.schema.Schema;
 import dev.outpost.model.schema.Table;
-import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -23,8 +22,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import org.sqlite.JDBC;
-import org.sqlite.SQLiteConfig;
 
 /**
  * {@link TypedTables} in the device's SQLite file, beside the internal tables. Queries run on a second connection
@@ -44,7 +41,6 @@ public final class SqliteTypedTables implements TypedTables {
             "model_artifact");
 
     private final SqliteDatabase db;
-    private final Path file;
     private final String scopeColumn;
     private Connection readOnly;
     /**
@@ -55,10 +51,9 @@ public final class SqliteTypedTables implements TypedTables {
 
     private record Upsert(Table table, String sql) {}
 
-    /** {@code file} is the database's file, which queries open a second time, read-only. */
-    public SqliteTypedTables(SqliteDatabase db, Path file, String scopeColumn) {
+    /** Queries run on a second, read-only connection to {@code db}'s file ({@link SqliteDatabase#openReadOnly}). */
+    public SqliteTypedTables(SqliteDatabase db, String scopeColumn) {
         this.db = db;
-        this.file = file;
         this.scopeColumn = scopeColumn;
     }
 
@@ -430,9 +425,7 @@ public final class SqliteTypedTables implements TypedTables {
 
     private Connection readOnly() throws SQLException {
         if (readOnly == null) {
-            SQLiteConfig config = new SQLiteConfig();
-            config.setReadOnly(true);
-            readOnly = JDBC.createConnection("jdbc:sqlite:" + file.toAbsolutePath(), config.toProperties());
+            readOnly = db.openReadOnly();
         }
         return readOnly;
     }

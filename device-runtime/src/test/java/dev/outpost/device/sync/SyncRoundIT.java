@@ -209,7 +209,7 @@ class SyncRoundIT {
             RowStates states = new RowStates(
                     SCHEMA,
                     rows,
-                    new SqliteTypedTables(db, home.resolve(DeviceHome.DB_FILE), SCHEMA.scopeColumn()),
+                    new SqliteTypedTables(db, SCHEMA.scopeColumn()),
                     new SqliteChangeFeed(db),
                     ChangeFeed.Origin.SYNC);
             db.run(() -> {
