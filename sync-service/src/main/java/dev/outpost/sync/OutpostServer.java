@@ -11,7 +11,8 @@ import java.nio.file.Path;
 /**
  * Entry point of {@code java -jar quarkus-run.jar}. With no database URL configured it first starts an embedded
  * PostgreSQL 17 whose data directory survives restarts ({@code OUTPOST_DB_DIR}, default
- * {@code ~/.outpost-server/pgdata}), so one command runs the whole service on a laptop and keeps its data. With
+ * {@code ~/.outpost-server/pgdata}), so one command runs the whole service on a laptop and keeps its data; it listens
+ * on loopback only and signs in with a password generated on first start ({@link EmbeddedDatabase#password}). With
  * {@code QUARKUS_DATASOURCE_REACTIVE_URL} (and the JDBC URL for migrations) set, it uses that server.
  */
 @QuarkusMain
@@ -54,7 +55,11 @@ public final class OutpostServer {
             if (port != null) {
                 builder.setPort(Integer.parseInt(port));
             }
+            String password = EmbeddedDatabase.password(dir);
+            // The startup check signs in with it too (a fresh data directory trusts anyone until lockDown).
+            builder.setConnectConfig("password", password);
             EmbeddedPostgres pg = builder.start();
+            EmbeddedDatabase.lockDown(pg.getPostgresDatabase(), dir, password);
             Runtime.getRuntime()
                     .addShutdownHook(new Thread(
                             () -> {
@@ -65,7 +70,7 @@ public final class OutpostServer {
                                 }
                             },
                             "embedded-postgres-stop"));
-            for (var e : EmbeddedDatabase.settings(pg.getPort()).entrySet()) {
+            for (var e : EmbeddedDatabase.settings(pg.getPort(), password).entrySet()) {
                 System.setProperty(e.getKey(), e.getValue());
             }
             System.out.println(

@@ -1,6 +1,7 @@
 package dev.outpost.sync;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.net.http.HttpClient;
@@ -8,7 +9,13 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.util.Comparator;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -22,8 +29,18 @@ class EmbeddedRunIT {
     @Test
     void theServiceStartsItsOwnDatabaseAndKeepsItsDataAcrossARestart() throws Exception {
         Path home = Files.createTempDirectory("outpost-embedded");
-        Map<String, String> env =
-                Map.of("OUTPOST_DB_DIR", home.resolve("pgdata").toString(), "OUTPOST_ADMIN_TOKEN", "run-it-admin");
+        int dbPort;
+        try (java.net.ServerSocket free = new java.net.ServerSocket(0)) {
+            dbPort = free.getLocalPort();
+        }
+        Path pgdata = home.resolve("pgdata");
+        Map<String, String> env = Map.of(
+                "OUTPOST_DB_DIR",
+                pgdata.toString(),
+                "OUTPOST_DB_PORT",
+                Integer.toString(dbPort),
+                "OUTPOST_ADMIN_TOKEN",
+                "run-it-admin");
         Path log = home.resolve("service.log");
         try {
             try (ServiceProcess first = ServiceProcess.start(env, log)) {
@@ -59,6 +76,25 @@ class EmbeddedRunIT {
                                         HttpResponse.BodyHandlers.discarding())
                                 .statusCode(),
                         "health stays on the main port");
+
+                // The database signs in only with the password generated for it, kept 0600 beside its data directory.
+                Path passwordFile = EmbeddedDatabase.passwordFile(pgdata);
+                assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(passwordFile)));
+                String password = Files.readString(passwordFile).strip();
+                assertTrue(password.length() >= 40, "a generated password, not a word");
+                String url = "jdbc:postgresql://localhost:" + dbPort + "/postgres";
+                for (String wrong : List.of("postgres", "not-the-password")) {
+                    SQLException refused = assertThrows(
+                            SQLException.class,
+                            () -> DriverManager.getConnection(url, "postgres", wrong)
+                                    .close());
+                    assertEquals("28P01", refused.getSQLState(), refused.getMessage());
+                }
+                try (Connection c = DriverManager.getConnection(url, "postgres", password);
+                        ResultSet rs = c.createStatement().executeQuery("select count(*) from device")) {
+                    assertTrue(rs.next());
+                    assertEquals(1, rs.getInt(1));
+                }
             }
             try (ServiceProcess second = ServiceProcess.start(env, log)) {
                 HttpResponse<String> listed = http.send(

@@ -40,7 +40,8 @@ public class PostgresResource implements QuarkusTestResourceLifecycleManager {
                 }
             }));
         }
-        return EmbeddedDatabase.settings(embedded.getPort());
+        // The tests' own throwaway server trusts local connections (initdb's default): any password signs in.
+        return EmbeddedDatabase.settings(embedded.getPort(), "postgres");
     }
 
     @Override

@@ -1,6 +1,9 @@
 package dev.outpost.device.bench;
 
 import dev.outpost.device.OutpostDevice;
+import dev.outpost.device.home.DatabaseKeySource;
+import dev.outpost.device.http.LinkPolicy;
+import dev.outpost.device.model.ModelTrust;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -15,7 +18,9 @@ import java.util.Map;
  * {@code bench/run local-writes}: field writes per second through the device library (each write its own SQLite
  * transaction: row merge, change log entry, clock), against raw SQLite inserts of one row per transaction with the
  * same durability settings (WAL, synchronous=FULL), in the same run and folder. The two sides take turns in rounds,
- * so that a change in the disk's sync latency during the run (large on these shared machines) falls on both.
+ * so that a change in the disk's sync latency during the run (large on these shared machines) falls on both. A third
+ * side writes the same through a device whose database is encrypted ({@code outpost init --db-key-file}): its rate
+ * and the cost of encryption against the plain device are reported beside the ratio.
  */
 public final class LocalWritesBench {
     private static final int ROUNDS = 10;
@@ -29,7 +34,21 @@ public final class LocalWritesBench {
         Path dir = Files.createTempDirectory("outpost-local-writes");
         Path home = dir.resolve("device");
         OutpostDevice.init(home, "http://127.0.0.1:9", "bench-device", "opd_bench", null, List.of("nakuru"));
+        Path key = dir.resolve("db.key");
+        Files.writeString(key, "local-writes benchmark key\n");
+        Path encryptedHome = dir.resolve("encrypted");
+        OutpostDevice.init(
+                encryptedHome,
+                "http://127.0.0.1:9",
+                "bench-encrypted",
+                "opd_bench",
+                null,
+                List.of("nakuru"),
+                ModelTrust.NONE,
+                LinkPolicy.DEFAULT,
+                DatabaseKeySource.file(key));
         try (OutpostDevice device = OutpostDevice.open(home);
+                OutpostDevice encrypted = OutpostDevice.open(encryptedHome);
                 Connection c = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("raw.db"))) {
             try (Statement s = c.createStatement()) {
                 s.execute("pragma journal_mode = wal");
@@ -43,9 +62,11 @@ public final class LocalWritesBench {
                 // compiled them, and the raw side, a few JDBC calls, has next to nothing to compile.
                 for (int i = 0; i < WARMUP; i++) {
                     write(device, "w", i);
+                    write(encrypted, "w", i);
                     raw(c, ps, "w" + i, "{\"name\":\"warm\"}");
                 }
                 long oursNs = 0;
+                long encryptedNs = 0;
                 long rawNs = 0;
                 int done = 0;
                 for (int round = 0; round < ROUNDS; round++) {
@@ -57,18 +78,25 @@ public final class LocalWritesBench {
                     for (int i = done; i < done + perRound; i++) {
                         raw(c, ps, "f" + (i % 500), "{\"name\":\"Farmer " + i + "\"}");
                     }
-                    rawNs += System.nanoTime() - middle;
+                    long third = System.nanoTime();
+                    for (int i = done; i < done + perRound; i++) {
+                        write(encrypted, "", i);
+                    }
+                    encryptedNs += System.nanoTime() - third;
+                    rawNs += third - middle;
                     oursNs += middle - start;
                     done += perRound;
                 }
                 double ours = done / (oursNs / 1e9);
                 double raw = done / (rawNs / 1e9);
+                double enc = done / (encryptedNs / 1e9);
                 System.out.printf(
                         "writes=%d per side in %d alternating rounds (each its own transaction; WAL, synchronous=FULL)%n",
                         done, ROUNDS);
                 System.out.printf(
-                        "RESULT name=local-writes writes_per_s=%.0f baseline_per_s=%.0f ratio=%.3f%n",
-                        ours, raw, ours / raw);
+                        "RESULT name=local-writes writes_per_s=%.0f baseline_per_s=%.0f encrypted_writes_per_s=%.0f"
+                                + " encrypted_ratio=%.3f ratio=%.3f%n",
+                        ours, raw, enc, enc / ours, ours / raw);
             }
         }
     }
