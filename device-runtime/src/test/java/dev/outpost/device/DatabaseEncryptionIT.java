@@ -1,6 +1,5 @@
 package dev.outpost.device;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -11,8 +10,6 @@ import dev.outpost.device.home.DeviceHome;
 import dev.outpost.device.http.LinkPolicy;
 import dev.outpost.device.model.ModelTrust;
 import dev.outpost.device.sqlite.SqliteDatabase;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,7 +17,6 @@ import java.security.MessageDigest;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -258,19 +254,10 @@ class DatabaseEncryptionIT {
         Outpost.Result both = device.run("db-key", "--file", key.toString(), "--none");
         assertEquals(1, both.exit(), both.err());
 
-        Process run = new ProcessBuilder(device.command("run", "--port", "0", "--interval", "3600"))
-                .redirectErrorStream(true)
-                .start();
-        try {
-            String banner =
-                    new BufferedReader(new InputStreamReader(run.getInputStream(), StandardCharsets.UTF_8)).readLine();
-            assertTrue(banner != null && banner.contains("serving on"), "banner: " + banner);
+        try (Outpost.Running running = device.startRun()) {
             Outpost.Result refused = device.run("db-key", "--none");
             assertEquals(5, refused.exit(), refused.out() + refused.err());
             assertTrue(refused.err().contains("another process has it open"), refused.err());
-        } finally {
-            run.destroy();
-            assertTrue(run.waitFor(30, TimeUnit.SECONDS));
         }
         assertFalse(inTheClear(MARKER));
         assertEquals("file:" + key.toAbsolutePath(), Files.readString(home().resolve(DeviceHome.DB_KEY_SOURCE_FILE)));
@@ -291,6 +278,6 @@ class DatabaseEncryptionIT {
         assertEquals(5, without.exit());
         assertTrue(
                 without.err().startsWith("outpost: the database key (env:OUTPOST_DB_KEY) is not set"), without.err());
-        assertArrayEquals(new byte[0], without.out().getBytes(StandardCharsets.UTF_8));
+        assertEquals("", without.out(), "nothing printed when the database cannot be opened");
     }
 }

@@ -3,15 +3,12 @@ package dev.outpost.device;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -80,15 +77,8 @@ class LocalApiSecurityIT {
             assertEquals("rw-------", mode(device.home.resolve(f)), f);
         }
 
-        Process run = new ProcessBuilder(device.command("run", "--port", "0", "--interval", "3600"))
-                .redirectErrorStream(true)
-                .start();
-        try {
-            String banner =
-                    new BufferedReader(new InputStreamReader(run.getInputStream(), StandardCharsets.UTF_8)).readLine();
-            assertTrue(banner != null && banner.contains("serving on 127.0.0.1:"), "banner: " + banner);
-            int port = Integer.parseInt(
-                    banner.substring(banner.lastIndexOf(':') + 1).trim());
+        try (Outpost.Running run = device.startRun()) {
+            int port = run.port();
             String token = Files.readString(device.home.resolve("api-token")).trim();
             assertEquals("rw-------", mode(device.home.resolve("api-token")));
             assertEquals("rw-------", mode(device.home.resolve("outpost.db-wal")), "SQLite's WAL takes the db's mode");
@@ -132,9 +122,6 @@ class LocalApiSecurityIT {
             assertEquals(415, bare.status(), bare.body());
             Answer put = withBody(port, "PUT", "/v1/rows/farmer/f3", "{\"name\": \"Baraka\"}", host, auth, json);
             assertEquals(200, put.status(), put.body());
-        } finally {
-            run.destroy();
-            assertTrue(run.waitFor(30, TimeUnit.SECONDS));
         }
         assertEquals(2, device.run("get", "farmer", "f2").exit(), "the refused write changed nothing");
         assertEquals(

@@ -38,6 +38,35 @@ final class Outpost {
         return command;
     }
 
+    /** {@code outpost run} started on a free port, its first line read; closing it stops the process. */
+    record Running(Process process, int port) implements AutoCloseable {
+        @Override
+        public void close() throws InterruptedException {
+            process.destroy();
+            if (!process.waitFor(30, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+                throw new AssertionError("outpost run did not stop in 30 s");
+            }
+        }
+    }
+
+    /** Starts {@code outpost run} (syncs hourly, so a test's own commands are all that happens) and waits for it. */
+    Running startRun() throws IOException {
+        Process p = new ProcessBuilder(command("run", "--port", "0", "--interval", "3600"))
+                .redirectErrorStream(true)
+                .start();
+        String banner = new java.io.BufferedReader(
+                        new java.io.InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))
+                .readLine();
+        if (banner == null || !banner.contains("serving on 127.0.0.1:")) {
+            p.destroyForcibly();
+            throw new AssertionError("outpost run did not start: " + banner);
+        }
+        return new Running(
+                p,
+                Integer.parseInt(banner.substring(banner.lastIndexOf(':') + 1).trim()));
+    }
+
     /** Runs with {@code prefix} in front (e.g. {@code unshare ...}). */
     Result run(List<String> prefix, String... args) throws IOException, InterruptedException {
         List<String> command = new ArrayList<>(prefix);

@@ -11,6 +11,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.Base64;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
 
 /**
@@ -30,6 +31,65 @@ public final class EmbeddedDatabase {
     private static final String HBA_MARKER = "# outpost: password required (EmbeddedDatabase)";
 
     private EmbeddedDatabase() {}
+
+    /**
+     * Stops a postmaster that a killed service left running on {@code dataDir} (a SIGKILL or an OOM kill takes the
+     * JVM, not the PostgreSQL it started), so that this start does not wait on a data directory another postmaster
+     * holds. Its pid is the first line of {@code postmaster.pid}; it is asked for a fast shutdown (SIGINT: sessions
+     * ended, everything committed kept) and, if it is still there after 30 s, killed (PostgreSQL recovers from its WAL
+     * on the next start). A pid file whose process is gone, or is not a postgres, is left to PostgreSQL.
+     *
+     * @return whether a postmaster was stopped
+     */
+    static boolean stopOrphanedPostmaster(Path dataDir) throws IOException {
+        Path pidFile = dataDir.resolve("postmaster.pid");
+        if (!Files.exists(pidFile)) {
+            return false;
+        }
+        long pid;
+        try {
+            pid = Long.parseLong(Files.readAllLines(pidFile).getFirst().strip());
+        } catch (RuntimeException e) {
+            return false; // half-written: no postmaster got far enough to matter
+        }
+        var handle = ProcessHandle.of(pid).filter(ProcessHandle::isAlive);
+        if (handle.isEmpty() || !isPostgres(handle.get())) {
+            return false;
+        }
+        ProcessHandle postmaster = handle.get();
+        try {
+            new ProcessBuilder("kill", "-INT", Long.toString(pid))
+                    .inheritIO()
+                    .start()
+                    .waitFor();
+            try {
+                postmaster.onExit().get(30, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.TimeoutException slow) {
+                postmaster.destroyForcibly();
+                postmaster.onExit().get(10, TimeUnit.SECONDS);
+            }
+            return true;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while stopping the postmaster " + pid, e);
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            throw new IOException("the postmaster " + pid + " left on " + dataDir + " does not stop", e);
+        }
+    }
+
+    /** Whether the process runs PostgreSQL's server (its command line, which /proc shows across user namespaces). */
+    private static boolean isPostgres(ProcessHandle process) {
+        Path cmdline = Path.of("/proc", Long.toString(process.pid()), "cmdline");
+        try {
+            if (Files.isReadable(cmdline)) {
+                String first = Files.readString(cmdline).split("\0", 2)[0];
+                return first.endsWith("postgres");
+            }
+        } catch (IOException e) {
+            // gone meanwhile, or not readable: ask the JDK instead
+        }
+        return process.info().command().map(c -> c.endsWith("postgres")).orElse(false);
+    }
 
     /** Datasource settings for a database on {@code port} signed in to as {@code postgres} with {@code password}. */
     public static Map<String, String> settings(int port, String password) {

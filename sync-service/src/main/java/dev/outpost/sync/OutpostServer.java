@@ -46,6 +46,9 @@ public final class OutpostServer {
                 : Path.of(System.getProperty("user.home"), ".outpost-server", "pgdata");
         try {
             Files.createDirectories(dir);
+            if (EmbeddedDatabase.stopOrphanedPostmaster(dir)) {
+                System.out.println("Outpost: stopped the embedded PostgreSQL a killed service left running on " + dir);
+            }
             EmbeddedPostgres.Builder builder = EmbeddedPostgres.builder()
                     .setDataDirectory(dir)
                     .setCleanDataDirectory(false)

@@ -1,6 +1,7 @@
 package dev.outpost.sync;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -106,6 +107,58 @@ class EmbeddedRunIT {
                 assertTrue(
                         listed.body().contains("persisted-1"),
                         "the device registered before the restart is gone: " + listed.body());
+            }
+        } finally {
+            try (var files = Files.walk(home)) {
+                files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+    }
+
+    /**
+     * A service killed with SIGKILL leaves its embedded PostgreSQL running on the data directory; the next start stops
+     * it and comes up on the first try, with everything committed before the kill.
+     */
+    @Test
+    void aServiceKilledHardRestartsAtOnceOnTheSameData() throws Exception {
+        Path home = Files.createTempDirectory("outpost-killed");
+        Path pgdata = home.resolve("pgdata");
+        Map<String, String> env = Map.of("OUTPOST_DB_DIR", pgdata.toString(), "OUTPOST_ADMIN_TOKEN", "run-it-admin");
+        Path log = home.resolve("service.log");
+        try {
+            ServiceProcess first = ServiceProcess.start(env, log);
+            HttpResponse<String> created = http.send(
+                    HttpRequest.newBuilder(first.uri("/v1/admin/devices"))
+                            .header("Authorization", "Bearer run-it-admin")
+                            .header("Content-Type", "application/json")
+                            .POST(HttpRequest.BodyPublishers.ofString(
+                                    "{\"deviceId\": \"before-kill\", \"scopes\": [\"nakuru\"]}"))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertEquals(201, created.statusCode(), created.body());
+            first.kill();
+            long postmaster = Long.parseLong(Files.readAllLines(pgdata.resolve("postmaster.pid"))
+                    .getFirst()
+                    .strip());
+            assertTrue(
+                    ProcessHandle.of(postmaster).map(ProcessHandle::isAlive).orElse(false),
+                    "the killed service's PostgreSQL should outlive it (the case under test)");
+
+            try (ServiceProcess second = ServiceProcess.start(env, log)) {
+                HttpResponse<String> listed = http.send(
+                        HttpRequest.newBuilder(second.uri("/v1/admin/devices"))
+                                .header("Authorization", "Bearer run-it-admin")
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString());
+                assertEquals(200, listed.statusCode(), listed.body());
+                List<String> ids = new java.util.ArrayList<>();
+                new com.fasterxml.jackson.databind.ObjectMapper()
+                        .readTree(listed.body())
+                        .forEach(d -> ids.add(d.get("deviceId").asText()));
+                assertEquals(List.of("before-kill"), ids);
+                assertFalse(
+                        ProcessHandle.of(postmaster).map(ProcessHandle::isAlive).orElse(false),
+                        "the orphaned postmaster was stopped, not left beside a second one");
             }
         } finally {
             try (var files = Files.walk(home)) {

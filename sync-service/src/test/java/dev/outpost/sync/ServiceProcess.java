@@ -101,6 +101,14 @@ public final class ServiceProcess implements AutoCloseable {
         throw new IllegalStateException("no VmHWM for the service process");
     }
 
+    /** SIGKILL, as an OOM kill would: the process ends at once and nothing of it runs (no shutdown hooks). */
+    public void kill() throws InterruptedException {
+        process.destroyForcibly();
+        if (!process.waitFor(30, TimeUnit.SECONDS)) {
+            throw new IllegalStateException("the service did not die within 30 s of SIGKILL");
+        }
+    }
+
     /** SIGTERM, then waits for a clean stop. */
     @Override
     public void close() throws InterruptedException {
