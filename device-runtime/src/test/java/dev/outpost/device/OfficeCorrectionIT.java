@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.net.http.HttpResponse;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -38,7 +37,7 @@ class OfficeCorrectionIT extends WithService {
                 .ok();
         tablet.run("sync").ok();
 
-        try (Connection office = DriverManager.getConnection(Service.jdbcUrl(dir), "postgres", "postgres");
+        try (Connection office = Service.office(dir);
                 Statement sql = office.createStatement()) {
             // The office reads the field's row with SQL, typed.
             try (ResultSet r = sql.executeQuery(

@@ -197,7 +197,7 @@ final class Service implements AutoCloseable {
 
     /**
      * The JDBC URL of the service's embedded PostgreSQL (as its log announces it) started in {@code dir}: what head
-     * office's own tools connect to. User and password: postgres.
+     * office's own tools connect to; {@link #office} signs in.
      */
     static String jdbcUrl(Path dir) throws IOException {
         Matcher m = Pattern.compile("embedded PostgreSQL on port (\\d+)")
@@ -210,6 +210,12 @@ final class Service implements AutoCloseable {
             throw new IllegalStateException("the service log names no embedded PostgreSQL port");
         }
         return "jdbc:postgresql://localhost:" + port + "/postgres";
+    }
+
+    /** A connection to that database as {@code postgres}, with the password the service generated for it. */
+    static java.sql.Connection office(Path dir) throws IOException, java.sql.SQLException {
+        String password = Files.readString(dir.resolve("pgdata.password")).strip();
+        return java.sql.DriverManager.getConnection(jdbcUrl(dir), "postgres", password);
     }
 
     String admin(String path) throws IOException, InterruptedException {

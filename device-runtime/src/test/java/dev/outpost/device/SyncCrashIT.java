@@ -28,7 +28,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Kills {@code outpost sync} with SIGKILL at seeded random moments (50 in CI), keeps editing in between, then syncs
- * to the end: the service must hold every change the device made exactly once, and the device nothing pending.
+ * to the end: the service must hold every change the device made exactly once (in its feed, and in its counters: each
+ * the sum of the increments the device acknowledged), and the device nothing pending.
  * Replay a failure with {@code -Doutpost.crash.seed=SEED}.
  */
 class SyncCrashIT extends WithService {
@@ -49,6 +50,9 @@ class SyncCrashIT extends WithService {
         // a kill, so that at least KILLS kills land while sync runs (bounded number of rounds).
         int kills = 0;
         int rounds = 0;
+        // Every counter increment the device acknowledged, by row: merge is idempotent, so a batch applied twice is
+        // not fed twice, but it would add its increments twice; the service's counters show that.
+        Map<String, Long> acknowledged = new java.util.TreeMap<>();
         double delayMaxMs = 1500;
         while (kills < KILLS && rounds < 4 * KILLS) {
             rounds++;
@@ -57,7 +61,11 @@ class SyncCrashIT extends WithService {
                     int row = random.nextInt(300);
                     switch (random.nextInt(3)) {
                         case 0 -> lib.rows().put("farmer", "f" + row, Map.of("name", "name " + rounds + "/" + i));
-                        case 1 -> lib.rows().add("crop_record", "c" + row, "bags_harvested", 1 + random.nextInt(5));
+                        case 1 -> {
+                            int n = 1 + random.nextInt(5);
+                            lib.rows().add("crop_record", "c" + row, "bags_harvested", n);
+                            acknowledged.merge("c" + row, (long) n, Long::sum); // returned: the user saw it saved
+                        }
                         default ->
                             lib.rows().tag("crop_record", "c" + row, "pests", List.of("+pest" + random.nextInt(8)));
                     }
@@ -109,6 +117,19 @@ class SyncCrashIT extends WithService {
                 "seed " + seed + ": " + lost.size() + " of " + made.size() + " changes never reached the service");
         assertTrue(seen.values().stream().allMatch(n -> n == 1), "seed " + seed + ": a change reached the feed twice");
         assertEquals(made.size(), seen.size(), "seed " + seed + ": the feed has changes the device never made");
+
+        Map<String, Long> counted = new java.util.TreeMap<>();
+        try (java.sql.Connection office = Service.office(dir);
+                java.sql.ResultSet rs = office.createStatement()
+                        .executeQuery("select id, bags_harvested from outpost_data.crop_record")) {
+            while (rs.next()) {
+                counted.put(rs.getString(1), rs.getLong(2));
+            }
+        }
+        assertEquals(
+                acknowledged,
+                counted,
+                "seed " + seed + ": the service's counters are not the sums of the acknowledged increments");
     }
 
     private static final HttpClient HTTP = HttpClient.newHttpClient();
