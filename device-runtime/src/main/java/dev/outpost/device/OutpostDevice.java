@@ -246,13 +246,26 @@ public final class OutpostDevice implements AutoCloseable {
     private static SqliteDatabase openDatabase(DeviceHome home) {
         var pending = home.pendingDatabaseKeySource();
         if (pending.isPresent()) {
-            if (SqliteDatabase.opensWith(home.database(), pending.get().key())) {
-                home.promotePendingDatabaseKeySource();
-            } else {
+            // The old key first: if it opens the file, the change did not happen, whatever the new key's source
+            // says now (a keystore that is locked, a variable not set).
+            if (opensWith(home, home.databaseKeySource())) {
                 home.dropPendingDatabaseKeySource();
+            } else if (SqliteDatabase.opensWith(home.database(), pending.get().key())) {
+                home.promotePendingDatabaseKeySource();
             }
         }
         return SqliteDatabase.open(home.database(), home.databaseKeySource().key());
+    }
+
+    /** Whether the key {@code source} fetches opens the home's database; false when it cannot be fetched. */
+    private static boolean opensWith(DeviceHome home, DatabaseKeySource source) {
+        String key;
+        try {
+            key = source.key();
+        } catch (DeviceException e) {
+            return false;
+        }
+        return SqliteDatabase.opensWith(home.database(), key);
     }
 
     /**

@@ -209,8 +209,13 @@ class DatabaseEncryptionIT {
         write("f1");
         DeviceHome h = new DeviceHome(home());
 
-        // Stopped after the new source was written, before the database changed key: the old key stays.
+        // Stopped after the new source was written, before the database changed key: the old key stays, also when
+        // the new key cannot be had now.
         h.writePendingDatabaseKeySource(DatabaseKeySource.file(b));
+        assertEquals(MARKER, name("f1"));
+        assertEquals(DatabaseKeySource.file(a), h.databaseKeySource());
+        assertTrue(h.pendingDatabaseKeySource().isEmpty());
+        h.writePendingDatabaseKeySource(DatabaseKeySource.env("OUTPOST_TEST_UNSET_KEY"));
         assertEquals(MARKER, name("f1"));
         assertEquals(DatabaseKeySource.file(a), h.databaseKeySource());
         assertTrue(h.pendingDatabaseKeySource().isEmpty());

@@ -106,9 +106,16 @@ class SqlWritesIT {
                 scope);
         awaitApplied();
 
-        List<Change> pulled = tablet.pullAll();
+        // A pull reads the feed up to the oldest transaction still running anywhere in the database (its watermark),
+        // so a batch just committed may show one pull later: pulled until the office's last write is in.
+        List<Change> pulled = new ArrayList<>();
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        do {
+            List<Change> page = tablet.pullAll();
+            pulled.addAll(page);
+            merged(device, page); // the tablet's own total (7) merges with the server's +3
+        } while (!device.containsKey("farmer/" + f9) && System.nanoTime() < deadline);
         assertTrue(pulled.stream().allMatch(c -> c.deviceId().equals("server")), "only the office's changes come");
-        merged(device, pulled); // the tablet's own total (7) merges with the server's +3
         assertEquals(new FieldValue.Text("+254700000077"), value(device, "farmer", f1, "phone"));
         assertEquals(new FieldValue.Int(10), value(device, "crop_record", c1, "bags_harvested"));
         assertEquals(new FieldValue.Json("[\"aphids\",\"armyworm\"]"), value(device, "crop_record", c1, "pests"));
@@ -127,7 +134,11 @@ class SqlWritesIT {
 
         sql("delete from outpost_data.farmer where id = $1", f9);
         awaitApplied();
-        List<Change> deletes = tablet.pullAll();
+        List<Change> deletes = new ArrayList<>();
+        deadline = System.nanoTime() + 10_000_000_000L;
+        while (deletes.isEmpty() && System.nanoTime() < deadline) {
+            deletes.addAll(tablet.pullAll());
+        }
         assertEquals(1, deletes.size(), deletes.toString());
         assertTrue(deletes.getFirst().op() instanceof Op.Delete);
 
