@@ -27,6 +27,19 @@ import org.junit.jupiter.api.Test;
 class EmbeddedRunIT {
     private final HttpClient http = HttpClient.newHttpClient();
 
+    /** Registers a device through the admin API (the break-glass token): a row that must outlive restarts. */
+    private void register(ServiceProcess service, String deviceId) throws Exception {
+        HttpResponse<String> created = http.send(
+                HttpRequest.newBuilder(service.uri("/v1/admin/devices"))
+                        .header("Authorization", "Bearer run-it-admin")
+                        .header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString(
+                                "{\"deviceId\": \"" + deviceId + "\", \"scopes\": [\"nakuru\"]}"))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(201, created.statusCode(), created.body());
+    }
+
     @Test
     void theServiceStartsItsOwnDatabaseAndKeepsItsDataAcrossARestart() throws Exception {
         Path home = Files.createTempDirectory("outpost-embedded");
@@ -45,15 +58,7 @@ class EmbeddedRunIT {
         Path log = home.resolve("service.log");
         try {
             try (ServiceProcess first = ServiceProcess.start(env, log)) {
-                HttpResponse<String> created = http.send(
-                        HttpRequest.newBuilder(first.uri("/v1/admin/devices"))
-                                .header("Authorization", "Bearer run-it-admin")
-                                .header("Content-Type", "application/json")
-                                .POST(HttpRequest.BodyPublishers.ofString(
-                                        "{\"deviceId\": \"persisted-1\", \"scopes\": [\"nakuru\"]}"))
-                                .build(),
-                        HttpResponse.BodyHandlers.ofString());
-                assertEquals(201, created.statusCode(), created.body());
+                register(first, "persisted-1");
                 // Metrics are for the operators' Prometheus, on the management interface only.
                 HttpResponse<String> metrics = http.send(
                         HttpRequest.newBuilder(first.managementUri("/q/metrics"))
@@ -127,15 +132,7 @@ class EmbeddedRunIT {
         Path log = home.resolve("service.log");
         try {
             ServiceProcess first = ServiceProcess.start(env, log);
-            HttpResponse<String> created = http.send(
-                    HttpRequest.newBuilder(first.uri("/v1/admin/devices"))
-                            .header("Authorization", "Bearer run-it-admin")
-                            .header("Content-Type", "application/json")
-                            .POST(HttpRequest.BodyPublishers.ofString(
-                                    "{\"deviceId\": \"before-kill\", \"scopes\": [\"nakuru\"]}"))
-                            .build(),
-                    HttpResponse.BodyHandlers.ofString());
-            assertEquals(201, created.statusCode(), created.body());
+            register(first, "before-kill");
             first.kill();
             long postmaster = Long.parseLong(Files.readAllLines(pgdata.resolve("postmaster.pid"))
                     .getFirst()
