@@ -116,6 +116,9 @@ public final class SqliteDatabase implements Transactions, AutoCloseable {
                 throw unreadable(file, key, e);
             }
             throw e;
+        } catch (RuntimeException e) { // a SQLite that cannot encrypt: the connection is not kept either
+            c.close();
+            throw e;
         }
     }
 
