@@ -22,11 +22,13 @@ final class Service implements AutoCloseable {
 
     final String url;
     private final Process process;
+    private final int managementPort;
     private final HttpClient http = HttpClient.newHttpClient();
 
-    private Service(Process process, String url) {
+    private Service(Process process, String url, int managementPort) {
         this.process = process;
         this.url = url;
+        this.managementPort = managementPort;
     }
 
     static Service start(Path dir) throws IOException, InterruptedException {
@@ -83,7 +85,8 @@ final class Service implements AutoCloseable {
         pb.environment().put("OUTPOST_ADMIN_TOKEN", ADMIN);
         pb.environment().put("OUTPOST_ARTIFACTS_DIR", dir.resolve("artifacts").toString());
         pb.environment().put("QUARKUS_HTTP_PORT", Integer.toString(port));
-        pb.environment().put("QUARKUS_MANAGEMENT_PORT", Integer.toString(freePort()));
+        int managementPort = freePort();
+        pb.environment().put("QUARKUS_MANAGEMENT_PORT", Integer.toString(managementPort));
         if (!env.containsKey("OUTPOST_ARTIFACTS_SIGNING_KEY_PRIVATE")) {
             pb.environment().putAll(TestKeys.defaultServiceEnv());
         }
@@ -92,7 +95,7 @@ final class Service implements AutoCloseable {
         pb.redirectOutput(
                 ProcessBuilder.Redirect.appendTo(dir.resolve("service.log").toFile()));
         Process p = pb.start();
-        Service s = new Service(p, "http://localhost:" + port);
+        Service s = new Service(p, "http://localhost:" + port, managementPort);
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
         while (System.nanoTime() < deadline) {
             if (!p.isAlive()) {
@@ -225,6 +228,31 @@ final class Service implements AutoCloseable {
                                 .build(),
                         HttpResponse.BodyHandlers.ofString())
                 .body();
+    }
+
+    /**
+     * The sum of the samples of one metric in the service's Prometheus scrape ({@code outpost_sync_batches_total},
+     * say); 0 when it has none yet.
+     */
+    double metric(String name) throws IOException, InterruptedException {
+        String scrape = http.send(
+                        HttpRequest.newBuilder(URI.create("http://localhost:" + managementPort + "/q/metrics"))
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString())
+                .body();
+        double sum = 0;
+        for (String line : scrape.split("\n")) {
+            if (line.startsWith(name + " ") || line.startsWith(name + "{")) {
+                sum += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+            }
+        }
+        return sum;
+    }
+
+    /** Kills the process with SIGKILL (as an OOM kill or a lost node would) and waits for it to be gone. */
+    void kill() throws InterruptedException {
+        process.destroyForcibly();
+        process.waitFor();
     }
 
     @Override

@@ -11,6 +11,7 @@ import dev.outpost.model.change.Change;
 import dev.outpost.model.change.FieldValue;
 import dev.outpost.model.change.Op;
 import dev.outpost.model.rollout.RolloutPolicy;
+import dev.outpost.sync.sync.SyncService;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.RestAssured;
@@ -106,7 +107,7 @@ class ConsoleIT {
                 .body("status", equalTo("resolved"))
                 .body("resolvedBy", equalTo("amina"));
         Change resolution = a.pullAll().stream()
-                .filter(ch -> ch.rowId().equals(crop) && ch.deviceId().equals("server"))
+                .filter(ch -> ch.rowId().equals(crop) && SyncService.isServerNode(ch.deviceId()))
                 .findFirst()
                 .orElseThrow(() -> new AssertionError("the resolution reaches the devices as a change"));
         assertEquals(new FieldValue.Decimal(new BigDecimal("1350")), ((Op.Assign) resolution.op()).value());
@@ -137,7 +138,7 @@ class ConsoleIT {
                 b.pullAll().stream()
                         .anyMatch(ch -> ch.rowId().equals(crop)
                                 && "notes".equals(ch.field())
-                                && ch.deviceId().equals("server")
+                                && SyncService.isServerNode(ch.deviceId())
                                 && ((Op.Assign) ch.op())
                                         .value()
                                         .equals(new FieldValue.Text("checked at the office " + run))),

@@ -14,6 +14,7 @@ import dev.outpost.model.change.FieldValue;
 import dev.outpost.model.wire.SyncRequest;
 import dev.outpost.model.wire.SyncResponse;
 import dev.outpost.model.wire.WireFormat;
+import dev.outpost.sync.sync.SyncService;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.vertx.mutiny.sqlclient.Pool;
@@ -303,7 +304,7 @@ class SyncIT {
 
         List<Change> atA = a.pullAll();
         Change resolution = atA.stream()
-                .filter(c -> c.rowId().equals(crop) && c.deviceId().equals("server"))
+                .filter(c -> c.rowId().equals(crop) && SyncService.isServerNode(c.deviceId()))
                 .findFirst()
                 .orElseThrow();
         var assign = (dev.outpost.model.change.Op.Assign) resolution.op();

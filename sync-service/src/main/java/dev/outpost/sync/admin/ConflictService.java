@@ -132,21 +132,21 @@ public class ConflictService {
                             "a delete-vs-update conflict is resolved with action keep-deleted or restore");
                 }
                 FieldValue value = schemas.codec().decodeValue(conflict.table(), conflict.field(), v.json());
-                yield LocalWrites.resolve(row, conflict.field(), value, sync.serverNow());
+                yield LocalWrites.resolve(row, conflict.field(), value, sync.serverNowAfter(row));
             }
             case Resolution.KeepDeleted k -> {
                 if (!deleteConflict) {
                     throw new Problem(
                             ErrorCode.OPERATION_NOT_ALLOWED, "a concurrent-writes conflict is resolved with a value");
                 }
-                yield LocalWrites.delete(row, sync.serverNow());
+                yield LocalWrites.delete(row, sync.serverNowAfter(row));
             }
             case Resolution.Restore r -> {
                 if (!deleteConflict) {
                     throw new Problem(
                             ErrorCode.OPERATION_NOT_ALLOWED, "a concurrent-writes conflict is resolved with a value");
                 }
-                yield LocalWrites.restore(row, sync.serverNow());
+                yield LocalWrites.restore(row, sync.serverNowAfter(row));
             }
         };
     }

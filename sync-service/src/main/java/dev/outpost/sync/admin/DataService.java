@@ -57,8 +57,11 @@ public class DataService {
     private final DataTables data;
     private final RowStateCodec rows;
 
-    public DataService(Pool pool, SyncService sync, SchemaRegistry schemas, DataTables data) {
+    private final ServerWriteLane lane;
+
+    public DataService(Pool pool, SyncService sync, SchemaRegistry schemas, DataTables data, ServerWriteLane lane) {
         this.pool = pool;
+        this.lane = lane;
         this.sync = sync;
         this.schemas = schemas;
         this.data = data;
@@ -258,7 +261,7 @@ public class DataService {
             checkScope(row, scope);
             List<Change> changes = new ArrayList<>();
             if (found.isPresent() && !live) {
-                changes.add(LocalWrites.restore(row, sync.serverNow()));
+                changes.add(LocalWrites.restore(row, sync.serverNowAfter(row)));
             }
             for (Column c : table.columns().values()) {
                 FieldValue v = decoded.get(c.name());
@@ -270,7 +273,8 @@ public class DataService {
                                 || row.field(c.name()) == null)) {
                     continue;
                 }
-                changes.add(LocalWrites.assign(row, c.name(), v == null ? new FieldValue.Null() : v, sync.serverNow()));
+                changes.add(LocalWrites.assign(
+                        row, c.name(), v == null ? new FieldValue.Null() : v, sync.serverNowAfter(row)));
             }
             return apply(row.scope(), changes, by).flatMap(x -> read(tableName, id, by));
         });
@@ -282,9 +286,13 @@ public class DataService {
         if (c.merge() != MergePolicy.COUNTER) {
             throw new Problem(ErrorCode.OPERATION_NOT_ALLOWED, "'" + tableName + "." + field + "' is not a counter");
         }
-        return existingOrNew(tableName, id, scope)
-                .flatMap(row -> apply(row.scope(), List.of(LocalWrites.increment(row, field, n, sync.serverNow())), by)
-                        .flatMap(x -> read(tableName, id, by)));
+        // In the lane: the new total is this replica's contribution as read, plus n (ServerWriteLane).
+        return lane.run(() -> existingOrNew(tableName, id, scope)
+                        .flatMap(row -> apply(
+                                row.scope(),
+                                List.of(LocalWrites.increment(row, field, n, sync.serverNowAfter(row))),
+                                by)))
+                .flatMap(x -> read(tableName, id, by));
     }
 
     /** Set edits {@code +element} / {@code -element} on a set field. */
@@ -308,8 +316,8 @@ public class DataService {
                 String element = e.substring(1);
                 changes.add(
                         e.charAt(0) == '+'
-                                ? LocalWrites.addElement(row, field, element, sync.serverNow())
-                                : LocalWrites.removeElement(row, field, element, sync.serverNow()));
+                                ? LocalWrites.addElement(row, field, element, sync.serverNowAfter(row))
+                                : LocalWrites.removeElement(row, field, element, sync.serverNowAfter(row)));
             }
             return apply(row.scope(), changes, by).flatMap(x -> read(tableName, id, by));
         });
@@ -321,7 +329,7 @@ public class DataService {
         return load(tableName, id).flatMap(found -> {
             RowState row = found.filter(r -> !RowConflicts.isDeleted(table, r))
                     .orElseThrow(() -> new Problem(ErrorCode.NOT_FOUND, "no " + tableName + "/" + id));
-            return apply(row.scope(), List.of(LocalWrites.delete(row, sync.serverNow())), by)
+            return apply(row.scope(), List.of(LocalWrites.delete(row, sync.serverNowAfter(row))), by)
                     .replaceWithVoid();
         });
     }

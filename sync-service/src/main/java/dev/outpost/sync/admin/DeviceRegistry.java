@@ -30,10 +30,10 @@ public class DeviceRegistry {
     @WithTransaction
     public Uni<Registered> create(String deviceId, List<String> scopes, Integer lifetimeDays) {
         checkLifetime(lifetimeDays);
-        if (deviceId == null || !ChangeValidator.isRowId(deviceId) || deviceId.equals(SyncService.SERVER_DEVICE_ID)) {
+        if (deviceId == null || !ChangeValidator.isRowId(deviceId) || SyncService.isServerNode(deviceId)) {
             throw new Problem(
                     ErrorCode.INVALID_ID,
-                    "deviceId must be 1-64 characters of letters, digits, '-', '_', '.', ':' (and not 'server')");
+                    "deviceId must be 1-64 characters of letters, digits, '-', '_', '.', ':' (and neither 'server' nor 'server.' followed by anything: the service's own)");
         }
         if (scopes == null || scopes.isEmpty()) {
             throw new Problem(ErrorCode.INVALID_ID, "a device needs at least one scope");

@@ -59,8 +59,11 @@ public class SqlWrites {
     private final AtomicBoolean busy = new AtomicBoolean();
     private long timer = -1;
 
-    public SqlWrites(Pool pool, SyncService sync, SchemaRegistry schemas, Vertx vertx) {
+    private final ServerWriteLane lane;
+
+    public SqlWrites(Pool pool, SyncService sync, SchemaRegistry schemas, Vertx vertx, ServerWriteLane lane) {
         this.pool = pool;
+        this.lane = lane;
         this.sync = sync;
         this.schemas = schemas;
         this.vertx = vertx;
@@ -89,7 +92,8 @@ public class SqlWrites {
 
     /** Applies queued SQL writes until the queue is empty; the rows applied. */
     public Uni<Integer> drain() {
-        return once().flatMap(n -> n < CHUNK ? Uni.createFrom().item(n) : drain().map(m -> n + m));
+        // In the lane: a counter written with SQL becomes an increment of this replica's contribution as read.
+        return lane.run(this::once).flatMap(n -> n < CHUNK ? Uni.createFrom().item(n) : drain().map(m -> n + m));
     }
 
     private record Queued(long pos, String table, String id, char op, JsonNode old, JsonNode now) {}
@@ -221,14 +225,14 @@ public class SqlWrites {
             if (!live) {
                 return new Written(out, stored);
             }
-            Change delete = LocalWrites.delete(stored, sync.serverNow());
+            Change delete = LocalWrites.delete(stored, sync.serverNowAfter(stored));
             out.add(delete);
             return new Written(out, RowMerge.apply(table, stored, delete).row());
         }
         String scope = q.now().get(schema.scopeColumn()).asText();
         RowState row = stored != null ? stored : RowState.empty(q.table(), q.id(), scope);
         if (stored != null && !live) {
-            Change restore = LocalWrites.restore(row, sync.serverNow());
+            Change restore = LocalWrites.restore(row, sync.serverNowAfter(row));
             out.add(restore);
             row = RowMerge.apply(table, row, restore).row();
         }
@@ -243,26 +247,26 @@ public class SqlWrites {
             if (c.merge() == MergePolicy.COUNTER) {
                 long delta = (isNull(now) ? 0 : now.asLong()) - (isNull(was) ? 0 : was.asLong());
                 if (delta != 0) {
-                    field.add(LocalWrites.increment(row, c.name(), delta, sync.serverNow()));
+                    field.add(LocalWrites.increment(row, c.name(), delta, sync.serverNowAfter(row)));
                 }
             } else if (c.merge() == MergePolicy.SET) {
                 Set<String> had = elements(was);
                 Set<String> has = elements(now);
                 for (String e : has) {
                     if (!had.contains(e)) {
-                        field.add(LocalWrites.addElement(row, c.name(), e, sync.serverNow()));
+                        field.add(LocalWrites.addElement(row, c.name(), e, sync.serverNowAfter(row)));
                     }
                 }
                 for (String e : had) {
                     if (!has.contains(e)) {
-                        field.add(LocalWrites.removeElement(row, c.name(), e, sync.serverNow()));
+                        field.add(LocalWrites.removeElement(row, c.name(), e, sync.serverNowAfter(row)));
                     }
                 }
             } else {
                 FieldValue v = isNull(now)
                         ? new FieldValue.Null()
                         : schemas.codec().decodeValue(q.table(), c.name(), now.toString());
-                field.add(LocalWrites.assign(row, c.name(), v, sync.serverNow()));
+                field.add(LocalWrites.assign(row, c.name(), v, sync.serverNowAfter(row)));
             }
             for (Change ch : field) {
                 out.add(ch);

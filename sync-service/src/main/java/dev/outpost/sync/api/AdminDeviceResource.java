@@ -85,7 +85,7 @@ public class AdminDeviceResource {
     public Uni<Map<String, Object>> reregister(@PathParam("deviceId") String deviceId, byte[] body) {
         Integer days = body == null || body.length == 0 ? null : lifetimeDays(JsonBodies.object(body));
         return devices.reregister(deviceId, days)
-                .invoke(r -> auth.forget(deviceId))
+                .call(r -> auth.forget(deviceId))
                 .map(AdminDeviceResource::answer);
     }
 
@@ -98,6 +98,6 @@ public class AdminDeviceResource {
     @DELETE
     @Path("/{deviceId}")
     public Uni<DeviceView> revoke(@PathParam("deviceId") String deviceId) {
-        return devices.revoke(deviceId).invoke(revoked -> auth.forget(deviceId));
+        return devices.revoke(deviceId).call(revoked -> auth.forget(deviceId));
     }
 }

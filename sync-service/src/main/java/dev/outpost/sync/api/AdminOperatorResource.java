@@ -143,11 +143,11 @@ public class AdminOperatorResource {
     @Path("/operators/{name}/disable")
     public Uni<Map<String, Object>> disable(@PathParam("name") String name) {
         return store.disable(name)
-                .invoke(found -> {
+                .call(found -> {
                     if (!found) {
                         throw new Problem(ErrorCode.NOT_FOUND, "no operator '" + name + "'");
                     }
-                    auth.forget(name);
+                    return auth.forget(name);
                 })
                 .flatMap(x -> store.byName(name))
                 .map(o -> view(o.orElseThrow()));

@@ -58,7 +58,7 @@ public class DeviceResource {
     @Produces(MediaType.APPLICATION_JSON)
     public Uni<Map<String, Object>> rotateToken(@HeaderParam(HttpHeaders.AUTHORIZATION) String authorization) {
         return auth.device(authorization)
-                .flatMap(device -> registry.rotate(device.id()).invoke(r -> auth.forget(device.id())))
+                .flatMap(device -> registry.rotate(device.id()).call(r -> auth.forget(device.id())))
                 .map(AdminDeviceResource::answer);
     }
 

@@ -12,6 +12,7 @@ import dev.outpost.model.artifact.SignedEnvelope;
 import dev.outpost.model.artifact.UpdatePlanner;
 import dev.outpost.sync.api.Problem;
 import dev.outpost.sync.config.OutpostConfig;
+import dev.outpost.sync.config.Replica;
 import dev.outpost.sync.rollout.RolloutService;
 import dev.outpost.sync.store.ArtifactStore;
 import dev.outpost.sync.store.ArtifactStore.VersionRow;
@@ -26,6 +27,7 @@ import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Comparator;
@@ -55,6 +57,8 @@ public class ArtifactService {
     private final Map<String, Uni<byte[]>> deltaWork = new ConcurrentHashMap<>();
     private final Counter uploadedBytes;
     private final Counter deltasComputed;
+    private final Counter deltaJobsRun;
+    private final Replica replica;
     private final RolloutService rollouts;
     private final Map<String, SignedAssignment> signedCache = new ConcurrentHashMap<>();
     private final Map<String, String> manifestShas = new ConcurrentHashMap<>();
@@ -70,7 +74,8 @@ public class ArtifactService {
             ArtifactKeys keys,
             OutpostConfig config,
             MeterRegistry metrics,
-            RolloutService rollouts) {
+            RolloutService rollouts,
+            Replica replica) {
         this.chunks = chunks;
         this.rollouts = rollouts;
         this.db = db;
@@ -78,6 +83,8 @@ public class ArtifactService {
         this.config = config;
         this.uploadedBytes = metrics.counter("outpost.artifacts.uploaded.bytes");
         this.deltasComputed = metrics.counter("outpost.artifacts.deltas.computed");
+        this.deltaJobsRun = metrics.counter("outpost.artifacts.delta.jobs");
+        this.replica = replica;
     }
 
     public Uni<Void> checkVersionFree(String artifact, long version) {
@@ -211,30 +218,85 @@ public class ArtifactService {
                                         : gate.get()
                                                 .flatMap(allowed -> deltaWork.computeIfAbsent(
                                                         held.manifestSha256() + ">" + target.manifestSha256(),
-                                                        key -> Uni.createFrom()
-                                                                .item(() ->
-                                                                        boundedDeltas(manifest(held), manifest(target)))
-                                                                .runSubscriptionOn(
-                                                                        Infrastructure.getDefaultWorkerPool())
-                                                                .flatMap(computed -> db.saveDeltaIndex(
-                                                                                held.manifestSha256(),
-                                                                                target.manifestSha256(),
-                                                                                computed.encode(),
-                                                                                computed.entries().stream()
-                                                                                        .mapToLong(
-                                                                                                DeltaIndex.Entry
-                                                                                                        ::length)
-                                                                                        .sum())
-                                                                        .map(x -> computed.encode()))
+                                                        key -> onceAcrossReplicas(
+                                                                        held,
+                                                                        target,
+                                                                        System.nanoTime() + DELTA_WAIT.toNanos())
                                                                 // A block, not an expression: remove() returns this
-                                                                // very Uni,
-                                                                // and eventually(Supplier<Uni>) would
+                                                                // very Uni, and eventually(Supplier<Uni>) would
                                                                 // subscribe to it and wait on itself.
                                                                 .eventually(() -> {
                                                                     deltaWork.remove(key);
                                                                 })
                                                                 .memoize()
                                                                 .indefinitely())))));
+    }
+
+    /** How long a replica's claim of a delta job lasts: a replica killed mid-job is taken over after it. */
+    static final long DELTA_CLAIM_SECONDS = 600;
+
+    /** How long a request waits for another replica's job before its device is told to come back (503). */
+    static final Duration DELTA_WAIT = Duration.ofSeconds(20);
+
+    private static final Duration DELTA_POLL = Duration.ofMillis(250);
+
+    /**
+     * The deltas from {@code held} to {@code target}, computed once however many replicas run: this replica computes
+     * them when it can claim the job ({@link ArtifactStore#claimDeltaJob}); while another replica holds the claim it
+     * waits for that one's index, up to {@code deadlineNanos}.
+     */
+    private Uni<byte[]> onceAcrossReplicas(VersionRow held, VersionRow target, long deadlineNanos) {
+        String from = held.manifestSha256();
+        String to = target.manifestSha256();
+        return db.claimDeltaJob(from, to, replica.id(), DELTA_CLAIM_SECONDS).flatMap(claimed -> {
+            if (claimed) {
+                // The replica that held the claim may have finished just before: its index is then served.
+                return db.getDeltaIndex(from, to)
+                        .flatMap(done ->
+                                done.isPresent() ? Uni.createFrom().item(done.get()) : computeAndSave(held, target))
+                        .call(x -> db.releaseDeltaJob(from, to, replica.id()))
+                        .onFailure()
+                        .call(e -> db.releaseDeltaJob(from, to, replica.id())
+                                .onFailure()
+                                .recoverWithNull());
+            }
+            return Uni.createFrom()
+                    .voidItem()
+                    .onItem()
+                    .delayIt()
+                    .by(DELTA_POLL)
+                    .flatMap(x -> db.getDeltaIndex(from, to))
+                    .flatMap(found -> {
+                        if (found.isPresent()) {
+                            return Uni.createFrom().item(found.get());
+                        }
+                        if (System.nanoTime() - deadlineNanos > 0) {
+                            return Uni.createFrom()
+                                    .failure(new Problem(
+                                            ErrorCode.UNAVAILABLE,
+                                            "another replica is computing these deltas: try again in a minute"));
+                        }
+                        return onceAcrossReplicas(held, target, deadlineNanos);
+                    });
+        });
+    }
+
+    /** Computes the deltas on a worker (within {@link #DELTA_JOBS_MAX}) and stores their index. */
+    private Uni<byte[]> computeAndSave(VersionRow held, VersionRow target) {
+        return Uni.createFrom()
+                .item(() -> {
+                    deltaJobsRun.increment();
+                    return boundedDeltas(manifest(held), manifest(target));
+                })
+                .runSubscriptionOn(Infrastructure.getDefaultWorkerPool())
+                .flatMap(computed -> db.saveDeltaIndex(
+                                held.manifestSha256(),
+                                target.manifestSha256(),
+                                computed.encode(),
+                                computed.entries().stream()
+                                        .mapToLong(DeltaIndex.Entry::length)
+                                        .sum())
+                        .map(x -> computed.encode()));
     }
 
     /**

@@ -49,6 +49,11 @@ final class CredentialCache<T> {
         remembered.remove(key);
     }
 
+    /** Forgets every credential. */
+    void clear() {
+        remembered.clear();
+    }
+
     /** Forgets every credential whose holder matches (a device revoked, an operator disabled). */
     void forgetIf(Predicate<T> holder) {
         remembered.values().removeIf(r -> holder.test(r.holder()));

@@ -10,17 +10,22 @@ import jakarta.enterprise.context.ApplicationScoped;
 
 /**
  * Checks device bearer credentials, by hash (operators' credentials: {@link OperatorAuth}). Valid ones are remembered
- * in a {@link CredentialCache}: a check-in then costs no database query; a revocation through this replica takes
- * effect at once, through another one within the cache's lifetime.
+ * in a {@link CredentialCache}: a check-in then costs no database query. A revocation takes effect at once through
+ * this replica and, through {@link ReplicaNotices}, on the others as soon as the notice arrives (within the cache's
+ * lifetime while a replica cannot listen).
  */
 @ApplicationScoped
 public class DeviceAuth {
     private final SyncStore store;
     private final CredentialCache<DeviceRecord> remembered;
 
-    public DeviceAuth(SyncStore store, OutpostConfig config) {
+    private final ReplicaNotices notices;
+
+    public DeviceAuth(SyncStore store, OutpostConfig config, ReplicaNotices notices) {
         this.store = store;
         this.remembered = new CredentialCache<>(config);
+        this.notices = notices;
+        notices.listen("device", this::forgetHere, remembered::clear);
     }
 
     /** The device the header's token belongs to; 401 when missing, unknown or revoked. */
@@ -55,8 +60,13 @@ public class DeviceAuth {
         });
     }
 
-    /** Forgets the remembered credentials of {@code deviceId} (after its revocation). */
-    public void forget(String deviceId) {
+    /** Forgets the remembered credentials of {@code deviceId} (after its revocation) here and on every replica. */
+    public Uni<Void> forget(String deviceId) {
+        forgetHere(deviceId);
+        return notices.publish("device", deviceId);
+    }
+
+    private void forgetHere(String deviceId) {
         remembered.forgetIf(d -> d.id().equals(deviceId));
     }
 }

@@ -38,11 +38,15 @@ public class OperatorAuth {
     private final JWTParser jwt;
     private final CredentialCache<Operator> remembered;
 
-    public OperatorAuth(OperatorStore store, OutpostConfig config, JWTParser jwt) {
+    private final ReplicaNotices notices;
+
+    public OperatorAuth(OperatorStore store, OutpostConfig config, JWTParser jwt, ReplicaNotices notices) {
         this.store = store;
         this.config = config;
         this.jwt = jwt;
         this.remembered = new CredentialCache<>(config);
+        this.notices = notices;
+        notices.listen("operator", this::forgetHere, remembered::clear);
     }
 
     /** The operator the {@code Authorization} header proves. */
@@ -145,8 +149,13 @@ public class OperatorAuth {
         return new Operator(row.name(), Role.of(row.role()), row.scopes(), via);
     }
 
-    /** Forgets the remembered credentials of {@code name} (after they were disabled). */
-    public void forget(String name) {
+    /** Forgets the remembered credentials of {@code name} (after they were disabled) here and on every replica. */
+    public Uni<Void> forget(String name) {
+        forgetHere(name);
+        return notices.publish("operator", name);
+    }
+
+    private void forgetHere(String name) {
         remembered.forgetIf(op -> op.name().equals(name));
     }
 

@@ -13,6 +13,14 @@ public interface OutpostConfig {
     /** The admin bearer token; empty means admin calls are refused. */
     Optional<String> adminToken();
 
+    /**
+     * This replica's name among the service's replicas (1-32 letters, digits, '-', '_'): the node id of the clock
+     * that stamps its server changes is {@code server.<replica-id>}, so two replicas never issue the same clock.
+     * Unset (the default): a random one per process, which is unique without coordination; set it (a StatefulSet's
+     * pod name, say) to keep one name across restarts, but never give two running replicas the same one.
+     */
+    Optional<String> replicaId();
+
     Schema schema();
 
     Data data();
@@ -58,8 +66,9 @@ public interface OutpostConfig {
 
     interface Auth {
         /**
-         * How long a replica remembers a valid device credential: a revocation made through another replica takes
-         * effect within this time (through the same replica, at once). Zero: look every request up.
+         * How long a replica remembers a valid device credential. A revocation takes effect at once on the replica
+         * that made it and on every other as soon as its notice (PostgreSQL NOTIFY) arrives; this is the bound for a
+         * replica that could not listen meanwhile. Zero: look every request up.
          */
         @WithDefault("PT5S")
         Duration credentialCacheTtl();

@@ -153,6 +153,30 @@ public class ArtifactStore {
                 });
     }
 
+    /**
+     * Claims the computation of the deltas from one manifest to another for {@code replica}, for
+     * {@code leaseSeconds}: true when this replica holds the claim now (new, its own, or another's that lapsed),
+     * false while another replica's claim holds.
+     */
+    public Uni<Boolean> claimDeltaJob(String fromManifest, String toManifest, String replica, long leaseSeconds) {
+        return pool.preparedQuery("insert into delta_job as j (from_manifest, to_manifest, replica, claimed_until)"
+                        + " values ($1, $2, $3, now() + make_interval(secs => $4))"
+                        + " on conflict (from_manifest, to_manifest) do update"
+                        + " set replica = excluded.replica, claimed_until = excluded.claimed_until"
+                        + " where j.replica = excluded.replica or j.claimed_until < now()"
+                        + " returning replica")
+                .execute(Tuple.of(fromManifest, toManifest, replica, (double) leaseSeconds))
+                .map(rows -> rows.size() == 1);
+    }
+
+    /** Gives up a claim of {@code replica} (its job finished or failed). */
+    public Uni<Void> releaseDeltaJob(String fromManifest, String toManifest, String replica) {
+        return pool.preparedQuery(
+                        "delete from delta_job where from_manifest = $1 and to_manifest = $2 and replica = $3")
+                .execute(Tuple.of(fromManifest, toManifest, replica))
+                .replaceWithVoid();
+    }
+
     public Uni<Void> saveDeltaIndex(String fromManifest, String toManifest, byte[] index, long deltaBytes) {
         return pool.preparedQuery(
                         "insert into artifact_delta_index (from_manifest, to_manifest, delta_index, delta_bytes)"

@@ -19,6 +19,7 @@ import dev.outpost.model.wire.WireCodec;
 import dev.outpost.sync.api.Problem;
 import dev.outpost.sync.artifact.ArtifactService;
 import dev.outpost.sync.config.OutpostConfig;
+import dev.outpost.sync.config.Replica;
 import dev.outpost.sync.config.SchemaRegistry;
 import dev.outpost.sync.store.Cursor;
 import dev.outpost.sync.store.DataTables;
@@ -49,7 +50,13 @@ public class SyncService {
     /** Serialization failures and deadlocks are retried this many times before the device is told to retry. */
     private static final int TRANSACTION_TRIES = 4;
 
+    /** Who server batches are applied as; their changes are stamped by {@code server.<replica id>}. */
     public static final String SERVER_DEVICE_ID = "server";
+
+    /** Whether a clock's node id is one of the service's replicas (never a device: such ids are not registered). */
+    public static boolean isServerNode(String nodeId) {
+        return nodeId.equals(SERVER_DEVICE_ID) || nodeId.startsWith(SERVER_DEVICE_ID + ".");
+    }
 
     private final SyncStore store;
     private final SchemaRegistry schemas;
@@ -69,22 +76,30 @@ public class SyncService {
             OutpostConfig config,
             MeterRegistry metrics,
             ArtifactService artifacts,
-            DataTables data) {
+            DataTables data,
+            Replica replica) {
         this.store = store;
         this.data = data;
         this.artifacts = artifacts;
         this.schemas = schemas;
         this.config = config;
         this.rowCodec = new RowStateCodec(schemas.current());
-        this.serverClock = new HybridClock(SERVER_DEVICE_ID, System::currentTimeMillis, null);
+        this.serverClock = new HybridClock(SERVER_DEVICE_ID + "." + replica.id(), System::currentTimeMillis, null);
         this.batches = metrics.counter("outpost.sync.batches");
         this.changesApplied = metrics.counter("outpost.sync.changes.applied");
         this.conflictsOpened = metrics.counter("outpost.sync.conflicts.opened");
         this.changesServed = metrics.counter("outpost.sync.changes.served");
     }
 
-    /** The server's own clock, for writes it makes (conflict resolutions); moved past every batch it applies. */
-    public synchronized Hlc serverNow() {
+    /**
+     * A reading for a server write to {@code row}: after every clock the row holds as read, as well as after every
+     * batch this replica applied. Another replica may have applied the row's latest writes (stamped ahead of this
+     * replica's wall clock, within the allowed skew); the office's write still orders after what it saw.
+     */
+    public synchronized Hlc serverNowAfter(dev.outpost.model.merge.RowState row) {
+        if (row != null && row.clock() != null) {
+            serverClock.receive(row.clock());
+        }
         return serverClock.now();
     }
 

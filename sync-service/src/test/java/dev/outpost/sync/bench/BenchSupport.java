@@ -37,12 +37,18 @@ final class BenchSupport {
     final HttpClient http =
             HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
-    private BenchSupport(EmbeddedPostgres postgres, ServiceProcess service) {
+    BenchSupport(EmbeddedPostgres postgres, ServiceProcess service) {
         this.postgres = postgres;
         this.service = service;
     }
 
     static BenchSupport start(Path log, String... jvmOptions) throws Exception {
+        EmbeddedPostgres pg = startPostgres();
+        return new BenchSupport(pg, startService(pg, log, jvmOptions));
+    }
+
+    /** The benchmarks' PostgreSQL: sized for this machine's 24 GiB, the same for every benchmark. */
+    static EmbeddedPostgres startPostgres() throws IOException {
         EmbeddedPostgres.Builder builder = EmbeddedPostgres.builder()
                 .setServerConfig("shared_buffers", "256MB")
                 .setServerConfig("max_connections", "100");
@@ -54,7 +60,17 @@ final class BenchSupport {
                         setting.substring(0, setting.indexOf('=')), setting.substring(setting.indexOf('=') + 1));
             }
         }
-        EmbeddedPostgres pg = builder.start();
+        return builder.start();
+    }
+
+    /** The keys every service process of a run signs with: one online key, delegated by {@link #ROOT}. */
+    private static final SigningKeys ONLINE = SigningKeys.generate();
+
+    /**
+     * Starts one service process (a replica: call again for more) on {@code pg}, its chunk store beside {@code log},
+     * and waits until it is ready.
+     */
+    static ServiceProcess startService(EmbeddedPostgres pg, Path log, String... jvmOptions) throws Exception {
         Map<String, String> env = new java.util.HashMap<>();
         env.put("OUTPOST_ADMIN_TOKEN", ADMIN);
         env.put(
@@ -66,14 +82,13 @@ final class BenchSupport {
         env.put("QUARKUS_DATASOURCE_PASSWORD", "postgres");
         env.put("QUARKUS_LOG_LEVEL", "WARN");
         // Signed as in production: an online key the bench's root delegates (devices are given the root at init).
-        SigningKeys online = SigningKeys.generate();
         long now = System.currentTimeMillis();
-        env.put("OUTPOST_ARTIFACTS_SIGNING_KEY_PRIVATE", online.privateBase64());
-        env.put("OUTPOST_ARTIFACTS_SIGNING_KEY_PUBLIC", online.publicBase64());
+        env.put("OUTPOST_ARTIFACTS_SIGNING_KEY_PRIVATE", ONLINE.privateBase64());
+        env.put("OUTPOST_ARTIFACTS_SIGNING_KEY_PUBLIC", ONLINE.publicBase64());
         env.put(
                 "OUTPOST_ARTIFACTS_KEY_DELEGATION",
                 java.util.Base64.getEncoder()
-                        .encodeToString(new KeyDelegation(java.util.List.of(online.publicKey()), now, now + 86_400_000L)
+                        .encodeToString(new KeyDelegation(java.util.List.of(ONLINE.publicKey()), now, now + 86_400_000L)
                                 .sign(ROOT)
                                 .encode()));
         // Extra service JVM options for profiling, e.g. -Doutpost.bench.service-jvm=-XX:StartFlightRecording=...
@@ -85,7 +100,7 @@ final class BenchSupport {
         if (!extra.isBlank()) {
             options.addAll(java.util.List.of(extra.trim().split("\\s+")));
         }
-        return new BenchSupport(pg, ServiceProcess.start(env, log, options.toArray(new String[0])));
+        return ServiceProcess.start(env, log, options.toArray(new String[0]));
     }
 
     String register(String deviceId, String scope) throws IOException, InterruptedException {
@@ -126,7 +141,11 @@ final class BenchSupport {
 
     /** CPU seconds used so far by the service process and by all PostgreSQL processes: where the time goes. */
     double[] cpuSeconds() throws IOException {
-        double serviceCpu = cpuOf(service.pid());
+        return new double[] {cpuOf(service.pid()), postgresCpuSeconds()};
+    }
+
+    /** CPU seconds used so far by all PostgreSQL processes. */
+    static double postgresCpuSeconds() throws IOException {
         double postgres = 0;
         try (var procs = java.nio.file.Files.list(Path.of("/proc"))) {
             for (Path p : procs.filter(x -> x.getFileName().toString().matches("\\d+"))
@@ -142,10 +161,11 @@ final class BenchSupport {
                 }
             }
         }
-        return new double[] {serviceCpu, postgres};
+        return postgres;
     }
 
-    private static double cpuOf(long pid) throws IOException {
+    /** CPU seconds one process used so far (utime + stime). */
+    static double cpuOf(long pid) throws IOException {
         String stat = java.nio.file.Files.readString(Path.of("/proc/" + pid + "/stat"));
         String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
         return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0; // utime + stime, in clock ticks of 10 ms

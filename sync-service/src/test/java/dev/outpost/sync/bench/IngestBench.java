@@ -54,7 +54,7 @@ public final class IngestBench {
             List<Device> warm = List.of();
             for (int round = 0; round < WARMUP_ROUNDS; round++) {
                 warm = devices(
-                        bench,
+                        id -> bench.register(id, FarmDay.DISTRICT),
                         schema,
                         "bench-warmup" + round + "-",
                         2000 + 100 * round,
@@ -83,7 +83,7 @@ public final class IngestBench {
             long total = 0;
             for (int round = 0; round < ROUNDS; round++) {
                 List<Device> measured = devices(
-                        bench,
+                        id -> bench.register(id, FarmDay.DISTRICT),
                         schema,
                         "bench-officer" + round + "-",
                         1000 + 100 * round,
@@ -157,8 +157,12 @@ public final class IngestBench {
     }
 
     /** PostgreSQL's WAL bytes and full-page images so far (pg_stat_wal). */
-    private static long[] wal(BenchSupport bench) throws Exception {
-        String url = "jdbc:postgresql://localhost:" + bench.postgres.getPort() + "/postgres";
+    static long[] wal(BenchSupport bench) throws Exception {
+        return wal("jdbc:postgresql://localhost:" + bench.postgres.getPort() + "/postgres");
+    }
+
+    /** PostgreSQL's WAL bytes and full-page images so far, of the server at {@code url}. */
+    static long[] wal(String url) throws Exception {
         try (Connection c = DriverManager.getConnection(url, "postgres", "postgres");
                 var s = c.createStatement();
                 var r = s.executeQuery("select wal_bytes::bigint, wal_fpi from pg_stat_wal")) {
@@ -172,14 +176,20 @@ public final class IngestBench {
      * before anything is timed (a device encodes on its own hardware, not on the two cores the service and PostgreSQL
      * share here).
      */
-    private record Device(String id, String token, List<List<Change>> batches, List<byte[]> requests) {
+    record Device(String id, String token, List<List<Change>> batches, List<byte[]> requests) {
         long changes() {
             return batches.stream().mapToLong(List::size).sum();
         }
     }
 
-    private static List<Device> devices(
-            BenchSupport bench, Schema schema, String prefix, int seed, int count, int edits, int batchMax)
+    /** Registers a device and gives its token. */
+    interface Registrar {
+        String register(String deviceId) throws Exception;
+    }
+
+    /** {@code count} devices with a day of {@code edits} each (seeded), registered, their batches encoded. */
+    static List<Device> devices(
+            Registrar registrar, Schema schema, String prefix, int seed, int count, int edits, int batchMax)
             throws Exception {
         List<Device> out = new ArrayList<>();
         for (int d = 0; d < count; d++) {
@@ -195,7 +205,7 @@ public final class IngestBench {
                 requests.add(BenchSupport.CODEC.encode(
                         new SyncRequest(id, 1, id + "-b" + requests.size(), null, 1, batch), WireFormat.BINARY));
             }
-            out.add(new Device(id, bench.register(id, FarmDay.DISTRICT), batches, requests));
+            out.add(new Device(id, registrar.register(id), batches, requests));
         }
         return out;
     }
@@ -220,7 +230,7 @@ public final class IngestBench {
      * Lets PostgreSQL finish the background work the last phase left (a checkpoint, autovacuum of the rows it
      * updated), so that neither side is timed while paying for the other's writes.
      */
-    private static void quiesce(String url) throws Exception {
+    static void quiesce(String url) throws Exception {
         try (Connection c = DriverManager.getConnection(url, "postgres", "postgres");
                 var s = c.createStatement()) {
             s.execute("checkpoint");
@@ -237,7 +247,7 @@ public final class IngestBench {
         }
     }
 
-    private static double median(List<double[]> rounds, int column) {
+    static double median(List<double[]> rounds, int column) {
         double[] v = rounds.stream().mapToDouble(r -> r[column]).sorted().toArray();
         return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
     }
