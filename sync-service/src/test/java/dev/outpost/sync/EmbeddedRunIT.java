@@ -121,6 +121,54 @@ class EmbeddedRunIT {
     }
 
     /**
+     * With {@code QUARKUS_LOG_CONSOLE_JSON_ENABLED=true} (as the k8s manifests set it) every log line is one JSON object,
+     * and a line logged while serving a request carries that request's id.
+     */
+    @Test
+    void structuredLogsNameTheRequestTheyWereLoggedFor() throws Exception {
+        Path home = Files.createTempDirectory("outpost-json-logs");
+        Map<String, String> env = Map.of(
+                "OUTPOST_DB_DIR",
+                home.resolve("pgdata").toString(),
+                "OUTPOST_ADMIN_TOKEN",
+                "run-it-admin",
+                "QUARKUS_LOG_CONSOLE_JSON_ENABLED",
+                "true");
+        Path log = home.resolve("service.log");
+        try {
+            try (ServiceProcess service = ServiceProcess.start(env, log)) {
+                register(service, "to-revoke");
+                HttpResponse<String> revoked = http.send(
+                        HttpRequest.newBuilder(service.uri("/v1/admin/devices/to-revoke"))
+                                .header("Authorization", "Bearer run-it-admin")
+                                .header("X-Request-Id", "revoke-42")
+                                .DELETE()
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString());
+                assertEquals(200, revoked.statusCode(), revoked.body());
+            }
+            var json = new com.fasterxml.jackson.databind.ObjectMapper();
+            List<com.fasterxml.jackson.databind.JsonNode> lines = new java.util.ArrayList<>();
+            for (String line : Files.readAllLines(log)) {
+                if (line.startsWith("{")) {
+                    lines.add(json.readTree(line));
+                }
+            }
+            assertTrue(lines.size() >= 3, "the service logs JSON lines: " + lines.size());
+            var revocation = lines.stream()
+                    .filter(l -> l.path("message").asText().startsWith("device to-revoke revoked by"))
+                    .findFirst()
+                    .orElseThrow(() -> new AssertionError("no JSON line tells of the revocation"));
+            assertEquals("revoke-42", revocation.path("mdc").path("requestId").asText(), revocation.toString());
+            assertEquals("INFO", revocation.path("level").asText());
+        } finally {
+            try (var files = Files.walk(home)) {
+                files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+    }
+
+    /**
      * A service killed with SIGKILL leaves its embedded PostgreSQL running on the data directory; the next start stops
      * it and comes up on the first try, with everything committed before the kill.
      */

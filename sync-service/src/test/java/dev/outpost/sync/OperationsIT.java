@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.outpost.model.change.FieldValue;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.junit.QuarkusTest;
+import jakarta.inject.Inject;
 import java.util.List;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
@@ -48,11 +49,34 @@ class OperationsIT {
                 "bytes in grew");
     }
 
+    @Inject
+    dev.outpost.sync.sync.SyncLagMetrics lag;
+
+    @Test
+    void eachDevicesSyncLagIsAMetric() {
+        TestDevice synced = TestDevice.register("lag-synced", "nakuru");
+        TestDevice never = TestDevice.register("lag-never", "nakuru");
+        synced.push(List.of(
+                synced.assign("farmer", UUID.randomUUID().toString(), "nakuru", "name", new FieldValue.Text("x"))));
+        lag.refresh().await().indefinitely();
+        String scrape =
+                given().get("/q/metrics").then().statusCode(200).extract().asString();
+        double syncedLag = metric(scrape, "outpost_device_sync_lag_seconds{device=\"" + synced.id + "\"}");
+        assertTrue(syncedLag >= 0 && syncedLag < 60, "just synced: " + syncedLag);
+        assertTrue(
+                scrape.contains("outpost_device_sync_lag_seconds{device=\"" + never.id + "\"}"),
+                "a device that never synced has a lag too (since its registration)");
+        assertTrue(metric(scrape, "outpost_devices_active") >= 2);
+        assertTrue(metric(scrape, "outpost_devices_sync_lag_max_seconds") >= syncedLag);
+    }
+
     /** The sum of a metric's samples (every label set) in Prometheus text; 0 when it has none. */
     private static double metric(String exposition, String name) {
         double sum = 0;
         for (String line : exposition.split("\n")) {
-            if (line.startsWith(name + " ") || line.startsWith(name + "{")) {
+            if (line.startsWith(name + " ")
+                    || line.startsWith(name + "{")
+                    || name.endsWith("}") && line.startsWith(name)) {
                 sum += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
             }
         }

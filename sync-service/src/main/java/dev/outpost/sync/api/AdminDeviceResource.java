@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.outpost.model.ErrorCode;
 import dev.outpost.sync.admin.DeviceRegistry;
 import dev.outpost.sync.admin.DeviceView;
+import dev.outpost.sync.auth.CurrentOperator;
 import dev.outpost.sync.auth.DeviceAuth;
 import io.smallrye.mutiny.Uni;
 import jakarta.ws.rs.Consumes;
@@ -18,6 +19,7 @@ import jakarta.ws.rs.core.Response;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.jboss.logging.Logger;
 
 /** Device registration and revocation (admin credential). */
 @Path("/v1/admin/devices")
@@ -26,7 +28,11 @@ public class AdminDeviceResource {
     private final DeviceRegistry devices;
     private final DeviceAuth auth;
 
-    public AdminDeviceResource(DeviceRegistry devices, DeviceAuth auth) {
+    private static final Logger LOG = Logger.getLogger(AdminDeviceResource.class);
+    private final CurrentOperator current;
+
+    public AdminDeviceResource(DeviceRegistry devices, DeviceAuth auth, CurrentOperator current) {
+        this.current = current;
         this.devices = devices;
         this.auth = auth;
     }
@@ -98,6 +104,9 @@ public class AdminDeviceResource {
     @DELETE
     @Path("/{deviceId}")
     public Uni<DeviceView> revoke(@PathParam("deviceId") String deviceId) {
-        return devices.revoke(deviceId).call(revoked -> auth.forget(deviceId));
+        String by = current.get().actor();
+        return devices.revoke(deviceId)
+                .call(revoked -> auth.forget(deviceId))
+                .invoke(revoked -> LOG.infof("device %s revoked by %s", deviceId, by));
     }
 }

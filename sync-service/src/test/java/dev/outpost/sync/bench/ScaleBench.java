@@ -23,7 +23,7 @@ import java.util.concurrent.Future;
  */
 public final class ScaleBench {
     private static final int WARMUP_ROUNDS = Integer.getInteger("outpost.bench.warmup-rounds", 4);
-    private static final int ROUNDS = Integer.getInteger("outpost.bench.rounds", 3);
+    private static final int ROUNDS = Integer.getInteger("outpost.bench.rounds", 5);
     private static final int REPLICAS_MAX = 3;
 
     private ScaleBench() {}
@@ -52,7 +52,8 @@ public final class ScaleBench {
                 List<BenchSupport> links =
                         replicas.stream().map(s -> new BenchSupport(pg, s)).toList();
                 IngestBench.Registrar register = id -> links.getFirst().register(id, FarmDay.DISTRICT);
-                for (int round = 0; round < WARMUP_ROUNDS; round++) {
+                // As much warm-up per replica whatever their number: each JIT compiles its own code.
+                for (int round = 0; round < WARMUP_ROUNDS * n; round++) {
                     pushAll(
                             links,
                             IngestBench.devices(
