@@ -14,7 +14,7 @@ public interface OutpostConfig {
     Optional<String> adminToken();
 
     /**
-     * This replica's name among the service's replicas (1-32 letters, digits, '-', '_'): the node id of the clock
+     * This replica's name among the service's replicas (1-57 letters, digits, '-', '_', '.'): the node id of the clock
      * that stamps its server changes is {@code server.<replica-id>}, so two replicas never issue the same clock.
      * Unset (the default): a random one per process, which is unique without coordination; set it (a StatefulSet's
      * pod name, say) to keep one name across restarts, but never give two running replicas the same one.

@@ -7,11 +7,12 @@ import java.util.regex.Pattern;
 
 /**
  * This process among the service's replicas: its id ({@code outpost.replica-id}, or random per process) names the
- * clock of its server changes ({@code server.<id>}) and the jobs it claims.
+ * clock of its server changes ({@code server.<id>}, at most 64 characters as every clock's node id) and the jobs it
+ * claims.
  */
 @Singleton
 public class Replica {
-    private static final Pattern ID = Pattern.compile("[A-Za-z0-9_-]{1,32}");
+    private static final Pattern ID = Pattern.compile("[A-Za-z0-9_.-]{1,57}");
 
     private final String id;
 
@@ -25,7 +26,7 @@ public class Replica {
             String id = configured.get().strip();
             if (!ID.matcher(id).matches()) {
                 throw new IllegalArgumentException(
-                        "outpost.replica-id '" + id + "' is not 1-32 letters, digits, '-' or '_'");
+                        "outpost.replica-id '" + id + "' is not 1-57 letters, digits, '-', '_' or '.'");
             }
             return id;
         }
