@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.outpost.model.S3Server;
 import dev.outpost.model.change.Change;
 import dev.outpost.model.change.FieldValue;
 import dev.outpost.model.change.Op;
@@ -66,6 +67,7 @@ class ReplicasIT {
     static Path dir;
 
     private static EmbeddedPostgres pg;
+    private static S3Server s3;
     private static final Service[] replicas = new Service[REPLICAS];
     private static final int[] ports = new int[REPLICAS];
     private static Map<String, String> env;
@@ -78,9 +80,16 @@ class ReplicasIT {
         env.put("QUARKUS_DATASOURCE_JDBC_URL", "jdbc:postgresql://localhost:" + pg.getPort() + "/postgres");
         env.put("QUARKUS_DATASOURCE_USERNAME", "postgres");
         env.put("QUARKUS_DATASOURCE_PASSWORD", "postgres");
-        // One chunk store for all (the volume they share); credentials remembered for long, so that only the
-        // replicas' notices can make a revocation effective at once.
-        env.put("OUTPOST_ARTIFACTS_DIR", dir.resolve("chunks").toString());
+        // One chunk store for all: a bucket of a real S3 API server, as production runs; credentials remembered for
+        // long, so that only the replicas' notices can make a revocation effective at once.
+        s3 = S3Server.start(dir.resolve("s3"));
+        s3.createBucket("outpost");
+        env.put("OUTPOST_ARTIFACTS_STORE", "s3");
+        env.put("OUTPOST_ARTIFACTS_S3_BUCKET", "outpost");
+        env.put("OUTPOST_ARTIFACTS_S3_ENDPOINT", s3.endpoint().toString());
+        env.put("OUTPOST_ARTIFACTS_S3_PATH_STYLE", "true");
+        env.put("OUTPOST_ARTIFACTS_S3_ACCESS_KEY_ID", S3Server.ACCESS_KEY);
+        env.put("OUTPOST_ARTIFACTS_S3_SECRET_ACCESS_KEY", S3Server.SECRET_KEY);
         env.put("OUTPOST_AUTH_CREDENTIAL_CACHE_TTL", "PT10M");
         for (int i = 0; i < REPLICAS; i++) {
             ports[i] = Service.freePort();
@@ -97,6 +106,9 @@ class ReplicasIT {
         }
         if (pg != null) {
             pg.close();
+        }
+        if (s3 != null) {
+            s3.close();
         }
     }
 
@@ -331,6 +343,72 @@ class ReplicasIT {
             after += r.metric("outpost_artifacts_delta_jobs_total");
         }
         assertEquals(1.0, after - before, "delta jobs run across the replicas for one version pair");
+    }
+
+    @Test
+    @Order(5)
+    void aDeviceInstallsThroughEveryReplicaFromTheSharedBucket() throws Exception {
+        // The versions of the test before: v2 changes every chunk a little, so the update is all deltas.
+        Path v1 = dir.resolve("model-v1.bin");
+        Path v2 = dir.resolve("model-v2.bin");
+        replicas[2].desire("model", 1);
+        try (RoundRobinProxy balancer = new RoundRobinProxy(List.of(ports[0], ports[1], ports[2]), 0)) {
+            Outpost device = new Outpost(dir.resolve("bucket-officer"));
+            replicas[1].initTrusting(device, "bucket-officer", balancer.url()).ok();
+            String first = device.run("model", "update", "model").ok().out();
+            assertTrue(first.contains("installed model version 1 (from nothing)"), first);
+            ModelUpdateIT.assertActive(device, "model", v1);
+            replicas[0].desire("model", 2);
+            String second = device.run("model", "update", "model").ok().out();
+            assertTrue(second.contains("installed model version 2 (from version 1)"), second);
+            ModelUpdateIT.assertActive(device, "model", v2);
+        }
+        for (int i = 0; i < REPLICAS; i++) {
+            Path local = dir.resolve("replica-" + i).resolve("artifacts");
+            if (Files.exists(local)) {
+                try (var files = Files.walk(local)) {
+                    assertEquals(
+                            List.of(),
+                            files.filter(f -> f.toString().contains("chunks")
+                                            || f.toString().contains("deltas"))
+                                    .toList(),
+                            "replica " + i + " keeps no blob of its own");
+                }
+            }
+        }
+        Path chunk;
+        try (var objects = Files.walk(s3.data().resolve("outpost").resolve("chunks"))) {
+            chunk = objects.filter(Files::isRegularFile).findFirst().orElseThrow();
+        }
+        try (var objects = Files.walk(s3.data().resolve("outpost").resolve("deltas"))) {
+            assertTrue(objects.anyMatch(Files::isRegularFile), "deltas are in the bucket");
+        }
+        // The bucket out of reach: the chunk is not "not found" but unavailable, and serves again once it is back.
+        String token = replicas[0].register("bucket-reader", "nakuru");
+        URI chunkUri = URI.create(replicas[2].url + "/v1/chunks/" + chunk.getFileName());
+        s3.stop();
+        try {
+            HttpResponse<byte[]> down = HTTP.send(
+                    HttpRequest.newBuilder(chunkUri)
+                            .header("Authorization", "Bearer " + token)
+                            .header("Range", "bytes=0-99")
+                            .build(),
+                    HttpResponse.BodyHandlers.ofByteArray());
+            assertEquals(503, down.statusCode());
+            assertEquals(
+                    "unavailable",
+                    TestJson.parse(new String(down.body())).get("code").asText());
+        } finally {
+            s3.restart();
+        }
+        HttpResponse<byte[]> up = HTTP.send(
+                HttpRequest.newBuilder(chunkUri)
+                        .header("Authorization", "Bearer " + token)
+                        .header("Range", "bytes=0-99")
+                        .build(),
+                HttpResponse.BodyHandlers.ofByteArray());
+        assertEquals(206, up.statusCode());
+        assertTrue(java.util.Arrays.equals(java.util.Arrays.copyOf(Files.readAllBytes(chunk), 100), up.body()));
     }
 
     private static SyncRequest emptySync(String deviceId) {

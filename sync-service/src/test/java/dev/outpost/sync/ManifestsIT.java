@@ -210,6 +210,25 @@ class ManifestsIT {
                 .findFirst()
                 .orElseThrow();
         assertTrue(url.contains("//" + rw + ":"), "the service uses the cluster's primary: " + url);
+
+        // Blobs in a bucket every replica reads: no shared volume, the store and bucket configured, its key a secret.
+        assertTrue(ofKind(docs, "PersistentVolumeClaim").isEmpty(), "production mounts no shared volume");
+        assertTrue(
+                list(at(deployment, "spec", "template", "spec", "volumes")).stream()
+                        .noneMatch(v -> v.containsKey("persistentVolumeClaim")),
+                "no pod volume is a claim");
+        Map<String, Object> config = (Map<String, Object>) ofKind(docs, "ConfigMap").stream()
+                .filter(c -> ((String) at(c, "metadata", "name")).startsWith("outpost-sync-config"))
+                .map(c -> at(c, "data"))
+                .findFirst()
+                .orElseThrow();
+        assertEquals("s3", config.get("OUTPOST_ARTIFACTS_STORE"));
+        assertNotNull(config.get("OUTPOST_ARTIFACTS_S3_BUCKET"), "a bucket is named");
+        Map<String, Object> secretKey = list(container.get("env")).stream()
+                .filter(e -> "OUTPOST_ARTIFACTS_S3_SECRET_ACCESS_KEY".equals(e.get("name")))
+                .findFirst()
+                .orElseThrow(() -> new AssertionError("the bucket's key is not given"));
+        assertNotNull(at(secretKey, "valueFrom", "secretKeyRef"), "the bucket's key comes from a Secret");
     }
 
     private static void assertSelects(Map<String, Object> selector, Map<String, Object> labels, String what) {

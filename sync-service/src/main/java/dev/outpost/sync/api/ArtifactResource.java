@@ -18,6 +18,9 @@ import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
+import jakarta.ws.rs.core.StreamingOutput;
+import java.io.IOException;
+import java.io.InputStream;
 import java.util.Arrays;
 import java.util.Map;
 import org.jboss.resteasy.reactive.PathPart;
@@ -125,19 +128,42 @@ public class ArtifactResource {
             throw new Problem(ErrorCode.NOT_FOUND, "not a SHA-256: " + hashText);
         }
         Sha256 hash = Sha256.parse(hashText);
-        java.nio.file.Path file = chunks.file(kind, hash)
-                .orElseThrow(() ->
-                        new Problem(ErrorCode.NOT_FOUND, "no " + kind.name().toLowerCase() + " " + hashText));
+        ChunkStore.Blob blob;
+        try {
+            blob = chunks.blob(kind, hash)
+                    .orElseThrow(() ->
+                            new Problem(ErrorCode.NOT_FOUND, "no " + kind.name().toLowerCase() + " " + hashText));
+        } catch (IOException e) {
+            throw new Problem(ErrorCode.UNAVAILABLE, e.getMessage());
+        }
         if (ByteRanges.notModified(ifNoneMatch, hashText)) {
             return ByteRanges.immutable(Response.notModified(), hashText).build();
         }
-        long length = file.toFile().length();
+        long length = blob.length();
         ByteRanges.Range r = ByteRanges.parse(range, length);
-        if (r == null) {
-            return ByteRanges.immutable(Response.ok(new PathPart(file, 0, length), OCTETS), hashText)
-                    .build();
+        long first = r == null ? 0 : r.first();
+        long count = r == null ? length : r.length();
+        Object entity;
+        if (blob.localFile().isPresent()) {
+            entity = new PathPart(blob.localFile().get(), first, count);
+        } else {
+            // Opened here, so that a store out of reach is a 503 and not a response cut after its status line.
+            InputStream in;
+            try {
+                in = blob.open(first, count);
+            } catch (IOException e) {
+                throw new Problem(ErrorCode.UNAVAILABLE, e.getMessage());
+            }
+            entity = (StreamingOutput) out -> {
+                try (in) {
+                    in.transferTo(out);
+                }
+            };
         }
-        return ByteRanges.partial(new PathPart(file, r.first(), r.length()), r, length, hashText);
+        if (r == null) {
+            return ByteRanges.immutable(Response.ok(entity, OCTETS), hashText).build();
+        }
+        return ByteRanges.partial(entity, r, length, hashText);
     }
 
     private static Response bytes(byte[] content, String etag, String range, String ifNoneMatch) {

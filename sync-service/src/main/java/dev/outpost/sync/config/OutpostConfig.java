@@ -162,5 +162,50 @@ public interface OutpostConfig {
         /** Largest artifact version accepted by an upload. */
         @WithDefault("17179869184")
         long uploadBytesMax();
+
+        /**
+         * Where chunks and deltas are kept: {@code file} (under {@link #dir()}: one machine, or a ReadWriteMany
+         * volume) or {@code s3} (a bucket every replica reads, settings under {@code outpost.artifacts.s3}).
+         */
+        @WithDefault("file")
+        StoreKind store();
+
+        S3 s3();
+
+        enum StoreKind {
+            FILE,
+            S3
+        }
+
+        /** The bucket for {@code outpost.artifacts.store=s3}. */
+        interface S3 {
+            /** Required with the s3 store. */
+            Optional<String> bucket();
+
+            /** For an S3-compatible store (MinIO, Ceph); AWS's own endpoint when absent. */
+            Optional<java.net.URI> endpoint();
+
+            @WithDefault("us-east-1")
+            String region();
+
+            /** Keys start with this (e.g. {@code outpost/}), for a bucket shared with other data. */
+            Optional<String> prefix();
+
+            /** Path-style URLs ({@code endpoint/bucket/key}), which most S3-compatible stores need. */
+            @WithDefault("false")
+            boolean pathStyle();
+
+            /**
+             * With {@link #secretAccessKey()}; when neither is set, the SDK's default chain applies (AWS_ACCESS_KEY_ID
+             * and AWS_SECRET_ACCESS_KEY, the profile file, the instance or container role).
+             */
+            Optional<String> accessKeyId();
+
+            Optional<String> secretAccessKey();
+
+            /** Connect and read timeout of one request to the store. */
+            @WithDefault("PT30S")
+            Duration timeout();
+        }
     }
 }

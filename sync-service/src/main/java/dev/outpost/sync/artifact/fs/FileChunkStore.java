@@ -2,8 +2,11 @@ package dev.outpost.sync.artifact.fs;
 
 import dev.outpost.model.artifact.Sha256;
 import dev.outpost.sync.artifact.ChunkStore;
+import dev.outpost.sync.artifact.RangeStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileAlreadyExistsException;
@@ -81,9 +84,37 @@ public final class FileChunkStore implements ChunkStore {
     }
 
     @Override
-    public Optional<Path> file(Kind kind, Sha256 hash) {
+    public Optional<Blob> blob(Kind kind, Sha256 hash) throws IOException {
         Path p = path(kind, hash);
-        return Files.exists(p) ? Optional.of(p) : Optional.empty();
+        long size;
+        try {
+            size = Files.size(p);
+        } catch (NoSuchFileException e) {
+            return Optional.empty();
+        }
+        return Optional.of(new Blob() {
+            @Override
+            public long length() {
+                return size;
+            }
+
+            @Override
+            public Optional<Path> localFile() {
+                return Optional.of(p);
+            }
+
+            @Override
+            public InputStream open(long first, long length) throws IOException {
+                FileChannel ch = FileChannel.open(p, StandardOpenOption.READ);
+                ch.position(first);
+                return new RangeStream(Channels.newInputStream(ch), length);
+            }
+        });
+    }
+
+    @Override
+    public String toString() {
+        return root.toString();
     }
 
     private Path path(Kind kind, Sha256 hash) {
