@@ -9,6 +9,7 @@ import dev.outpost.model.change.Change;
 import dev.outpost.model.change.FieldValue;
 import dev.outpost.model.change.Op;
 import dev.outpost.model.clock.Hlc;
+import dev.outpost.model.rollout.RolloutPolicy;
 import dev.outpost.model.schema.SchemaLoader;
 import dev.outpost.model.wire.SyncRequest;
 import dev.outpost.model.wire.WireCodec;
@@ -24,6 +25,7 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -91,6 +93,8 @@ class ReplicasIT {
         env.put("OUTPOST_ARTIFACTS_S3_ACCESS_KEY_ID", S3Server.ACCESS_KEY);
         env.put("OUTPOST_ARTIFACTS_S3_SECRET_ACCESS_KEY", S3Server.SECRET_KEY);
         env.put("OUTPOST_AUTH_CREDENTIAL_CACHE_TTL", "PT10M");
+        // Every replica looks at soaking rollouts five times a second: they would trip over each other if they could.
+        env.put("OUTPOST_ROLLOUTS_EVALUATE_EVERY", "PT0.2S");
         for (int i = 0; i < REPLICAS; i++) {
             ports[i] = Service.freePort();
             replicas[i] = Service.start(dir.resolve("replica-" + i), ports[i], env);
@@ -409,6 +413,124 @@ class ReplicasIT {
                 HttpResponse.BodyHandlers.ofByteArray());
         assertEquals(206, up.statusCode());
         assertTrue(java.util.Arrays.equals(java.util.Arrays.copyOf(Files.readAllBytes(chunk), 100), up.body()));
+    }
+
+    @Test
+    @Order(6)
+    void aWaveIsPromotedOnceThoughEveryReplicaLooksAtTheRollout() throws Exception {
+        Random random = new Random(11);
+        byte[] v1 = new byte[1 << 20];
+        random.nextBytes(v1);
+        byte[] v2 = v1.clone();
+        v2[0] ^= 1;
+        replicas[0].upload("waves", 1, Files.write(dir.resolve("waves-v1.bin"), v1));
+        replicas[0].upload("waves", 2, Files.write(dir.resolve("waves-v2.bin"), v2));
+        replicas[0].desire("waves", 1);
+        RolloutPolicy policy = new RolloutPolicy(List.of(50.0, 100.0), 1.0, 1, Duration.ofSeconds(2), 0.5, 5);
+        Map<String, String> tokens = new TreeMap<>();
+        for (int i = 0; i < 8; i++) {
+            tokens.put("waves-" + i, replicas[i % REPLICAS].register("waves-" + i, "waves"));
+        }
+        List<String> firstWave =
+                tokens.keySet().stream().filter(id -> policy.waveOf(id) == 0).toList();
+        assertTrue(!firstWave.isEmpty() && firstWave.size() < tokens.size(), "both waves have devices");
+
+        JsonNode created = TestJson.parse(admin(
+                replicas[0],
+                "/v1/admin/rollouts",
+                "{\"artifact\": \"waves\", \"version\": 2, \"scopes\": [\"waves\"], \"waves\": [50, 100],"
+                        + " \"successHealthyShare\": 1.0, \"successMinReports\": 1, \"autoPromoteAfter\": \"PT2S\","
+                        + " \"errorFailureShare\": 0.5, \"errorMinReports\": 5}",
+                201));
+        long id = created.get("id").asLong();
+        admin(replicas[1], "/v1/admin/rollouts/" + id + "/start", "", 200);
+        double[] looksBefore = looks();
+        int n = 0;
+        for (String device : firstWave) {
+            // Each report through another replica: each replica evaluates the rollout on a report too.
+            HttpResponse<String> r = HTTP.send(
+                    HttpRequest.newBuilder(URI.create(replicas[n++ % REPLICAS].url + "/v1/device/model-reports"))
+                            .header("Authorization", "Bearer " + tokens.get(device))
+                            .header("Content-Type", "application/json")
+                            .POST(HttpRequest.BodyPublishers.ofString("{\"artifact\": \"waves\", \"fromVersion\": 1,"
+                                    + " \"toVersion\": 2, \"activeVersion\": 2, \"outcome\": \"installed\","
+                                    + " \"bytesDownloaded\": 1000}"))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertEquals(204, r.statusCode(), r.body());
+        }
+        // The soak ends by the replicas' timers; then every replica keeps looking for a while longer.
+        JsonNode status = awaitRollout(id, s -> s.get("openWaves").asInt() == 2);
+        double[] looksAtAdvance = looks();
+        awaitLooks(looksAtAdvance, 10);
+        status = TestJson.parse(adminGet(replicas[2], "/v1/admin/rollouts/" + id));
+        List<String> actions = new ArrayList<>();
+        status.get("events").forEach(e -> actions.add(e.get("action").asText()));
+        assertEquals(List.of("create", "start", "wave-healthy", "advance"), actions, status.toString());
+        double[] after = looks();
+        for (int i = 0; i < REPLICAS; i++) {
+            assertTrue(after[i] > looksBefore[i], "replica " + i + " looked at the rollout too");
+        }
+    }
+
+    /** Looks at soaking rollouts each replica made so far. */
+    private static double[] looks() throws Exception {
+        double[] looks = new double[REPLICAS];
+        for (int i = 0; i < REPLICAS; i++) {
+            looks[i] = replicas[i].metric("outpost_rollouts_evaluations_total");
+        }
+        return looks;
+    }
+
+    /** Until every replica has looked {@code more} more times than {@code since}. */
+    private static void awaitLooks(double[] since, int more) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (true) {
+            double[] now = looks();
+            boolean all = true;
+            for (int i = 0; i < REPLICAS; i++) {
+                all &= now[i] >= since[i] + more;
+            }
+            if (all) {
+                return;
+            }
+            assertTrue(System.nanoTime() < deadline, "the replicas stopped looking: " + java.util.Arrays.toString(now));
+            Thread.sleep(100);
+        }
+    }
+
+    private static JsonNode awaitRollout(long id, java.util.function.Predicate<JsonNode> done) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (true) {
+            JsonNode s = TestJson.parse(adminGet(replicas[2], "/v1/admin/rollouts/" + id));
+            if (done.test(s)) {
+                return s;
+            }
+            assertTrue(System.nanoTime() < deadline, "rollout " + id + " stayed " + s);
+            Thread.sleep(100);
+        }
+    }
+
+    private static String admin(Service via, String path, String json, int expected) throws Exception {
+        HttpResponse<String> r = HTTP.send(
+                HttpRequest.newBuilder(URI.create(via.url + path))
+                        .header("Authorization", "Bearer " + Service.ADMIN)
+                        .header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString(json))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(expected, r.statusCode(), r.body());
+        return r.body();
+    }
+
+    private static String adminGet(Service via, String path) throws Exception {
+        HttpResponse<String> r = HTTP.send(
+                HttpRequest.newBuilder(URI.create(via.url + path))
+                        .header("Authorization", "Bearer " + Service.ADMIN)
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode(), r.body());
+        return r.body();
     }
 
     private static SyncRequest emptySync(String deviceId) {

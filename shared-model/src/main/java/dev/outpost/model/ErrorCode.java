@@ -42,6 +42,8 @@ public enum ErrorCode {
     ALREADY_EXISTS("already-exists", Kind.PERMANENT),
     STALE_RESOLUTION("stale-resolution", Kind.PERMANENT),
     ROLLOUT_STATE("rollout-state", Kind.PERMANENT),
+    /** An artifact version still desired, in a rollout in flight, or run or kept by a device: not deletable now. */
+    VERSION_IN_USE("version-in-use", Kind.PERMANENT),
     UNSUPPORTED_MEDIA_TYPE("unsupported-media-type", Kind.PERMANENT),
     RANGE_NOT_SATISFIABLE("range-not-satisfiable", Kind.PERMANENT),
 

@@ -13,6 +13,7 @@ import dev.outpost.model.schema.MergePolicy;
 import dev.outpost.model.schema.Schema;
 import dev.outpost.model.schema.Table;
 import dev.outpost.model.wire.RowStateCodec;
+import dev.outpost.sync.config.PeriodicJob;
 import dev.outpost.sync.config.SchemaRegistry;
 import dev.outpost.sync.store.DeviceRecord;
 import dev.outpost.sync.sync.SyncService;
@@ -32,7 +33,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.jboss.logging.Logger;
 
 /**
@@ -55,9 +55,7 @@ public class SqlWrites {
     private final SyncService sync;
     private final SchemaRegistry schemas;
     private final RowStateCodec codec;
-    private final Vertx vertx;
-    private final AtomicBoolean busy = new AtomicBoolean();
-    private long timer = -1;
+    private final PeriodicJob job;
 
     private final ServerWriteLane lane;
 
@@ -66,28 +64,17 @@ public class SqlWrites {
         this.lane = lane;
         this.sync = sync;
         this.schemas = schemas;
-        this.vertx = vertx;
+        this.job = new PeriodicJob(
+                vertx.getDelegate(), "applying SQL writes", java.time.Duration.ofMillis(POLL_MS), this::drain);
         this.codec = new RowStateCodec(schemas.current());
     }
 
     void start(@Observes StartupEvent ev) {
-        timer = vertx.setPeriodic(POLL_MS, id -> tick());
+        job.start(false);
     }
 
     void stop(@Observes ShutdownEvent ev) {
-        if (timer >= 0) {
-            vertx.cancelTimer(timer);
-        }
-    }
-
-    private void tick() {
-        if (!busy.compareAndSet(false, true)) {
-            return;
-        }
-        drain().subscribe().with(n -> busy.set(false), e -> {
-            busy.set(false);
-            LOG.warnf("applying SQL writes failed (tried again in %d ms): %s", POLL_MS, e.toString());
-        });
+        job.stop();
     }
 
     /** Applies queued SQL writes until the queue is empty; the rows applied. */

@@ -2,11 +2,13 @@ package dev.outpost.sync.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.outpost.model.ErrorCode;
+import dev.outpost.sync.artifact.ArtifactGc;
 import dev.outpost.sync.artifact.ArtifactService;
 import dev.outpost.sync.auth.CurrentOperator;
 import dev.outpost.sync.store.ArtifactStore;
 import io.smallrye.mutiny.Uni;
 import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
@@ -27,9 +29,12 @@ public class AdminArtifactResource {
     private final ArtifactService artifacts;
     private final ArtifactStore store;
     private final CurrentOperator current;
+    private final ArtifactGc gc;
 
-    public AdminArtifactResource(ArtifactService artifacts, ArtifactStore store, CurrentOperator current) {
+    public AdminArtifactResource(
+            ArtifactService artifacts, ArtifactStore store, CurrentOperator current, ArtifactGc gc) {
         this.artifacts = artifacts;
+        this.gc = gc;
         this.store = store;
         this.current = current;
     }
@@ -83,6 +88,29 @@ public class AdminArtifactResource {
                 .setDesired(name, n.get("version").asLong(), current.get().actor())
                 .map(ArtifactViews::desired);
     }
+
+    /**
+     * Deletes a version nothing needs any more (409 {@code version-in-use} says what still does), then collects the
+     * chunks and deltas no remaining version refers to; a collection that cannot run now (an upload in progress)
+     * runs with the next retention look.
+     */
+    @DELETE
+    @Path("/{name}/versions/{version}")
+    public Uni<Map<String, Object>> delete(@PathParam("name") String name, @PathParam("version") long version) {
+        return store.deleteVersion(name, version, current.get().actor())
+                .flatMap(x -> gc.collect(COLLECT_PER_DELETE))
+                .map(c -> {
+                    Map<String, Object> m = new LinkedHashMap<>();
+                    m.put("artifact", name);
+                    m.put("version", version);
+                    m.put("deleted", true);
+                    m.put("collected", c.ran() ? Map.of("chunks", c.chunks(), "deltas", c.deltas()) : null);
+                    return m;
+                });
+    }
+
+    /** Blobs of each kind one deletion collects at once; the rest go with the next retention looks. */
+    static final int COLLECT_PER_DELETE = 100_000;
 
     /** What each device last reported for this artifact. */
     @GET

@@ -5,6 +5,7 @@ import dev.outpost.model.ErrorCode;
 import dev.outpost.model.OutpostException;
 import dev.outpost.model.artifact.Manifest;
 import dev.outpost.model.artifact.Sha256;
+import dev.outpost.sync.artifact.ArtifactGc;
 import dev.outpost.sync.artifact.ArtifactService;
 import dev.outpost.sync.auth.AdminPolicy;
 import dev.outpost.sync.auth.OperatorAuth;
@@ -39,9 +40,11 @@ public class ArtifactUploadRoute {
     private final ArtifactService artifacts;
     private final OperatorAuth operators;
     private final OperatorStore store;
+    private final ArtifactGc gc;
 
-    public ArtifactUploadRoute(ArtifactService artifacts, OperatorAuth operators, OperatorStore store) {
+    public ArtifactUploadRoute(ArtifactService artifacts, OperatorAuth operators, OperatorStore store, ArtifactGc gc) {
         this.artifacts = artifacts;
+        this.gc = gc;
         this.operators = operators;
         this.store = store;
     }
@@ -65,7 +68,9 @@ public class ArtifactUploadRoute {
                     Sha256 expected = expected(name, request.getHeader(SHA256_HEADER));
                     return artifacts
                             .checkVersionFree(name, v)
-                            .flatMap(x -> {
+                            // Registered as an upload: its chunks are stored before its version, so no collection
+                            // of unreferenced chunks runs meanwhile.
+                            .flatMap(x -> gc.duringUpload(name, v, () -> {
                                 RequestBodyStream body = new RequestBodyStream(request, context);
                                 return Uni.createFrom()
                                         .item(() -> {
@@ -75,9 +80,9 @@ public class ArtifactUploadRoute {
                                                 throw new UncheckedIOException(e);
                                             }
                                         })
-                                        .runSubscriptionOn(Infrastructure.getDefaultWorkerPool());
-                            })
-                            .flatMap(m -> artifacts.publish(m, op.actor()))
+                                        .runSubscriptionOn(Infrastructure.getDefaultWorkerPool())
+                                        .flatMap(m -> artifacts.publish(m, op.actor()));
+                            }))
                             .call(row -> store.audit(
                                     op.actor(), op.via(), "PUT", path, 201, request.getHeader(RequestIds.HEADER)));
                 })

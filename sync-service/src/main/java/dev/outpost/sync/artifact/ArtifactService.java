@@ -59,6 +59,7 @@ public class ArtifactService {
     private final Counter deltasComputed;
     private final Counter deltaJobsRun;
     private final Replica replica;
+    private final ArtifactGc gc;
     private final RolloutService rollouts;
     private final Map<String, SignedAssignment> signedCache = new ConcurrentHashMap<>();
     private final Map<String, String> manifestShas = new ConcurrentHashMap<>();
@@ -75,8 +76,10 @@ public class ArtifactService {
             OutpostConfig config,
             MeterRegistry metrics,
             RolloutService rollouts,
-            Replica replica) {
+            Replica replica,
+            ArtifactGc gc) {
         this.chunks = chunks;
+        this.gc = gc;
         this.rollouts = rollouts;
         this.db = db;
         this.keys = keys;
@@ -91,7 +94,9 @@ public class ArtifactService {
         return db.versionExists(artifact, version).map(exists -> {
             if (exists) {
                 throw new Problem(
-                        ErrorCode.ALREADY_EXISTS, artifact + " version " + version + " exists; versions are immutable");
+                        ErrorCode.ALREADY_EXISTS,
+                        artifact + " version " + version
+                                + " exists or existed; versions are immutable and their numbers never reused");
             }
             return null;
         });
@@ -283,20 +288,27 @@ public class ArtifactService {
 
     /** Computes the deltas on a worker (within {@link #DELTA_JOBS_MAX}) and stores their index. */
     private Uni<byte[]> computeAndSave(VersionRow held, VersionRow target) {
-        return Uni.createFrom()
-                .item(() -> {
-                    deltaJobsRun.increment();
-                    return boundedDeltas(manifest(held), manifest(target));
-                })
-                .runSubscriptionOn(Infrastructure.getDefaultWorkerPool())
-                .flatMap(computed -> db.saveDeltaIndex(
-                                held.manifestSha256(),
-                                target.manifestSha256(),
-                                computed.encode(),
-                                computed.entries().stream()
-                                        .mapToLong(DeltaIndex.Entry::length)
-                                        .sum())
-                        .map(x -> computed.encode()));
+        // As an upload: its delta frames are stored before the index that refers to them, so no collection meanwhile.
+        return gc.duringUpload(
+                target.artifact(),
+                target.version(),
+                () -> Uni.createFrom()
+                        .item(() -> {
+                            deltaJobsRun.increment();
+                            return boundedDeltas(manifest(held), manifest(target));
+                        })
+                        .runSubscriptionOn(Infrastructure.getDefaultWorkerPool())
+                        .flatMap(computed -> {
+                            byte[] encoded = computed.encode();
+                            return db.saveDeltaIndex(
+                                            held.manifestSha256(),
+                                            target.manifestSha256(),
+                                            encoded,
+                                            computed.entries().stream()
+                                                    .mapToLong(DeltaIndex.Entry::length)
+                                                    .sum())
+                                    .replaceWith(encoded);
+                        }));
     }
 
     /**

@@ -36,20 +36,36 @@ public interface ChunkStore {
     /** The whole blob, for the service's own use (delta computation); blobs are a few hundred KiB at most. */
     Optional<byte[]> read(Kind kind, Sha256 hash) throws IOException;
 
+    /** Removes the blob (no-op when absent). Only the garbage collection of unreferenced blobs calls it. */
+    void delete(Kind kind, Sha256 hash) throws IOException;
+
+    /** Every blob of {@code kind} stored now, each once, in no particular order; streamed, not held. */
+    void forEach(Kind kind, BlobVisitor visitor) throws IOException;
+
+    @FunctionalInterface
+    interface BlobVisitor {
+        void visit(Sha256 hash) throws IOException;
+    }
+
     /** The blob, to serve whole or in part; empty only when it is not stored. */
     Optional<Blob> blob(Kind kind, Sha256 hash) throws IOException;
 
-    /** A stored blob to serve. */
-    interface Blob {
-        long length();
-
-        /** A local file holding the blob, for zero-copy serving; empty for a store without local files. */
-        Optional<Path> localFile();
-
+    /**
+     * A stored blob to serve: its length, a local file holding it for zero-copy serving (empty for a store without
+     * local files), and its bytes by range.
+     */
+    record Blob(long length, Optional<Path> localFile, RangeOpener opener) {
         /**
-         * Streams {@code length} bytes from offset {@code first}, without holding them in memory; the caller closes
+         * Streams {@code count} bytes from offset {@code first}, without holding them in memory; the caller closes
          * the stream.
          */
-        InputStream open(long first, long length) throws IOException;
+        public InputStream open(long first, long count) throws IOException {
+            return opener.open(first, count);
+        }
+    }
+
+    @FunctionalInterface
+    interface RangeOpener {
+        InputStream open(long first, long count) throws IOException;
     }
 }

@@ -37,6 +37,30 @@ public interface OutpostConfig {
 
     Limits limits();
 
+    Retention retention();
+
+    /** What the service keeps how long (docs/operations.md); pruned by {@code RetentionJob}. */
+    interface Retention {
+        /** How often a replica looks (one at a time across replicas). */
+        @WithDefault("PT10M")
+        Duration every();
+
+        /**
+         * How long an applied batch's id and first answer are kept: a retry within it gets that answer back
+         * ({@code duplicate}); a later retry is applied again, which changes nothing (every op is idempotent state).
+         */
+        @WithDefault("P30D")
+        Duration batchRetryWindow();
+
+        /** How long devices' model install reports are kept (each device's current model is kept regardless). */
+        @WithDefault("P90D")
+        Duration modelReports();
+
+        /** Rows deleted per table per look at most, so that one look never holds locks or I/O for long. */
+        @WithDefault("10000")
+        int rowsPerRun();
+    }
+
     /**
      * Rate limits per replica (token buckets refilled evenly over a minute, as deep as a minute's allowance). Behind a
      * proxy, enable {@code quarkus.http.proxy.proxy-address-forwarding} so that an address is the client's.

@@ -1,6 +1,7 @@
 package dev.outpost.sync.rollout;
 
 import dev.outpost.sync.config.OutpostConfig;
+import dev.outpost.sync.config.PeriodicJob;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.runtime.ShutdownEvent;
@@ -8,11 +9,8 @@ import io.quarkus.runtime.StartupEvent;
 import io.smallrye.mutiny.Uni;
 import io.vertx.core.Vertx;
 import io.vertx.mutiny.sqlclient.Pool;
-import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
-import java.util.concurrent.atomic.AtomicBoolean;
-import org.jboss.logging.Logger;
 
 /**
  * Looks at running rollouts with automatic promotion on a timer, so a soaked healthy wave opens the next one even
@@ -22,56 +20,34 @@ import org.jboss.logging.Logger;
  */
 @ApplicationScoped
 public class RolloutTicker {
-    private static final Logger LOG = Logger.getLogger(RolloutTicker.class);
-
     /** The advisory lock key of the look (any constant no other lock of the service uses). */
     static final long LOCK_KEY = 0x6f75_7470_726f_6c6cL;
 
     private final RolloutService rollouts;
     private final Pool pool;
     private final Counter looks;
-    private final OutpostConfig config;
-    private final Vertx vertx;
-    private final AtomicBoolean busy = new AtomicBoolean();
-    private long timer = -1;
+    private final PeriodicJob job;
 
     public RolloutTicker(RolloutService rollouts, OutpostConfig config, Vertx vertx, Pool pool, MeterRegistry metrics) {
         this.rollouts = rollouts;
         this.pool = pool;
         this.looks = metrics.counter("outpost.rollouts.evaluations");
-        this.config = config;
-        this.vertx = vertx;
+        this.job =
+                new PeriodicJob(vertx, "rollout evaluation", config.rollouts().evaluateEvery(), this::look);
     }
 
     void start(@Observes StartupEvent ev) {
-        timer = vertx.setPeriodic(config.rollouts().evaluateEvery().toMillis(), id -> tick());
+        job.start(false);
     }
 
     void stop(@Observes ShutdownEvent ev) {
-        if (timer >= 0) {
-            vertx.cancelTimer(timer);
-        }
+        job.stop();
     }
 
-    private void tick() {
-        if (!busy.compareAndSet(false, true)) {
-            return; // the previous look is still running
-        }
-        pool.withTransaction(tx -> tx.preparedQuery("select pg_try_advisory_xact_lock($1) as mine")
-                        .execute(Tuple.of(LOCK_KEY))
-                        .flatMap(rows -> {
-                            if (!rows.iterator().next().getBoolean("mine")) {
-                                return Uni.createFrom().voidItem(); // another replica is looking now
-                            }
-                            looks.increment();
-                            return rollouts.evaluateSoaking();
-                        }))
-                .subscribe()
-                .with(x -> busy.set(false), e -> {
-                    busy.set(false);
-                    LOG.warnf(
-                            "rollout evaluation failed (tried again in %s): %s",
-                            config.rollouts().evaluateEvery(), e.toString());
-                });
+    private Uni<Boolean> look() {
+        return PeriodicJob.onOneReplica(pool, LOCK_KEY, () -> {
+            looks.increment();
+            return rollouts.evaluateSoaking();
+        });
     }
 }

@@ -53,7 +53,8 @@ public class ArtifactStore {
             long bytesDownloaded) {}
 
     public Uni<Boolean> versionExists(String artifact, long version) {
-        return pool.preparedQuery("select 1 from artifact_version where artifact = $1 and version = $2")
+        return pool.preparedQuery("select 1 from artifact_version where artifact = $1 and version = $2"
+                        + " union all select 1 from artifact_version_deleted where artifact = $1 and version = $2")
                 .execute(Tuple.of(artifact, version))
                 .map(rows -> rows.size() > 0);
     }
@@ -237,10 +238,11 @@ public class ArtifactStore {
                                 r.bytesDownloaded())))
                         .flatMap(x -> tx.preparedQuery(
                                         "insert into device_model (device_id, artifact, active_version, outcome, error_code,"
-                                                + " target_version) values ($1, $2, $3, $4, $5, $6)"
+                                                + " target_version, kept_version) values ($1, $2, $3, $4, $5, $6, $7)"
                                                 + " on conflict (device_id, artifact) do update set"
                                                 + " active_version = excluded.active_version, outcome = excluded.outcome,"
                                                 + " error_code = excluded.error_code, target_version = excluded.target_version,"
+                                                + " kept_version = coalesce(excluded.kept_version, device_model.kept_version),"
                                                 + " reported_at = now()")
                                 .execute(Tuple.from(java.util.Arrays.asList(
                                         deviceId,
@@ -248,7 +250,68 @@ public class ArtifactStore {
                                         r.activeVersion(),
                                         r.outcome(),
                                         r.errorCode(),
-                                        r.toVersion())))))
+                                        r.toVersion(),
+                                        // An install keeps the version it came from in the other slot.
+                                        "installed".equals(r.outcome()) ? r.fromVersion() : null)))))
+                .replaceWithVoid();
+    }
+
+    /**
+     * Deletes a version that nothing needs: not desired, not in a rollout in flight, and not run, targeted or kept by
+     * any device that is not revoked ({@code version-in-use} says which otherwise); its delta indexes go with it.
+     * Its chunks and deltas stay in the store until {@code ArtifactGc} finds nothing refers to them.
+     */
+    public Uni<Void> deleteVersion(String artifact, long version, String actor) {
+        return pool.withTransaction(tx -> tx.preparedQuery("select manifest_sha256 from artifact_version"
+                                + " where artifact = $1 and version = $2 for update")
+                        .execute(Tuple.of(artifact, version))
+                        .flatMap(rows -> {
+                            if (rows.size() == 0) {
+                                throw new OutpostException(
+                                        ErrorCode.NOT_FOUND, "no " + artifact + " version " + version);
+                            }
+                            String sha = rows.iterator().next().getString("manifest_sha256");
+                            return tx.preparedQuery(
+                                            "select"
+                                                    + " (select count(*) from artifact_desired where artifact = $1 and version = $2)"
+                                                    + " as desired,"
+                                                    + " (select string_agg(id::text, ', ' order by id) from rollout where artifact = $1"
+                                                    + " and status in ('DRAFT', 'RUNNING', 'PAUSED')"
+                                                    + " and $2 in (version, previous_version)) as rollouts,"
+                                                    + " (select count(*) from device_model m join device d on d.id = m.device_id"
+                                                    + " where m.artifact = $1 and d.revoked_at is null"
+                                                    + " and $2 in (m.active_version, m.target_version, m.kept_version)) as devices")
+                                    .execute(Tuple.of(artifact, version))
+                                    .flatMap(uses -> {
+                                        var u = uses.iterator().next();
+                                        List<String> why = new ArrayList<>();
+                                        if (u.getLong("desired") > 0) {
+                                            why.add("it is the desired version");
+                                        }
+                                        if (u.getString("rollouts") != null) {
+                                            why.add("rollout " + u.getString("rollouts") + " in flight uses it");
+                                        }
+                                        if (u.getLong("devices") > 0) {
+                                            why.add(u.getLong("devices") + " devices run, install or keep it");
+                                        }
+                                        if (!why.isEmpty()) {
+                                            throw new OutpostException(
+                                                    ErrorCode.VERSION_IN_USE,
+                                                    artifact + " version " + version + " cannot be deleted: "
+                                                            + String.join("; ", why));
+                                        }
+                                        return tx.preparedQuery("delete from artifact_delta_index"
+                                                        + " where from_manifest = $1 or to_manifest = $1")
+                                                .execute(Tuple.of(sha))
+                                                .flatMap(x -> tx.preparedQuery("delete from artifact_version"
+                                                                + " where artifact = $1 and version = $2")
+                                                        .execute(Tuple.of(artifact, version)))
+                                                .flatMap(x -> tx.preparedQuery(
+                                                                "insert into artifact_version_deleted"
+                                                                        + " (artifact, version, deleted_by) values ($1, $2, $3)")
+                                                        .execute(Tuple.of(artifact, version, actor)));
+                                    });
+                        }))
                 .replaceWithVoid();
     }
 

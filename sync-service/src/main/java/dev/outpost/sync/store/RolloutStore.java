@@ -90,14 +90,17 @@ public class RolloutStore {
         return pool.withTransaction(tx -> tx.preparedQuery(
                         "update rollout set status = $2, open_waves = $3, reason = $4, updated_at = now(),"
                                 + " wave_opened_at = case when open_waves <> $3 then now() else wave_opened_at end"
-                                + " where id = $1 and status = $5 and open_waves = $6 returning *")
+                                // The whole state read, reason included: a move that changes only the reason (a
+                                // wave found healthy) is made once however many replicas find it at once.
+                                + " where id = $1 and status = $5 and open_waves = $6 and reason = $7 returning *")
                 .execute(Tuple.from(Arrays.asList(
                         id,
                         to.status().name(),
                         to.openWaves(),
                         to.reason(),
                         from.status().name(),
-                        from.openWaves())))
+                        from.openWaves(),
+                        from.reason())))
                 .flatMap(rows -> {
                     if (rows.size() == 0) {
                         throw new OutpostException(

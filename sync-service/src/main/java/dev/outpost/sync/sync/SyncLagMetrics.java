@@ -1,5 +1,6 @@
 package dev.outpost.sync.sync;
 
+import dev.outpost.sync.config.PeriodicJob;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.MultiGauge;
@@ -14,8 +15,6 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicBoolean;
-import org.jboss.logging.Logger;
 
 /**
  * How long each device has gone without syncing, as metrics, re-read from the device table every
@@ -30,22 +29,23 @@ import org.jboss.logging.Logger;
 public class SyncLagMetrics {
     static final long REFRESH_MS = 30_000;
     static final int PER_DEVICE_MAX = 20_000;
-    private static final Logger LOG = Logger.getLogger(SyncLagMetrics.class);
     private static final long[] OVER_S = {3600, 86_400, 7 * 86_400};
     private static final String[] OVER_NAMES = {"1h", "1d", "7d"};
 
     private final Pool pool;
-    private final Vertx vertx;
     private final MultiGauge perDevice;
-    private final AtomicBoolean busy = new AtomicBoolean();
     private volatile double lagMax;
     private volatile long active;
     private final long[] unsynced = new long[OVER_S.length];
-    private long timer = -1;
+    private final PeriodicJob job;
 
     public SyncLagMetrics(Pool pool, Vertx vertx, MeterRegistry metrics) {
         this.pool = pool;
-        this.vertx = vertx;
+        this.job = new PeriodicJob(
+                vertx.getDelegate(),
+                "refreshing sync lag metrics",
+                java.time.Duration.ofMillis(REFRESH_MS),
+                this::refresh);
         this.perDevice = MultiGauge.builder("outpost.device.sync.lag")
                 .description("seconds since the device's last sync (since its registration when it never synced)")
                 .baseUnit("seconds")
@@ -67,24 +67,11 @@ public class SyncLagMetrics {
     }
 
     void start(@Observes StartupEvent ev) {
-        tick();
-        timer = vertx.setPeriodic(REFRESH_MS, id -> tick());
+        job.start(true);
     }
 
     void stop(@Observes ShutdownEvent ev) {
-        if (timer >= 0) {
-            vertx.cancelTimer(timer);
-        }
-    }
-
-    private void tick() {
-        if (!busy.compareAndSet(false, true)) {
-            return;
-        }
-        refresh().subscribe().with(x -> busy.set(false), e -> {
-            busy.set(false);
-            LOG.warnf("sync lag metrics not refreshed (tried again in %d ms): %s", REFRESH_MS, e.toString());
-        });
+        job.stop();
     }
 
     /** Reads every active device's lag and publishes it. */

@@ -141,6 +141,35 @@ class ChunkStoresIT {
         assertArrayEquals(bytes, store.read(Kind.DELTA, hash).orElseThrow());
     }
 
+    @ParameterizedTest
+    @MethodSource("stores")
+    void everyStoredBlobIsListedOnceAndADeletedOneIsGone(ChunkStore store) throws IOException {
+        java.util.Set<Sha256> mine = new java.util.HashSet<>();
+        for (int i = 0; i < 5; i++) {
+            byte[] bytes = random(100 + i, 500 + i);
+            Sha256 hash = Sha256.digest(bytes);
+            store.put(Kind.CHUNK, hash, bytes);
+            mine.add(hash);
+        }
+        List<Sha256> listed = new java.util.ArrayList<>();
+        store.forEach(Kind.CHUNK, listed::add);
+        assertEquals(listed.size(), new java.util.HashSet<>(listed).size(), "each blob once");
+        assertTrue(listed.containsAll(mine));
+        java.util.Set<Sha256> deltas = new java.util.HashSet<>();
+        store.forEach(Kind.DELTA, deltas::add);
+        assertTrue(mine.stream().noneMatch(deltas::contains), "kinds are listed apart");
+
+        Sha256 gone = mine.iterator().next();
+        store.delete(Kind.CHUNK, gone);
+        store.delete(Kind.CHUNK, gone); // deleting what is absent is a no-op
+        assertFalse(store.contains(Kind.CHUNK, gone));
+        assertTrue(store.read(Kind.CHUNK, gone).isEmpty());
+        assertTrue(store.blob(Kind.CHUNK, gone).isEmpty(), "no length remembered from before");
+        List<Sha256> after = new java.util.ArrayList<>();
+        store.forEach(Kind.CHUNK, after::add);
+        assertFalse(after.contains(gone));
+    }
+
     @Test
     void s3KeysFollowTheFileLayoutUnderThePrefix() throws IOException {
         byte[] bytes = random(4, 1000);

@@ -4,7 +4,6 @@ import dev.outpost.model.artifact.Sha256;
 import dev.outpost.sync.artifact.ChunkStore;
 import dev.outpost.sync.artifact.RangeStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
@@ -92,24 +91,29 @@ public final class FileChunkStore implements ChunkStore {
         } catch (NoSuchFileException e) {
             return Optional.empty();
         }
-        return Optional.of(new Blob() {
-            @Override
-            public long length() {
-                return size;
-            }
+        return Optional.of(new Blob(size, Optional.of(p), (first, count) -> {
+            FileChannel ch = FileChannel.open(p, StandardOpenOption.READ);
+            ch.position(first);
+            return new RangeStream(Channels.newInputStream(ch), count);
+        }));
+    }
 
-            @Override
-            public Optional<Path> localFile() {
-                return Optional.of(p);
-            }
+    @Override
+    public void delete(Kind kind, Sha256 hash) throws IOException {
+        Files.deleteIfExists(path(kind, hash));
+    }
 
-            @Override
-            public InputStream open(long first, long length) throws IOException {
-                FileChannel ch = FileChannel.open(p, StandardOpenOption.READ);
-                ch.position(first);
-                return new RangeStream(Channels.newInputStream(ch), length);
+    @Override
+    public void forEach(Kind kind, BlobVisitor visitor) throws IOException {
+        try (var files = Files.walk(root.resolve(dir(kind)), 2)) {
+            for (var it = files.iterator(); it.hasNext(); ) {
+                Path p = it.next();
+                String name = p.getFileName().toString();
+                if (Sha256.isHex(name) && Files.isRegularFile(p)) {
+                    visitor.visit(Sha256.parse(name));
+                }
             }
-        });
+        }
     }
 
     @Override

@@ -6,7 +6,6 @@ import dev.outpost.sync.artifact.RangeStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
-import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
@@ -183,33 +182,49 @@ public final class S3ChunkStore implements ChunkStore, AutoCloseable {
             return Optional.empty();
         }
         String key = key(kind, hash);
-        long size = length.getAsLong();
-        return Optional.of(new Blob() {
-            @Override
-            public long length() {
-                return size;
+        return Optional.of(new Blob(length.getAsLong(), Optional.empty(), (first, count) -> {
+            if (count == 0) {
+                return InputStream.nullInputStream();
             }
+            try {
+                // The SDK hands the connection's stream over: bytes flow through, a buffer at a time.
+                InputStream in = s3.getObject(
+                        b -> b.bucket(bucket).key(key).range("bytes=" + first + "-" + (first + count - 1)));
+                return new RangeStream(in, count);
+            } catch (SdkException e) {
+                throw failed("read", key, e);
+            }
+        }));
+    }
 
-            @Override
-            public Optional<Path> localFile() {
-                return Optional.empty();
-            }
+    @Override
+    public void delete(Kind kind, Sha256 hash) throws IOException {
+        String key = key(kind, hash);
+        synchronized (lengths) {
+            lengths.remove(key);
+        }
+        try {
+            s3.deleteObject(b -> b.bucket(bucket).key(key));
+        } catch (SdkException e) {
+            throw failed("delete", key, e);
+        }
+    }
 
-            @Override
-            public InputStream open(long first, long count) throws IOException {
-                if (count == 0) {
-                    return InputStream.nullInputStream();
-                }
-                try {
-                    // The SDK hands the connection's stream over: bytes flow through, a buffer at a time.
-                    InputStream in = s3.getObject(
-                            b -> b.bucket(bucket).key(key).range("bytes=" + first + "-" + (first + count - 1)));
-                    return new RangeStream(in, count);
-                } catch (SdkException e) {
-                    throw failed("read", key, e);
+    @Override
+    public void forEach(Kind kind, BlobVisitor visitor) throws IOException {
+        String under = prefix + kind.name().toLowerCase(Locale.ROOT) + "s/";
+        try {
+            // A page of keys at a time (1,000 by default), however many the bucket holds.
+            for (var object : s3.listObjectsV2Paginator(b -> b.bucket(bucket).prefix(under))
+                    .contents()) {
+                String name = object.key().substring(object.key().lastIndexOf('/') + 1);
+                if (Sha256.isHex(name)) {
+                    visitor.visit(Sha256.parse(name));
                 }
             }
-        });
+        } catch (SdkException e) {
+            throw new IOException("the object store could not list " + bucket + "/" + under + ": " + e.getMessage(), e);
+        }
     }
 
     @Override
