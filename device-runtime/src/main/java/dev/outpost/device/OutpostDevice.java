@@ -25,6 +25,7 @@ import dev.outpost.device.store.ChangeLog;
 import dev.outpost.device.store.Settings;
 import dev.outpost.device.store.Settings.Setting;
 import dev.outpost.device.sync.Problem;
+import dev.outpost.device.sync.SnapshotBootstrap;
 import dev.outpost.device.sync.SyncClient;
 import dev.outpost.device.sync.SyncLink;
 import dev.outpost.device.sync.SyncRefused;
@@ -41,6 +42,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.function.LongSupplier;
 
 /**
@@ -320,7 +322,34 @@ public final class OutpostDevice implements AutoCloseable {
      * #upgradeSchema}) and syncs again: the backfill brings what its old schema could not hold.
      */
     public SyncResult sync() {
+        lastSnapshot = bootstrap(new ArtifactClient(server(), home.credential(), linkPolicy()));
         return sync(this::httpLink);
+    }
+
+    private Optional<SnapshotBootstrap.Installed> lastSnapshot = Optional.empty();
+
+    /** The snapshots the last {@link #sync()} installed before it pulled (a fresh device's first sync). */
+    public Optional<SnapshotBootstrap.Installed> lastSnapshot() {
+        return lastSnapshot;
+    }
+
+    /**
+     * A fresh device starts from its scopes' snapshots (docs/protocol.md, "Snapshots") instead of their whole feed;
+     * a service without them (or refusing them) leaves it to the feed.
+     */
+    public Optional<SnapshotBootstrap.Installed> bootstrap(ArtifactLink link) {
+        OnSchema now = on;
+        RowStates states = new RowStates(now.schema(), new SqliteRows(db), typed, feed, ChangeFeed.Origin.SYNC);
+        SnapshotBootstrap boot = new SnapshotBootstrap(
+                link, home.database().resolveSibling("snapshots"), now.schema(), db, states, settings, now.clock());
+        try {
+            return boot.runIfFresh();
+        } catch (DeviceException e) {
+            if (e.exitCode() == ExitCode.REFUSED && e.getMessage().contains("not-found")) {
+                return Optional.empty(); // a service from before snapshots
+            }
+            throw e;
+        }
     }
 
     /** As {@link #sync()}, over the links {@code links} gives (one per sync client; tests give in-memory ones). */

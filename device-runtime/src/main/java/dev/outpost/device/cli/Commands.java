@@ -156,6 +156,11 @@ final class Commands {
         if (in.flag("--json")) {
             in.out().println(Json.syncResult(r, device.schema().version()));
         } else {
+            device.lastSnapshot()
+                    .ifPresent(s -> in.out()
+                            .printf(
+                                    "started from the snapshots of %s: %d rows, then the feed from %s%n",
+                                    String.join(", ", s.scopes()), s.rows(), s.cursor()));
             in.out()
                     .printf(
                             "pushed %d, pulled %d, refused %d, conflicts opened %d%s%n",

@@ -1,6 +1,5 @@
 package dev.outpost.sync.api;
 
-import dev.outpost.model.ErrorCode;
 import dev.outpost.model.artifact.Sha256;
 import dev.outpost.model.artifact.SignedEnvelope;
 import dev.outpost.sync.artifact.ArtifactKeys;
@@ -18,12 +17,8 @@ import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
-import jakarta.ws.rs.core.StreamingOutput;
-import java.io.IOException;
-import java.io.InputStream;
 import java.util.Arrays;
 import java.util.Map;
-import org.jboss.resteasy.reactive.PathPart;
 
 /**
  * What devices fetch to install a model: signed manifests, delta indexes, chunk and delta frames (all immutable,
@@ -124,46 +119,7 @@ public class ArtifactResource {
             ChunkStore.Kind kind, String authorization, String range, String ifNoneMatch, String hashText) {
         // Blocking on a worker thread: the credential check waits for its query here, bounded.
         auth.device(authorization).await().atMost(java.time.Duration.ofSeconds(10));
-        if (!Sha256.isHex(hashText)) {
-            throw new Problem(ErrorCode.NOT_FOUND, "not a SHA-256: " + hashText);
-        }
-        Sha256 hash = Sha256.parse(hashText);
-        ChunkStore.Blob blob;
-        try {
-            blob = chunks.blob(kind, hash)
-                    .orElseThrow(() ->
-                            new Problem(ErrorCode.NOT_FOUND, "no " + kind.name().toLowerCase() + " " + hashText));
-        } catch (IOException e) {
-            throw new Problem(ErrorCode.UNAVAILABLE, e.getMessage());
-        }
-        if (ByteRanges.notModified(ifNoneMatch, hashText)) {
-            return ByteRanges.immutable(Response.notModified(), hashText).build();
-        }
-        long length = blob.length();
-        ByteRanges.Range r = ByteRanges.parse(range, length);
-        long first = r == null ? 0 : r.first();
-        long count = r == null ? length : r.length();
-        Object entity;
-        if (blob.localFile().isPresent()) {
-            entity = new PathPart(blob.localFile().get(), first, count);
-        } else {
-            // Opened here, so that a store out of reach is a 503 and not a response cut after its status line.
-            InputStream in;
-            try {
-                in = blob.open(first, count);
-            } catch (IOException e) {
-                throw new Problem(ErrorCode.UNAVAILABLE, e.getMessage());
-            }
-            entity = (StreamingOutput) out -> {
-                try (in) {
-                    in.transferTo(out);
-                }
-            };
-        }
-        if (r == null) {
-            return ByteRanges.immutable(Response.ok(entity, OCTETS), hashText).build();
-        }
-        return ByteRanges.partial(entity, r, length, hashText);
+        return Blobs.serve(chunks, kind, hashText, range, ifNoneMatch);
     }
 
     private static Response bytes(byte[] content, String etag, String range, String ifNoneMatch) {

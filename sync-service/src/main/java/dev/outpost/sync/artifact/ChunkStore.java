@@ -19,7 +19,9 @@ public interface ChunkStore {
 
     enum Kind {
         CHUNK,
-        DELTA
+        DELTA,
+        /** A scope's rows as of a feed cursor (ScopeSnapshot), tens of MB: stored from a file, served by ranges. */
+        SNAPSHOT
     }
 
     /**
@@ -27,6 +29,9 @@ public interface ChunkStore {
      * one new blob may each answer {@code true}: the blob is whole either way).
      */
     boolean put(Kind kind, Sha256 hash, byte[] bytes) throws IOException;
+
+    /** As {@link #put}, from a file (too large to hold in memory): the file's bytes under {@code hash}. */
+    boolean putFile(Kind kind, Sha256 hash, Path file) throws IOException;
 
     boolean contains(Kind kind, Sha256 hash) throws IOException;
 

@@ -39,6 +39,15 @@ public interface OutpostConfig {
 
     Retention retention();
 
+    Snapshots snapshots();
+
+    /** Scope snapshots a fresh device starts from (SnapshotBuilder). */
+    interface Snapshots {
+        /** How often every scope's snapshot is built again (one replica builds). */
+        @WithDefault("PT6H")
+        Duration every();
+    }
+
     /** What the service keeps how long (docs/operations.md); pruned by {@code RetentionJob}. */
     interface Retention {
         /** How often a replica looks (one at a time across replicas). */

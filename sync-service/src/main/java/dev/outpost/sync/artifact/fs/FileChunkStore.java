@@ -60,6 +60,27 @@ public final class FileChunkStore implements ChunkStore {
     }
 
     @Override
+    public boolean putFile(Kind kind, Sha256 hash, Path file) throws IOException {
+        Path target = path(kind, hash);
+        if (Files.exists(target)) {
+            return false;
+        }
+        Files.createDirectories(target.getParent());
+        Path tmp = root.resolve("tmp").resolve(hash.hex() + "." + UUID.randomUUID());
+        Files.copy(file, tmp);
+        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+            ch.force(false);
+        }
+        try {
+            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+            return true;
+        } catch (FileAlreadyExistsException | AtomicMoveNotSupportedException e) {
+            Files.deleteIfExists(tmp);
+            return false;
+        }
+    }
+
+    @Override
     public boolean contains(Kind kind, Sha256 hash) {
         return Files.exists(path(kind, hash));
     }

@@ -1,0 +1,228 @@
+package dev.outpost.device.sync;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import dev.outpost.device.DeviceException;
+import dev.outpost.device.ExitCode;
+import dev.outpost.device.clock.DeviceClock;
+import dev.outpost.device.model.ArtifactLink;
+import dev.outpost.device.rows.RowStates;
+import dev.outpost.device.store.Settings;
+import dev.outpost.device.store.Settings.Setting;
+import dev.outpost.device.store.Transactions;
+import dev.outpost.model.artifact.Sha256;
+import dev.outpost.model.clock.HybridClock;
+import dev.outpost.model.merge.RowMerge;
+import dev.outpost.model.merge.RowState;
+import dev.outpost.model.schema.Schema;
+import dev.outpost.model.schema.Table;
+import dev.outpost.model.snapshot.ScopeSnapshot;
+import dev.outpost.model.wire.RowStateCodec;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.DigestInputStream;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * A fresh device's first way in (docs/protocol.md, "Snapshots"): instead of replaying its scopes' whole feed, it
+ * fetches each scope's latest snapshot (resuming a cut download), checks it against its SHA-256, and installs every
+ * row in one transaction (a row written here before, not yet sent, is joined with the snapshot's, so nothing local is
+ * lost; the typed tables and the changes feed follow as for any saved row), with the lowest of the snapshots' cursors
+ * as its own. The sync that follows pulls the feed from there.
+ */
+public final class SnapshotBootstrap {
+    /** A snapshot is refused past this size (a scope of tens of millions of rows belongs to a server, not here). */
+    static final long BYTES_MAX = 4L << 30;
+
+    private final ArtifactLink link;
+    private final Path dir;
+    private final Schema schema;
+    private final Transactions tx;
+    private final RowStates states;
+    private final Settings settings;
+    private final DeviceClock clock;
+
+    public SnapshotBootstrap(
+            ArtifactLink link,
+            Path dir,
+            Schema schema,
+            Transactions tx,
+            RowStates states,
+            Settings settings,
+            DeviceClock clock) {
+        this.link = link;
+        this.dir = dir;
+        this.schema = schema;
+        this.tx = tx;
+        this.states = states;
+        this.settings = settings;
+        this.clock = clock;
+    }
+
+    /** What was installed. */
+    public record Installed(List<String> scopes, long rows, String cursor) {}
+
+    record Listed(String scope, String sha256, String cursor, long bytes) {}
+
+    /**
+     * Installs the snapshots of this device's scopes when it has never pulled; empty when it has, or the service has
+     * none (the feed path then), or this device's schema is not the snapshots' (the feed converts, a snapshot does
+     * not).
+     */
+    public Optional<Installed> runIfFresh() {
+        if (settings.get(Setting.CURSOR).isPresent()) {
+            return Optional.empty();
+        }
+        List<Listed> listed = list(link.getJson("/v1/snapshots"));
+        if (listed.isEmpty()) {
+            return Optional.empty();
+        }
+        try {
+            Files.createDirectories(dir);
+            List<Path> files = new ArrayList<>();
+            for (Listed l : listed) {
+                if (l.bytes() > BYTES_MAX) {
+                    throw new DeviceException(
+                            ExitCode.REFUSED,
+                            "the snapshot of " + l.scope() + " is " + l.bytes() + " bytes: too large");
+                }
+                Path file = dir.resolve(l.sha256() + ".snapshot");
+                link.fetchTo("/v1/snapshots/" + l.sha256(), l.bytes(), file);
+                if (!Sha256.parse(l.sha256()).equals(digest(file))) {
+                    Files.deleteIfExists(file);
+                    throw new DeviceException(
+                            ExitCode.UNREACHABLE,
+                            "the snapshot of " + l.scope() + " arrived damaged (its SHA-256 differs); sync again");
+                }
+                files.add(file);
+            }
+            Installed installed = install(listed, files);
+            for (Path f : files) {
+                Files.deleteIfExists(f);
+            }
+            return Optional.of(installed);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot keep a snapshot in " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    private Installed install(List<Listed> listed, List<Path> files) {
+        RowStateCodec codec = new RowStateCodec(schema);
+        return tx.inTransaction(() -> {
+            if (settings.get(Setting.CURSOR).isPresent()) {
+                throw new IllegalStateException("another sync pulled meanwhile");
+            }
+            long rows = 0;
+            HybridClock now = clock.current();
+            for (int i = 0; i < files.size(); i++) {
+                try (InputStream in = Files.newInputStream(files.get(i));
+                        ScopeSnapshot.Reader r = new ScopeSnapshot.Reader(in)) {
+                    if (r.header().schemaVersion() != schema.version()) {
+                        throw new DeviceException(
+                                ExitCode.REFUSED,
+                                "the snapshot of " + listed.get(i).scope() + " is of schema version "
+                                        + r.header().schemaVersion() + ", this device runs " + schema.version());
+                    }
+                    String scope = r.header().scope();
+                    for (ScopeSnapshot.Row row; (row = r.next()) != null; ) {
+                        Optional<Table> table = schema.getTable(row.table());
+                        if (table.isEmpty()) {
+                            continue; // a table this device's schema does not have (the feed would skip it too)
+                        }
+                        RowState theirs = codec.decode(row.table(), row.id(), scope, row.state());
+                        RowState joined = states.get(row.table(), row.id())
+                                .map(mine -> RowMerge.join(table.get(), mine, theirs))
+                                .orElse(theirs);
+                        states.save(joined);
+                        now.receive(theirs.clock());
+                        rows++;
+                    }
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }
+            clock.save(now.last());
+            String cursor = lowest(listed.stream().map(Listed::cursor).toList());
+            settings.put(Setting.CURSOR, cursor);
+            states.pruneFeed();
+            return new Installed(listed.stream().map(Listed::scope).toList(), rows, cursor);
+        });
+    }
+
+    /** The cursor the feed must start from for every scope: the lowest ({@code xid:pos}, compared as numbers). */
+    static String lowest(List<String> cursors) {
+        String low = null;
+        long[] lowParts = null;
+        for (String c : cursors) {
+            String[] p = c.split(":");
+            long[] parts = {Long.parseLong(p[0]), Long.parseLong(p[1])};
+            if (low == null || parts[0] < lowParts[0] || parts[0] == lowParts[0] && parts[1] < lowParts[1]) {
+                low = c;
+                lowParts = parts;
+            }
+        }
+        return low;
+    }
+
+    /** Parses {@code {"snapshots": [{"scope", "sha256", "cursor", "bytes", ...}]}}. */
+    static List<Listed> list(String json) {
+        List<Listed> out = new ArrayList<>();
+        try (JsonParser p = new JsonFactory().createParser(json)) {
+            String scope = null, sha = null, cursor = null;
+            long bytes = -1;
+            int depth = 0;
+            for (JsonToken t; (t = p.nextToken()) != null; ) {
+                if (t == JsonToken.START_OBJECT) {
+                    depth++;
+                    if (depth == 2) {
+                        scope = sha = cursor = null;
+                        bytes = -1;
+                    }
+                } else if (t == JsonToken.END_OBJECT) {
+                    if (depth == 2) {
+                        out.add(new Listed(scope, sha, cursor, bytes));
+                    }
+                    depth--;
+                } else if (t == JsonToken.FIELD_NAME && depth == 2) {
+                    String name = p.currentName();
+                    p.nextToken();
+                    switch (name) {
+                        case "scope" -> scope = p.getText();
+                        case "sha256" -> sha = p.getText();
+                        case "cursor" -> cursor = p.getText();
+                        case "bytes" -> bytes = p.getLongValue();
+                        default -> p.skipChildren();
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw new DeviceException(ExitCode.UNREACHABLE, "the service's snapshot list could not be read", e);
+        }
+        for (Listed l : out) {
+            if (l.scope() == null || !Sha256.isHex(l.sha256()) || l.cursor() == null || l.bytes() < 0) {
+                throw new DeviceException(ExitCode.UNREACHABLE, "the service's snapshot list is incomplete: " + json);
+            }
+        }
+        return out;
+    }
+
+    private static Sha256 digest(Path file) throws IOException {
+        try {
+            MessageDigest sha = MessageDigest.getInstance("SHA-256");
+            try (InputStream in = new DigestInputStream(Files.newInputStream(file), sha)) {
+                in.transferTo(java.io.OutputStream.nullOutputStream());
+            }
+            return Sha256.of(sha.digest());
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every JDK has SHA-256", e);
+        }
+    }
+}

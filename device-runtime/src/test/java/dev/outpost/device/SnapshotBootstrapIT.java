@@ -1,0 +1,96 @@
+package dev.outpost.device;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A fresh device starts from its scope's snapshot, end to end: the real service builds it, the real {@code outpost}
+ * fetches, checks and installs it in its first sync, then pulls only what came after; a row it wrote before that
+ * first sync is kept and pushed.
+ */
+class SnapshotBootstrapIT extends WithService {
+    private static final Pattern STARTED =
+            Pattern.compile("started from the snapshots of snapboot: (\\d+) rows, then the feed from (\\S+)");
+    private static final Pattern PULLED = Pattern.compile("pulled (\\d+)");
+
+    private static Outpost device(String id) throws Exception {
+        Outpost d = new Outpost(dir.resolve(id));
+        d.run("init", "--server", service.url, "--device-id", id, "--token", service.register(id, "snapboot"))
+                .ok();
+        return d;
+    }
+
+    private static Map<String, String> names(Outpost d) throws Exception {
+        Map<String, String> out = new HashMap<>();
+        try (OutpostDevice lib = OutpostDevice.open(d.home)) {
+            for (var row : lib.rows().query("select id, name from farmer", List.of())) {
+                out.put((String) row.get("id"), (String) row.get("name"));
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void aFreshDeviceStartsFromItsScopesSnapshotAndPullsOnlyWhatCameAfter() throws Exception {
+        Outpost field = device("sb-field");
+        try (OutpostDevice lib = OutpostDevice.open(field.home)) {
+            for (int i = 0; i < 300; i++) {
+                lib.rows().put("farmer", "sb-f" + i, Map.of("name", "Farmer " + i));
+            }
+        }
+        field.run("sync").ok();
+        var built = service.admin("POST", "/v1/admin/snapshots", "");
+        assertEquals(200, built.statusCode(), built.body());
+        JsonNode mine = null;
+        for (JsonNode b : TestJson.parse(built.body()).get("built")) {
+            if (b.get("scope").asText().equals("snapboot")) {
+                mine = b;
+            }
+        }
+        assertEquals(300, mine.get("rows").asLong(), built.body());
+
+        // After the build: five new farmers and a rename.
+        try (OutpostDevice lib = OutpostDevice.open(field.home)) {
+            for (int i = 300; i < 305; i++) {
+                lib.rows().put("farmer", "sb-f" + i, Map.of("name", "Farmer " + i));
+            }
+            lib.rows().put("farmer", "sb-f0", Map.of("name", "Renamed after the snapshot"));
+        }
+        field.run("sync").ok();
+
+        Outpost fresh = device("sb-fresh");
+        fresh.run("put", "farmer", "sb-local", "name=Written before the first sync")
+                .ok();
+        String out = fresh.run("sync").ok().out();
+        Matcher started = STARTED.matcher(out);
+        assertTrue(started.find(), out);
+        assertEquals(300, Integer.parseInt(started.group(1)), out);
+        assertEquals(mine.get("cursor").asText(), started.group(2));
+        Matcher pulled = PULLED.matcher(out);
+        assertTrue(pulled.find(), out);
+        assertTrue(
+                Integer.parseInt(pulled.group(1)) < 50,
+                "only what came after the snapshot is pulled, not the scope's whole feed: " + out);
+
+        Map<String, String> names = names(fresh);
+        assertEquals(306, names.size(), "300 from the snapshot, 5 from the feed, 1 written here");
+        assertEquals("Renamed after the snapshot", names.get("sb-f0"));
+        assertEquals("Farmer 304", names.get("sb-f304"));
+        assertEquals("Written before the first sync", names.get("sb-local"));
+
+        // Its own write went out; the snapshot is not taken twice.
+        field.run("sync").ok();
+        assertEquals("Written before the first sync", names(field).get("sb-local"));
+        String again = fresh.run("sync").ok().out();
+        assertTrue(!again.contains("started from the snapshots"), again);
+        assertEquals(names(field), names(fresh), "both hold the same rows");
+    }
+}
