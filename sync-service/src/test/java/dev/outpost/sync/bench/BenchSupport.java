@@ -119,6 +119,20 @@ final class BenchSupport {
         return m.group(1);
     }
 
+    /** An admin POST with no body; the answer's body (fails unless 200). */
+    String adminPost(String path) throws IOException, InterruptedException {
+        HttpResponse<String> r = http.send(
+                HttpRequest.newBuilder(service.uri(path))
+                        .header("Authorization", "Bearer " + ADMIN)
+                        .POST(HttpRequest.BodyPublishers.noBody())
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+        if (r.statusCode() != 200) {
+            throw new IllegalStateException(path + " answered " + r.statusCode() + " " + r.body());
+        }
+        return r.body();
+    }
+
     SyncResponse sync(String token, SyncRequest request) throws IOException, InterruptedException {
         return CODEC.decodeResponse(sync(token, CODEC.encode(request, WireFormat.BINARY)), WireFormat.BINARY);
     }

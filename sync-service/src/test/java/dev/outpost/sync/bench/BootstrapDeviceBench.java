@@ -6,8 +6,9 @@ import java.util.List;
 
 /**
  * {@code bench/run bootstrap-device}: a fresh device ({@code device-runtime/target/outpost}, the real one-file
- * binary) pulls a district of ROWS farm rows with one {@code outpost sync}; prints wall time and the device's
- * peak RSS (GNU time). The service runs as in {@code bench/run bootstrap}.
+ * binary) gets a district of ROWS farm rows with one {@code outpost sync}: first by the feed (the baseline, before any
+ * snapshot exists), then, once the service has built the district's snapshot, a second fresh device from the
+ * snapshot; wall time and peak RSS (GNU time) of each. The service runs as in {@code bench/run bootstrap}.
  */
 public final class BootstrapDeviceBench {
     private BootstrapDeviceBench() {}
@@ -21,52 +22,79 @@ public final class BootstrapDeviceBench {
                 BenchSupport.start(work.resolve("bootstrap-device-service.log"), "-XX:+UseSerialGC", "-Xmx512m");
         try {
             BootstrapBench.seed(bench, rows);
-            String url = bench.service.uri("").toString();
-            run(
-                    List.of(
-                            outpost.toString(),
-                            "--home",
-                            home.resolve("d").toString(),
-                            "init",
-                            "--server",
-                            url,
-                            "--device-id",
-                            "fresh-tablet",
-                            "--token",
-                            bench.register("fresh-tablet", "nakuru")),
-                    null);
-            Path rss = home.resolve("rss");
-            double[] cpuBefore = bench.cpuSeconds();
-            long start = System.nanoTime();
-            run(
-                    List.of(
-                            "/usr/bin/time",
-                            "-o",
-                            rss.toString(),
-                            "-f",
-                            "%M %U %S",
-                            outpost.toString(),
-                            "--home",
-                            home.resolve("d").toString(),
-                            "sync"),
-                    work.resolve("bootstrap-device-sync.log"));
-            double seconds = (System.nanoTime() - start) / 1e9;
-            double[] cpuAfter = bench.cpuSeconds();
-            String[] measured = Files.readAllLines(rss).getLast().trim().split(" ");
-            double peakMb = Long.parseLong(measured[0]) / 1024.0;
-            // Where the time goes: device, service and PostgreSQL share the 2 cores.
+            // The baseline: no snapshot yet, the device replays the district's feed.
+            Measured feed = firstSync(bench, outpost, home, work, "feed-tablet");
+            long buildStart = System.nanoTime();
+            bench.adminPost("/v1/admin/snapshots");
+            double buildSeconds = (System.nanoTime() - buildStart) / 1e9;
+            Measured snapshot = firstSync(bench, outpost, home, work, "fresh-tablet");
             System.out.printf(
-                    "cpu_seconds device=%.1f service=%.1f postgres=%.1f (wall %.1f s)%n",
-                    Double.parseDouble(measured[1]) + Double.parseDouble(measured[2]),
-                    cpuAfter[0] - cpuBefore[0],
-                    cpuAfter[1] - cpuBefore[1],
-                    seconds);
+                    "feed: wall %.1f s, peak RSS %.0f MB, cpu device=%.1f service=%.1f postgres=%.1f%n",
+                    feed.seconds, feed.peakMb, feed.cpu[0], feed.cpu[1], feed.cpu[2]);
             System.out.printf(
-                    "RESULT name=bootstrap-device rows=%d wall_s=%.1f rows_per_s=%.0f peak_rss_mb=%.0f%n",
-                    rows, seconds, rows / seconds, peakMb);
+                    "snapshot: built in %.1f s (service); wall %.1f s, peak RSS %.0f MB, cpu device=%.1f service=%.1f"
+                            + " postgres=%.1f%n",
+                    buildSeconds, snapshot.seconds, snapshot.peakMb, snapshot.cpu[0], snapshot.cpu[1], snapshot.cpu[2]);
+            System.out.printf(
+                    "RESULT name=bootstrap-device rows=%d wall_s=%.1f rows_per_s=%.0f peak_rss_mb=%.0f"
+                            + " feed_wall_s=%.1f feed_peak_rss_mb=%.0f build_s=%.1f ratio=%.2f%n",
+                    rows,
+                    snapshot.seconds,
+                    rows / snapshot.seconds,
+                    snapshot.peakMb,
+                    feed.seconds,
+                    feed.peakMb,
+                    buildSeconds,
+                    feed.seconds / snapshot.seconds);
         } finally {
             bench.stop();
         }
+    }
+
+    private record Measured(double seconds, double peakMb, double[] cpu) {}
+
+    /** {@code outpost init} then one {@code outpost sync} of a new device: its wall time, peak RSS and CPU. */
+    private static Measured firstSync(BenchSupport bench, Path outpost, Path home, Path work, String id)
+            throws Exception {
+        String url = bench.service.uri("").toString();
+        Path dir = home.resolve(id);
+        run(
+                List.of(
+                        outpost.toString(),
+                        "--home",
+                        dir.toString(),
+                        "init",
+                        "--server",
+                        url,
+                        "--device-id",
+                        id,
+                        "--token",
+                        bench.register(id, "nakuru")),
+                null);
+        Path rss = home.resolve(id + ".rss");
+        double[] cpuBefore = bench.cpuSeconds();
+        long start = System.nanoTime();
+        run(
+                List.of(
+                        "/usr/bin/time",
+                        "-o",
+                        rss.toString(),
+                        "-f",
+                        "%M %U %S",
+                        outpost.toString(),
+                        "--home",
+                        dir.toString(),
+                        "sync"),
+                work.resolve("bootstrap-device-" + id + ".log"));
+        double seconds = (System.nanoTime() - start) / 1e9;
+        double[] cpuAfter = bench.cpuSeconds();
+        String[] measured = Files.readAllLines(rss).getLast().trim().split(" ");
+        // Where the time goes: device, service and PostgreSQL share the 2 cores.
+        return new Measured(seconds, Long.parseLong(measured[0]) / 1024.0, new double[] {
+            Double.parseDouble(measured[1]) + Double.parseDouble(measured[2]),
+            cpuAfter[0] - cpuBefore[0],
+            cpuAfter[1] - cpuBefore[1]
+        });
     }
 
     private static void run(List<String> command, Path log) throws Exception {
