@@ -38,6 +38,15 @@ class SnapshotBootstrapIT extends WithService {
         return out;
     }
 
+    private static String village(Outpost d, String id) throws Exception {
+        try (OutpostDevice lib = OutpostDevice.open(d.home)) {
+            return (String) lib.rows()
+                    .query("select village from farmer where id = ?", List.of(id))
+                    .getFirst()
+                    .get("village");
+        }
+    }
+
     @Test
     void aFreshDeviceStartsFromItsScopesSnapshotAndPullsOnlyWhatCameAfter() throws Exception {
         Outpost field = device("sb-field");
@@ -69,6 +78,8 @@ class SnapshotBootstrapIT extends WithService {
         Outpost fresh = device("sb-fresh");
         fresh.run("put", "farmer", "sb-local", "name=Written before the first sync")
                 .ok();
+        // A row the snapshot holds too, edited here first: the install joins the two, losing neither.
+        fresh.run("put", "farmer", "sb-f7", "village=Njoro").ok();
         String out = fresh.run("sync").ok().out();
         Matcher started = STARTED.matcher(out);
         assertTrue(started.find(), out);
@@ -85,6 +96,8 @@ class SnapshotBootstrapIT extends WithService {
         assertEquals("Renamed after the snapshot", names.get("sb-f0"));
         assertEquals("Farmer 304", names.get("sb-f304"));
         assertEquals("Written before the first sync", names.get("sb-local"));
+        assertEquals("Farmer 7", names.get("sb-f7"));
+        assertEquals("Njoro", village(fresh, "sb-f7"), "the edit made before the install stays");
 
         // Its own write went out; the snapshot is not taken twice.
         field.run("sync").ok();
@@ -92,5 +105,6 @@ class SnapshotBootstrapIT extends WithService {
         String again = fresh.run("sync").ok().out();
         assertTrue(!again.contains("started from the snapshots"), again);
         assertEquals(names(field), names(fresh), "both hold the same rows");
+        assertEquals("Njoro", village(field, "sb-f7"));
     }
 }

@@ -86,6 +86,17 @@ public final class RowStates {
         }
     }
 
+    /** The keys ({@link #key}) of every row stored, deleted ones included: for a fresh device, the few written here. */
+    public java.util.Set<String> keys() {
+        java.util.Set<String> keys = new java.util.HashSet<>();
+        for (String table : schema.tables().keySet()) {
+            for (RowStore.StoredRow r : store.findRows(table, true)) {
+                keys.add(key(r.table(), r.id()));
+            }
+        }
+        return keys;
+    }
+
     /** Drops the changes feed's oldest entries beyond what it keeps. */
     public void pruneFeed() {
         feed.prune();

@@ -122,6 +122,8 @@ public final class SnapshotBootstrap {
             }
             long rows = 0;
             HybridClock now = clock.current();
+            // Rows written here before this first sync: only those are joined (a fresh device has a handful).
+            java.util.Set<String> local = states.keys();
             for (int i = 0; i < files.size(); i++) {
                 try (InputStream in = Files.newInputStream(files.get(i));
                         ScopeSnapshot.Reader r = new ScopeSnapshot.Reader(in)) {
@@ -138,9 +140,11 @@ public final class SnapshotBootstrap {
                             continue; // a table this device's schema does not have (the feed would skip it too)
                         }
                         RowState theirs = codec.decode(row.table(), row.id(), scope, row.state());
-                        RowState joined = states.get(row.table(), row.id())
-                                .map(mine -> RowMerge.join(table.get(), mine, theirs))
-                                .orElse(theirs);
+                        RowState joined = local.contains(RowStates.key(row.table(), row.id()))
+                                ? states.get(row.table(), row.id())
+                                        .map(mine -> RowMerge.join(table.get(), mine, theirs))
+                                        .orElse(theirs)
+                                : theirs;
                         states.save(joined);
                         now.receive(theirs.clock());
                         rows++;
