@@ -322,7 +322,9 @@ public final class OutpostDevice implements AutoCloseable {
      * #upgradeSchema}) and syncs again: the backfill brings what its old schema could not hold.
      */
     public SyncResult sync() {
-        lastSnapshot = bootstrap(new ArtifactClient(server(), home.credential(), linkPolicy()));
+        lastSnapshot = bootstrap(
+                new ArtifactClient(server(), home.credential(), linkPolicy(), 1),
+                new ArtifactClient(server(), home.credential(), linkPolicy()));
         return sync(this::httpLink);
     }
 
@@ -337,19 +339,19 @@ public final class OutpostDevice implements AutoCloseable {
      * A fresh device starts from its scopes' snapshots (docs/protocol.md, "Snapshots") instead of their whole feed;
      * a service without them (or refusing them) leaves it to the feed.
      */
-    public Optional<SnapshotBootstrap.Installed> bootstrap(ArtifactLink link) {
+    public Optional<SnapshotBootstrap.Installed> bootstrap(ArtifactLink lister, ArtifactLink link) {
         OnSchema now = on;
         RowStates states = new RowStates(now.schema(), new SqliteRows(db), typed, feed, ChangeFeed.Origin.SYNC);
-        SnapshotBootstrap boot = new SnapshotBootstrap(
-                link, home.database().resolveSibling("snapshots"), now.schema(), db, states, settings, now.clock());
-        try {
-            return boot.runIfFresh();
-        } catch (DeviceException e) {
-            if (e.exitCode() == ExitCode.REFUSED && e.getMessage().contains("not-found")) {
-                return Optional.empty(); // a service from before snapshots
-            }
-            throw e;
-        }
+        return new SnapshotBootstrap(
+                        lister,
+                        link,
+                        home.database().resolveSibling("snapshots"),
+                        now.schema(),
+                        db,
+                        states,
+                        settings,
+                        now.clock())
+                .runIfFresh();
     }
 
     /** As {@link #sync()}, over the links {@code links} gives (one per sync client; tests give in-memory ones). */

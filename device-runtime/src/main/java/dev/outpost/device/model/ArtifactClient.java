@@ -31,6 +31,8 @@ public final class ArtifactClient implements ArtifactLink {
     /** Keep-alive connections to the server, opened on the first request ({@code model status} sends none). */
     private final HttpLink http;
 
+    private final int attempts;
+
     private final String token;
     private final AtomicLong bytesDownloaded = new AtomicLong();
 
@@ -39,6 +41,12 @@ public final class ArtifactClient implements ArtifactLink {
     }
 
     public ArtifactClient(String server, String token, dev.outpost.device.http.LinkPolicy policy) {
+        this(server, token, policy, ATTEMPTS_MAX);
+    }
+
+    /** With {@code attempts} per download (1: a question that may go unanswered, asked once). */
+    public ArtifactClient(String server, String token, dev.outpost.device.http.LinkPolicy policy, int attempts) {
+        this.attempts = attempts;
         this.http =
                 new HttpLink(URI.create(server.endsWith("/") ? server : server + "/"), Duration.ofSeconds(10), policy);
         this.token = token;
@@ -106,7 +114,7 @@ public final class ArtifactClient implements ArtifactLink {
     /** The attempts of one download: asks for what the body lacks until it is whole or the attempts are used up. */
     private void download(String path, long maxBytes, Body body) {
         IOException last = null;
-        for (int attempt = 0; attempt < ATTEMPTS_MAX; attempt++) {
+        for (int attempt = 0; attempt < attempts; attempt++) {
             if (attempt > 0) {
                 pause(attempt);
             }
@@ -226,11 +234,11 @@ public final class ArtifactClient implements ArtifactLink {
         throw refusal(r.status(), problem, path);
     }
 
-    private static DeviceException failed(String path, IOException last) {
+    private DeviceException failed(String path, IOException last) {
         return new DeviceException(
                 ExitCode.UNREACHABLE,
-                "download of " + path + " failed " + ATTEMPTS_MAX + " times ("
-                        + (last == null ? "?" : last.getMessage()) + "); progress is kept, run the update again",
+                "download of " + path + " failed " + attempts + " times (" + (last == null ? "?" : last.getMessage())
+                        + "); progress is kept, run the update again",
                 last);
     }
 

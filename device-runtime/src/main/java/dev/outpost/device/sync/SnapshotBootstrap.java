@@ -42,6 +42,7 @@ public final class SnapshotBootstrap {
     /** A snapshot is refused past this size (a scope of tens of millions of rows belongs to a server, not here). */
     static final long BYTES_MAX = 4L << 30;
 
+    private final ArtifactLink lister;
     private final ArtifactLink link;
     private final Path dir;
     private final Schema schema;
@@ -50,7 +51,12 @@ public final class SnapshotBootstrap {
     private final Settings settings;
     private final DeviceClock clock;
 
+    /**
+     * {@code lister} asks for the list once (no answer: no snapshot now, and the sync that follows says what is wrong
+     * with the link); {@code link} fetches the files, resuming cut downloads.
+     */
     public SnapshotBootstrap(
+            ArtifactLink lister,
             ArtifactLink link,
             Path dir,
             Schema schema,
@@ -58,6 +64,7 @@ public final class SnapshotBootstrap {
             RowStates states,
             Settings settings,
             DeviceClock clock) {
+        this.lister = lister;
         this.link = link;
         this.dir = dir;
         this.schema = schema;
@@ -74,14 +81,20 @@ public final class SnapshotBootstrap {
 
     /**
      * Installs the snapshots of this device's scopes when it has never pulled; empty when it has, or the service has
-     * none (the feed path then), or this device's schema is not the snapshots' (the feed converts, a snapshot does
-     * not).
+     * none or cannot say (the feed path then). A file that fails to arrive whole is exit 3: nothing was installed, and
+     * the next sync asks again.
      */
     public Optional<Installed> runIfFresh() {
         if (settings.get(Setting.CURSOR).isPresent()) {
             return Optional.empty();
         }
-        List<Listed> listed = list(link.getJson("/v1/snapshots"));
+        String answer;
+        try {
+            answer = lister.getJson("/v1/snapshots");
+        } catch (DeviceException e) {
+            return Optional.empty(); // unreachable, untrusted, or a service from before snapshots: the feed path
+        }
+        List<Listed> listed = list(answer);
         if (listed.isEmpty()) {
             return Optional.empty();
         }

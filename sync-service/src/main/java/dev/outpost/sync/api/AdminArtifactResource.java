@@ -109,8 +109,8 @@ public class AdminArtifactResource {
                 });
     }
 
-    /** Blobs of each kind one deletion collects at once; the rest go with the next retention looks. */
-    static final int COLLECT_PER_DELETE = 100_000;
+    /** Blobs of each kind a deletion collects before it answers; the rest go with the next retention looks. */
+    static final int COLLECT_PER_DELETE = 1_000;
 
     /** What each device last reported for this artifact. */
     @GET

@@ -36,45 +36,45 @@ public final class FileChunkStore implements ChunkStore {
 
     @Override
     public boolean put(Kind kind, Sha256 hash, byte[] bytes) throws IOException {
+        return store(kind, hash, tmp -> {
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                ByteBuffer buf = ByteBuffer.wrap(bytes);
+                while (buf.hasRemaining()) {
+                    ch.write(buf);
+                }
+                ch.force(false);
+            }
+        });
+    }
+
+    @Override
+    public boolean putFile(Kind kind, Sha256 hash, Path file) throws IOException {
+        return store(kind, hash, tmp -> {
+            Files.copy(file, tmp);
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+                ch.force(false);
+            }
+        });
+    }
+
+    private interface Writing {
+        void to(Path tmp) throws IOException;
+    }
+
+    /** Writes a temporary file (synced), then renames it into place: the blob is whole or absent. */
+    private boolean store(Kind kind, Sha256 hash, Writing writing) throws IOException {
         Path target = path(kind, hash);
         if (Files.exists(target)) {
             return false;
         }
         Files.createDirectories(target.getParent());
         Path tmp = root.resolve("tmp").resolve(hash.hex() + "." + UUID.randomUUID());
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-            ByteBuffer buf = ByteBuffer.wrap(bytes);
-            while (buf.hasRemaining()) {
-                ch.write(buf);
-            }
-            ch.force(false);
-        }
+        writing.to(tmp);
         try {
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
             return true;
         } catch (FileAlreadyExistsException | AtomicMoveNotSupportedException e) {
             // Another writer stored the same content first: same bytes, nothing to do.
-            Files.deleteIfExists(tmp);
-            return false;
-        }
-    }
-
-    @Override
-    public boolean putFile(Kind kind, Sha256 hash, Path file) throws IOException {
-        Path target = path(kind, hash);
-        if (Files.exists(target)) {
-            return false;
-        }
-        Files.createDirectories(target.getParent());
-        Path tmp = root.resolve("tmp").resolve(hash.hex() + "." + UUID.randomUUID());
-        Files.copy(file, tmp);
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-            ch.force(false);
-        }
-        try {
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-            return true;
-        } catch (FileAlreadyExistsException | AtomicMoveNotSupportedException e) {
             Files.deleteIfExists(tmp);
             return false;
         }
