@@ -77,7 +77,7 @@ public final class SnapshotBootstrap {
     /** What was installed. */
     public record Installed(List<String> scopes, long rows, String cursor) {}
 
-    record Listed(String scope, String sha256, String cursor, long bytes) {}
+    record Listed(String scope, String sha256, String cursor, long bytes, int schemaVersion) {}
 
     /**
      * Installs the snapshots of this device's scopes when it has never pulled; empty when it has, or the service has
@@ -95,7 +95,8 @@ public final class SnapshotBootstrap {
             return Optional.empty(); // unreachable, untrusted, or a service from before snapshots: the feed path
         }
         List<Listed> listed = list(answer);
-        if (listed.isEmpty()) {
+        if (listed.isEmpty() || listed.stream().anyMatch(l -> l.schemaVersion() != schema.version())) {
+            // None yet, or of another schema version than this device runs: the feed converts, a snapshot does not.
             return Optional.empty();
         }
         try {
@@ -118,8 +119,11 @@ public final class SnapshotBootstrap {
                 files.add(file);
             }
             Installed installed = install(listed, files);
-            for (Path f : files) {
-                Files.deleteIfExists(f);
+            // These files, and any a sync killed mid-download left.
+            try (var left = Files.list(dir)) {
+                for (Path f : left.toList()) {
+                    Files.deleteIfExists(f);
+                }
             }
             return Optional.of(installed);
         } catch (IOException e) {
@@ -193,31 +197,33 @@ public final class SnapshotBootstrap {
     static List<Listed> list(String json) {
         List<Listed> out = new ArrayList<>();
         try (JsonParser p = new JsonFactory().createParser(json)) {
-            String scope = null, sha = null, cursor = null;
-            long bytes = -1;
-            int depth = 0;
-            for (JsonToken t; (t = p.nextToken()) != null; ) {
-                if (t == JsonToken.START_OBJECT) {
-                    depth++;
-                    if (depth == 2) {
-                        scope = sha = cursor = null;
-                        bytes = -1;
+            if (p.nextToken() != JsonToken.START_OBJECT) {
+                throw new IOException("not an object");
+            }
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String top = p.currentName();
+                JsonToken value = p.nextToken();
+                if (!top.equals("snapshots") || value != JsonToken.START_ARRAY) {
+                    p.skipChildren();
+                    continue;
+                }
+                while (p.nextToken() == JsonToken.START_OBJECT) {
+                    String scope = null, sha = null, cursor = null;
+                    long bytes = -1;
+                    int schemaVersion = -1;
+                    while (p.nextToken() == JsonToken.FIELD_NAME) {
+                        String name = p.currentName();
+                        p.nextToken();
+                        switch (name) {
+                            case "scope" -> scope = p.getText();
+                            case "sha256" -> sha = p.getText();
+                            case "cursor" -> cursor = p.getText();
+                            case "bytes" -> bytes = p.getLongValue();
+                            case "schemaVersion" -> schemaVersion = p.getIntValue();
+                            default -> p.skipChildren();
+                        }
                     }
-                } else if (t == JsonToken.END_OBJECT) {
-                    if (depth == 2) {
-                        out.add(new Listed(scope, sha, cursor, bytes));
-                    }
-                    depth--;
-                } else if (t == JsonToken.FIELD_NAME && depth == 2) {
-                    String name = p.currentName();
-                    p.nextToken();
-                    switch (name) {
-                        case "scope" -> scope = p.getText();
-                        case "sha256" -> sha = p.getText();
-                        case "cursor" -> cursor = p.getText();
-                        case "bytes" -> bytes = p.getLongValue();
-                        default -> p.skipChildren();
-                    }
+                    out.add(new Listed(scope, sha, cursor, bytes, schemaVersion));
                 }
             }
         } catch (IOException e) {
