@@ -24,9 +24,6 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.DigestInputStream;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -110,7 +107,11 @@ public final class SnapshotBootstrap {
                 }
                 Path file = dir.resolve(l.sha256() + ".snapshot");
                 link.fetchTo("/v1/snapshots/" + l.sha256(), l.bytes(), file);
-                if (!Sha256.parse(l.sha256()).equals(digest(file))) {
+                Sha256 arrived;
+                try (InputStream in = Files.newInputStream(file)) {
+                    arrived = Sha256.digest(in);
+                }
+                if (!Sha256.parse(l.sha256()).equals(arrived)) {
                     Files.deleteIfExists(file);
                     throw new DeviceException(
                             ExitCode.UNREACHABLE,
@@ -235,17 +236,5 @@ public final class SnapshotBootstrap {
             }
         }
         return out;
-    }
-
-    private static Sha256 digest(Path file) throws IOException {
-        try {
-            MessageDigest sha = MessageDigest.getInstance("SHA-256");
-            try (InputStream in = new DigestInputStream(Files.newInputStream(file), sha)) {
-                in.transferTo(java.io.OutputStream.nullOutputStream());
-            }
-            return Sha256.of(sha.digest());
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("every JDK has SHA-256", e);
-        }
     }
 }

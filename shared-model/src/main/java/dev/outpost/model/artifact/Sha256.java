@@ -65,6 +65,16 @@ public final class Sha256 implements Comparable<Sha256> {
         return new Sha256(md.digest());
     }
 
+    /** The SHA-256 of everything {@code in} holds, read to its end in pieces (never held in memory). */
+    public static Sha256 digest(java.io.InputStream in) throws IOException {
+        MessageDigest md = newDigest();
+        byte[] buffer = new byte[64 * 1024];
+        for (int n; (n = in.read(buffer)) >= 0; ) {
+            md.update(buffer, 0, n);
+        }
+        return new Sha256(md.digest());
+    }
+
     public static MessageDigest newDigest() {
         try {
             return MessageDigest.getInstance("SHA-256");

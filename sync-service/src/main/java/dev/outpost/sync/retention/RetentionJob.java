@@ -20,9 +20,10 @@ import org.jboss.logging.Logger;
 
 /**
  * Prunes what the service keeps for a while only: applied batch ids past the retry window and model reports past
- * their age (outpost.retention), then collects chunks and deltas nothing refers to ({@link ArtifactGc}). Every replica has the timer; one look at a time runs across them (an advisory lock),
- * and each look deletes at most {@code rows-per-run} rows per table, oldest first, so a backlog drains over several
- * looks instead of one long transaction.
+ * their age (outpost.retention), then collects chunks and deltas nothing refers to ({@link ArtifactGc}). Every
+ * replica has the timer; one look at a time runs across them (an advisory lock), and each look deletes at most
+ * {@code rows-per-run} rows per table, oldest first, so a backlog drains over several looks instead of one long
+ * transaction.
  */
 @ApplicationScoped
 public class RetentionJob {

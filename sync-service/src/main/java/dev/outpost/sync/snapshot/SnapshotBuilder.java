@@ -20,14 +20,10 @@ import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.DigestInputStream;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.List;
 import org.jboss.logging.Logger;
@@ -89,7 +85,7 @@ public class SnapshotBuilder {
                 .map(ran -> built);
     }
 
-    private record File(String scope, Path path, String cursor, long rows) {}
+    private record File(String scope, Path path, String cursor, int schemaVersion, long rows) {}
 
     /** Writes one file per scope from one database snapshot, on a worker thread. */
     private Uni<List<File>> write() {
@@ -153,7 +149,7 @@ public class SnapshotBuilder {
         private void close() throws IOException {
             if (out != null) {
                 out.close();
-                done.add(new File(scope, path, cursor, out.rows()));
+                done.add(new File(scope, path, cursor, schemaVersion, out.rows()));
                 out = null;
             }
         }
@@ -193,12 +189,7 @@ public class SnapshotBuilder {
                                     + " (sha256, scope, cursor, schema_version, rows, bytes) values ($1, $2, $3, $4, $5, $6)"
                                     + " on conflict (sha256) do nothing")
                             .execute(Tuple.from(List.of(
-                                    b.sha256().hex(),
-                                    b.scope(),
-                                    b.cursor(),
-                                    schemas.current().version(),
-                                    b.rows(),
-                                    b.bytes())))
+                                    b.sha256().hex(), b.scope(), b.cursor(), f.schemaVersion(), b.rows(), b.bytes())))
                             .invoke(ignored -> {
                                 built.add(b);
                                 rowsWritten.increment(b.rows());
@@ -210,19 +201,16 @@ public class SnapshotBuilder {
 
     private Built storeFile(File f) {
         try {
-            MessageDigest sha = MessageDigest.getInstance("SHA-256");
-            try (InputStream in = new DigestInputStream(java.nio.file.Files.newInputStream(f.path()), sha)) {
-                in.transferTo(OutputStream.nullOutputStream());
+            Sha256 hash;
+            try (var in = java.nio.file.Files.newInputStream(f.path())) {
+                hash = Sha256.digest(in);
             }
-            Sha256 hash = Sha256.of(sha.digest());
             long bytes = java.nio.file.Files.size(f.path());
             store.putFile(ChunkStore.Kind.SNAPSHOT, hash, f.path());
             java.nio.file.Files.deleteIfExists(f.path());
             return new Built(f.scope(), hash, f.cursor(), f.rows(), bytes);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("every JDK has SHA-256", e);
         }
     }
 

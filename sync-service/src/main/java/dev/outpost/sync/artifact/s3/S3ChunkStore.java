@@ -110,6 +110,17 @@ public final class S3ChunkStore implements ChunkStore, AutoCloseable {
 
     @Override
     public boolean put(Kind kind, Sha256 hash, byte[] bytes) throws IOException {
+        return store(kind, hash, bytes.length, md5(bytes), RequestBody.fromBytes(bytes));
+    }
+
+    @Override
+    public boolean putFile(Kind kind, Sha256 hash, java.nio.file.Path file) throws IOException {
+        // Streamed from the file; S3 checks the length it was told, and the name is the content's hash.
+        return store(kind, hash, java.nio.file.Files.size(file), null, RequestBody.fromFile(file));
+    }
+
+    /** One PUT of {@code length} bytes unless the blob is there; {@code md5} (base64) when known, for S3 to check. */
+    private boolean store(Kind kind, Sha256 hash, long length, String md5, RequestBody body) throws IOException {
         if (length(kind, hash).isPresent()) {
             return false;
         }
@@ -118,33 +129,14 @@ public final class S3ChunkStore implements ChunkStore, AutoCloseable {
             s3.putObject(
                     b -> b.bucket(bucket)
                             .key(key)
-                            .contentLength((long) bytes.length)
+                            .contentLength(length)
                             .contentType("application/octet-stream")
-                            .contentMD5(md5(bytes)),
-                    RequestBody.fromBytes(bytes));
+                            .contentMD5(md5),
+                    body);
         } catch (SdkException e) {
             throw failed("store", key, e);
         }
-        remember(key, bytes.length);
-        return true;
-    }
-
-    @Override
-    public boolean putFile(Kind kind, Sha256 hash, java.nio.file.Path file) throws IOException {
-        if (length(kind, hash).isPresent()) {
-            return false;
-        }
-        String key = key(kind, hash);
-        long size = java.nio.file.Files.size(file);
-        try {
-            // Streamed from the file; S3 checks the length it was told, and the name is the content's hash.
-            s3.putObject(
-                    b -> b.bucket(bucket).key(key).contentLength(size).contentType("application/octet-stream"),
-                    RequestBody.fromFile(file));
-        } catch (SdkException e) {
-            throw failed("store", key, e);
-        }
-        remember(key, size);
+        remember(key, length);
         return true;
     }
 
