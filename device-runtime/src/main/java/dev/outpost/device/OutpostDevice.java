@@ -322,10 +322,27 @@ public final class OutpostDevice implements AutoCloseable {
      * #upgradeSchema}) and syncs again: the backfill brings what its old schema could not hold.
      */
     public SyncResult sync() {
-        lastSnapshot = bootstrap(
-                new ArtifactClient(server(), home.credential(), linkPolicy(), 1),
-                new ArtifactClient(server(), home.credential(), linkPolicy()));
-        return sync(this::httpLink);
+        ArtifactClient link = new ArtifactClient(server(), home.credential(), linkPolicy());
+        lastSnapshot = bootstrap(new ArtifactClient(server(), home.credential(), linkPolicy(), 1), link);
+        try {
+            return sync(this::httpLink);
+        } catch (SyncClient.BehindHorizon behind) {
+            lastSnapshot = Optional.of(rejoin(link, behind));
+            return sync(this::httpLink);
+        }
+    }
+
+    /**
+     * The service compacted its feed past this device's cursor: the device installs its scopes' latest snapshots over
+     * what it holds (every pending change kept, and sent by the sync that follows) and pulls from their cursor.
+     */
+    public SnapshotBootstrap.Installed rejoin(ArtifactLink link, DeviceException behind) {
+        return snapshots(link, link)
+                .rejoin()
+                .orElseThrow(() -> new DeviceException(
+                        ExitCode.REFUSED,
+                        behind.getMessage() + "; the service has no snapshot of this device's schema version "
+                                + schema().version() + " to start again from (every local change is kept)"));
     }
 
     private Optional<SnapshotBootstrap.Installed> lastSnapshot = Optional.empty();
@@ -340,18 +357,21 @@ public final class OutpostDevice implements AutoCloseable {
      * a service without them (or refusing them) leaves it to the feed.
      */
     public Optional<SnapshotBootstrap.Installed> bootstrap(ArtifactLink lister, ArtifactLink link) {
+        return snapshots(lister, link).runIfFresh();
+    }
+
+    private SnapshotBootstrap snapshots(ArtifactLink lister, ArtifactLink link) {
         OnSchema now = on;
         RowStates states = new RowStates(now.schema(), new SqliteRows(db), typed, feed, ChangeFeed.Origin.SYNC);
         return new SnapshotBootstrap(
-                        lister,
-                        link,
-                        home.database().resolveSibling("snapshots"),
-                        now.schema(),
-                        db,
-                        states,
-                        settings,
-                        now.clock())
-                .runIfFresh();
+                lister,
+                link,
+                home.database().resolveSibling("snapshots"),
+                now.schema(),
+                db,
+                states,
+                settings,
+                now.clock());
     }
 
     /** As {@link #sync()}, over the links {@code links} gives (one per sync client; tests give in-memory ones). */

@@ -38,6 +38,11 @@ public enum ErrorCode {
     CLOCK_SKEW("clock-skew", Kind.PERMANENT),
     UPGRADE_REQUIRED("upgrade-required", Kind.PERMANENT),
     INVALID_CURSOR("invalid-cursor", Kind.PERMANENT),
+    /**
+     * The cursor is below the feed's compaction horizon in one of the device's scopes (docs/protocol.md, "Compaction
+     * horizon"): what it has yet to pull is gone from the feed, so it installs its scopes' snapshots and goes on.
+     */
+    CURSOR_BEHIND_HORIZON("cursor-behind-horizon", Kind.PERMANENT),
     NOT_FOUND("not-found", Kind.PERMANENT),
     ALREADY_EXISTS("already-exists", Kind.PERMANENT),
     STALE_RESOLUTION("stale-resolution", Kind.PERMANENT),

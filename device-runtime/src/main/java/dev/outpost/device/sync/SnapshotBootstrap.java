@@ -91,6 +91,21 @@ public final class SnapshotBootstrap {
         } catch (DeviceException e) {
             return Optional.empty(); // unreachable, untrusted, or a service from before snapshots: the feed path
         }
+        return fetchAndInstall(answer, false);
+    }
+
+    /**
+     * Installs the snapshots of this device's scopes over what it holds, whatever its cursor (the service compacted
+     * its feed past it): every local row is joined with the snapshot's, pending changes stay pending, a backfill in
+     * progress is done (the snapshot holds every field of this schema version), and the cursor becomes the
+     * snapshots'. Empty when the service has no snapshot of this device's schema version; an unreachable service is
+     * exit 3.
+     */
+    public Optional<Installed> rejoin() {
+        return fetchAndInstall(link.getJson("/v1/snapshots"), true);
+    }
+
+    private Optional<Installed> fetchAndInstall(String answer, boolean rejoin) {
         List<Listed> listed = list(answer);
         if (listed.isEmpty() || listed.stream().anyMatch(l -> l.schemaVersion() != schema.version())) {
             // None yet, or of another schema version than this device runs: the feed converts, a snapshot does not.
@@ -119,7 +134,7 @@ public final class SnapshotBootstrap {
                 }
                 files.add(file);
             }
-            Installed installed = install(listed, files);
+            Installed installed = install(listed, files, rejoin);
             // These files, and any a sync killed mid-download left.
             try (var left = Files.list(dir)) {
                 for (Path f : left.toList()) {
@@ -132,15 +147,15 @@ public final class SnapshotBootstrap {
         }
     }
 
-    private Installed install(List<Listed> listed, List<Path> files) {
+    private Installed install(List<Listed> listed, List<Path> files, boolean rejoin) {
         RowStateCodec codec = new RowStateCodec(schema);
         return tx.inTransaction(() -> {
-            if (settings.get(Setting.CURSOR).isPresent()) {
+            if (!rejoin && settings.get(Setting.CURSOR).isPresent()) {
                 throw new IllegalStateException("another sync pulled meanwhile");
             }
             long rows = 0;
             HybridClock now = clock.current();
-            // Rows written here before this first sync: only those are joined (a fresh device has a handful).
+            // The rows held here, the only ones joined (a fresh device has a handful written before its first sync).
             java.util.Set<String> local = states.keys();
             for (int i = 0; i < files.size(); i++) {
                 try (InputStream in = Files.newInputStream(files.get(i));
@@ -174,6 +189,10 @@ public final class SnapshotBootstrap {
             clock.save(now.last());
             String cursor = lowest(listed.stream().map(Listed::cursor).toList());
             settings.put(Setting.CURSOR, cursor);
+            if (rejoin) {
+                settings.put(Setting.BACKFILL_FROM, "");
+                settings.put(Setting.BACKFILL_CURSOR, "");
+            }
             states.pruneFeed();
             return new Installed(listed.stream().map(Listed::scope).toList(), rows, cursor);
         });

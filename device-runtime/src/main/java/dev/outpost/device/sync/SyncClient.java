@@ -292,6 +292,9 @@ public final class SyncClient {
         if (ErrorCode.UPGRADE_REQUIRED.key().equals(p.code())) {
             return new SchemaOutdated(p);
         }
+        if (ErrorCode.CURSOR_BEHIND_HORIZON.key().equals(p.code())) {
+            return new BehindHorizon(p);
+        }
         return new DeviceException(ExitCode.REFUSED, "refused by the server: " + p.detail() + " [" + p.code() + "]");
     }
 
@@ -301,6 +304,16 @@ public final class SyncClient {
      */
     public static final class SchemaOutdated extends DeviceException {
         SchemaOutdated(Problem p) {
+            super(ExitCode.REFUSED, "refused by the server: " + p.detail() + " [" + p.code() + "]");
+        }
+    }
+
+    /**
+     * The service compacted the feed past this device's cursor (it slept past the idle period, or never pulled):
+     * the device installs its scopes' snapshots over what it holds, keeping its pending changes, and syncs again.
+     */
+    public static final class BehindHorizon extends DeviceException {
+        BehindHorizon(Problem p) {
             super(ExitCode.REFUSED, "refused by the server: " + p.detail() + " [" + p.code() + "]");
         }
     }

@@ -37,6 +37,7 @@ public class Problem extends OutpostException {
             case UNAUTHENTICATED, CREDENTIAL_REVOKED -> 401;
             case OUT_OF_SCOPE, DEVICE_MISMATCH, ADMIN_ONLY, NOT_PERMITTED -> 403;
             case NOT_FOUND -> 404;
+            case CURSOR_BEHIND_HORIZON -> 410;
             case BATCH_ID_TAKEN, ALREADY_EXISTS, STALE_RESOLUTION, ROLLOUT_STATE, VERSION_IN_USE -> 409;
             case PAYLOAD_TOO_LARGE, BATCH_TOO_LARGE -> 413;
             case UNSUPPORTED_MEDIA_TYPE -> 415;

@@ -41,6 +41,33 @@ public interface OutpostConfig {
 
     Snapshots snapshots();
 
+    Compaction compaction();
+
+    /**
+     * Feed compaction (FeedCompaction, docs/operations.md): the feed of a scope is deleted below its horizon, the
+     * lowest of the cursors of the devices active in it and of its oldest kept snapshot.
+     */
+    interface Compaction {
+        /** Whether the feed is compacted at all. */
+        @WithDefault("true")
+        boolean enabled();
+
+        /** How often a replica looks (one at a time across replicas). */
+        @WithDefault("PT10M")
+        Duration every();
+
+        /**
+         * A device that has not synced for this long no longer holds the horizon back; when it comes back behind the
+         * horizon it starts again from its scopes' snapshots, keeping what it wrote meanwhile.
+         */
+        @WithDefault("P30D")
+        Duration deviceIdle();
+
+        /** Feed entries deleted per scope per look at most. */
+        @WithDefault("10000")
+        int entriesPerRun();
+    }
+
     /** Scope snapshots a fresh device starts from (SnapshotBuilder). */
     interface Snapshots {
         /** How often every scope's snapshot is built again (one replica builds). */

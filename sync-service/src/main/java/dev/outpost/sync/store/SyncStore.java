@@ -296,8 +296,11 @@ public class SyncStore {
                 .replaceWithVoid();
     }
 
-    /** Feed entries to page through, and the transaction watermark they were read under. */
-    public record FeedPage(List<FeedRow> rows, long watermarkXid) {}
+    /**
+     * Feed entries to page through, the transaction watermark they were read under, and the compaction horizon of each
+     * scope that has one, as of the same snapshot (a horizon moves in the transaction that deletes the entries).
+     */
+    public record FeedPage(List<FeedRow> rows, long watermarkXid, Map<String, Cursor> horizons) {}
 
     /** A feed entry: {@code n} changes, either stored together ({@code changes}) or one in JSON ({@code change}). */
     public record FeedRow(long xid, long pos, int n, String deviceId, String change, byte[] changes) {}
@@ -312,22 +315,36 @@ public class SyncStore {
      */
     public Uni<FeedPage> readFeed(List<String> scopes, Cursor after, int limit) {
         if (scopes.size() == 1) {
-            return pool.preparedQuery("with w as (select pg_snapshot_xmin(pg_current_snapshot()) as xmin)"
-                            + " select w.xmin::text as xmin_text, e.* from w left join lateral ("
+            return pool.preparedQuery("with w as (select pg_snapshot_xmin(pg_current_snapshot()) as xmin,"
+                            + " (select xid::text || ':' || pos from feed_horizon where scope = $1) as horizon)"
+                            + " select w.xmin::text as xmin_text, w.horizon, e.* from w left join lateral ("
                             + scopeQuery(after, "w.xmin", "$4", "$5") + ") e on true order by e.xid, e.pos")
                     .execute(Tuple.of(
                             scopes.getFirst(), Long.toString(after.xid()), after.pos(), limit, limit + skipped(after)))
                     .map(rows -> {
-                        long xmin = Long.parseLong(rows.iterator().next().getString("xmin_text"));
-                        return new FeedPage(feedRows(rows), xmin);
+                        Row first = rows.iterator().next();
+                        long xmin = Long.parseLong(first.getString("xmin_text"));
+                        String horizon = first.getString("horizon");
+                        return new FeedPage(
+                                feedRows(rows),
+                                xmin,
+                                horizon == null ? Map.of() : Map.of(scopes.getFirst(), Cursor.parse(horizon)));
                     });
         }
         return pool.withTransaction(tx -> tx.query("set transaction isolation level repeatable read, read only")
                 .execute()
-                .flatMap(ignored -> tx.query("select pg_snapshot_xmin(pg_current_snapshot())::text as xmin")
-                        .execute())
+                .flatMap(ignored -> tx.preparedQuery("select pg_snapshot_xmin(pg_current_snapshot())::text as xmin,"
+                                + " h.scope, h.xid::text || ':' || h.pos as horizon from (select 1) one"
+                                + " left join feed_horizon h on h.scope = any($1)")
+                        .execute(Tuple.of(scopes.toArray(String[]::new))))
                 .flatMap(w -> {
                     long xmin = Long.parseLong(w.iterator().next().getString("xmin"));
+                    Map<String, Cursor> horizons = new java.util.HashMap<>();
+                    for (Row h : w) {
+                        if (h.getString("scope") != null) {
+                            horizons.put(h.getString("scope"), Cursor.parse(h.getString("horizon")));
+                        }
+                    }
                     List<Uni<List<FeedRow>>> perScope = new ArrayList<>();
                     for (String scope : scopes) {
                         perScope.add(
@@ -345,7 +362,7 @@ public class SyncStore {
                         List<FeedRow> merged = new ArrayList<>();
                         lists.forEach(merged::addAll);
                         merged.sort(FEED_ORDER);
-                        return new FeedPage(merged, xmin);
+                        return new FeedPage(merged, xmin, horizons);
                     });
                 }));
     }

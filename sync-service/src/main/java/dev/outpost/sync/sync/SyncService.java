@@ -429,6 +429,15 @@ public class SyncService {
             DeviceRecord device, Schema deviceSchema, Cursor after, int pageSize, Predicate<Change> wanted) {
         WireCodec codec = schemas.codec();
         return store.readFeed(device.scopes(), after, pageSize).map(page -> {
+            page.horizons().forEach((scope, horizon) -> {
+                if (after.compareTo(horizon) < 0) {
+                    throw new Problem(
+                            ErrorCode.CURSOR_BEHIND_HORIZON,
+                            "the feed of scope '" + scope + "' is compacted up to " + horizon + " and cursor '"
+                                    + after + "' is behind it: install the scope's snapshot (GET /v1/snapshots) and"
+                                    + " pull from its cursor");
+                }
+            });
             List<Change> out = new ArrayList<>();
             Cursor last = after;
             int budget = pageSize;
