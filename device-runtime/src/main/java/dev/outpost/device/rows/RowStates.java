@@ -71,7 +71,7 @@ public final class RowStates {
         Table t = schema.table(row.table());
         boolean deleted = RowConflicts.isDeleted(t, row);
         int conflicts = RowConflicts.of(t, row).size();
-        store.putRow(row.table(), row.id(), row.scope(), codec.encode(row), deleted, conflicts);
+        store.putRow(row.table(), row.id(), row.scope(), codec.encodeBinary(row), deleted, conflicts);
         if (deleted) {
             typed.delete(row.table(), row.id());
         } else if (before != null
@@ -84,6 +84,38 @@ public final class RowStates {
         if (recordFeed) {
             feed.record(row.table(), row.id(), deleted, origin);
         }
+    }
+
+    /** A row received whole, ready to save ({@link #received}, {@link #saveReceived}). */
+    public record Received(
+            Table table, RowState row, byte[] state, boolean deleted, int conflicts, List<Object> typed) {}
+
+    /**
+     * Prepares a row received whole from the service (a snapshot's), {@code state} being its stored form as it came
+     * and {@code row} that decoded: pure work, which may run on another thread than the save.
+     */
+    public Received received(RowState row, byte[] state) {
+        Table t = schema.table(row.table());
+        boolean deleted = RowConflicts.isDeleted(t, row);
+        return new Received(
+                t, row, state, deleted, RowConflicts.of(t, row).size(), deleted ? null : TypedValues.of(t, row));
+    }
+
+    /**
+     * Saves a received row this device does not hold: its state stored as it came, a new typed row, and no changes
+     * feed entry (the install resets the feed once: {@link #resetFeed}).
+     */
+    public void saveReceived(Received r) {
+        RowState row = r.row();
+        store.putRow(row.table(), row.id(), row.scope(), r.state(), r.deleted(), r.conflicts());
+        if (!r.deleted()) {
+            typed.insert(r.table(), row.id(), row.scope(), r.typed(), r.conflicts());
+        }
+    }
+
+    /** Tells the changes feed's readers to read the tables again (after rows were saved without entries). */
+    public void resetFeed() {
+        feed.reset();
     }
 
     /** The keys ({@link #key}) of every row stored, deleted ones included: for a fresh device, the few written here. */

@@ -111,6 +111,30 @@ public final class SqliteChangeFeed implements ChangeFeed {
     }
 
     @Override
+    public void reset() {
+        // A marker entry under the new floor: never listed, it keeps the next seq above the floor.
+        long marker = head() + 1;
+        sql(() -> {
+            try (var ps =
+                    db.prepared("insert into row_feed (seq, tbl, id, deleted, origin) values (?, '', '', 0, ?)")) {
+                ps.statement().setLong(1, marker);
+                ps.statement().setString(2, Origin.SYNC.key);
+                ps.statement().executeUpdate();
+            }
+            return raiseFloor(marker);
+        });
+        logged();
+    }
+
+    private int raiseFloor(long floor) throws java.sql.SQLException {
+        try (var ps = db.prepared("insert into meta (key, value) values ('feed_floor', ?)"
+                + " on conflict (key) do update set value = excluded.value")) {
+            ps.statement().setString(1, Long.toString(floor));
+            return ps.statement().executeUpdate();
+        }
+    }
+
+    @Override
     public void prune() {
         long head = head();
         if (head - floor() < KEEP + PRUNE_STEP) {
@@ -122,11 +146,7 @@ public final class SqliteChangeFeed implements ChangeFeed {
                 ps.statement().setLong(1, floor);
                 ps.statement().executeUpdate();
             }
-            try (var ps = db.prepared("insert into meta (key, value) values ('feed_floor', ?)"
-                    + " on conflict (key) do update set value = excluded.value")) {
-                ps.statement().setString(1, Long.toString(floor));
-                return ps.statement().executeUpdate();
-            }
+            return raiseFloor(floor);
         });
     }
 

@@ -208,6 +208,51 @@ public final class SqliteDatabase implements Transactions, AutoCloseable {
         }
     }
 
+    /**
+     * In rollback-journal mode when this connection has the file to itself: the new pages go to the file once, where
+     * WAL mode writes each to the log and again at the checkpoint, and only the few pages that held data before are
+     * journaled (1M snapshot rows: 1.5 s of SQLite instead of 2.5). Atomic and durable all the same (synchronous =
+     * full); a crash leaves a hot journal that the next open rolls back. Back in WAL mode after. When another process
+     * has the file open (it cannot leave WAL mode then), the transaction runs in WAL mode as any other.
+     */
+    @Override
+    public synchronized <T> T inBulkTransaction(Work<T> work) {
+        if (depth > 0) {
+            return work.run();
+        }
+        boolean switched = journalMode("delete");
+        try {
+            return inTransaction(work);
+        } finally {
+            if (switched) {
+                journalMode("wal");
+            }
+        }
+    }
+
+    /** Sets the journal mode outside a transaction; false when it could not be set (another connection). */
+    private boolean journalMode(String mode) {
+        try {
+            connection.commit();
+            connection.setAutoCommit(true);
+            try (Statement s = connection.createStatement()) {
+                if (mode.equals("delete")) {
+                    s.execute("pragma wal_checkpoint(truncate)");
+                }
+                try (ResultSet rs = s.executeQuery("pragma journal_mode = " + mode)) {
+                    return rs.next() && rs.getString(1).equalsIgnoreCase(mode);
+                }
+            } finally {
+                connection.setAutoCommit(false);
+            }
+        } catch (SQLException e) {
+            if ((e.getErrorCode() & 0xff) == 5) { // SQLITE_BUSY: another connection holds the file
+                return false;
+            }
+            throw storage("local database error: " + e.getMessage(), e);
+        }
+    }
+
     /** A statement of this connection, prepared once; its parameters are cleared when the returned handle closes. */
     Cached prepared(String sql) throws SQLException {
         PreparedStatement ps = statements.get(sql);

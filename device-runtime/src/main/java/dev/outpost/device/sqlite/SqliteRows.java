@@ -24,7 +24,7 @@ public final class SqliteRows implements RowStore {
                 ps.statement().setString(2, id);
                 try (ResultSet rs = ps.statement().executeQuery()) {
                     return rs.next()
-                            ? Optional.of(new StoredRow(table, id, rs.getString(1), rs.getString(2), rs.getInt(3) != 0))
+                            ? Optional.of(new StoredRow(table, id, rs.getString(1), rs.getBytes(2), rs.getInt(3) != 0))
                             : Optional.empty();
                 }
             }
@@ -32,7 +32,7 @@ public final class SqliteRows implements RowStore {
     }
 
     @Override
-    public void putRow(String table, String id, String scope, String state, boolean deleted, int conflicts) {
+    public void putRow(String table, String id, String scope, byte[] state, boolean deleted, int conflicts) {
         sql(() -> {
             try (var ps = db.prepared(
                     "insert into row_state (tbl, id, scope, state, deleted, conflicts) values (?, ?, ?, ?, ?, ?) "
@@ -41,7 +41,7 @@ public final class SqliteRows implements RowStore {
                 ps.statement().setString(1, table);
                 ps.statement().setString(2, id);
                 ps.statement().setString(3, scope);
-                ps.statement().setString(4, state);
+                ps.statement().setBytes(4, state);
                 ps.statement().setInt(5, deleted ? 1 : 0);
                 ps.statement().setInt(6, conflicts);
                 return ps.statement().executeUpdate();
@@ -70,7 +70,7 @@ public final class SqliteRows implements RowStore {
                 try (ResultSet rs = ps.statement().executeQuery()) {
                     while (rs.next()) {
                         out.add(new StoredRow(
-                                table, rs.getString(1), rs.getString(2), rs.getString(3), rs.getInt(4) != 0));
+                                table, rs.getString(1), rs.getString(2), rs.getBytes(3), rs.getInt(4) != 0));
                     }
                 }
             }
@@ -87,7 +87,7 @@ public final class SqliteRows implements RowStore {
                     ResultSet rs = ps.statement().executeQuery()) {
                 while (rs.next()) {
                     out.add(new StoredRow(
-                            rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4), rs.getInt(5) != 0));
+                            rs.getString(1), rs.getString(2), rs.getString(3), rs.getBytes(4), rs.getInt(5) != 0));
                 }
             }
             return out;

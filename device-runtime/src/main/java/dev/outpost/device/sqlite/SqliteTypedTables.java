@@ -244,6 +244,15 @@ public final class SqliteTypedTables implements TypedTables {
     }
 
     @Override
+    public void insert(Table table, String id, String scope, List<Object> values, int conflicts) {
+        if (table.columns().size() > 62) {
+            put(table, id, scope, values, conflicts);
+        } else {
+            upsert(table, id, scope, values, conflicts, Long.MAX_VALUE);
+        }
+    }
+
+    @Override
     public void delete(String table, String id) {
         sql(() -> {
             try (var ps = db.prepared("delete from " + quote(table) + " where " + quote("id") + " = ?")) {

@@ -49,6 +49,12 @@ public interface ChangeFeed {
     /** The oldest seq from which every entry is listed, 0 when there has been none. */
     long oldest();
 
+    /**
+     * Every reader must read the tables again: rows were saved without entries (a snapshot installed in bulk). Every
+     * place before now becomes older than {@link #oldest}.
+     */
+    void reset();
+
     /** Drops the oldest entries beyond {@link #KEEP} (in steps, so most calls delete nothing). */
     void prune();
 

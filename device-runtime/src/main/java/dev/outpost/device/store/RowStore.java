@@ -9,14 +9,17 @@ import java.util.Optional;
  * ({@link Transactions}); each throws a {@code DeviceException} with exit code 5 when the store fails, and nothing else.
  */
 public interface RowStore {
-    /** A stored row; {@code deleted} is true for a tombstone that won. */
-    record StoredRow(String table, String id, String scope, String state, boolean deleted) {}
+    /**
+     * A stored row; {@code deleted} is true for a tombstone that won. Its state is in either stored form ({@code
+     * RowStateCodec.decode(..., byte[])}): CBOR as written now, JSON text as written by releases before.
+     */
+    record StoredRow(String table, String id, String scope, byte[] state, boolean deleted) {}
 
     /** The row, or empty when it was never stored (a deleted row is present, with {@code deleted}). */
     Optional<StoredRow> getRow(String table, String id);
 
     /** Inserts or replaces the row (idempotent). The scope is kept from the first put: a row never changes scope. */
-    void putRow(String table, String id, String scope, String state, boolean deleted, int conflicts);
+    void putRow(String table, String id, String scope, byte[] state, boolean deleted, int conflicts);
 
     /** Removes the row (no-op when there is none): only for a row the server never had and no change holds. */
     void deleteRow(String table, String id);

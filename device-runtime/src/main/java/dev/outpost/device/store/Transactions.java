@@ -14,6 +14,14 @@ public interface Transactions {
 
     <T> T inTransaction(Work<T> work);
 
+    /**
+     * As {@link #inTransaction}, for one transaction that writes far more new rows than it changes (a snapshot
+     * installed on a fresh device): a store may write it another way, as atomically.
+     */
+    default <T> T inBulkTransaction(Work<T> work) {
+        return inTransaction(work);
+    }
+
     /** As {@link #inTransaction}, for work that returns nothing. */
     default void run(Runnable work) {
         inTransaction(() -> {

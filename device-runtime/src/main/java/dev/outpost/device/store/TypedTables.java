@@ -33,6 +33,9 @@ public interface TypedTables {
     /** Removes a row (no-op when it is not there). */
     void delete(String table, String id);
 
+    /** Inserts the typed row of a row not held before (every column set in one statement). */
+    void insert(Table table, String id, String scope, List<Object> values, int conflicts);
+
     /**
      * Ids of the live rows of {@code table} whose columns equal {@code where} (column to JDBC value), ordered by
      * {@code order} (a column, or {@code id}) then id, both descending when {@code desc}; rows whose {@code order}

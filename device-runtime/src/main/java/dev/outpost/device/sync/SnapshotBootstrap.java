@@ -148,15 +148,16 @@ public final class SnapshotBootstrap {
     }
 
     private Installed install(List<Listed> listed, List<Path> files, boolean rejoin) {
-        RowStateCodec codec = new RowStateCodec(schema);
-        return tx.inTransaction(() -> {
+        return tx.inBulkTransaction(() -> {
             if (!rejoin && settings.get(Setting.CURSOR).isPresent()) {
                 throw new IllegalStateException("another sync pulled meanwhile");
             }
             long rows = 0;
+            long bulk = 0;
             HybridClock now = clock.current();
             // The rows held here, the only ones joined (a fresh device has a handful written before its first sync).
             java.util.Set<String> local = states.keys();
+            RowStateCodec codec = new RowStateCodec(schema);
             for (int i = 0; i < files.size(); i++) {
                 try (InputStream in = Files.newInputStream(files.get(i));
                         ScopeSnapshot.Reader r = new ScopeSnapshot.Reader(in)) {
@@ -173,12 +174,14 @@ public final class SnapshotBootstrap {
                             continue; // a table this device's schema does not have (the feed would skip it too)
                         }
                         RowState theirs = codec.decode(row.table(), row.id(), scope, row.state());
-                        RowState joined = local.contains(RowStates.key(row.table(), row.id()))
-                                ? states.get(row.table(), row.id())
-                                        .map(mine -> RowMerge.join(table.get(), mine, theirs))
-                                        .orElse(theirs)
-                                : theirs;
-                        states.save(joined);
+                        if (local.contains(RowStates.key(row.table(), row.id()))) {
+                            states.save(states.get(row.table(), row.id())
+                                    .map(mine -> RowMerge.join(table.get(), mine, theirs))
+                                    .orElse(theirs));
+                        } else {
+                            states.saveReceived(states.received(theirs, row.state()));
+                            bulk++;
+                        }
                         now.receive(theirs.clock());
                         rows++;
                     }
@@ -192,6 +195,9 @@ public final class SnapshotBootstrap {
             if (rejoin) {
                 settings.put(Setting.BACKFILL_FROM, "");
                 settings.put(Setting.BACKFILL_CURSOR, "");
+            }
+            if (bulk > 0) {
+                states.resetFeed(); // the rows saved as they came have no feed entries: readers start again
             }
             states.pruneFeed();
             return new Installed(listed.stream().map(Listed::scope).toList(), rows, cursor);

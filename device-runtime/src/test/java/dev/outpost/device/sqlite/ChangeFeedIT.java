@@ -53,6 +53,27 @@ class ChangeFeedIT {
         }
     }
 
+    @Test
+    void aResetPutsEveryPlaceBeforeItBehindTheFloorAndTheNextEntryAfterIt() {
+        try (SqliteDatabase db = SqliteDatabase.open(dir.resolve("feed.db"))) {
+            SqliteChangeFeed feed = new SqliteChangeFeed(db);
+            db.run(() -> {
+                for (int i = 1; i <= 5; i++) {
+                    feed.record("farmer", "r" + i, false, ChangeFeed.Origin.SYNC);
+                }
+            });
+            db.run(feed::reset);
+            long oldest = db.inTransaction(feed::oldest);
+            assertTrue(oldest > 6, "a reader at 5 (the head before) is behind: " + oldest);
+            assertEquals(List.of(), db.inTransaction(() -> feed.after(0, null, 10)), "the marker is never listed");
+            db.run(() -> feed.record("farmer", "after", false, ChangeFeed.Origin.SYNC));
+            List<ChangeFeed.Entry> next = db.inTransaction(() -> feed.after(0, null, 10));
+            assertEquals(
+                    List.of("after"), next.stream().map(ChangeFeed.Entry::id).toList());
+            assertEquals(oldest, next.getFirst().seq(), "the first entry after the reset is the oldest listed");
+        }
+    }
+
     private static String change(String table, String id, String field, String op) {
         return "[{\"table\":\"" + table + "\",\"id\":\"" + id + "\",\"scope\":\"nakuru\",\"field\":\"" + field
                 + "\",\"clock\":\"1796436845876:0:d1\",\"op\":\"" + op + "\""
