@@ -18,7 +18,7 @@ import java.util.concurrent.atomic.AtomicLong;
 final class FaultyProxy implements AutoCloseable {
     private final ServerSocket server;
     private final InetSocketAddress upstream;
-    private final long cutEveryBytes;
+    private volatile long cutEveryBytes;
     private final AtomicLong sinceCut = new AtomicLong();
     final AtomicInteger cuts = new AtomicInteger();
     final AtomicInteger rangeRequests = new AtomicInteger();
@@ -39,6 +39,12 @@ final class FaultyProxy implements AutoCloseable {
         }
         this.rewriteFrom = from;
         this.rewriteTo = to;
+        return this;
+    }
+
+    /** From now on, cuts every {@code bytes} of answers ({@code Long.MAX_VALUE}: a link that never drops). */
+    FaultyProxy cutEvery(long bytes) {
+        this.cutEveryBytes = bytes;
         return this;
     }
 

@@ -87,6 +87,21 @@ public final class ArtifactClient implements ArtifactLink {
         }
     }
 
+    @Override
+    public void resumeTo(String path, long maxBytes, Path file) {
+        try (FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+            InFile body = new InFile(path, maxBytes, out);
+            body.have = Math.min(out.size(), maxBytes);
+            if (body.have < maxBytes) {
+                download(path, maxBytes, body);
+            }
+            out.truncate(body.have);
+            out.force(true);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
+        }
+    }
+
     /** Where a download's body goes; what it holds is kept across the attempts that resume it. */
     private abstract class Body {
         final String path;

@@ -24,6 +24,15 @@ public interface ArtifactLink {
 
     void fetchTo(String path, long maxBytes, Path file);
 
+    /**
+     * As {@link #fetchTo}, for a document named by its content (a snapshot by its SHA-256): the bytes {@code file}
+     * holds already (a download an earlier process cut short) are kept and only the rest is asked for. The caller checks
+     * the whole against its hash.
+     */
+    default void resumeTo(String path, long maxBytes, Path file) {
+        fetchTo(path, maxBytes, file);
+    }
+
     /** A small JSON document (signing key, assignments). */
     String getJson(String path);
 

@@ -154,6 +154,16 @@ public final class RowStates {
         }
     }
 
+    /**
+     * Replaces a kept base by the row as the service holds it now ({@code server}, a snapshot's); no-op without a
+     * base. A refused change is then undone onto what the service holds, not onto what it held before.
+     */
+    public void resetBase(RowState server) {
+        if (store.getBase(server.table(), server.id()).isPresent()) {
+            store.putBase(server.table(), server.id(), codec.encode(server));
+        }
+    }
+
     /** Whether any base is kept: pulls skip {@link #advanceBase} when none is. */
     public boolean hasBases() {
         return store.hasBases();

@@ -121,7 +121,8 @@ public final class SnapshotBootstrap {
                             "the snapshot of " + l.scope() + " is " + l.bytes() + " bytes: too large");
                 }
                 Path file = dir.resolve(l.sha256() + ".snapshot");
-                link.fetchTo("/v1/snapshots/" + l.sha256(), l.bytes(), file);
+                // Named by its hash: what an earlier sync fetched of it is kept, and the rest asked for.
+                link.resumeTo("/v1/snapshots/" + l.sha256(), l.bytes(), file);
                 Sha256 arrived;
                 try (InputStream in = Files.newInputStream(file)) {
                     arrived = Sha256.digest(in);
@@ -157,6 +158,7 @@ public final class SnapshotBootstrap {
             HybridClock now = clock.current();
             // The rows held here, the only ones joined (a fresh device has a handful written before its first sync).
             java.util.Set<String> local = states.keys();
+            boolean bases = states.hasBases();
             RowStateCodec codec = new RowStateCodec(schema);
             for (int i = 0; i < files.size(); i++) {
                 try (InputStream in = Files.newInputStream(files.get(i));
@@ -175,6 +177,9 @@ public final class SnapshotBootstrap {
                         }
                         RowState theirs = codec.decode(row.table(), row.id(), scope, row.state());
                         if (local.contains(RowStates.key(row.table(), row.id()))) {
+                            if (bases) {
+                                states.resetBase(theirs);
+                            }
                             states.save(states.get(row.table(), row.id())
                                     .map(mine -> RowMerge.join(table.get(), mine, theirs))
                                     .orElse(theirs));

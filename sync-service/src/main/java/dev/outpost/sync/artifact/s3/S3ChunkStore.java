@@ -47,6 +47,10 @@ public final class S3ChunkStore implements ChunkStore, AutoCloseable {
     private final S3Client s3;
     private final String bucket;
     private final String prefix;
+    /** Keys a lookup just found absent, until the PUT that follows (at most this many, oldest dropped first). */
+    private static final int ABSENT_REMEMBERED = 1_000;
+
+    private final java.util.Set<String> absent = new java.util.LinkedHashSet<>();
     private final Map<String, Long> lengths = new LinkedHashMap<>(1024, 0.75f, true) {
         @Override
         protected boolean removeEldestEntry(Map.Entry<String, Long> eldest) {
@@ -121,10 +125,21 @@ public final class S3ChunkStore implements ChunkStore, AutoCloseable {
 
     /** One PUT of {@code length} bytes unless the blob is there; {@code md5} (base64) when known, for S3 to check. */
     private boolean store(Kind kind, Sha256 hash, long length, String md5, RequestBody body) throws IOException {
-        if (length(kind, hash).isPresent()) {
+        String key = key(kind, hash);
+        // An upload asks for a chunk's length, then stores it when absent: that answer stands for the PUT (another
+        // replica storing the same chunk meanwhile only means the same bytes written twice).
+        boolean justLookedUp;
+        synchronized (lengths) {
+            if (lengths.containsKey(key)) {
+                return false;
+            }
+        }
+        synchronized (absent) {
+            justLookedUp = absent.remove(key);
+        }
+        if (!justLookedUp && length(kind, hash).isPresent()) {
             return false;
         }
-        String key = key(kind, hash);
         try {
             s3.putObject(
                     b -> b.bucket(bucket)
@@ -135,6 +150,9 @@ public final class S3ChunkStore implements ChunkStore, AutoCloseable {
                     body);
         } catch (SdkException e) {
             throw failed("store", key, e);
+        }
+        synchronized (absent) {
+            absent.remove(key); // the lookup just above marked it
         }
         remember(key, length);
         return true;
@@ -161,6 +179,12 @@ public final class S3ChunkStore implements ChunkStore, AutoCloseable {
             return OptionalLong.of(length);
         } catch (S3Exception e) {
             if (e.statusCode() == 404) {
+                synchronized (absent) {
+                    absent.add(key);
+                    if (absent.size() > ABSENT_REMEMBERED) {
+                        absent.remove(absent.iterator().next());
+                    }
+                }
                 return OptionalLong.empty();
             }
             throw failed("look up", key, e);
