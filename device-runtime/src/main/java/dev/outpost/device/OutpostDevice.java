@@ -42,6 +42,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.function.LongSupplier;
 
@@ -371,7 +372,16 @@ public final class OutpostDevice implements AutoCloseable {
                 db,
                 states,
                 settings,
-                now.clock());
+                now.clock(),
+                () -> {
+                    Map<String, List<dev.outpost.model.change.Change>> byRow = new java.util.HashMap<>();
+                    for (ChangeLog.LoggedChange l : log.findUnsent()) {
+                        dev.outpost.model.change.Change c = now.codec().decodeChange(l.change());
+                        byRow.computeIfAbsent(RowStates.key(c.table(), c.rowId()), k -> new ArrayList<>())
+                                .add(c);
+                    }
+                    return byRow;
+                });
     }
 
     /** As {@link #sync()}, over the links {@code links} gives (one per sync client; tests give in-memory ones). */

@@ -31,9 +31,10 @@ import java.util.Optional;
 /**
  * A fresh device's first way in (docs/protocol.md, "Snapshots"): instead of replaying its scopes' whole feed, it
  * fetches each scope's latest snapshot (resuming a cut download), checks it against its SHA-256, and installs every
- * row in one transaction (a row written here before, not yet sent, is joined with the snapshot's, so nothing local is
- * lost; the typed tables and the changes feed follow as for any saved row), with the lowest of the snapshots' cursors
- * as its own. The sync that follows pulls the feed from there.
+ * row in one transaction, with the lowest of the snapshots' cursors as its own; the sync that follows pulls the feed
+ * from there. A row it does not hold is stored as it came (with its typed row, and one changes-feed reset for all). A
+ * row it holds becomes the snapshot's row with this device's unaccepted changes applied again, so nothing local is
+ * lost and nothing the service has collected since (RowGc) comes back, as a join with the row held could.
  */
 public final class SnapshotBootstrap {
     /** A snapshot is refused past this size (a scope of tens of millions of rows belongs to a server, not here). */
@@ -47,6 +48,7 @@ public final class SnapshotBootstrap {
     private final RowStates states;
     private final Settings settings;
     private final DeviceClock clock;
+    private final java.util.function.Supplier<java.util.Map<String, List<dev.outpost.model.change.Change>>> unsent;
 
     /**
      * {@code lister} asks for the list once (no answer: no snapshot now, and the sync that follows says what is wrong
@@ -60,7 +62,8 @@ public final class SnapshotBootstrap {
             Transactions tx,
             RowStates states,
             Settings settings,
-            DeviceClock clock) {
+            DeviceClock clock,
+            java.util.function.Supplier<java.util.Map<String, List<dev.outpost.model.change.Change>>> unsent) {
         this.lister = lister;
         this.link = link;
         this.dir = dir;
@@ -69,6 +72,7 @@ public final class SnapshotBootstrap {
         this.states = states;
         this.settings = settings;
         this.clock = clock;
+        this.unsent = unsent;
     }
 
     /** What was installed. */
@@ -96,7 +100,7 @@ public final class SnapshotBootstrap {
 
     /**
      * Installs the snapshots of this device's scopes over what it holds, whatever its cursor (the service compacted
-     * its feed past it): every local row is joined with the snapshot's, pending changes stay pending, a backfill in
+     * its feed past it): every row it holds is rebuilt on the snapshot's, pending changes stay pending, a backfill in
      * progress is done (the snapshot holds every field of this schema version), and the cursor becomes the
      * snapshots'. Empty when the service has no snapshot of this device's schema version; an unreachable service is
      * exit 3.
@@ -156,9 +160,10 @@ public final class SnapshotBootstrap {
             long rows = 0;
             long bulk = 0;
             HybridClock now = clock.current();
-            // The rows held here, the only ones joined (a fresh device has a handful written before its first sync).
+            // The rows held here (a fresh device has a handful written before its first sync), and the changes of
+            // theirs the service has not accepted (by table/id).
             java.util.Set<String> local = states.keys();
-            boolean bases = states.hasBases();
+            java.util.Map<String, List<dev.outpost.model.change.Change>> mine = unsent.get();
             RowStateCodec codec = new RowStateCodec(schema);
             for (int i = 0; i < files.size(); i++) {
                 try (InputStream in = Files.newInputStream(files.get(i));
@@ -176,13 +181,19 @@ public final class SnapshotBootstrap {
                             continue; // a table this device's schema does not have (the feed would skip it too)
                         }
                         RowState theirs = codec.decode(row.table(), row.id(), scope, row.state());
-                        if (local.contains(RowStates.key(row.table(), row.id()))) {
-                            if (bases) {
-                                states.resetBase(theirs);
+                        String key = RowStates.key(row.table(), row.id());
+                        if (local.contains(key)) {
+                            // The service's row as it is, with this device's unaccepted changes on it again: not a
+                            // join with the row held, which may hold what the service has since collected
+                            // (RowGc) and would bring it back.
+                            List<dev.outpost.model.change.Change> pending = mine.getOrDefault(key, List.of());
+                            RowState rebuilt = theirs;
+                            for (dev.outpost.model.change.Change c : pending) {
+                                rebuilt =
+                                        RowMerge.apply(table.get(), rebuilt, c).row();
                             }
-                            states.save(states.get(row.table(), row.id())
-                                    .map(mine -> RowMerge.join(table.get(), mine, theirs))
-                                    .orElse(theirs));
+                            states.resetBase(theirs);
+                            states.save(rebuilt);
                         } else {
                             states.saveReceived(states.received(theirs, row.state()));
                             bulk++;

@@ -9,6 +9,7 @@ import dev.outpost.model.clock.HybridClock;
 import dev.outpost.model.merge.ChangeApplication;
 import dev.outpost.model.merge.Conflict;
 import dev.outpost.model.merge.RowConflicts;
+import dev.outpost.model.merge.RowGc;
 import dev.outpost.model.merge.RowState;
 import dev.outpost.model.schema.Schema;
 import dev.outpost.model.schema.Table;
@@ -386,11 +387,17 @@ public class SyncService {
         List<Conflict> closed = new ArrayList<>();
         Map<Conflict, String> scopes = new HashMap<>();
         Map<Conflict, String> json = new HashMap<>();
+        // Tombstones stamped before the retry window (and the clock skew allowed) guard against nothing: a change they
+        // name reached the service before the change that made them, and a copy of it sent again is answered from its
+        // batch id within the window (docs/operations.md, "Tombstones").
+        long stableMs = System.currentTimeMillis()
+                - config.retention().batchRetryWindow().toMillis()
+                - config.sync().maxClockSkew().toMillis();
         for (ChangeApplication.Touched touched : result.rows().values()) {
             if (!touched.changed()) {
                 continue;
             }
-            RowState now = touched.after();
+            RowState now = RowGc.collect(touched.after(), stableMs);
             Table table = schema.table(now.table());
             ChangeApplication.Conflicts conflicts = touched.conflicts(table);
             for (Conflict c : conflicts.opened()) {
