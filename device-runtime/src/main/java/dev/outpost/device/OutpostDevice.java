@@ -31,6 +31,7 @@ import dev.outpost.device.sync.SyncLink;
 import dev.outpost.device.sync.SyncRefused;
 import dev.outpost.device.sync.SyncResult;
 import dev.outpost.model.OutpostException;
+import dev.outpost.model.change.Change;
 import dev.outpost.model.change.ChangeValidator;
 import dev.outpost.model.schema.Schema;
 import dev.outpost.model.schema.SchemaLoader;
@@ -374,9 +375,9 @@ public final class OutpostDevice implements AutoCloseable {
                 settings,
                 now.clock(),
                 () -> {
-                    Map<String, List<dev.outpost.model.change.Change>> byRow = new java.util.HashMap<>();
+                    Map<String, List<Change>> byRow = new java.util.HashMap<>();
                     for (ChangeLog.LoggedChange l : log.findUnsent()) {
-                        dev.outpost.model.change.Change c = now.codec().decodeChange(l.change());
+                        Change c = now.codec().decodeChange(l.change());
                         byRow.computeIfAbsent(RowStates.key(c.table(), c.rowId()), k -> new ArrayList<>())
                                 .add(c);
                     }

@@ -12,6 +12,7 @@ import dev.outpost.device.store.Settings;
 import dev.outpost.device.store.Settings.Setting;
 import dev.outpost.device.store.Transactions;
 import dev.outpost.model.artifact.Sha256;
+import dev.outpost.model.change.Change;
 import dev.outpost.model.clock.HybridClock;
 import dev.outpost.model.merge.RowMerge;
 import dev.outpost.model.merge.RowState;
@@ -26,7 +27,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.function.Supplier;
 
 /**
  * A fresh device's first way in (docs/protocol.md, "Snapshots"): instead of replaying its scopes' whole feed, it
@@ -48,7 +52,7 @@ public final class SnapshotBootstrap {
     private final RowStates states;
     private final Settings settings;
     private final DeviceClock clock;
-    private final java.util.function.Supplier<java.util.Map<String, List<dev.outpost.model.change.Change>>> unsent;
+    private final Supplier<Map<String, List<Change>>> unsent;
 
     /**
      * {@code lister} asks for the list once (no answer: no snapshot now, and the sync that follows says what is wrong
@@ -63,7 +67,7 @@ public final class SnapshotBootstrap {
             RowStates states,
             Settings settings,
             DeviceClock clock,
-            java.util.function.Supplier<java.util.Map<String, List<dev.outpost.model.change.Change>>> unsent) {
+            Supplier<Map<String, List<Change>>> unsent) {
         this.lister = lister;
         this.link = link;
         this.dir = dir;
@@ -162,8 +166,8 @@ public final class SnapshotBootstrap {
             HybridClock now = clock.current();
             // The rows held here (a fresh device has a handful written before its first sync), and the changes of
             // theirs the service has not accepted (by table/id).
-            java.util.Set<String> local = states.keys();
-            java.util.Map<String, List<dev.outpost.model.change.Change>> mine = unsent.get();
+            Set<String> local = states.keys();
+            Map<String, List<Change>> mine = unsent.get();
             RowStateCodec codec = new RowStateCodec(schema);
             for (int i = 0; i < files.size(); i++) {
                 try (InputStream in = Files.newInputStream(files.get(i));
@@ -186,9 +190,9 @@ public final class SnapshotBootstrap {
                             // The service's row as it is, with this device's unaccepted changes on it again: not a
                             // join with the row held, which may hold what the service has since collected
                             // (RowGc) and would bring it back.
-                            List<dev.outpost.model.change.Change> pending = mine.getOrDefault(key, List.of());
+                            List<Change> pending = mine.getOrDefault(key, List.of());
                             RowState rebuilt = theirs;
-                            for (dev.outpost.model.change.Change c : pending) {
+                            for (Change c : pending) {
                                 rebuilt =
                                         RowMerge.apply(table.get(), rebuilt, c).row();
                             }
