@@ -72,6 +72,10 @@ public final class SqliteDatabase implements Transactions, AutoCloseable {
                 // launcher sets it): an install reads and writes a few small records, and every cached page is
                 // resident.
                 s.execute("pragma cache_size = " + Integer.getInteger("outpost.sqlite.cache", -2000));
+                String pagesMax = System.getenv(PAGES_MAX_ENV);
+                if (pagesMax != null && !pagesMax.isBlank()) {
+                    s.execute("pragma max_page_count = " + Long.parseLong(pagesMax.strip()));
+                }
             }
             c.setAutoCommit(false);
             SqliteDatabase db = new SqliteDatabase(c, file, key);
@@ -360,6 +364,23 @@ public final class SqliteDatabase implements Transactions, AutoCloseable {
     }
 
     static DeviceException storage(String message, Exception cause) {
+        if (cause instanceof SQLException e && (e.getErrorCode() & 0xff) == SQLITE_FULL) {
+            return new DeviceException(
+                    ExitCode.STORAGE,
+                    "the device's storage is full: nothing of this was saved (everything saved before is kept);"
+                            + " free some space and run it again",
+                    cause);
+        }
         return new DeviceException(ExitCode.STORAGE, message, cause);
     }
+
+    /** SQLite's primary result code for a write that found no space (the disk, or the database's page limit). */
+    private static final int SQLITE_FULL = 13;
+
+    /**
+     * Fault injection for tests (device-runtime/README.md, "Storage faults"): the database may not grow beyond this
+     * many pages, so a write that needs more fails as on a full disk (SQLITE_FULL, the same error and the same
+     * rollback). Unset in production.
+     */
+    static final String PAGES_MAX_ENV = "OUTPOST_FAULT_DB_PAGES_MAX";
 }
