@@ -249,6 +249,11 @@ final class Service implements AutoCloseable {
         return sum;
     }
 
+    /** Whether the process still runs (a crash point may have halted it). */
+    boolean alive() {
+        return process.isAlive();
+    }
+
     /** Kills the process with SIGKILL (as an OOM kill or a lost node would) and waits for it to be gone. */
     void kill() throws InterruptedException {
         process.destroyForcibly();

@@ -2,6 +2,7 @@ package dev.outpost.device.model;
 
 import dev.outpost.device.DeviceException;
 import dev.outpost.device.ExitCode;
+import dev.outpost.device.faults.CrashPoints;
 import dev.outpost.device.model.ModelUpdater.Progress;
 import dev.outpost.device.model.install.InstallState;
 import dev.outpost.device.model.install.ModelInstall;

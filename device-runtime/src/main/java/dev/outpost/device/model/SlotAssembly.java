@@ -1,5 +1,6 @@
 package dev.outpost.device.model;
 
+import dev.outpost.device.faults.CrashPoints;
 import dev.outpost.device.model.ModelUpdater.Progress;
 import dev.outpost.device.model.install.InstallState;
 import dev.outpost.device.model.install.ModelInstall;

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.core.JsonToken;
 import dev.outpost.device.DeviceException;
 import dev.outpost.device.ExitCode;
 import dev.outpost.device.clock.DeviceClock;
+import dev.outpost.device.faults.CrashPoints;
 import dev.outpost.device.store.ChangeFeed;
 import dev.outpost.device.store.ChangeLog;
 import dev.outpost.device.store.RowStore;
@@ -164,7 +165,7 @@ public final class Rows {
     /** One local write: the row (and its base, on its first unaccepted change), its changes and the clock. */
     private List<Change> write(Table t, String id, String scopeGiven, Edit edit) {
         try {
-            return tx.inTransaction(() -> {
+            List<Change> written = tx.inTransaction(() -> {
                 Optional<RowStore.StoredRow> stored = store.getRow(t.name(), id);
                 String scope = stored.map(RowStore.StoredRow::scope).orElseGet(() -> scopeFor(scopeGiven));
                 if (scopeGiven != null && !scopeGiven.equals(scope)) {
@@ -184,9 +185,12 @@ public final class Rows {
                     log.append(codec.encodeChange(c));
                 }
                 states.saveWrite(before, row);
+                CrashPoints.reached("write");
                 // The clock is not saved here: the change just logged carries it (see DeviceClock).
                 return changes;
             });
+            CrashPoints.reached("written");
+            return written;
         } catch (OutpostException e) {
             throw bad(e.getMessage());
         }

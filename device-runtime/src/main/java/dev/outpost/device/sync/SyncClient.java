@@ -3,6 +3,7 @@ package dev.outpost.device.sync;
 import dev.outpost.device.DeviceException;
 import dev.outpost.device.ExitCode;
 import dev.outpost.device.clock.DeviceClock;
+import dev.outpost.device.faults.CrashPoints;
 import dev.outpost.device.rows.RowStates;
 import dev.outpost.device.store.ChangeLog;
 import dev.outpost.device.store.ChangeLog.LoggedChange;
@@ -216,6 +217,7 @@ public final class SyncClient {
                 }
                 // if/else rather than a pattern switch, which has a class generated at run time on every start.
                 if (reply instanceof SyncLink.Reply.Accepted a) {
+                    CrashPoints.reached("answered");
                     serverSchema = Math.max(serverSchema, a.schemaVersion());
                     SyncResponse response = a.response();
                     checkAcknowledged(batch, response);
@@ -226,6 +228,7 @@ public final class SyncClient {
                     }
                     assignments.accept(response.modelAssignments());
                     int[] applied = ledger.apply(batch, response);
+                    CrashPoints.reached("pulled");
                     orphans += applied[0];
                     pushed += applied[1];
                     pulled += response.changes().size();

@@ -19,6 +19,7 @@ import dev.outpost.model.wire.SyncResponse;
 import dev.outpost.model.wire.WireCodec;
 import dev.outpost.sync.api.Problem;
 import dev.outpost.sync.artifact.ArtifactService;
+import dev.outpost.sync.config.CrashPoints;
 import dev.outpost.sync.config.OutpostConfig;
 import dev.outpost.sync.config.Replica;
 import dev.outpost.sync.config.SchemaRegistry;
@@ -289,12 +290,16 @@ public class SyncService {
                                         merged.opened().isEmpty()
                                                 ? null
                                                 : schemas.codec().encodeConflicts(merged.opened())))
-                                .flatMap(x -> alsoInTx.apply(tx))
+                                .flatMap(x -> {
+                                    CrashPoints.reached("batch-written");
+                                    return alsoInTx.apply(tx);
+                                })
                                 .map(x -> new Applied(
                                         new SyncResponse.Ack(batchId, merged.applied(), false), merged.opened()));
                     });
                 }))
                 .invoke(applied -> {
+                    CrashPoints.reached("batch-committed");
                     if (!applied.ack().duplicate()) {
                         batches.increment();
                         changesApplied.increment(applied.ack().applied());
