@@ -134,11 +134,17 @@ final class Download {
         List<Step> steps = plan.steps(); // a view: each step is made as it is reached
         long baseBytes = client.bytesDownloaded() - install.bytesDownloaded();
         Path staging = slots.staging(install.slot());
+        boolean created = !Files.exists(staging);
         try (FileChannel out = FileChannel.open(
                         staging, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
                 FileChannel in = planned.heldFile() == null
                         ? null
                         : FileChannel.open(planned.heldFile(), StandardOpenOption.READ)) {
+            if (created) {
+                // The new file's name is made durable before any progress that counts on its bytes is committed: a
+                // synced file whose directory entry is lost with the power is no file at all (PowerLossIT).
+                ModelSlots.syncDirectory(staging.getParent());
+            }
             int done = SlotAssembly.resumePoint(out, target, install.state().stepsDone());
             assembly.downloadSteps(install, target, steps, plan, planned.held(), baseBytes, done, in, out, progress);
         } finally {

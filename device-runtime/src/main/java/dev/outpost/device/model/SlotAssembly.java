@@ -157,8 +157,10 @@ final class SlotAssembly {
      * in the staging file whole (written and synced before the interruption, committed or not).
      */
     static int resumePoint(FileChannel out, Manifest target, int committed) throws IOException {
-        int done = committed;
         long size = out.size();
+        // Fewer bytes than the committed steps wrote: the file is not the one they went into (lost with the power
+        // before its name was durable, or replaced); it is assembled again from the start.
+        int done = size < target.offset(committed) ? 0 : committed;
         for (long at = target.offset(done);
                 done < target.chunkCount() && at + target.rawLength(done) <= size;
                 at += target.rawLength(done), done++) {
