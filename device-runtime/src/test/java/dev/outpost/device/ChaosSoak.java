@@ -426,11 +426,11 @@ final class ChaosSoak {
             Map<String, String> env = Map.of();
             long killAfter = 0;
             double k = random.nextDouble();
-            if (k < 0.12) {
+            if (k < 0.15) {
                 env = Map.of("OUTPOST_CRASH_AT", "write:1");
-            } else if (k < 0.24) {
+            } else if (k < 0.30) {
                 env = Map.of("OUTPOST_CRASH_AT", "written:1");
-            } else if (k < 0.36) {
+            } else if (k < 0.45) {
                 killAfter = 20 + random.nextInt(400);
             }
             int exit = runMaybeKilled(w.args(), env, killAfter);
@@ -491,11 +491,11 @@ final class ChaosSoak {
             Map<String, String> env = Map.of();
             long killAfter = 0;
             double k = random.nextDouble();
-            if (k < 0.12) {
+            if (k < 0.15) {
                 env = Map.of("OUTPOST_CRASH_AT", "answered:" + (1 + random.nextInt(3)));
-            } else if (k < 0.24) {
+            } else if (k < 0.30) {
                 env = Map.of("OUTPOST_CRASH_AT", "pulled:" + (1 + random.nextInt(3)));
-            } else if (k < 0.40) {
+            } else if (k < 0.50) {
                 killAfter = 50 + random.nextInt(2500);
             }
             int exit = runMaybeKilled(new String[] {"sync"}, env, killAfter);

@@ -153,7 +153,11 @@ public sealed interface FieldState {
     private static SortedMap<String, SortedSet<Hlc>> frozen(Map<String, SortedSet<Hlc>> m) {
         TreeMap<String, SortedSet<Hlc>> copy = new TreeMap<>();
         for (var e : m.entrySet()) {
-            copy.put(e.getKey(), Collections.unmodifiableSortedSet(new TreeSet<>(e.getValue())));
+            // An element with no tags means nothing (a remove that observed none): kept out, so that equal sets are
+            // equal however they were reached (a replica that collected tombstones before such a remove arrived).
+            if (!e.getValue().isEmpty()) {
+                copy.put(e.getKey(), Collections.unmodifiableSortedSet(new TreeSet<>(e.getValue())));
+            }
         }
         return Collections.unmodifiableSortedMap(copy);
     }
