@@ -580,7 +580,15 @@ final class ChaosSoak {
         }
         convergeSeconds = (System.nanoTime() - start) / 1e9;
         for (Device d : fleet) {
+            // As a device in the field would: "unavailable" (exit 3) is asked again. A delta job claimed by a service
+            // killed mid-job is another replica's to take over once the claim lapses (30 s); each ask waits up to
+            // 20 s on the service for the job first.
             Outpost.Result r = d.outpost.run("model", "update", MODEL);
+            long until = System.nanoTime() + seconds(90);
+            while (r.exit() == 3 && System.nanoTime() < until) {
+                count(operations, "model-update-again");
+                r = d.outpost.run("model", "update", MODEL);
+            }
             if (r.exit() != 0) {
                 failures.add(d.id + ": the last model update failed: " + r.err());
             }

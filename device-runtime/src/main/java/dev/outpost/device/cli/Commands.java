@@ -2,6 +2,7 @@ package dev.outpost.device.cli;
 
 import dev.outpost.device.DeviceException;
 import dev.outpost.device.DeviceStatus;
+import dev.outpost.device.Doctor;
 import dev.outpost.device.ExitCode;
 import dev.outpost.device.OutpostDevice;
 import dev.outpost.device.home.DatabaseKeySource;
@@ -27,6 +28,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
@@ -64,6 +66,34 @@ final class Commands {
     static int dbKey(Invocation in) {
         in.out().println(OutpostDevice.changeDatabaseKey(in.home(), keySource(in, "--", true)));
         return 0;
+    }
+
+    /** {@code outpost doctor}: the database's check, or ({@code --repair}) its rebuild around the unsent changes. */
+    static int doctor(Invocation in) {
+        if (in.flag("--repair")) {
+            Optional<Doctor.Repair> repaired = Doctor.repair(in.home());
+            if (repaired.isEmpty()) {
+                in.out().println("the database is whole: nothing to repair");
+                return 0;
+            }
+            Doctor.Repair r = repaired.get();
+            in.out()
+                    .println("database rebuilt: " + r.pending() + " unsent changes kept (and " + r.refused()
+                            + " refused ones); the damaged file is kept as " + r.damagedKeptAs()
+                            + "; run 'outpost sync' to fetch the rest from the service");
+            return 0;
+        }
+        Doctor.Check check = Doctor.check(in.home());
+        if (check.whole()) {
+            in.out().println("the database is whole: " + check.database());
+            return 0;
+        }
+        int more = check.problems().size() - 1;
+        throw new DeviceException(
+                ExitCode.STORAGE,
+                "the database is damaged: " + check.problems().getFirst().strip()
+                        + (more > 0 ? " (and " + more + " more)" : "")
+                        + "; 'outpost doctor --repair' rebuilds it, keeping every unsent change");
     }
 
     /**

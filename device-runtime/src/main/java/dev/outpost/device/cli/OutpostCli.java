@@ -125,6 +125,17 @@ public final class OutpostCli {
         add(
                 root,
                 command(
+                                "doctor",
+                                "Check the database page by page; --repair rebuilds a damaged one, keeping every"
+                                        + " unsent change (the rest comes back with the next sync).")
+                        .addOption(flag(
+                                "--repair",
+                                "rebuild a damaged database around its unsent changes and settings (the damaged file"
+                                        + " is kept, renamed)")),
+                Commands::doctor);
+        add(
+                root,
+                command(
                         "rotate-token",
                         "Get a new credential from the service and keep it (the old one lives on ten minutes)."),
                 onDevice(Commands::rotateToken));

@@ -157,6 +157,23 @@ public final class Rows {
         });
     }
 
+    /**
+     * Applies logged pending changes to their rows again, oldest first, over what this database holds: for a database
+     * rebuilt around its unsent changes ({@code outpost doctor --repair}). Nothing is logged; the changes are already.
+     */
+    public void applyUnsent(List<ChangeLog.LoggedChange> pending) {
+        tx.run(() -> {
+            for (ChangeLog.LoggedChange e : pending) {
+                Change c = codec.decodeChange(e.change());
+                Table t = table(c.table());
+                Optional<RowStore.StoredRow> stored = store.getRow(t.name(), c.rowId());
+                RowState row = states.of(t.name(), c.rowId(), c.scope(), stored);
+                states.keepBase(row, stored.isPresent());
+                states.saveWrite(row, RowMerge.apply(t, row, c).row());
+            }
+        });
+    }
+
     @FunctionalInterface
     private interface Edit {
         List<Change> changes(RowState row, Hlc now);

@@ -9,7 +9,9 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
@@ -371,11 +373,49 @@ public final class SqliteDatabase implements Transactions, AutoCloseable {
                             + " free some space and run it again",
                     cause);
         }
+        if (cause instanceof SQLException e && (e.getErrorCode() & 0xff) == SQLITE_CORRUPT) {
+            return new DeviceException(
+                    ExitCode.STORAGE,
+                    message + "; the database file is damaged: 'outpost doctor --repair' rebuilds it, keeping every"
+                            + " unsent change",
+                    cause);
+        }
         return new DeviceException(ExitCode.STORAGE, message, cause);
+    }
+
+    /**
+     * What SQLite's full check finds wrong in {@code file} (opened read-only with {@code key}), at most {@code max}
+     * problems: empty when it is whole. A file that does not open as a database is one problem.
+     */
+    public static List<String> integrityProblems(Path file, String key, int max) {
+        org.sqlite.SQLiteConfig config = new org.sqlite.SQLiteConfig();
+        config.setReadOnly(true);
+        List<String> problems = new ArrayList<>();
+        try (Connection c = connect(file, key, config.toProperties());
+                Statement s = c.createStatement();
+                ResultSet rs = s.executeQuery("pragma integrity_check(" + max + ")")) {
+            while (rs.next()) {
+                // A row may hold several lines, under a heading that names the schema ("*** in database main ***").
+                for (String line : rs.getString(1).split("\n")) {
+                    line = line.strip();
+                    if (!line.isEmpty() && !line.equals("ok") && !line.startsWith("*** in database")) {
+                        problems.add(line);
+                    }
+                }
+            }
+        } catch (SQLException e) {
+            problems.add(e.getMessage());
+        } catch (DeviceException e) {
+            problems.add(e.getMessage());
+        }
+        return problems;
     }
 
     /** SQLite's primary result code for a write that found no space (the disk, or the database's page limit). */
     private static final int SQLITE_FULL = 13;
+
+    /** SQLite's primary result code for a damaged database file. */
+    private static final int SQLITE_CORRUPT = 11;
 
     /**
      * Fault injection for tests (device-runtime/README.md, "Storage faults"): the database may not grow beyond this

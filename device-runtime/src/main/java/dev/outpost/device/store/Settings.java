@@ -52,7 +52,12 @@ public interface Settings {
         /** The schema version a backfill still runs for (empty: none): what that version could not hold comes. */
         BACKFILL_FROM("backfill.from"),
         /** Where the backfill stands in the service's feed (empty: at its start). */
-        BACKFILL_CURSOR("backfill.cursor");
+        BACKFILL_CURSOR("backfill.cursor"),
+        /**
+         * "true" while a database rebuilt by {@code outpost doctor --repair} has not pulled everything yet: its pulls
+         * ask for this device's own changes too, which it lost with the damaged file.
+         */
+        REBUILD("doctor.rebuild");
 
         public final String key;
 

@@ -180,6 +180,9 @@ public final class SyncClient {
 
         void run(ExecutorService fetcher) {
             backfill();
+            rebuilding = tx.inTransaction(() -> settings.get(Setting.REBUILD))
+                    .filter("true"::equals)
+                    .isPresent();
             // The next page, asked for while this one is applied, so the server's work and the device's overlap. Its
             // cursor is committed only with the page before it, so a crash in between asks for it again.
             CompletableFuture<SyncLink.Reply> nextPage = null;
@@ -204,6 +207,10 @@ public final class SyncClient {
                                     "the server refuses the pending batch as too large (" + pushHeld.detail() + ");"
                                             + " it was sent before without an answer, so it is kept whole and sent"
                                             + " again at the next sync; everything was pulled");
+                        }
+                        if (rebuilding) {
+                            // Everything, this device's own changes included, is back: pulls are as usual again.
+                            tx.run(() -> settings.put(Setting.REBUILD, ""));
                         }
                         return;
                     }
@@ -322,8 +329,11 @@ public final class SyncClient {
     }
 
     private SyncRequest request(String batchId, String cursor, List<Change> changes) {
-        return new SyncRequest(deviceId, schema.version(), batchId, cursor, PULL_PAGE_SIZE, changes);
+        return new SyncRequest(deviceId, schema.version(), batchId, cursor, PULL_PAGE_SIZE, changes, 0, rebuilding);
     }
+
+    /** Whether this sync's pulls ask for the device's own changes too (a rebuilt database: {@link Setting#REBUILD}). */
+    private volatile boolean rebuilding;
 
     /**
      * The acknowledgement must name the batch that was sent: marking changes sent on another batch's answer (a

@@ -12,6 +12,9 @@ import java.util.Objects;
  * <p>{@code backfillFrom} (0: none) asks for a backfill instead of the usual pull: a device that upgraded its schema
  * from that version reads the feed again from its start with a cursor of its own, and gets only what its old schema
  * could not hold (rows of new tables, values of new fields, deletes as they touch new fields).
+ *
+ * <p>{@code rebuild} asks for this device's own changes too, which a pull otherwise never echoes: a device whose
+ * database was rebuilt ({@code outpost doctor --repair}) pulls from the start with it until it has read everything.
  */
 public record SyncRequest(
         String deviceId,
@@ -20,7 +23,8 @@ public record SyncRequest(
         String cursor,
         int pageSizeMax,
         List<Change> changes,
-        int backfillFrom) {
+        int backfillFrom,
+        boolean rebuild) {
     public SyncRequest {
         Objects.requireNonNull(deviceId);
         changes = List.copyOf(changes);
@@ -35,5 +39,16 @@ public record SyncRequest(
     public SyncRequest(
             String deviceId, int schemaVersion, String batchId, String cursor, int pageSizeMax, List<Change> changes) {
         this(deviceId, schemaVersion, batchId, cursor, pageSizeMax, changes, 0);
+    }
+
+    public SyncRequest(
+            String deviceId,
+            int schemaVersion,
+            String batchId,
+            String cursor,
+            int pageSizeMax,
+            List<Change> changes,
+            int backfillFrom) {
+        this(deviceId, schemaVersion, batchId, cursor, pageSizeMax, changes, backfillFrom, false);
     }
 }

@@ -113,6 +113,9 @@ public final class WireCodec {
             if (request.backfillFrom() > 0) {
                 g.writeNumberField("backfillFrom", request.backfillFrom());
             }
+            if (request.rebuild()) {
+                g.writeBooleanField("rebuild", true);
+            }
             writeChanges(g, binary, request.changes());
         });
     }
@@ -120,6 +123,7 @@ public final class WireCodec {
     public SyncRequest decodeRequest(byte[] payload, WireFormat format) {
         String[] text = new String[3]; // deviceId, batchId, cursor
         long[] numbers = {-1, 0, 0}; // schemaVersion, pageSizeMax, backfillFrom
+        boolean[] rebuild = {false};
         List<Change>[] changes = newChanges();
         read(payload, format, (key, in, binary) -> {
             switch (key) {
@@ -129,6 +133,13 @@ public final class WireCodec {
                 case "schemaVersion" -> numbers[0] = integer(in, key);
                 case "pageSizeMax" -> numbers[1] = integer(in, key);
                 case "backfillFrom" -> numbers[2] = integer(in, key);
+                case "rebuild" -> {
+                    JsonToken t = in.p.currentToken();
+                    if (t != JsonToken.VALUE_TRUE && t != JsonToken.VALUE_FALSE) {
+                        throw TokenReader.malformed("'rebuild' must be true or false");
+                    }
+                    rebuild[0] = t == JsonToken.VALUE_TRUE;
+                }
                 case "changes" -> changes[0] = readChanges(in, binary);
                 default -> {
                     return false;
@@ -153,7 +164,8 @@ public final class WireCodec {
                 text[2],
                 (int) Math.min(numbers[1], Integer.MAX_VALUE),
                 pushed,
-                (int) numbers[2]);
+                (int) numbers[2],
+                rebuild[0]);
     }
 
     public byte[] encode(SyncResponse response, WireFormat format) {

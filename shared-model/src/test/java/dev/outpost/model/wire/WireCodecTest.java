@@ -114,6 +114,10 @@ class WireCodecTest {
         assertEquals(request, codec.decodeRequest(codec.encode(request, format), format));
         SyncRequest pullOnly = new SyncRequest("officer-a", 1, null, null, 0, List.of());
         assertEquals(pullOnly, codec.decodeRequest(codec.encode(pullOnly, format), format));
+        SyncRequest rebuilding = new SyncRequest("officer-a", 1, "batch-0002", "812:44", 0, batch.changes(), 0, true);
+        SyncRequest back = codec.decodeRequest(codec.encode(rebuilding, format), format);
+        assertEquals(rebuilding, back);
+        assertTrue(back.rebuild(), "a rebuilding device's pull asks for its own changes");
 
         Hlc a = new Hlc(1_763_871_813_123L, 0, "officer-a");
         Hlc b = new Hlc(1_763_871_813_123L, 0, "officer-b");

@@ -19,8 +19,10 @@ import dev.outpost.sync.store.ArtifactStore.VersionRow;
 import dev.outpost.sync.store.DeviceRecord;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.infrastructure.Infrastructure;
+import io.smallrye.mutiny.subscription.Cancellable;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.io.ByteArrayOutputStream;
 import java.io.FilterInputStream;
@@ -237,8 +239,13 @@ public class ArtifactService {
                                                                 .indefinitely())))));
     }
 
-    /** How long a replica's claim of a delta job lasts: a replica killed mid-job is taken over after it. */
-    static final long DELTA_CLAIM_SECONDS = 600;
+    /**
+     * How long a replica's claim of a delta job lasts unless renewed: a replica killed mid-job (or restarted under a
+     * new id) is taken over after it. The claim is renewed every {@link #DELTA_CLAIM_RENEW} while the job runs.
+     */
+    static final long DELTA_CLAIM_SECONDS = 30;
+
+    static final Duration DELTA_CLAIM_RENEW = Duration.ofSeconds(10);
 
     /** How long a request waits for another replica's job before its device is told to come back (503). */
     static final Duration DELTA_WAIT = Duration.ofSeconds(20);
@@ -255,10 +262,22 @@ public class ArtifactService {
         String to = target.manifestSha256();
         return db.claimDeltaJob(from, to, replica.id(), DELTA_CLAIM_SECONDS).flatMap(claimed -> {
             if (claimed) {
+                // Held for as long as the job runs, however long that is; a killed replica's claim lapses at once.
+                Cancellable renewing = Multi.createFrom()
+                        .ticks()
+                        .every(DELTA_CLAIM_RENEW)
+                        .onItem()
+                        .transformToUniAndConcatenate(
+                                tick -> db.claimDeltaJob(from, to, replica.id(), DELTA_CLAIM_SECONDS)
+                                        .onFailure()
+                                        .recoverWithItem(false))
+                        .subscribe()
+                        .with(renewed -> {}, failure -> {});
                 // The replica that held the claim may have finished just before: its index is then served.
                 return db.getDeltaIndex(from, to)
                         .flatMap(done ->
                                 done.isPresent() ? Uni.createFrom().item(done.get()) : computeAndSave(held, target))
+                        .eventually(renewing::cancel)
                         .call(x -> db.releaseDeltaJob(from, to, replica.id()))
                         .onFailure()
                         .call(e -> db.releaseDeltaJob(from, to, replica.id())

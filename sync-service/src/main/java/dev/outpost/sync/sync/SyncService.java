@@ -133,7 +133,7 @@ public class SyncService {
                         .<Predicate<Change>>map(old -> c -> beyond(old, c))
                         .orElse(c -> true)
                 : c -> true;
-        return push.flatMap(applied -> pull(device, deviceSchema, cursor, pageSize, wanted)
+        return push.flatMap(applied -> pull(device, deviceSchema, cursor, pageSize, wanted, request.rebuild())
                 .flatMap(page -> Uni.combine()
                         .all()
                         .unis(
@@ -439,6 +439,17 @@ public class SyncService {
     /** As {@link #pull(DeviceRecord, Schema, Cursor, int)}, serving only the (adapted) changes {@code wanted} keeps. */
     public Uni<Page> pull(
             DeviceRecord device, Schema deviceSchema, Cursor after, int pageSize, Predicate<Change> wanted) {
+        return pull(device, deviceSchema, after, pageSize, wanted, false);
+    }
+
+    /** As above; {@code echoOwn}: the device's own changes too (a device rebuilding its database). */
+    public Uni<Page> pull(
+            DeviceRecord device,
+            Schema deviceSchema,
+            Cursor after,
+            int pageSize,
+            Predicate<Change> wanted,
+            boolean echoOwn) {
         WireCodec codec = schemas.codec();
         return store.readFeed(device.scopes(), after, pageSize).map(page -> {
             page.horizons().forEach((scope, horizon) -> {
@@ -462,8 +473,8 @@ public class SyncService {
                 int to = from + Math.min(r.n() - from, budget);
                 budget -= to - from;
                 last = to == r.n() ? new Cursor(r.xid(), r.pos()) : new Cursor(r.xid(), r.pos(), to);
-                if (r.deviceId().equals(device.id()) || to <= from) {
-                    continue; // never echo a device's own changes
+                if ((!echoOwn && r.deviceId().equals(device.id())) || to <= from) {
+                    continue; // a device's own changes are not echoed, unless it is rebuilding
                 }
                 for (Change stored : entry(codec, r).subList(from, to)) {
                     adaptTo(deviceSchema, stored).filter(wanted).ifPresent(out::add);
