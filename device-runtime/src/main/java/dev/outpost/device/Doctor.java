@@ -1,9 +1,6 @@
 package dev.outpost.device;
 
 import dev.outpost.device.home.DeviceHome;
-import dev.outpost.device.sqlite.SqliteChangeLog;
-import dev.outpost.device.sqlite.SqliteDatabase;
-import dev.outpost.device.sqlite.SqliteSettings;
 import dev.outpost.device.store.ChangeLog;
 import dev.outpost.device.store.Settings;
 import dev.outpost.device.store.Settings.Setting;
@@ -59,7 +56,7 @@ public final class Doctor {
         DeviceHome home = new DeviceHome(dir).requireSetUp();
         return new Check(
                 home.database(),
-                SqliteDatabase.integrityProblems(
+                OutpostDevice.integrityProblems(
                         home.database(), home.databaseKeySource().key(), PROBLEMS_MAX));
     }
 
@@ -73,14 +70,14 @@ public final class Doctor {
         home.lockDown();
         String key = home.databaseKeySource().key();
         Path file = home.database();
-        if (SqliteDatabase.integrityProblems(file, key, 1).isEmpty()) {
+        if (OutpostDevice.integrityProblems(file, key, 1).isEmpty()) {
             return Optional.empty();
         }
         Salvage saved;
-        try (SqliteDatabase damaged = SqliteDatabase.open(file, key)) {
-            ChangeLog log = new SqliteChangeLog(damaged);
-            Settings settings = new SqliteSettings(damaged);
-            saved = damaged.inTransaction(() -> {
+        try (OutpostDevice.Store damaged = OutpostDevice.openStore(file, key)) {
+            ChangeLog log = damaged.log();
+            Settings settings = damaged.settings();
+            saved = damaged.tx().inTransaction(() -> {
                 Map<Setting, String> kept = new EnumMap<>(Setting.class);
                 for (Setting s : Setting.values()) {
                     if (!ABOUT_THE_ROWS.contains(s)) {
@@ -118,10 +115,10 @@ public final class Doctor {
             for (String suffix : SUFFIXES) {
                 Files.deleteIfExists(rebuilt.resolveSibling(rebuilt.getFileName() + suffix));
             }
-            try (SqliteDatabase fresh = SqliteDatabase.open(rebuilt, key)) {
-                Settings settings = new SqliteSettings(fresh);
-                ChangeLog log = new SqliteChangeLog(fresh);
-                fresh.run(() -> {
+            try (OutpostDevice.Store fresh = OutpostDevice.openStore(rebuilt, key)) {
+                Settings settings = fresh.settings();
+                ChangeLog log = fresh.log();
+                fresh.tx().run(() -> {
                     saved.settings().forEach(settings::put);
                     for (ChangeLog.LoggedChange e : saved.unsent()) {
                         log.append(e.change());

@@ -24,6 +24,7 @@ import dev.outpost.device.store.ChangeFeed;
 import dev.outpost.device.store.ChangeLog;
 import dev.outpost.device.store.Settings;
 import dev.outpost.device.store.Settings.Setting;
+import dev.outpost.device.store.Transactions;
 import dev.outpost.device.sync.Problem;
 import dev.outpost.device.sync.SnapshotBootstrap;
 import dev.outpost.device.sync.SyncClient;
@@ -223,6 +224,25 @@ public final class OutpostDevice implements AutoCloseable {
         }
         return "device " + deviceId + " ready in " + dir + " (schema version " + schema.version() + ", scopes "
                 + (granted.isEmpty() ? "none yet" : String.join(", ", granted)) + ")" + note;
+    }
+
+    /** A database file's ports alone, no rows or schema: what the doctor salvages from and rebuilds into. */
+    public record Store(Transactions tx, ChangeLog log, Settings settings, Runnable closer) implements AutoCloseable {
+        @Override
+        public void close() {
+            closer.run();
+        }
+    }
+
+    /** Opens {@code file} (created when missing, migrated) with {@code key} as its bare store. */
+    public static Store openStore(Path file, String key) {
+        SqliteDatabase db = SqliteDatabase.open(file, key);
+        return new Store(db, new SqliteChangeLog(db), new SqliteSettings(db), db::close);
+    }
+
+    /** SQLite's full check of {@code file}: at most {@code max} problems, none when it is whole. */
+    public static List<String> integrityProblems(Path file, String key, int max) {
+        return SqliteDatabase.integrityProblems(file, key, max);
     }
 
     public static OutpostDevice open(Path dir) {

@@ -897,6 +897,10 @@ final class ChaosSoak {
                     .setPort(port)
                     .setPGStartupWait(Duration.ofSeconds(120))
                     .setServerConfig("max_connections", "100")
+                    // As the service's own embedded database runs (OutpostServer): a commit is durable when answered.
+                    // The library's test defaults (no fsync, asynchronous commit) lose acknowledged batches to a kill.
+                    .setServerConfig("fsync", "on")
+                    .setServerConfig("synchronous_commit", "on")
                     .start();
         }
 

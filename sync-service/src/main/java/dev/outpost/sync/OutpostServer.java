@@ -53,7 +53,13 @@ public final class OutpostServer {
                     .setDataDirectory(dir)
                     .setCleanDataDirectory(false)
                     // Nothing but this service connects to it: loopback only, never another interface.
-                    .setServerConfig("listen_addresses", "localhost");
+                    .setServerConfig("listen_addresses", "localhost")
+                    // The library starts PostgreSQL for tests by default: no fsync ("-F") and commits answered before
+                    // their WAL is written. A batch the service acknowledged must outlive PostgreSQL being killed (an
+                    // acknowledged change is marked sent on the device and never pushed again) and a power cut: the
+                    // chaos soak lost one that way (docs/RELIABILITY.md).
+                    .setServerConfig("fsync", "on")
+                    .setServerConfig("synchronous_commit", "on");
             String port = setting("outpost.db.port");
             if (port != null) {
                 builder.setPort(Integer.parseInt(port));

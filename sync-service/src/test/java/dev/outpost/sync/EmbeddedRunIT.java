@@ -204,6 +204,21 @@ class EmbeddedRunIT {
                 assertFalse(
                         ProcessHandle.of(postmaster).map(ProcessHandle::isAlive).orElse(false),
                         "the orphaned postmaster was stopped, not left beside a second one");
+                // A commit the service answered is on disk: not the library's test defaults (no fsync, asynchronous
+                // commit), under which killing PostgreSQL loses acknowledged batches.
+                List<String> pid = Files.readAllLines(pgdata.resolve("postmaster.pid"));
+                try (java.sql.Connection c = java.sql.DriverManager.getConnection(
+                                "jdbc:postgresql://localhost:" + pid.get(3).strip() + "/postgres",
+                                "postgres",
+                                EmbeddedDatabase.password(pgdata));
+                        java.sql.Statement st = c.createStatement()) {
+                    for (String setting : List.of("fsync", "synchronous_commit")) {
+                        try (java.sql.ResultSet r = st.executeQuery("show " + setting)) {
+                            r.next();
+                            assertEquals("on", r.getString(1), setting);
+                        }
+                    }
+                }
             }
         } finally {
             try (var files = Files.walk(home)) {

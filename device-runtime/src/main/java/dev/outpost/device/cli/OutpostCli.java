@@ -131,7 +131,7 @@ public final class OutpostCli {
                         .addOption(flag(
                                 "--repair",
                                 "rebuild a damaged database around its unsent changes and settings (the damaged file"
-                                        + " is kept, renamed)")),
+                                        + " is kept, renamed); stop 'outpost run' first")),
                 Commands::doctor);
         add(
                 root,

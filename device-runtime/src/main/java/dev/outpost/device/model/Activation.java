@@ -2,7 +2,6 @@ package dev.outpost.device.model;
 
 import dev.outpost.device.DeviceException;
 import dev.outpost.device.ExitCode;
-import dev.outpost.device.faults.CrashPoints;
 import dev.outpost.device.model.ModelUpdater.Progress;
 import dev.outpost.device.model.install.InstallState;
 import dev.outpost.device.model.install.ModelInstall;
@@ -17,6 +16,7 @@ import dev.outpost.model.artifact.Assignment;
 import dev.outpost.model.artifact.Manifest;
 import dev.outpost.model.artifact.SignedEnvelope;
 import dev.outpost.model.artifact.TrustedKeys;
+import dev.outpost.model.faults.CrashPoints;
 import java.io.IOException;
 import java.nio.file.Path;
 

@@ -1,6 +1,5 @@
 package dev.outpost.device.model;
 
-import dev.outpost.device.faults.CrashPoints;
 import dev.outpost.device.model.ModelUpdater.Progress;
 import dev.outpost.device.model.install.InstallState;
 import dev.outpost.device.model.install.ModelInstall;
@@ -14,6 +13,7 @@ import dev.outpost.model.artifact.Manifest;
 import dev.outpost.model.artifact.Sha256;
 import dev.outpost.model.artifact.UpdatePlanner;
 import dev.outpost.model.artifact.UpdatePlanner.Step;
+import dev.outpost.model.faults.CrashPoints;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
