@@ -262,7 +262,8 @@ public class ArtifactService {
         String to = target.manifestSha256();
         return db.claimDeltaJob(from, to, replica.id(), DELTA_CLAIM_SECONDS).flatMap(claimed -> {
             if (claimed) {
-                // Held for as long as the job runs, however long that is; a killed replica's claim lapses at once.
+                // Held for as long as the job runs, however long; a killed replica stops renewing, and its claim
+                // lapses.
                 Cancellable renewing = Multi.createFrom()
                         .ticks()
                         .every(DELTA_CLAIM_RENEW)
