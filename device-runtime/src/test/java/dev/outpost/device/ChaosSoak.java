@@ -97,7 +97,7 @@ final class ChaosSoak {
     public static void main(String[] args) throws Exception {
         double minutes = args.length > 0 ? Double.parseDouble(args[0]) : 10;
         long seed = args.length > 1 ? Long.parseLong(args[1]) : System.nanoTime();
-        int devices = args.length > 2 ? Integer.parseInt(args[2]) : 4;
+        int devices = args.length > 2 ? Integer.parseInt(args[2]) : 6;
         ChaosSoak soak = new ChaosSoak(seed, minutes, devices, Files.createTempDirectory("outpost-soak"));
         soak.run();
         System.out.println(soak.summary());
