@@ -1,16 +1,15 @@
 package dev.outpost.device;
 
 import dev.outpost.device.home.DeviceHome;
+import dev.outpost.device.model.ModelSlots;
 import dev.outpost.device.store.ChangeLog;
 import dev.outpost.device.store.Settings;
 import dev.outpost.device.store.Settings.Setting;
 import dev.outpost.model.clock.Hlc;
 import java.io.IOException;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.EnumMap;
 import java.util.EnumSet;
 import java.util.List;
@@ -145,9 +144,7 @@ public final class Doctor {
             Files.deleteIfExists(file.resolveSibling(file.getFileName() + "-wal"));
             Files.move(rebuilt, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             // The swap is durable before the rows are touched: a power cut must not bring the damaged file back.
-            try (FileChannel directory = FileChannel.open(file.getParent(), StandardOpenOption.READ)) {
-                directory.force(true);
-            }
+            ModelSlots.syncDirectory(file.getParent());
         } catch (IOException e) {
             throw new DeviceException(ExitCode.STORAGE, "cannot rebuild the database: " + e.getMessage(), e);
         }

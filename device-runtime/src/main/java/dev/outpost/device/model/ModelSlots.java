@@ -251,7 +251,8 @@ public final class ModelSlots {
         }
     }
 
-    static void syncDirectory(Path d) throws IOException {
+    /** Makes the names in {@code d} durable (an fsync of the directory): after a rename, before counting on it. */
+    public static void syncDirectory(Path d) throws IOException {
         try (FileChannel ch = FileChannel.open(d, StandardOpenOption.READ)) {
             ch.force(true);
         }

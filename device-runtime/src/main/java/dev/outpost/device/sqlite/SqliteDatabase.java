@@ -170,9 +170,13 @@ public final class SqliteDatabase implements Transactions, AutoCloseable {
 
     /** A second, read-only connection to the same file with the same key (queries run on it). */
     public Connection openReadOnly() throws SQLException {
+        return connect(file, key, readOnly());
+    }
+
+    private static Properties readOnly() {
         org.sqlite.SQLiteConfig config = new org.sqlite.SQLiteConfig();
         config.setReadOnly(true);
-        return connect(file, key, config.toProperties());
+        return config.toProperties();
     }
 
     /**
@@ -388,10 +392,8 @@ public final class SqliteDatabase implements Transactions, AutoCloseable {
      * problems: empty when it is whole. A file that does not open as a database is one problem.
      */
     public static List<String> integrityProblems(Path file, String key, int max) {
-        org.sqlite.SQLiteConfig config = new org.sqlite.SQLiteConfig();
-        config.setReadOnly(true);
         List<String> problems = new ArrayList<>();
-        try (Connection c = connect(file, key, config.toProperties());
+        try (Connection c = connect(file, key, readOnly());
                 Statement s = c.createStatement();
                 ResultSet rs = s.executeQuery("pragma integrity_check(" + max + ")")) {
             while (rs.next()) {
@@ -403,9 +405,7 @@ public final class SqliteDatabase implements Transactions, AutoCloseable {
                     }
                 }
             }
-        } catch (SQLException e) {
-            problems.add(e.getMessage());
-        } catch (DeviceException e) {
+        } catch (SQLException | DeviceException e) {
             problems.add(e.getMessage());
         }
         return problems;
