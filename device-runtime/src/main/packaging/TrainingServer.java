@@ -153,7 +153,7 @@ public final class TrainingServer {
         } else if (path.startsWith("/v1/artifacts/" + ARTIFACT + "/versions/") && path.endsWith("/manifest")) {
             body = manifests.get(Integer.parseInt(path.split("/")[5]) - 1);
         } else if (path.equals("/v1/artifacts/" + ARTIFACT + "/deltas") && query != null) {
-            body = deltaIndexes.get(query.replace("from=", "").replace("&to=", "-"));
+            body = deltaIndexes.get(query.replace("&format=2", "").replace("from=", "").replace("&to=", "-"));
         } else if (path.startsWith("/v1/chunks/") || path.startsWith("/v1/deltas/")) {
             body = frames.get(Sha256.parse(path.substring(path.lastIndexOf('/') + 1)));
         } else {

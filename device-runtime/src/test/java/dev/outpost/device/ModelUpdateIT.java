@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.outpost.device.home.DeviceHome;
+import dev.outpost.model.artifact.RetrainedModels;
 import dev.outpost.model.artifact.SigningKeys;
 import dev.outpost.model.artifact.SyntheticWeights;
 import java.io.BufferedOutputStream;
@@ -172,6 +173,44 @@ class ModelUpdateIT extends WithService {
         String out = d.run("model", "update", "delta").ok().out();
         assertTrue(out.contains("installed delta version 2"), out);
         assertActive(d, "delta", v2);
+    }
+
+    @Test
+    void aRetrainedModelArrivesAsTensorDeltasAndADamagedTensorDeltaFallsBackToTheChunk() throws Exception {
+        // A network trained, then fine-tuned with Adam: every weight moved a little, so chunk-local deltas find
+        // next to nothing to reuse and cost about the whole file; tensor deltas cost its changed low bits.
+        RetrainedModels.Pair pair =
+                RetrainedModels.train(new RetrainedModels.Recipe(32, 256, 3, 8, 16, 60, 1e-3, 40, 1e-5, 3));
+        Path t1 = dir.resolve("tuned-v1.safetensors");
+        Path t2 = dir.resolve("tuned-v2.safetensors");
+        RetrainedModels.write(pair, false, RetrainedModels.Precision.F32, t1);
+        RetrainedModels.write(pair, true, RetrainedModels.Precision.F32, t2);
+        service.upload("tuned", 1, t1);
+        service.upload("tuned", 2, t2);
+        service.desire("tuned", 1);
+        Outpost d = device("officer-tuned");
+        Outpost damaged = device("officer-tuned-damaged");
+        d.run("model", "update", "tuned").ok();
+        damaged.run("model", "update", "tuned").ok();
+        service.desire("tuned", 2);
+
+        String out = d.run("model", "update", "tuned").ok().out();
+        assertTrue(out.contains("installed tuned version 2 (from version 1)"), out);
+        assertActive(d, "tuned", t2);
+        Matcher m = DOWNLOADED.matcher(out);
+        assertTrue(m.find(), out);
+        long downloaded = Long.parseLong(m.group(2));
+        assertTrue(downloaded < Files.size(t2) * 0.8, "tensor deltas carry the update: " + out);
+
+        // Every delta file damaged: the device fetches those chunks whole, and what it installs still verifies.
+        for (Path delta : blobs("deltas")) {
+            byte[] b = Files.readAllBytes(delta);
+            b[b.length / 2] ^= 0x10;
+            Files.write(delta, b);
+        }
+        String fallback = damaged.run("model", "update", "tuned").ok().out();
+        assertTrue(fallback.contains("installed tuned version 2 (from version 1)"), fallback);
+        assertActive(damaged, "tuned", t2);
     }
 
     @Test

@@ -12,15 +12,19 @@ import dev.outpost.model.artifact.ChunkCodec;
 import dev.outpost.model.artifact.ChunkRef;
 import dev.outpost.model.artifact.DeltaIndex;
 import dev.outpost.model.artifact.Manifest;
+import dev.outpost.model.artifact.RetrainedModels;
 import dev.outpost.model.artifact.Sha256;
 import dev.outpost.model.artifact.SignedEnvelope;
 import dev.outpost.model.artifact.SigningKeys;
 import dev.outpost.model.artifact.SyntheticWeights;
+import dev.outpost.model.artifact.TensorDelta;
 import dev.outpost.model.artifact.UpdatePlanner;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.PublicKey;
 import java.util.Arrays;
 import java.util.Base64;
@@ -28,6 +32,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** Artifact upload, signed manifests, chunk/delta serving with Range, desired versions and reports. */
 @QuarkusTest
@@ -100,6 +105,67 @@ class ArtifactIT {
         assertTrue(downloaded < m2.storedSize() / 4, downloaded + " of " + m2.storedSize());
         // Asked again, the same index comes from the database.
         assertArrayEquals(indexBytes, get(d, "/v1/artifacts/" + name + "/deltas?from=1&to=2", 200));
+    }
+
+    @Test
+    void aRetrainedTensorFileGetsTensorDeltasThatOnlyDevicesAskingForFormatTwoAreGiven(@TempDir Path dir)
+            throws Exception {
+        String name = unique("tuned");
+        RetrainedModels.Pair pair =
+                RetrainedModels.train(new RetrainedModels.Recipe(32, 256, 3, 8, 16, 60, 1e-3, 40, 1e-5, 5));
+        RetrainedModels.write(pair, false, RetrainedModels.Precision.F16, dir.resolve("v1"));
+        RetrainedModels.write(pair, true, RetrainedModels.Precision.F16, dir.resolve("v2"));
+        byte[] v1 = Files.readAllBytes(dir.resolve("v1"));
+        byte[] v2 = Files.readAllBytes(dir.resolve("v2"));
+        upload(name, 1, v1).then().statusCode(201);
+        upload(name, 2, v2).then().statusCode(201);
+        desire(name, 2).then().statusCode(200);
+        TestDevice d = TestDevice.register("model", "nakuru");
+        PublicKey key = signingKey(d);
+        Manifest m1 = manifest(d, key, name, 1);
+        Manifest m2 = manifest(d, key, name, 2);
+
+        DeltaIndex both = DeltaIndex.decode(get(d, "/v1/artifacts/" + name + "/deltas?from=1&to=2&format=2", 200));
+        byte[] oldBytes = get(d, "/v1/artifacts/" + name + "/deltas?from=1&to=2", 200);
+        DeltaIndex old = DeltaIndex.decode(oldBytes);
+        assertEquals(1, oldBytes[4], "format 1 for a device that does not ask for 2");
+        assertTrue(old.entries().stream().allMatch(e -> e.kind() == DeltaIndex.Kind.CHUNK_LOCAL));
+        assertTrue(
+                both.entries().stream().anyMatch(e -> e.kind() == DeltaIndex.Kind.TENSOR),
+                "a retrained safetensors pair has tensor deltas");
+        assertEquals(
+                old.entries(),
+                both.entries().stream()
+                        .filter(e -> e.kind() == DeltaIndex.Kind.CHUNK_LOCAL)
+                        .toList());
+
+        // Each tensor delta, decoded against the held chunks it names, is the signed target chunk.
+        long[] ho = m1.offsets();
+        for (DeltaIndex.Entry e : both.entries()) {
+            if (e.kind() != DeltaIndex.Kind.TENSOR) {
+                continue;
+            }
+            byte[] frame = get(d, "/v1/deltas/" + e.hash().hex(), 200);
+            assertEquals(e.length(), frame.length);
+            ByteArrayOutputStream ref = new ByteArrayOutputStream();
+            for (int k : e.references()) {
+                ref.write(v1, (int) ho[k], (int) (ho[k + 1] - ho[k]));
+            }
+            ChunkRef c = m2.chunks().get(e.target());
+            ChunkCodec.verify(
+                    TensorDelta.decode(frame, ref.toByteArray(), ref.size(), c.rawLength()),
+                    c.hash(),
+                    "tensor delta for chunk " + e.target());
+        }
+        long before = UpdatePlanner.plan(m1, m2, old).downloadBytes();
+        long after = UpdatePlanner.plan(m1, m2, both).downloadBytes();
+        assertTrue(after < before * 0.8, after + " bytes with tensor deltas against " + before);
+
+        given().header("Authorization", "Bearer " + d.token)
+                .get("/v1/artifacts/" + name + "/deltas?from=1&to=2&format=3")
+                .then()
+                .statusCode(400)
+                .body("code", equalTo("malformed-payload"));
     }
 
     @Test

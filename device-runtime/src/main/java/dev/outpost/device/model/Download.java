@@ -66,7 +66,8 @@ final class Download {
             byte[] deltaIndex = null;
             if (activeVersion != null) {
                 deltaIndex = client.fetch(
-                        "v1/artifacts/" + a.artifact() + "/deltas?from=" + activeVersion + "&to=" + a.version(),
+                        "v1/artifacts/" + a.artifact() + "/deltas?from=" + activeVersion + "&to=" + a.version()
+                                + "&format=2",
                         ModelUpdater.DOCUMENT_BYTES_MAX);
                 DeltaIndex.decode(deltaIndex);
             }

@@ -9,8 +9,10 @@ import dev.outpost.model.ErrorCode;
 import dev.outpost.model.OutpostException;
 import dev.outpost.model.artifact.ChunkCodec;
 import dev.outpost.model.artifact.ChunkRef;
+import dev.outpost.model.artifact.DeltaIndex;
 import dev.outpost.model.artifact.Manifest;
 import dev.outpost.model.artifact.Sha256;
+import dev.outpost.model.artifact.TensorDelta;
 import dev.outpost.model.artifact.UpdatePlanner;
 import dev.outpost.model.artifact.UpdatePlanner.Step;
 import dev.outpost.model.faults.CrashPoints;
@@ -23,7 +25,7 @@ import java.util.List;
 
 /**
  * Assembles a version in the inactive slot's staging file, step by step of the plan: a held chunk is copied by the
- * kernel, a delta applied against the held chunk it names, a new chunk fetched; each one checked against the signed
+ * kernel, a delta (chunk-local or tensor) applied against the held chunks it names, a new chunk fetched; each one checked against the signed
  * manifest before it is written, progress committed every {@link #LOCAL_STEPS_PER_COMMIT} steps or
  * {@link #PROGRESS_COMMIT_NS} (a resumed install loses at most that), and the whole file verified at the end, held
  * chunks that rotted on disk fetched again. One per install: it holds the delta reference buffer for its length.
@@ -202,7 +204,9 @@ final class SlotAssembly {
                     readFully(in, held.offset(k), ByteBuffer.wrap(referenceBuffer, at, length));
                     at += length;
                 }
-                raw = ChunkCodec.applyDelta(frame, referenceBuffer, refBytes, c.rawLength());
+                raw = d.delta().kind() == DeltaIndex.Kind.TENSOR
+                        ? TensorDelta.decode(frame, referenceBuffer, refBytes, c.rawLength())
+                        : ChunkCodec.applyDelta(frame, referenceBuffer, refBytes, c.rawLength());
             } else if (step instanceof Step.Fetch) {
                 raw = ChunkCodec.decompress(frame, c.rawLength());
             } else {

@@ -215,7 +215,7 @@ public final class UpdatePlanner {
 
     /**
      * The cheapest way to each target chunk: reuse what is held, copy what this update produced already, else the
-     * smaller of the offered delta and the whole chunk. {@code held} is {@code null} on a first install, and
+     * smallest of the offered deltas and the whole chunk. {@code held} is {@code null} on a first install, and
      * {@code deltas} when none are offered; a delta index for other manifests is refused, not ignored.
      */
     public static Plan plan(Manifest held, Manifest target, DeltaIndex deltas) {
@@ -227,7 +227,8 @@ public final class UpdatePlanner {
             }
         }
         // The offered deltas by target chunk, as (target, entry) pairs in one long each, sorted: read in step with
-        // the steps below. Where two entries name one chunk, the later one counts.
+        // the steps below. Where several entries name one chunk (a chunk-local and a tensor delta), the smallest
+        // counts.
         long[] offered = new long[deltas == null ? 0 : deltas.size()];
         for (int k = 0; k < offered.length; k++) {
             checkEntry(deltas.entry(k), held, target);
@@ -250,9 +251,12 @@ public final class UpdatePlanner {
         Manifest.Index produced = target.index(i -> steps[i] == UNPLANNED);
         int next = 0; // the first offered delta for a chunk not yet passed
         for (int i = 0; i < steps.length; i++) {
-            int d = -1;
+            int d = -1; // the smallest offered for chunk i (the first of equals)
             for (; next < offered.length && (int) (offered[next] >>> 32) <= i; next++) {
-                d = (int) (offered[next] >>> 32) == i ? (int) offered[next] : d;
+                int k = (int) offered[next];
+                if ((int) (offered[next] >>> 32) == i && (d < 0 || deltas.length(k) < deltas.length(d))) {
+                    d = k;
+                }
             }
             if (steps[i] != UNPLANNED) {
                 continue;

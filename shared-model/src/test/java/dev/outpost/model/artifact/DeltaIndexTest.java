@@ -67,6 +67,54 @@ class DeltaIndexTest {
         assertArrayEquals(good, DeltaIndex.decode(good).encode());
     }
 
+    @Test
+    void tensorEntriesKeepTheirKindAndOldDevicesAreServedTheChunkLocalOnes() {
+        List<DeltaIndex.Entry> chunkLocal = entries(new Random(3), 40);
+        List<DeltaIndex.Entry> mixed = new ArrayList<>();
+        for (DeltaIndex.Entry e : chunkLocal) {
+            mixed.add(e);
+            if (e.target() % 2 == 0) { // the same chunk as a tensor delta too
+                mixed.add(new DeltaIndex.Entry(
+                        e.target(),
+                        DeltaIndex.Kind.TENSOR,
+                        e.references(),
+                        hash(5000 + e.target()),
+                        e.length() / 2 + 1));
+            }
+        }
+        DeltaIndex index = new DeltaIndex(hash(1), hash(2), mixed);
+        byte[] data = index.encode();
+        assertEquals(2, data[4], "an index with tensor entries is format 2");
+        DeltaIndex decoded = DeltaIndex.decode(data);
+        assertEquals(mixed, decoded.entries());
+        for (int k = 0; k < mixed.size(); k++) {
+            assertEquals(mixed.get(k).kind(), decoded.kind(k));
+            assertEquals(mixed.get(k).length(), decoded.length(k));
+            assertEquals(mixed.get(k).target(), decoded.target(k));
+        }
+
+        byte[] old = decoded.chunkLocalOnly();
+        assertEquals(1, old[4], "what a device from before tensor deltas reads");
+        assertEquals(chunkLocal, DeltaIndex.decode(old).entries());
+        assertArrayEquals(
+                new DeltaIndex(hash(1), hash(2), chunkLocal).encode(),
+                old,
+                "the same bytes as an index made without them");
+        assertArrayEquals(old, DeltaIndex.decode(old).chunkLocalOnly());
+
+        // One encoding per index: format 2 is refused without a tensor entry, and an unknown kind is refused.
+        byte[] noTensor = old.clone();
+        noTensor[4] = 2;
+        byte[] unknownKind = data.clone();
+        unknownKind[4 + 1 + 32 + 32 + 4 + 4] = 7;
+        for (byte[] b : List.of(noTensor, unknownKind)) {
+            assertEquals(
+                    ErrorCode.ARTIFACT_INVALID,
+                    assertThrows(OutpostException.class, () -> DeltaIndex.decode(b))
+                            .code());
+        }
+    }
+
     private static List<DeltaIndex.Entry> entries(Random random, int count) {
         List<DeltaIndex.Entry> out = new ArrayList<>();
         for (int k = 0; k < count; k++) {

@@ -139,6 +139,42 @@ class UpdatePlannerTest {
             return new DeltaIndex(Sha256.digest(held.encode()), Sha256.digest(target.encode()), entries);
         }
 
+        /**
+         * {@code chunkLocal} plus a tensor delta for every chunk the held version lacks that has tensors the held
+         * version has too, as the service makes them.
+         */
+        DeltaIndex withTensorDeltas(
+                DeltaIndex chunkLocal, Manifest held, byte[] heldBytes, Manifest target, byte[] targetBytes)
+                throws IOException {
+            TensorLayout heldLayout =
+                    TensorLayout.read(ByteSource.of(heldBytes)).orElseThrow();
+            TensorLayout targetLayout =
+                    TensorLayout.read(ByteSource.of(targetBytes)).orElseThrow();
+            List<DeltaIndex.Entry> entries = new ArrayList<>(chunkLocal.entries());
+            Manifest.Index heldIndex = held.index();
+            for (int i = 0; i < target.chunkCount(); i++) {
+                if (heldIndex.firstOf(target, i) >= 0) {
+                    continue;
+                }
+                long start = target.offset(i);
+                int length = target.rawLength(i);
+                var mapping = TensorDelta.map(
+                        held, heldLayout, targetLayout, start, length, TensorDelta.Transform.DIFFERENCE);
+                if (mapping.isEmpty()) {
+                    continue;
+                }
+                byte[] ref = reference(held, heldBytes, mapping.get().references());
+                byte[] raw = java.util.Arrays.copyOfRange(targetBytes, (int) start, (int) start + length);
+                byte[] frame = TensorDelta.encode(raw, mapping.get().segments(), ref, ref.length, TensorDelta.LEVEL);
+                Sha256 h = Sha256.digest(frame);
+                deltaFrames.put(h, frame);
+                entries.add(new DeltaIndex.Entry(
+                        i, DeltaIndex.Kind.TENSOR, mapping.get().references(), h, frame.length));
+            }
+            entries.sort(java.util.Comparator.comparingInt(DeltaIndex.Entry::target));
+            return new DeltaIndex(chunkLocal.fromManifest(), chunkLocal.toManifest(), entries);
+        }
+
         byte[] apply(UpdatePlanner.Plan plan, Manifest held, byte[] heldBytes, Manifest target) {
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             long[] ho = held == null ? new long[1] : held.offsets();
@@ -153,11 +189,13 @@ class UpdatePlannerTest {
                         soFar = out.toByteArray();
                         yield java.util.Arrays.copyOfRange(soFar, (int) to[cp.earlier()], (int) to[cp.earlier() + 1]);
                     }
-                    case UpdatePlanner.Step.Delta d ->
-                        ChunkCodec.applyDelta(
-                                deltaFrames.get(d.delta().hash()),
-                                reference(held, heldBytes, d.delta().references()),
-                                c.rawLength());
+                    case UpdatePlanner.Step.Delta d -> {
+                        byte[] ref = reference(held, heldBytes, d.delta().references());
+                        byte[] frame = deltaFrames.get(d.delta().hash());
+                        yield d.delta().kind() == DeltaIndex.Kind.TENSOR
+                                ? TensorDelta.decode(frame, ref, ref.length, c.rawLength())
+                                : ChunkCodec.applyDelta(frame, ref, c.rawLength());
+                    }
                     case UpdatePlanner.Step.Fetch f -> ChunkCodec.decompress(frames.get(c.hash()), c.rawLength());
                 };
                 ChunkCodec.verify(raw, c.hash(), "chunk " + step.target());

@@ -1,5 +1,7 @@
 package dev.outpost.sync.api;
 
+import dev.outpost.model.ErrorCode;
+import dev.outpost.model.artifact.DeltaIndex;
 import dev.outpost.model.artifact.Sha256;
 import dev.outpost.model.artifact.SignedEnvelope;
 import dev.outpost.sync.artifact.ArtifactKeys;
@@ -8,6 +10,7 @@ import dev.outpost.sync.artifact.ChunkStore;
 import dev.outpost.sync.auth.DeviceAuth;
 import io.smallrye.common.annotation.Blocking;
 import io.smallrye.mutiny.Uni;
+import jakarta.ws.rs.DefaultValue;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.HeaderParam;
 import jakarta.ws.rs.Path;
@@ -85,9 +88,19 @@ public class ArtifactResource {
             @HeaderParam("Range") String range,
             @PathParam("name") String name,
             @QueryParam("from") long from,
-            @QueryParam("to") long to) {
+            @QueryParam("to") long to,
+            @QueryParam("format") @DefaultValue("1") int format) {
+        // Format 1 for devices from before tensor deltas: the same index without its tensor entries.
         return auth.device(authorization)
-                .flatMap(d -> artifacts.deltaIndex(d, name, from, to))
+                .flatMap(d -> {
+                    if (format != 1 && format != 2) {
+                        throw new Problem(
+                                ErrorCode.MALFORMED_PAYLOAD,
+                                "format is 1 (chunk-local deltas) or 2 (with tensor deltas)");
+                    }
+                    return artifacts.deltaIndex(d, name, from, to);
+                })
+                .map(index -> format == 2 ? index : DeltaIndex.decode(index).chunkLocalOnly())
                 .map(index -> bytes(index, Sha256.digest(index).hex(), range, null));
     }
 

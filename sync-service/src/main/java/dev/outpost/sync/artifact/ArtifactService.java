@@ -2,6 +2,7 @@ package dev.outpost.sync.artifact;
 
 import dev.outpost.model.ErrorCode;
 import dev.outpost.model.artifact.Assignment;
+import dev.outpost.model.artifact.ByteSource;
 import dev.outpost.model.artifact.ChunkCodec;
 import dev.outpost.model.artifact.ChunkRef;
 import dev.outpost.model.artifact.DeltaIndex;
@@ -9,6 +10,8 @@ import dev.outpost.model.artifact.Manifest;
 import dev.outpost.model.artifact.ManifestBuilder;
 import dev.outpost.model.artifact.Sha256;
 import dev.outpost.model.artifact.SignedEnvelope;
+import dev.outpost.model.artifact.TensorDelta;
+import dev.outpost.model.artifact.TensorLayout;
 import dev.outpost.model.artifact.UpdatePlanner;
 import dev.outpost.sync.api.Problem;
 import dev.outpost.sync.config.OutpostConfig;
@@ -35,6 +38,7 @@ import java.util.Base64;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -371,6 +375,20 @@ public class ArtifactService {
         try {
             List<Future<DeltaIndex.Entry>> work = new ArrayList<>();
             refs.forEach((i, r) -> work.add(pool.submit(() -> delta(held, target, i, r, ho))));
+            // Where both versions are tensor files, each chunk the held version lacks may also be a tensor delta; a
+            // device takes the smaller of the two (UpdatePlanner.plan), so no chunk costs more than before.
+            Optional<TensorLayout> heldLayout = TensorLayout.read(contentOf(held));
+            Optional<TensorLayout> targetLayout = TensorLayout.read(contentOf(target));
+            if (heldLayout.isPresent() && targetLayout.isPresent()) {
+                Manifest.Index heldIndex = held.index();
+                for (int i = 0; i < target.chunkCount(); i++) {
+                    if (heldIndex.firstOf(target, i) < 0) {
+                        int chunk = i;
+                        work.add(pool.submit(
+                                () -> tensorDelta(held, heldLayout.get(), target, targetLayout.get(), chunk, ho)));
+                    }
+                }
+            }
             List<DeltaIndex.Entry> entries = new ArrayList<>();
             for (Future<DeltaIndex.Entry> f : work) {
                 DeltaIndex.Entry e = f.get();
@@ -380,6 +398,8 @@ public class ArtifactService {
             }
             entries.sort(Comparator.comparingInt(DeltaIndex.Entry::target));
             return new DeltaIndex(held.digest(), target.digest(), entries);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new Problem(ErrorCode.UNAVAILABLE, "delta computation interrupted");
@@ -408,6 +428,72 @@ public class ArtifactService {
         Sha256 hash = Sha256.digest(delta);
         chunks.put(ChunkStore.Kind.DELTA, hash, delta);
         return new DeltaIndex.Entry(i, refs, hash, delta.length);
+    }
+
+    /**
+     * Target chunk {@code i} as a tensor delta against the same tensors of the held version, when it has some and the
+     * delta beats the whole chunk frame; else null.
+     */
+    private DeltaIndex.Entry tensorDelta(
+            Manifest held, TensorLayout heldLayout, Manifest target, TensorLayout targetLayout, int i, long[] ho)
+            throws IOException {
+        ChunkRef c = target.chunks().get(i);
+        Optional<TensorDelta.Mapping> mapping = TensorDelta.map(
+                held, heldLayout, targetLayout, target.offset(i), c.rawLength(), TensorDelta.Transform.DIFFERENCE);
+        if (mapping.isEmpty()) {
+            return null;
+        }
+        int[] refs = mapping.get().references();
+        byte[] raw = ChunkCodec.decompress(frame(c), c.rawLength());
+        ByteArrayOutputStream reference = new ByteArrayOutputStream();
+        for (int k : refs) {
+            ChunkRef r = held.chunks().get(k);
+            reference.writeBytes(ChunkCodec.decompress(frame(r), r.rawLength()));
+        }
+        byte[] ref = reference.toByteArray();
+        byte[] delta = TensorDelta.encode(raw, mapping.get().segments(), ref, ref.length, TensorDelta.LEVEL);
+        deltasComputed.increment();
+        if (delta.length >= c.storedLength()) {
+            return null;
+        }
+        Sha256 hash = Sha256.digest(delta);
+        chunks.put(ChunkStore.Kind.DELTA, hash, delta);
+        return new DeltaIndex.Entry(i, DeltaIndex.Kind.TENSOR, refs, hash, delta.length);
+    }
+
+    /** The bytes of a stored version, read chunk by chunk from the store as they are asked for (one kept decoded). */
+    private ByteSource contentOf(Manifest m) {
+        long[] offsets = m.offsets();
+        return new ByteSource() {
+            private int cached = -1;
+            private byte[] raw;
+
+            @Override
+            public long size() {
+                return m.size();
+            }
+
+            @Override
+            public synchronized void readFully(long position, byte[] into, int offset, int length) throws IOException {
+                if (position < 0 || length < 0 || position > m.size() - length) {
+                    throw new java.io.EOFException(length + " bytes at " + position + " are past the end");
+                }
+                for (int done = 0; done < length; ) {
+                    long at = position + done;
+                    int k = java.util.Arrays.binarySearch(offsets, 0, m.chunkCount(), at);
+                    k = k >= 0 ? k : -k - 2;
+                    if (k != cached) {
+                        ChunkRef c = m.chunks().get(k);
+                        raw = ChunkCodec.decompress(frame(c), c.rawLength());
+                        cached = k;
+                    }
+                    int from = (int) (at - offsets[k]);
+                    int n = Math.min(length - done, raw.length - from);
+                    System.arraycopy(raw, from, into, offset + done, n);
+                    done += n;
+                }
+            }
+        };
     }
 
     private byte[] frame(ChunkRef c) throws IOException {

@@ -1,0 +1,254 @@
+package dev.outpost.model.artifact;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Where the tensors of a model file lie, read from its header: what lets the service pair each tensor of a new
+ * version with the same tensor of the held one ({@link TensorDelta}). Safetensors only: an 8-byte little-endian
+ * header length, a JSON object naming each tensor's {@code dtype}, {@code shape} and {@code data_offsets} (relative
+ * to the end of the header), then the data. A file that is not one, or whose header does not hold together, has no
+ * layout ({@link #read} is empty) and is delta'd as plain bytes.
+ */
+public final class TensorLayout {
+    /** The longest header read (safetensors itself refuses more than 100 MB; a 70B model's is under 2 MB). */
+    public static final int HEADER_BYTES_MAX = 16 * 1024 * 1024;
+
+    /** A tensor's bytes at {@code [start, end)} of the file. */
+    public record Tensor(String name, String dtype, long[] shape, long start, long end) {
+        public Tensor {
+            shape = shape.clone();
+        }
+
+        @Override
+        public long[] shape() {
+            return shape.clone();
+        }
+
+        /** Bytes of one element: 1, 2, 4 or 8. */
+        public int elementBytes() {
+            return TensorLayout.elementBytes(dtype);
+        }
+
+        /** Same name, element type and shape: the one tensor in two versions of a model. */
+        public boolean sameAs(Tensor o) {
+            return name.equals(o.name) && dtype.equals(o.dtype) && Arrays.equals(shape, o.shape);
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Tensor t && sameAs(t) && start == t.start && end == t.end;
+        }
+
+        @Override
+        public int hashCode() {
+            return name.hashCode() * 31 + Long.hashCode(start);
+        }
+    }
+
+    private static final Map<String, Integer> ELEMENT_BYTES = Map.ofEntries(
+            Map.entry("F64", 8),
+            Map.entry("I64", 8),
+            Map.entry("U64", 8),
+            Map.entry("F32", 4),
+            Map.entry("I32", 4),
+            Map.entry("U32", 4),
+            Map.entry("F16", 2),
+            Map.entry("BF16", 2),
+            Map.entry("I16", 2),
+            Map.entry("U16", 2),
+            Map.entry("I8", 1),
+            Map.entry("U8", 1),
+            Map.entry("BOOL", 1),
+            Map.entry("F8_E4M3", 1),
+            Map.entry("F8_E5M2", 1));
+
+    private static final JsonFactory JSON = JsonFactory.builder()
+            .streamReadConstraints(StreamReadConstraints.builder()
+                    .maxStringLength(HEADER_BYTES_MAX)
+                    .maxNestingDepth(8)
+                    .build())
+            .build();
+
+    private final List<Tensor> tensors;
+    private final Map<String, Tensor> byName;
+
+    private TensorLayout(List<Tensor> tensors) {
+        this.tensors = List.copyOf(tensors);
+        this.byName = new HashMap<>();
+        for (Tensor t : tensors) {
+            byName.put(t.name(), t);
+        }
+    }
+
+    /** The element size of a safetensors dtype name; 0 for one not known. */
+    public static int elementBytes(String dtype) {
+        return ELEMENT_BYTES.getOrDefault(dtype, 0);
+    }
+
+    /** The tensors in file order. */
+    public List<Tensor> tensors() {
+        return tensors;
+    }
+
+    public Optional<Tensor> get(String name) {
+        return Optional.ofNullable(byName.get(name));
+    }
+
+    /**
+     * The layout of the file {@code source} reads, or empty when it is not a well-formed safetensors file: header
+     * length past {@link #HEADER_BYTES_MAX} or the file, JSON that is not an object of tensors, a dtype not known, a
+     * shape whose elements do not fill the offsets, tensors that overlap or lie past the end.
+     */
+    public static Optional<TensorLayout> read(ByteSource source) throws IOException {
+        long size = source.size();
+        if (size < 8) {
+            return Optional.empty();
+        }
+        byte[] prefix = new byte[8];
+        source.readFully(0, prefix, 0, 8);
+        long headerBytes = 0;
+        for (int i = 7; i >= 0; i--) {
+            headerBytes = headerBytes << 8 | (prefix[i] & 0xff);
+        }
+        if (headerBytes < 2 || headerBytes > HEADER_BYTES_MAX || headerBytes > size - 8) {
+            return Optional.empty();
+        }
+        byte[] header = new byte[(int) headerBytes];
+        source.readFully(8, header, 0, header.length);
+        if (header[0] != '{') {
+            return Optional.empty();
+        }
+        try {
+            return parse(header, 8 + headerBytes, size);
+        } catch (IOException | RuntimeException notSafetensors) {
+            return Optional.empty();
+        }
+    }
+
+    private static Optional<TensorLayout> parse(byte[] header, long dataStart, long size) throws IOException {
+        List<Tensor> tensors = new ArrayList<>();
+        try (JsonParser p = JSON.createParser(header)) {
+            if (p.nextToken() != JsonToken.START_OBJECT) {
+                return Optional.empty();
+            }
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String name = p.currentName();
+                if (p.nextToken() != JsonToken.START_OBJECT) {
+                    return Optional.empty();
+                }
+                if (name.equals("__metadata__")) {
+                    p.skipChildren();
+                    continue;
+                }
+                String dtype = null;
+                long[] shape = null;
+                long[] offsets = null;
+                while (p.nextToken() == JsonToken.FIELD_NAME) {
+                    String field = p.currentName();
+                    JsonToken value = p.nextToken();
+                    switch (field) {
+                        case "dtype" -> dtype = value == JsonToken.VALUE_STRING ? p.getText() : null;
+                        case "shape" -> shape = longs(p, value);
+                        case "data_offsets" -> offsets = longs(p, value);
+                        default -> p.skipChildren();
+                    }
+                }
+                int width = dtype == null ? 0 : elementBytes(dtype);
+                if (width == 0 || shape == null || offsets == null || offsets.length != 2) {
+                    return Optional.empty();
+                }
+                long elements = 1;
+                for (long d : shape) {
+                    elements = d < 0 ? -1 : Math.multiplyHigh(elements, d) != 0 ? -1 : elements * d;
+                    if (elements < 0) {
+                        return Optional.empty();
+                    }
+                }
+                long start = dataStart + offsets[0];
+                long end = dataStart + offsets[1];
+                if (offsets[0] < 0
+                        || offsets[1] < offsets[0]
+                        || end > size
+                        || offsets[1] - offsets[0] != elements * width) {
+                    return Optional.empty();
+                }
+                tensors.add(new Tensor(name, dtype, shape, start, end));
+            }
+            if (p.currentToken() != JsonToken.END_OBJECT) {
+                return Optional.empty();
+            }
+        }
+        tensors.sort(Comparator.comparingLong(Tensor::start));
+        for (int i = 1; i < tensors.size(); i++) {
+            if (tensors.get(i).start() < tensors.get(i - 1).end()) {
+                return Optional.empty();
+            }
+        }
+        return Optional.of(new TensorLayout(tensors));
+    }
+
+    private static long[] longs(JsonParser p, JsonToken value) throws IOException {
+        if (value != JsonToken.START_ARRAY) {
+            p.skipChildren();
+            return null;
+        }
+        List<Long> out = new ArrayList<>();
+        while (p.nextToken() == JsonToken.VALUE_NUMBER_INT) {
+            out.add(p.getLongValue());
+            if (out.size() > 16) {
+                return null;
+            }
+        }
+        if (p.currentToken() != JsonToken.END_ARRAY) {
+            return null;
+        }
+        return out.stream().mapToLong(Long::longValue).toArray();
+    }
+
+    /** How a safetensors file writes {@code tensors} (name, dtype, shape; data in this order): its header bytes. */
+    public static byte[] header(List<Tensor> tensors) {
+        StringBuilder json = new StringBuilder("{");
+        long at = 0;
+        for (Tensor t : tensors) {
+            if (!t.name().matches("[A-Za-z0-9._/-]{1,200}")) {
+                throw new IllegalArgumentException("tensor name not written: " + t.name());
+            }
+            long length = t.end() - t.start();
+            json.append(json.length() > 1 ? "," : "")
+                    .append('"')
+                    .append(t.name())
+                    .append("\":{\"dtype\":\"")
+                    .append(t.dtype())
+                    .append("\",\"shape\":")
+                    .append(Arrays.toString(t.shape()).replace(" ", ""))
+                    .append(",\"data_offsets\":[")
+                    .append(at)
+                    .append(',')
+                    .append(at + length)
+                    .append("]}");
+            at += length;
+        }
+        json.append('}');
+        while ((8 + json.length()) % 8 != 0) {
+            json.append(' ');
+        }
+        byte[] text = json.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        byte[] out = new byte[8 + text.length];
+        for (int i = 0; i < 8; i++) {
+            out[i] = (byte) ((long) text.length >>> (8 * i));
+        }
+        System.arraycopy(text, 0, out, 8, text.length);
+        return out;
+    }
+}

@@ -1,0 +1,243 @@
+package dev.outpost.model.artifact;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.outpost.model.ErrorCode;
+import dev.outpost.model.OutpostException;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Tensor deltas on real safetensors files: exact round trips, what is paired and what is refused. */
+class TensorDeltaTest {
+    /** A network of some 140 K weights trained and fine-tuned (0.56 MB in float32: several chunks). */
+    private static final RetrainedModels.Recipe RECIPE =
+            new RetrainedModels.Recipe(32, 256, 3, 8, 16, 60, 1e-3, 40, 1e-5, 11);
+
+    @Test
+    void aRetrainedModelUpdatesExactlyInEveryPrecisionForFewerBytesThanChunkLocalDeltas(@TempDir Path dir)
+            throws IOException {
+        RetrainedModels.Pair pair = RetrainedModels.train(RECIPE);
+        for (RetrainedModels.Precision p : RetrainedModels.Precision.values()) {
+            Path f1 = dir.resolve(p + "-v1.safetensors");
+            Path f2 = dir.resolve(p + "-v2.safetensors");
+            RetrainedModels.write(pair, false, p, f1);
+            RetrainedModels.write(pair, true, p, f2);
+            byte[] v1 = Files.readAllBytes(f1);
+            byte[] v2 = Files.readAllBytes(f2);
+            UpdatePlannerTest.Store store = new UpdatePlannerTest.Store();
+            Manifest m1 = store.build(1, v1);
+            Manifest m2 = store.build(2, v2);
+            DeltaIndex chunkLocal = store.deltas(m1, m2, v1);
+            DeltaIndex both = store.withTensorDeltas(chunkLocal, m1, v1, m2, v2);
+
+            UpdatePlanner.Plan before = UpdatePlanner.plan(m1, m2, chunkLocal);
+            UpdatePlanner.Plan plan = UpdatePlanner.plan(m1, m2, both);
+
+            assertArrayEquals(v2, store.apply(plan, m1, v1, m2), p + ": rebuilt exactly");
+            long tensorSteps = plan.steps().stream()
+                    .filter(s ->
+                            s instanceof UpdatePlanner.Step.Delta d && d.delta().kind() == DeltaIndex.Kind.TENSOR)
+                    .count();
+            assertTrue(tensorSteps > 0, p + ": tensor deltas are taken where smaller " + plan);
+            assertTrue(
+                    plan.downloadBytes() < before.downloadBytes() * 0.9,
+                    p + ": " + plan.downloadBytes() + " bytes against " + before.downloadBytes() + " chunk-local");
+            for (UpdatePlanner.Step s : plan.steps()) {
+                int i = s.target();
+                assertTrue(
+                        s.downloadBytes() <= before.step(i).downloadBytes(),
+                        p + ": chunk " + i + " costs no more than before");
+            }
+        }
+    }
+
+    @Test
+    void everyElementWidthRoundTripsWhereverTheChunkCutsFall() throws IOException {
+        Random random = new Random(5);
+        List<String> dtypes = List.of("F64", "I64", "F32", "I32", "F16", "BF16", "I16", "I8", "U8", "BOOL", "F8_E4M3");
+        List<TensorLayout.Tensor> tensors = new ArrayList<>();
+        List<byte[]> before = new ArrayList<>();
+        List<byte[]> after = new ArrayList<>();
+        long at = 0;
+        for (String dtype : dtypes) {
+            int w = TensorLayout.elementBytes(dtype);
+            int elements = 3000 + random.nextInt(3000);
+            tensors.add(new TensorLayout.Tensor(
+                    dtype.toLowerCase(), dtype, new long[] {elements}, at, at + (long) elements * w));
+            at += (long) elements * w;
+            byte[] held = new byte[elements * w];
+            random.nextBytes(held);
+            byte[] target = held.clone();
+            for (int e = 0; e < elements; e++) { // a small change in the low byte, a carry now and then
+                int p = e * w;
+                int low = (target[p] & 0xff) + random.nextInt(9) - 4;
+                target[p] = (byte) low;
+                if (w > 1 && (low < 0 || low > 255)) {
+                    target[p + 1] += (byte) (low < 0 ? -1 : 1);
+                }
+            }
+            before.add(held);
+            after.add(target);
+        }
+        byte[] heldFile = file(tensors, before);
+        byte[] targetFile = file(tensors, after);
+        UpdatePlannerTest.Store store = new UpdatePlannerTest.Store();
+        Manifest held = store.build(1, heldFile);
+        TensorLayout heldLayout = TensorLayout.read(ByteSource.of(heldFile)).orElseThrow();
+        TensorLayout targetLayout = TensorLayout.read(ByteSource.of(targetFile)).orElseThrow();
+        assertEquals(dtypes.size(), targetLayout.tensors().size());
+        for (TensorDelta.Transform transform : List.of(TensorDelta.Transform.DIFFERENCE, TensorDelta.Transform.XOR)) {
+            for (int round = 0; round < 200; round++) {
+                int length = 1 + random.nextInt(40_000);
+                int start = random.nextInt(targetFile.length - length);
+                var mapping = TensorDelta.map(held, heldLayout, targetLayout, start, length, transform);
+                byte[] raw = Arrays.copyOfRange(targetFile, start, start + length);
+                if (mapping.isEmpty()) {
+                    // Only a window without one whole element of a tensor has no mapping.
+                    assertTrue(
+                            length < 16 || start + length <= tensors.getFirst().start(), "window " + start);
+                    continue;
+                }
+                for (TensorDelta.Segment s : mapping.get().segments()) {
+                    assertTrue(s.transform() == TensorDelta.Transform.LITERAL || s.transform() == transform);
+                }
+                byte[] ref = UpdatePlannerTest.Store.reference(
+                        held, heldFile, mapping.get().references());
+                byte[] frame = TensorDelta.encode(raw, mapping.get().segments(), ref, ref.length, 3);
+                assertArrayEquals(raw, TensorDelta.decode(frame, ref, ref.length, length), transform + " at " + start);
+            }
+        }
+        // Whole files, chunk by chunk, cost far less as differences than the random bytes they are.
+        Manifest target = store.build(2, targetFile);
+        DeltaIndex both =
+                store.withTensorDeltas(store.deltas(held, target, heldFile), held, heldFile, target, targetFile);
+        UpdatePlanner.Plan plan = UpdatePlanner.plan(held, target, both);
+        assertArrayEquals(targetFile, store.apply(plan, held, heldFile, target));
+        assertTrue(plan.downloadBytes() < targetFile.length / 2, plan.toString());
+    }
+
+    @Test
+    void aTensorOfAnotherShapeOrTypeIsNeverPaired() throws IOException {
+        byte[] data = new byte[64 * 64 * 4];
+        new Random(3).nextBytes(data);
+        byte[] halves = new byte[64 * 2];
+        byte[] held = file(
+                List.of(
+                        new TensorLayout.Tensor("a", "F32", new long[] {64, 64}, 0, data.length),
+                        new TensorLayout.Tensor("b", "BF16", new long[] {64}, data.length, data.length + 128)),
+                List.of(data, halves));
+        byte[] target = file(
+                List.of(
+                        new TensorLayout.Tensor("a", "F32", new long[] {32, 128}, 0, data.length),
+                        new TensorLayout.Tensor("b", "F16", new long[] {64}, data.length, data.length + 128)),
+                List.of(data, halves));
+        UpdatePlannerTest.Store store = new UpdatePlannerTest.Store();
+        Manifest m1 = store.build(1, held);
+        TensorLayout l1 = TensorLayout.read(ByteSource.of(held)).orElseThrow();
+        TensorLayout l2 = TensorLayout.read(ByteSource.of(target)).orElseThrow();
+        assertTrue(
+                TensorDelta.map(m1, l1, l2, 0, target.length, TensorDelta.Transform.DIFFERENCE)
+                        .isEmpty(),
+                "same bytes, other shape or type: not the same tensor");
+    }
+
+    @Test
+    void aFrameThatDoesNotHoldTogetherIsChunkCorrupt() {
+        byte[] ref = new byte[4096];
+        new Random(1).nextBytes(ref);
+        byte[] target = ref.clone();
+        target[100]++;
+        List<TensorDelta.Segment> segments = List.of(
+                TensorDelta.Segment.literal(16),
+                new TensorDelta.Segment(TensorDelta.Transform.DIFFERENCE, 4064, 4, 16),
+                TensorDelta.Segment.literal(16));
+        byte[] frame = TensorDelta.encode(target, segments, ref, ref.length, 3);
+        assertArrayEquals(target, TensorDelta.decode(frame, ref, ref.length, target.length));
+
+        List<byte[]> bad = new ArrayList<>();
+        bad.add(Arrays.copyOf(frame, frame.length - 3)); // cut short
+        bad.add(Arrays.copyOf(frame, 12)); // header only
+        byte[] pastReference = frame.clone();
+        // the tensor segment's reference offset (after magic, format, length, count, literal segment, its kind,
+        // length and width) pointed past the reference
+        int offsetAt = 4 + 1 + 4 + 2 + 5 + 1 + 4 + 1;
+        pastReference[offsetAt] = 0x7f;
+        bad.add(pastReference);
+        byte[] unknownTransform = frame.clone();
+        unknownTransform[4 + 1 + 4 + 2 + 5] = 9;
+        bad.add(unknownTransform);
+        byte[] oddWidth = frame.clone();
+        oddWidth[4 + 1 + 4 + 2 + 5 + 1 + 4] = 3;
+        bad.add(oddWidth);
+        for (byte[] b : bad) {
+            assertEquals(
+                    ErrorCode.CHUNK_CORRUPT,
+                    assertThrows(OutpostException.class, () -> TensorDelta.decode(b, ref, ref.length, target.length))
+                            .code());
+        }
+        assertEquals(
+                ErrorCode.CHUNK_CORRUPT,
+                assertThrows(
+                                OutpostException.class,
+                                () -> TensorDelta.decode(frame, ref, ref.length, target.length + 1))
+                        .code(),
+                "a frame for a chunk of another length");
+        assertEquals(
+                ErrorCode.CHUNK_CORRUPT,
+                assertThrows(OutpostException.class, () -> TensorDelta.decode(frame, ref, 1000, target.length))
+                        .code(),
+                "a reference shorter than the segments need");
+    }
+
+    @Test
+    void onlyWellFormedSafetensorsHaveALayout() throws IOException {
+        byte[] good =
+                file(List.of(new TensorLayout.Tensor("w", "F32", new long[] {2, 3}, 0, 24)), List.of(new byte[24]));
+        assertEquals(
+                1,
+                TensorLayout.read(ByteSource.of(good)).orElseThrow().tensors().size());
+        List<String> headers = List.of(
+                "{\"w\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,20]}}", // shape does not fill it
+                "{\"w\":{\"dtype\":\"Q4\",\"shape\":[2,3],\"data_offsets\":[0,24]}}", // dtype not known
+                "{\"w\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,240]}}", // past the end
+                "{\"w\":{\"dtype\":\"F32\",\"shape\":[6],\"data_offsets\":[0,24]},"
+                        + "\"v\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[16,24]}}", // overlapping
+                "[1,2,3]",
+                "{\"w\":");
+        for (String h : headers) {
+            byte[] text = h.getBytes(StandardCharsets.UTF_8);
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            for (int i = 0; i < 8; i++) {
+                out.write((int) ((long) text.length >>> (8 * i)));
+            }
+            out.writeBytes(text);
+            out.writeBytes(new byte[24]);
+            assertTrue(TensorLayout.read(ByteSource.of(out.toByteArray())).isEmpty(), h);
+        }
+        byte[] huge = good.clone();
+        huge[7] = 0x7f; // a header length of exabytes
+        assertTrue(TensorLayout.read(ByteSource.of(huge)).isEmpty());
+        assertTrue(TensorLayout.read(ByteSource.of(new byte[5])).isEmpty());
+        assertTrue(TensorLayout.read(ByteSource.of(SyntheticWeights.bytes(1, 1 << 16, false)))
+                .isEmpty());
+    }
+
+    private static byte[] file(List<TensorLayout.Tensor> tensors, List<byte[]> data) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        out.writeBytes(TensorLayout.header(tensors));
+        data.forEach(out::writeBytes);
+        return out.toByteArray();
+    }
+}

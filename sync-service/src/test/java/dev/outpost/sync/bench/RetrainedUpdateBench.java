@@ -1,0 +1,142 @@
+package dev.outpost.sync.bench;
+
+import dev.outpost.model.artifact.RetrainedModels;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * {@code bench/run model-update retrained [WIDTH] [DEPTH] [FINE_TUNE_STEPS] [SEED]}: retrained model pairs
+ * ({@link RetrainedModels}: an MLP trained, then fine-tuned with Adam on shifted data) in float32, float16, bfloat16
+ * and int8 safetensors. For each, the real device binary installs v1 and then updates to v2 against the real service;
+ * measured: bytes it downloads for the update (manifest, delta index, deltas, chunks), its peak RSS (GNU time) and
+ * the apply rate it reports. Baselines in the same run on the same pairs: {@code zstd -19 --long=31 --patch-from} and
+ * {@code xdelta3 -9}. The RESULT line is the float32 pair's, with every precision's ratio after it.
+ */
+public final class RetrainedUpdateBench {
+    private static final Pattern BYTES = Pattern.compile("\\((\\d+) bytes\\) of ([0-9.]+) MB");
+    private static final Pattern APPLY_SECONDS = Pattern.compile("\\(([0-9.]+) s\\)$");
+
+    private RetrainedUpdateBench() {}
+
+    record Outcome(String precision, long size, long bytes, long zstd, long xdelta, double rssMb, double applyMbPerS) {
+        long best() {
+            return Math.min(zstd, xdelta);
+        }
+
+        double ratio() {
+            return (double) bytes / best();
+        }
+    }
+
+    public static void main(String[] args) throws Exception {
+        int width = args.length > 0 ? Integer.parseInt(args[0]) : 1024;
+        int depth = args.length > 1 ? Integer.parseInt(args[1]) : 4;
+        int fineTuneSteps = args.length > 2 ? Integer.parseInt(args[2]) : 100;
+        long seed = args.length > 3 ? Long.parseLong(args[3]) : 1;
+        Path outpost = Path.of("../device-runtime/target/outpost").toAbsolutePath();
+        Path work = Files.createDirectories(Path.of("target/bench/model-update-retrained"));
+        // The pairs are kept by their recipe: training takes a minute or more, and the same recipe makes the same
+        // files.
+        Path pairs = work.resolve("w" + width + "-d" + depth + "-ft" + fineTuneSteps + "-s" + seed);
+        if (!Files.exists(pairs.resolve("i8-v2.safetensors"))) {
+            RetrainedModels.main(
+                    new String[] {pairs.toString(), "" + width, "" + depth, "" + fineTuneSteps, "" + seed});
+        }
+        List<Outcome> outcomes = new ArrayList<>();
+        Path homes = Files.createTempDirectory("outpost-retrained-bench");
+        BenchSupport bench = BenchSupport.start(work.resolve("service.log"), "-XX:+UseSerialGC", "-Xmx1g");
+        try {
+            String url = bench.service.uri("").toString();
+            for (RetrainedModels.Precision p : RetrainedModels.Precision.values()) {
+                String name = p.name().toLowerCase(Locale.ROOT);
+                Path v1 = pairs.resolve(name + "-v1.safetensors");
+                Path v2 = pairs.resolve(name + "-v2.safetensors");
+                Path zstdPatch = work.resolve(name + ".patch.zst");
+                ModelUpdateBench.run(List.of(
+                        "zstd",
+                        "-q",
+                        "-f",
+                        "-19",
+                        "--long=31",
+                        "--patch-from=" + v1,
+                        v2.toString(),
+                        "-o",
+                        zstdPatch.toString()));
+                Path xdelta = work.resolve(name + ".xdelta");
+                ModelUpdateBench.run(
+                        List.of("xdelta3", "-9", "-f", "-e", "-s", v1.toString(), v2.toString(), xdelta.toString()));
+
+                String artifact = "mlp-" + name;
+                ModelUpdateBench.upload(bench, artifact, 1, v1);
+                ModelUpdateBench.upload(bench, artifact, 2, v2);
+                ModelUpdateBench.desire(bench, artifact, 1);
+                Path warm = ModelUpdateBench.init(
+                        outpost, homes.resolve("warm-" + name), url, bench.register("warm-" + name, "nakuru"));
+                Path device = ModelUpdateBench.init(
+                        outpost, homes.resolve("device-" + name), url, bench.register("device-" + name, "nakuru"));
+                ModelUpdateBench.update(outpost, warm, artifact, work.resolve("warm1.rss"));
+                ModelUpdateBench.update(outpost, device, artifact, work.resolve("full.rss"));
+                ModelUpdateBench.desire(bench, artifact, 2);
+                // The first device to ask waits for the service's delta computation; the measured one asks second.
+                long t = System.nanoTime();
+                ModelUpdateBench.update(outpost, warm, artifact, work.resolve("warm2.rss"));
+                System.out.printf(
+                        "%s: first update incl. the service's delta computation: %.1f s%n",
+                        name, (System.nanoTime() - t) / 1e9);
+                String out = ModelUpdateBench.update(outpost, device, artifact, work.resolve("update.rss"));
+                System.out.println(out);
+                Matcher m = BYTES.matcher(out);
+                Matcher applied = APPLY_SECONDS.matcher(out.strip());
+                if (!m.find() || !applied.find()) {
+                    throw new IllegalStateException("no byte count or apply time in: " + out);
+                }
+                Outcome o = new Outcome(
+                        name,
+                        Files.size(v2),
+                        Long.parseLong(m.group(1)),
+                        Files.size(zstdPatch),
+                        Files.size(xdelta),
+                        ModelUpdateBench.peakRssMb(work.resolve("update.rss")),
+                        Files.size(v2) / 1e6 / Double.parseDouble(applied.group(1)));
+                outcomes.add(o);
+                System.out.printf(
+                        "%s: %d bytes of %d; zstd --patch-from %d, xdelta3 %d: ratio %.3f; peak RSS %.0f MB;"
+                                + " apply %.0f MB/s%n",
+                        name, o.bytes(), o.size(), o.zstd(), o.xdelta(), o.ratio(), o.rssMb(), o.applyMbPerS());
+            }
+        } finally {
+            bench.stop();
+        }
+        Outcome f32 = outcomes.getFirst();
+        StringBuilder others = new StringBuilder();
+        for (Outcome o : outcomes.subList(1, outcomes.size())) {
+            others.append(String.format(
+                    Locale.ROOT,
+                    " %s_bytes=%d %s_best_tool_bytes=%d %s_ratio=%.3f",
+                    o.precision(),
+                    o.bytes(),
+                    o.precision(),
+                    o.best(),
+                    o.precision(),
+                    o.ratio()));
+        }
+        System.out.printf(
+                Locale.ROOT,
+                "RESULT name=model-update-retrained bytes=%d best_tool_bytes=%d ratio=%.3f peak_rss_mb=%.0f"
+                        + " apply_mb_per_s=%.0f size_mb=%.1f%s max_peak_rss_mb=%.0f min_apply_mb_per_s=%.0f%n",
+                f32.bytes(),
+                f32.best(),
+                f32.ratio(),
+                f32.rssMb(),
+                f32.applyMbPerS(),
+                f32.size() / 1e6,
+                others,
+                outcomes.stream().mapToDouble(Outcome::rssMb).max().orElseThrow(),
+                outcomes.stream().mapToDouble(Outcome::applyMbPerS).min().orElseThrow());
+    }
+}
