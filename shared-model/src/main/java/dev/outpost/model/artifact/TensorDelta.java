@@ -5,9 +5,6 @@ import com.github.luben.zstd.ZstdDecompressCtx;
 import com.github.luben.zstd.ZstdException;
 import dev.outpost.model.ErrorCode;
 import dev.outpost.model.OutpostException;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
-import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -320,9 +317,6 @@ public final class TensorDelta {
         }
     }
 
-    private static final VarHandle I16 = MethodHandles.byteArrayViewVarHandle(short[].class, ByteOrder.LITTLE_ENDIAN);
-    private static final VarHandle I32 = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
-
     /**
      * The inverse of {@link #forward}: segment {@code s} of the target, from {@code payload}, into {@code out}. The
      * common widths of a difference have loops of their own: this is what a device runs for every byte of a
@@ -332,41 +326,77 @@ public final class TensorDelta {
         int w = s.elementBytes();
         int n = s.length() / w;
         int ref = s.referenceOffset();
-        if (s.transform() == Transform.DIFFERENCE && w == 4) {
-            for (int e = 0; e < n; e++) {
-                int v = (payload[at + e] & 0xff)
-                        | (payload[at + n + e] & 0xff) << 8
-                        | (payload[at + 2 * n + e] & 0xff) << 16
-                        | payload[at + 3 * n + e] << 24;
-                I32.set(out, at + 4 * e, (int) I32.get(reference, ref + 4 * e) + (v >>> 1 ^ -(v & 1)));
-            }
-        } else if (s.transform() == Transform.DIFFERENCE && w == 2) {
-            for (int e = 0; e < n; e++) {
-                int v = (payload[at + e] & 0xff) | (payload[at + n + e] & 0xff) << 8;
-                I16.set(out, at + 2 * e, (short) ((short) I16.get(reference, ref + 2 * e) + (v >>> 1 ^ -(v & 1))));
-            }
-        } else if (s.transform() == Transform.DIFFERENCE && w == 1) {
-            for (int e = 0; e < n; e++) {
-                int v = payload[at + e] & 0xff;
-                out[at + e] = (byte) (reference[ref + e] + (v >>> 1 ^ -(v & 1)));
-            }
-        } else if (s.transform() == Transform.XOR) {
-            for (int b = 0; b < w; b++) {
-                int plane = at + b * n;
-                for (int e = 0; e < n; e++) {
-                    out[at + e * w + b] = (byte) (payload[plane + e] ^ reference[ref + e * w + b]);
-                }
-            }
+        // One small method a case: a device compiles each within its per-method compiler memory cap (2 MB,
+        // model.compile-commands), which one method with every loop exceeded, leaving it interpreted.
+        if (s.transform() == Transform.XOR) {
+            inverseXor(payload, at, n, w, reference, ref, out);
+        } else if (w == 4) {
+            inverseDifference4(payload, at, n, reference, ref, out);
+        } else if (w == 2) {
+            inverseDifference2(payload, at, n, reference, ref, out);
+        } else if (w == 1) {
+            inverseDifference1(payload, at, n, reference, ref, out);
         } else {
+            inverseDifference(payload, at, n, w, reference, ref, out);
+        }
+    }
+
+    private static void inverseDifference4(byte[] payload, int at, int n, byte[] reference, int ref, byte[] out) {
+        for (int e = 0; e < n; e++) {
+            int v = (payload[at + e] & 0xff)
+                    | (payload[at + n + e] & 0xff) << 8
+                    | (payload[at + 2 * n + e] & 0xff) << 16
+                    | payload[at + 3 * n + e] << 24;
+            int o = ref + 4 * e;
+            int value = ((reference[o] & 0xff)
+                            | (reference[o + 1] & 0xff) << 8
+                            | (reference[o + 2] & 0xff) << 16
+                            | reference[o + 3] << 24)
+                    + (v >>> 1 ^ -(v & 1));
+            int p = at + 4 * e;
+            out[p] = (byte) value;
+            out[p + 1] = (byte) (value >>> 8);
+            out[p + 2] = (byte) (value >>> 16);
+            out[p + 3] = (byte) (value >>> 24);
+        }
+    }
+
+    private static void inverseDifference2(byte[] payload, int at, int n, byte[] reference, int ref, byte[] out) {
+        for (int e = 0; e < n; e++) {
+            int v = (payload[at + e] & 0xff) | (payload[at + n + e] & 0xff) << 8;
+            int o = ref + 2 * e;
+            int value = ((reference[o] & 0xff) | (reference[o + 1] & 0xff) << 8) + (v >>> 1 ^ -(v & 1));
+            int p = at + 2 * e;
+            out[p] = (byte) value;
+            out[p + 1] = (byte) (value >>> 8);
+        }
+    }
+
+    private static void inverseDifference1(byte[] payload, int at, int n, byte[] reference, int ref, byte[] out) {
+        for (int e = 0; e < n; e++) {
+            int v = payload[at + e] & 0xff;
+            out[at + e] = (byte) (reference[ref + e] + (v >>> 1 ^ -(v & 1)));
+        }
+    }
+
+    private static void inverseXor(byte[] payload, int at, int n, int w, byte[] reference, int ref, byte[] out) {
+        for (int b = 0; b < w; b++) {
+            int plane = at + b * n;
             for (int e = 0; e < n; e++) {
-                long v = 0;
-                for (int b = 0; b < w; b++) {
-                    v |= (payload[at + b * n + e] & 0xffL) << (8 * b);
-                }
-                long value = element(reference, ref + e * w, w) + (v >>> 1 ^ -(v & 1));
-                for (int b = 0; b < w; b++) {
-                    out[at + e * w + b] = (byte) (value >>> (8 * b));
-                }
+                out[at + e * w + b] = (byte) (payload[plane + e] ^ reference[ref + e * w + b]);
+            }
+        }
+    }
+
+    private static void inverseDifference(byte[] payload, int at, int n, int w, byte[] reference, int ref, byte[] out) {
+        for (int e = 0; e < n; e++) {
+            long v = 0;
+            for (int b = 0; b < w; b++) {
+                v |= (payload[at + b * n + e] & 0xffL) << (8 * b);
+            }
+            long value = element(reference, ref + e * w, w) + (v >>> 1 ^ -(v & 1));
+            for (int b = 0; b < w; b++) {
+                out[at + e * w + b] = (byte) (value >>> (8 * b));
             }
         }
     }
