@@ -13,12 +13,13 @@ import java.util.TreeSet;
 
 /**
  * A target chunk as the difference from the same tensors in the held version: what a retrained model needs, where
- * every weight moved a little. Each element of a tensor is taken as an integer of its width and replaced by the
- * zigzag of its difference from the held element ({@link Transform#DIFFERENCE}; {@link Transform#XOR} is the plain
- * bitwise one), the results are split into byte planes (every element's lowest byte, then every element's next
- * byte...), and the planes compressed with zstd: a fine-tune moves the low mantissa bits and leaves sign, exponent
- * and high mantissa, so the high planes are nearly all zero and the low ones carry the change. Bytes outside tensors
- * the held version has with the same name, type and shape travel as they are, in the same zstd frame.
+ * every weight moved a little. Each element of a tensor is taken as an integer of its width and its difference from
+ * the held element (wrapping) is zigzag-encoded: a fine-tune moves the low mantissa bits and leaves sign, exponent
+ * and high mantissa, so the result is small. The service writes it as {@link Transform#CLASSES}: a byte per element
+ * for its bit length (plus the held element's exponent, which makes it nearly constant), zstd-coded, and the bits
+ * below the leading one raw; {@link Transform#DIFFERENCE} and {@link Transform#XOR} in byte planes are the simpler
+ * forms it was measured against. Bytes outside tensors the held version has with the same name, type and shape
+ * travel as they are, in the same zstd frame.
  *
  * <p>The reference is the same as a chunk-local delta's (held chunks, concatenated in file order, at most
  * {@link UpdatePlanner#REFERENCE_CHUNKS_MAX} chunks and {@link UpdatePlanner#REFERENCE_BYTES_MAX} bytes), so a
@@ -30,6 +31,9 @@ public final class TensorDelta {
     private static final int FORMAT_VERSION = 1;
     /** Segments in one frame at most: a 256 KiB chunk of 1-element tensors would be far fewer. */
     public static final int SEGMENTS_MAX = 4096;
+
+    /** The transform the service writes for tensor segments (the others are decoded, and kept for comparison). */
+    public static final Transform TRANSFORM = Transform.CLASSES;
 
     /**
      * Tensor deltas are computed once per version pair, like chunk-local ones, so they take the strongest level: on a
@@ -46,16 +50,36 @@ public final class TensorDelta {
         /** Each byte XOR the held byte, in byte planes. */
         XOR,
         /** Each element minus the held element (an integer of the element's width, wrapping), zigzag, in planes. */
-        DIFFERENCE;
+        DIFFERENCE,
+        /**
+         * The zigzag difference as a magnitude class and raw bits: the class is its bit length plus the held
+         * element's exponent field (a fine-tune moves weights by similar amounts whatever their size, so the bit
+         * length falls as the exponent rises and their sum is nearly constant), one byte an element; then the bits
+         * below the leading one, packed. Close to the entropy of the differences, where byte planes spend a few bits
+         * more an element.
+         */
+        CLASSES;
 
         private static final Transform[] ALL = values();
     }
 
     /**
      * {@code length} bytes of the target chunk, in order after the previous segment. A tensor segment's elements are
-     * {@code elementBytes} wide and whole, and its held elements start at {@code referenceOffset} of the reference.
+     * {@code elementBytes} wide and whole, and its held elements start at {@code referenceOffset} of the reference. A
+     * {@link Transform#CLASSES} segment's elements have an exponent field of {@code exponentBits} bits from bit
+     * {@code exponentShift} (0 bits for integers).
      */
-    public record Segment(Transform transform, int length, int elementBytes, int referenceOffset) {
+    public record Segment(
+            Transform transform,
+            int length,
+            int elementBytes,
+            int referenceOffset,
+            int exponentShift,
+            int exponentBits) {
+        public Segment(Transform transform, int length, int elementBytes, int referenceOffset) {
+            this(transform, length, elementBytes, referenceOffset, 0, 0);
+        }
+
         public static Segment literal(int length) {
             return new Segment(Transform.LITERAL, length, 1, 0);
         }
@@ -98,7 +122,7 @@ public final class TensorDelta {
             Transform transform) {
         long chunkEnd = chunkStart + chunkLength;
         long[] ho = held.offsets();
-        // The tensor pieces: [target start, target end, held start, width], in target order.
+        // The tensor pieces: [target start, target end, held start, width, dtype code], in target order.
         List<long[]> pieces = new ArrayList<>();
         TreeSet<Integer> chosen = new TreeSet<>();
         long chosenBytes = 0;
@@ -135,7 +159,7 @@ public final class TensorDelta {
             }
             chosen.addAll(more);
             chosenBytes += moreBytes;
-            pieces.add(new long[] {from, to, heldFrom, w});
+            pieces.add(new long[] {from, to, heldFrom, w, TensorLayout.dtypeCode(t.dtype())});
         }
         if (pieces.isEmpty()) {
             return Optional.empty();
@@ -156,7 +180,14 @@ public final class TensorDelta {
                     offset += held.rawLength(r);
                 }
             }
-            segments.add(new Segment(transform, (int) (p[1] - p[0]), (int) p[3], (int) offset));
+            int[] exponent = TensorLayout.exponentField((int) p[4]);
+            segments.add(new Segment(
+                    transform,
+                    (int) (p[1] - p[0]),
+                    (int) p[3],
+                    (int) offset,
+                    transform == Transform.CLASSES ? exponent[0] : 0,
+                    transform == Transform.CLASSES ? exponent[1] : 0));
             at = p[1];
         }
         if (chunkEnd > at) {
@@ -177,13 +208,27 @@ public final class TensorDelta {
     public static byte[] encode(
             byte[] target, List<Segment> segments, byte[] reference, int referenceLength, int level) {
         check(segments, target.length, referenceLength);
-        byte[] payload = new byte[target.length];
+        // Two streams: what zstd codes well (literal bytes, byte planes, class bytes), and the raw bits of the
+        // classes, which are as random as they look and would spoil zstd's literal statistics if mixed in.
+        byte[] coded = new byte[target.length];
+        byte[] bits = new byte[2 * target.length + 8];
+        int p = 0;
+        int q = 0;
         int at = 0;
         for (Segment s : segments) {
-            if (s.transform() == Transform.LITERAL) {
-                System.arraycopy(target, at, payload, at, s.length());
-            } else {
-                forward(s, target, at, reference, payload);
+            switch (s.transform()) {
+                case LITERAL -> {
+                    System.arraycopy(target, at, coded, p, s.length());
+                    p += s.length();
+                }
+                case CLASSES -> {
+                    q = forwardClasses(s, target, at, reference, coded, p, bits, q);
+                    p += s.length() / s.elementBytes();
+                }
+                default -> {
+                    forward(s, target, at, reference, coded, p);
+                    p += s.length();
+                }
             }
             at += s.length();
         }
@@ -191,22 +236,28 @@ public final class TensorDelta {
         try (ZstdCompressCtx ctx = new ZstdCompressCtx()) {
             ctx.setLevel(level);
             ctx.setChecksum(false);
-            packed = ctx.compress(payload);
+            packed = ctx.compress(Arrays.copyOf(coded, p));
         }
-        var w = new BinaryForm.Writer(16 + segments.size() * 10 + packed.length)
+        var w = new BinaryForm.Writer(24 + segments.size() * 12 + packed.length + q)
                 .magic(MAGIC)
                 .u8(FORMAT_VERSION)
                 .u32(target.length)
+                .u32(p)
                 .u16(segments.size());
         for (Segment s : segments) {
             w.u8(s.transform().ordinal()).u32(s.length());
             if (s.transform() != Transform.LITERAL) {
                 w.u8(s.elementBytes()).u32(s.referenceOffset());
             }
+            if (s.transform() == Transform.CLASSES) {
+                w.u8(s.exponentShift()).u8(s.exponentBits());
+            }
         }
+        w.u32(packed.length);
         byte[] head = w.toByteArray();
-        byte[] frame = Arrays.copyOf(head, head.length + packed.length);
+        byte[] frame = Arrays.copyOf(head, head.length + packed.length + q);
         System.arraycopy(packed, 0, frame, head.length, packed.length);
+        System.arraycopy(bits, 0, frame, head.length + packed.length, q);
         return frame;
     }
 
@@ -217,7 +268,9 @@ public final class TensorDelta {
      */
     public static byte[] decode(byte[] frame, byte[] reference, int referenceLength, int rawLength) {
         List<Segment> segments = new ArrayList<>();
-        int payloadAt;
+        int packedAt;
+        int packedLength;
+        int codedLength;
         try {
             var r = new BinaryForm.Reader(frame, "tensor delta").magic(MAGIC);
             int format = r.u8();
@@ -228,6 +281,11 @@ public final class TensorDelta {
             if (length != rawLength) {
                 throw r.invalid("it is for a chunk of " + length + " bytes, not " + rawLength);
             }
+            long coded = r.u32();
+            if (coded > rawLength) {
+                throw r.invalid("its coded part of " + coded + " bytes is more than its chunk of " + rawLength);
+            }
+            codedLength = (int) coded;
             int n = r.u16();
             for (int i = 0; i < n; i++) {
                 int t = r.u8();
@@ -235,38 +293,57 @@ public final class TensorDelta {
                     throw r.invalid("segment transform " + t + " is not known");
                 }
                 Transform transform = Transform.ALL[t];
-                long segmentLength = Math.min(r.u32(), Integer.MAX_VALUE);
-                segments.add(
-                        transform == Transform.LITERAL
-                                ? Segment.literal((int) segmentLength)
-                                : new Segment(transform, (int) segmentLength, r.u8(), (int)
-                                        Math.min(r.u32(), Integer.MAX_VALUE)));
+                int segmentLength = (int) Math.min(r.u32(), Integer.MAX_VALUE);
+                if (transform == Transform.LITERAL) {
+                    segments.add(Segment.literal(segmentLength));
+                    continue;
+                }
+                int width = r.u8();
+                int offset = (int) Math.min(r.u32(), Integer.MAX_VALUE);
+                int shift = transform == Transform.CLASSES ? r.u8() : 0;
+                int bits = transform == Transform.CLASSES ? r.u8() : 0;
+                segments.add(new Segment(transform, segmentLength, width, offset, shift, bits));
             }
-            payloadAt = r.position();
+            long packed = r.u32();
+            if (packed > r.remaining()) {
+                throw r.invalid("its coded part is cut short");
+            }
+            packedLength = (int) packed;
+            packedAt = r.position();
             check(segments, rawLength, referenceLength);
         } catch (OutpostException | IllegalArgumentException e) {
             throw new OutpostException(
                     ErrorCode.CHUNK_CORRUPT, "a tensor delta does not hold together: " + e.getMessage());
         }
-        byte[] payload = new byte[rawLength];
+        byte[] coded = new byte[codedLength];
         try (ZstdDecompressCtx ctx = new ZstdDecompressCtx()) {
-            int n = ctx.decompressByteArray(payload, 0, rawLength, frame, payloadAt, frame.length - payloadAt);
-            if (n != rawLength) {
+            int n = ctx.decompressByteArray(coded, 0, codedLength, frame, packedAt, packedLength);
+            if (n != codedLength) {
                 throw new OutpostException(
-                        ErrorCode.CHUNK_CORRUPT, "a tensor delta decoded to " + n + " bytes, not " + rawLength);
+                        ErrorCode.CHUNK_CORRUPT, "a tensor delta decoded to " + n + " bytes, not " + codedLength);
             }
         } catch (ZstdException e) {
             throw new OutpostException(ErrorCode.CHUNK_CORRUPT, "a tensor delta does not decode: " + e.getMessage());
         }
         byte[] out = new byte[rawLength];
+        int p = 0;
+        int q = packedAt + packedLength; // the raw bits follow the coded part to the end of the frame
         int at = 0;
         for (Segment s : segments) {
-            if (s.transform() == Transform.LITERAL) {
-                System.arraycopy(payload, at, out, at, s.length());
-            } else {
-                inverse(s, payload, at, reference, out);
+            int need = s.transform() == Transform.CLASSES ? s.length() / s.elementBytes() : s.length();
+            if (need > codedLength - p) {
+                throw new OutpostException(ErrorCode.CHUNK_CORRUPT, "a tensor delta's coded part ends early");
             }
+            switch (s.transform()) {
+                case LITERAL -> System.arraycopy(coded, p, out, at, s.length());
+                case CLASSES -> q = inverseClasses(s, coded, p, frame, q, reference, out, at);
+                default -> inverse(s, coded, p, reference, out, at);
+            }
+            p += need;
             at += s.length();
+        }
+        if (p != codedLength || q != frame.length) {
+            throw new OutpostException(ErrorCode.CHUNK_CORRUPT, "a tensor delta has bytes left over");
         }
         return out;
     }
@@ -284,7 +361,11 @@ public final class TensorDelta {
                             && ((w != 1 && w != 2 && w != 4 && w != 8)
                                     || s.length() % w != 0
                                     || s.referenceOffset() < 0
-                                    || (long) s.referenceOffset() + s.length() > referenceLength))) {
+                                    || (long) s.referenceOffset() + s.length() > referenceLength))
+                    || s.exponentBits() < 0
+                    || s.exponentBits() > 11
+                    || s.exponentShift() < 0
+                    || s.exponentShift() + s.exponentBits() > 8 * w) {
                 throw new IllegalArgumentException("a segment is out of range: " + s);
             }
             total += s.length();
@@ -294,105 +375,195 @@ public final class TensorDelta {
         }
     }
 
-    /** Writes segment {@code s} of {@code target} (starting at {@code at}) into {@code payload}, transformed. */
-    private static void forward(Segment s, byte[] target, int at, byte[] reference, byte[] payload) {
+    /**
+     * Writes segment {@code s} of {@code target} (from {@code at}) into {@code payload} at {@code p}, transformed into
+     * byte planes.
+     */
+    private static void forward(Segment s, byte[] target, int at, byte[] reference, byte[] payload, int p) {
         int w = s.elementBytes();
         int elements = s.length() / w;
         int ref = s.referenceOffset();
-        int bits = 8 * w;
         for (int e = 0; e < elements; e++) {
-            int p = at + e * w;
-            int o = ref + e * w;
-            long v;
-            if (s.transform() == Transform.XOR) {
-                v = element(target, p, w) ^ element(reference, o, w);
-            } else {
-                long d = element(target, p, w) - element(reference, o, w);
-                d = d << (64 - bits) >> (64 - bits);
-                v = d << 1 ^ d >> 63;
-            }
+            long v = s.transform() == Transform.XOR
+                    ? element(target, at + e * w, w) ^ element(reference, ref + e * w, w)
+                    : zigzag(element(target, at + e * w, w) - element(reference, ref + e * w, w), w);
             for (int b = 0; b < w; b++) {
-                payload[at + b * elements + e] = (byte) (v >>> (8 * b));
+                payload[p + b * elements + e] = (byte) (v >>> (8 * b));
             }
         }
+    }
+
+    /** The zigzag of {@code d} as a difference of {@code w}-byte integers (wrapping): small magnitudes, small values. */
+    private static long zigzag(long d, int w) {
+        int bits = 8 * w;
+        d = d << (64 - bits) >> (64 - bits);
+        long z = d << 1 ^ d >> 63;
+        return bits == 64 ? z : z & ((1L << bits) - 1);
+    }
+
+    /** The held element's exponent field for segment {@code s}. */
+    private static int exponent(Segment s, long held) {
+        return (int) (held >>> s.exponentShift()) & ((1 << s.exponentBits()) - 1);
     }
 
     /**
-     * The inverse of {@link #forward}: segment {@code s} of the target, from {@code payload}, into {@code out}. The
-     * common widths of a difference have loops of their own: this is what a device runs for every byte of a
-     * retrained model, and the general loop is several times slower.
+     * Writes a {@link Transform#CLASSES} segment: a class byte an element into {@code coded} at {@code p}, the bits
+     * below each leading one into {@code bits} at {@code q} (lowest first, the last byte padded); returns where the
+     * bits go on.
      */
-    private static void inverse(Segment s, byte[] payload, int at, byte[] reference, byte[] out) {
+    private static int forwardClasses(
+            Segment s, byte[] target, int at, byte[] reference, byte[] coded, int p, byte[] bits, int q) {
         int w = s.elementBytes();
         int n = s.length() / w;
         int ref = s.referenceOffset();
-        // One small method a case: a device compiles each within its per-method compiler memory cap (2 MB,
-        // model.compile-commands), which one method with every loop exceeded, leaving it interpreted.
+        long buffer = 0; // bits not yet written, lowest first
+        int held = 0; // how many
+        for (int e = 0; e < n; e++) {
+            long old = element(reference, ref + e * w, w);
+            long z = zigzag(element(target, at + e * w, w) - old, w);
+            int length = 64 - Long.numberOfLeadingZeros(z);
+            coded[p + e] = (byte) (length + exponent(s, old));
+            int extra = Math.max(0, length - 1);
+            for (int done = 0; done < extra; ) {
+                int take = Math.min(extra - done, 32);
+                buffer |= ((z >>> done) & ((1L << take) - 1)) << held;
+                held += take;
+                done += take;
+                while (held >= 8) {
+                    bits[q++] = (byte) buffer;
+                    buffer >>>= 8;
+                    held -= 8;
+                }
+            }
+        }
+        if (held > 0) {
+            bits[q++] = (byte) buffer;
+        }
+        return q;
+    }
+
+    /**
+     * Reads a {@link Transform#CLASSES} segment, its classes from {@code coded} at {@code p} and its bits from
+     * {@code frame} at {@code q}, into {@code out} at {@code at}; returns where the bits go on. {@code chunk-corrupt}
+     * for a class no element of the width can have, or bits past the frame's end.
+     */
+    private static int inverseClasses(
+            Segment s, byte[] coded, int p, byte[] frame, int q, byte[] reference, byte[] out, int at) {
+        int w = s.elementBytes();
+        int n = s.length() / w;
+        int ref = s.referenceOffset();
+        int width = 8 * w;
+        long buffer = 0;
+        int held = 0;
+        for (int e = 0; e < n; e++) {
+            long old = element(reference, ref + e * w, w);
+            int length = (coded[p + e] - exponent(s, old)) & 0xff;
+            if (length > width) {
+                throw new OutpostException(ErrorCode.CHUNK_CORRUPT, "a tensor delta's class is out of range");
+            }
+            long z = length == 0 ? 0 : 1L << (length - 1);
+            int extra = Math.max(0, length - 1);
+            for (int done = 0; done < extra; ) {
+                int take = Math.min(extra - done, 32);
+                while (held < take) {
+                    if (q >= frame.length) {
+                        throw new OutpostException(ErrorCode.CHUNK_CORRUPT, "a tensor delta's bits end early");
+                    }
+                    buffer |= (frame[q++] & 0xffL) << held;
+                    held += 8;
+                }
+                z |= (buffer & ((1L << take) - 1)) << done;
+                buffer >>>= take;
+                held -= take;
+                done += take;
+            }
+            long value = old + (z >>> 1 ^ -(z & 1));
+            int o = at + e * w;
+            for (int b = 0; b < w; b++) {
+                out[o + b] = (byte) (value >>> (8 * b));
+            }
+        }
+        return q;
+    }
+
+    /**
+     * The inverse of {@link #forward}: segment {@code s} of the target, from {@code payload} at {@code p}, into
+     * {@code out} at {@code at}. The common widths of a difference have loops of their own, each a small method: a
+     * device compiles each within its per-method compiler memory cap (model.compile-commands).
+     */
+    private static void inverse(Segment s, byte[] payload, int p, byte[] reference, byte[] out, int at) {
+        int w = s.elementBytes();
+        int n = s.length() / w;
+        int ref = s.referenceOffset();
         if (s.transform() == Transform.XOR) {
-            inverseXor(payload, at, n, w, reference, ref, out);
+            inverseXor(payload, p, n, w, reference, ref, out, at);
         } else if (w == 4) {
-            inverseDifference4(payload, at, n, reference, ref, out);
+            inverseDifference4(payload, p, n, reference, ref, out, at);
         } else if (w == 2) {
-            inverseDifference2(payload, at, n, reference, ref, out);
+            inverseDifference2(payload, p, n, reference, ref, out, at);
         } else if (w == 1) {
-            inverseDifference1(payload, at, n, reference, ref, out);
+            inverseDifference1(payload, p, n, reference, ref, out, at);
         } else {
-            inverseDifference(payload, at, n, w, reference, ref, out);
+            inverseDifference(payload, p, n, w, reference, ref, out, at);
         }
     }
 
-    private static void inverseDifference4(byte[] payload, int at, int n, byte[] reference, int ref, byte[] out) {
+    private static void inverseDifference4(
+            byte[] payload, int p, int n, byte[] reference, int ref, byte[] out, int at) {
         for (int e = 0; e < n; e++) {
-            int v = (payload[at + e] & 0xff)
-                    | (payload[at + n + e] & 0xff) << 8
-                    | (payload[at + 2 * n + e] & 0xff) << 16
-                    | payload[at + 3 * n + e] << 24;
+            int v = (payload[p + e] & 0xff)
+                    | (payload[p + n + e] & 0xff) << 8
+                    | (payload[p + 2 * n + e] & 0xff) << 16
+                    | payload[p + 3 * n + e] << 24;
             int o = ref + 4 * e;
             int value = ((reference[o] & 0xff)
                             | (reference[o + 1] & 0xff) << 8
                             | (reference[o + 2] & 0xff) << 16
                             | reference[o + 3] << 24)
                     + (v >>> 1 ^ -(v & 1));
-            int p = at + 4 * e;
-            out[p] = (byte) value;
-            out[p + 1] = (byte) (value >>> 8);
-            out[p + 2] = (byte) (value >>> 16);
-            out[p + 3] = (byte) (value >>> 24);
+            int t = at + 4 * e;
+            out[t] = (byte) value;
+            out[t + 1] = (byte) (value >>> 8);
+            out[t + 2] = (byte) (value >>> 16);
+            out[t + 3] = (byte) (value >>> 24);
         }
     }
 
-    private static void inverseDifference2(byte[] payload, int at, int n, byte[] reference, int ref, byte[] out) {
+    private static void inverseDifference2(
+            byte[] payload, int p, int n, byte[] reference, int ref, byte[] out, int at) {
         for (int e = 0; e < n; e++) {
-            int v = (payload[at + e] & 0xff) | (payload[at + n + e] & 0xff) << 8;
+            int v = (payload[p + e] & 0xff) | (payload[p + n + e] & 0xff) << 8;
             int o = ref + 2 * e;
             int value = ((reference[o] & 0xff) | (reference[o + 1] & 0xff) << 8) + (v >>> 1 ^ -(v & 1));
-            int p = at + 2 * e;
-            out[p] = (byte) value;
-            out[p + 1] = (byte) (value >>> 8);
+            int t = at + 2 * e;
+            out[t] = (byte) value;
+            out[t + 1] = (byte) (value >>> 8);
         }
     }
 
-    private static void inverseDifference1(byte[] payload, int at, int n, byte[] reference, int ref, byte[] out) {
+    private static void inverseDifference1(
+            byte[] payload, int p, int n, byte[] reference, int ref, byte[] out, int at) {
         for (int e = 0; e < n; e++) {
-            int v = payload[at + e] & 0xff;
+            int v = payload[p + e] & 0xff;
             out[at + e] = (byte) (reference[ref + e] + (v >>> 1 ^ -(v & 1)));
         }
     }
 
-    private static void inverseXor(byte[] payload, int at, int n, int w, byte[] reference, int ref, byte[] out) {
+    private static void inverseXor(byte[] payload, int p, int n, int w, byte[] reference, int ref, byte[] out, int at) {
         for (int b = 0; b < w; b++) {
-            int plane = at + b * n;
+            int plane = p + b * n;
             for (int e = 0; e < n; e++) {
                 out[at + e * w + b] = (byte) (payload[plane + e] ^ reference[ref + e * w + b]);
             }
         }
     }
 
-    private static void inverseDifference(byte[] payload, int at, int n, int w, byte[] reference, int ref, byte[] out) {
+    private static void inverseDifference(
+            byte[] payload, int p, int n, int w, byte[] reference, int ref, byte[] out, int at) {
         for (int e = 0; e < n; e++) {
             long v = 0;
             for (int b = 0; b < w; b++) {
-                v |= (payload[at + b * n + e] & 0xffL) << (8 * b);
+                v |= (payload[p + b * n + e] & 0xffL) << (8 * b);
             }
             long value = element(reference, ref + e * w, w) + (v >>> 1 ^ -(v & 1));
             for (int b = 0; b < w; b++) {

@@ -91,6 +91,30 @@ public final class TensorLayout {
         }
     }
 
+    private static final List<String> DTYPES = List.of(
+            "F64", "I64", "U64", "F32", "I32", "U32", "F16", "BF16", "I16", "U16", "I8", "U8", "BOOL", "F8_E4M3",
+            "F8_E5M2");
+
+    /** A dtype as a small number (its place in a fixed list), for code that keeps it in a primitive. */
+    static int dtypeCode(String dtype) {
+        return DTYPES.indexOf(dtype);
+    }
+
+    /**
+     * Where a dtype's exponent field is, by {@link #dtypeCode}: {@code {shift, bits}}, bits 0 for integer types.
+     */
+    static int[] exponentField(int dtypeCode) {
+        return switch (dtypeCode < 0 ? "" : DTYPES.get(dtypeCode)) {
+            case "F64" -> new int[] {52, 11};
+            case "F32" -> new int[] {23, 8};
+            case "F16" -> new int[] {10, 5};
+            case "BF16" -> new int[] {7, 8};
+            case "F8_E4M3" -> new int[] {3, 4};
+            case "F8_E5M2" -> new int[] {2, 5};
+            default -> new int[] {0, 0};
+        };
+    }
+
     /** The element size of a safetensors dtype name; 0 for one not known. */
     public static int elementBytes(String dtype) {
         return ELEMENT_BYTES.getOrDefault(dtype, 0);

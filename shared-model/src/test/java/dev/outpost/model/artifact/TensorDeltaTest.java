@@ -98,7 +98,8 @@ class TensorDeltaTest {
         TensorLayout heldLayout = TensorLayout.read(ByteSource.of(heldFile)).orElseThrow();
         TensorLayout targetLayout = TensorLayout.read(ByteSource.of(targetFile)).orElseThrow();
         assertEquals(dtypes.size(), targetLayout.tensors().size());
-        for (TensorDelta.Transform transform : List.of(TensorDelta.Transform.DIFFERENCE, TensorDelta.Transform.XOR)) {
+        for (TensorDelta.Transform transform :
+                List.of(TensorDelta.Transform.CLASSES, TensorDelta.Transform.DIFFERENCE, TensorDelta.Transform.XOR)) {
             for (int round = 0; round < 200; round++) {
                 int length = 1 + random.nextInt(40_000);
                 int start = random.nextInt(targetFile.length - length);
@@ -170,18 +171,37 @@ class TensorDeltaTest {
         bad.add(Arrays.copyOf(frame, frame.length - 3)); // cut short
         bad.add(Arrays.copyOf(frame, 12)); // header only
         byte[] pastReference = frame.clone();
-        // the tensor segment's reference offset (after magic, format, length, count, literal segment, its kind,
-        // length and width) pointed past the reference
-        int offsetAt = 4 + 1 + 4 + 2 + 5 + 1 + 4 + 1;
+        // the tensor segment's reference offset (after magic, format, length, coded length, count, literal
+        // segment, its kind, length and width) pointed past the reference
+        int offsetAt = 4 + 1 + 4 + 4 + 2 + 5 + 1 + 4 + 1;
         pastReference[offsetAt] = 0x7f;
         bad.add(pastReference);
         byte[] unknownTransform = frame.clone();
-        unknownTransform[4 + 1 + 4 + 2 + 5] = 9;
+        unknownTransform[4 + 1 + 4 + 4 + 2 + 5] = 9;
         bad.add(unknownTransform);
         byte[] oddWidth = frame.clone();
-        oddWidth[4 + 1 + 4 + 2 + 5 + 1 + 4] = 3;
+        oddWidth[4 + 1 + 4 + 4 + 2 + 5 + 1 + 4] = 3;
         bad.add(oddWidth);
         for (byte[] b : bad) {
+            assertEquals(
+                    ErrorCode.CHUNK_CORRUPT,
+                    assertThrows(OutpostException.class, () -> TensorDelta.decode(b, ref, ref.length, target.length))
+                            .code());
+        }
+        // A class segment: its raw bits follow the coded part to the end of the frame, so a cut or an extra byte
+        // there is caught too.
+        byte[] classes = TensorDelta.encode(
+                target,
+                List.of(
+                        TensorDelta.Segment.literal(16),
+                        new TensorDelta.Segment(TensorDelta.Transform.CLASSES, 4064, 4, 16, 23, 8),
+                        TensorDelta.Segment.literal(16)),
+                ref,
+                ref.length,
+                3);
+        assertArrayEquals(target, TensorDelta.decode(classes, ref, ref.length, target.length));
+        for (byte[] b :
+                List.of(Arrays.copyOf(classes, classes.length - 1), Arrays.copyOf(classes, classes.length + 1))) {
             assertEquals(
                     ErrorCode.CHUNK_CORRUPT,
                     assertThrows(OutpostException.class, () -> TensorDelta.decode(b, ref, ref.length, target.length))

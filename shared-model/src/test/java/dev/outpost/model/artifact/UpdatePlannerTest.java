@@ -158,8 +158,7 @@ class UpdatePlannerTest {
                 }
                 long start = target.offset(i);
                 int length = target.rawLength(i);
-                var mapping = TensorDelta.map(
-                        held, heldLayout, targetLayout, start, length, TensorDelta.Transform.DIFFERENCE);
+                var mapping = TensorDelta.map(held, heldLayout, targetLayout, start, length, TensorDelta.TRANSFORM);
                 if (mapping.isEmpty()) {
                     continue;
                 }

@@ -438,8 +438,8 @@ public class ArtifactService {
             Manifest held, TensorLayout heldLayout, Manifest target, TensorLayout targetLayout, int i, long[] ho)
             throws IOException {
         ChunkRef c = target.chunks().get(i);
-        Optional<TensorDelta.Mapping> mapping = TensorDelta.map(
-                held, heldLayout, targetLayout, target.offset(i), c.rawLength(), TensorDelta.Transform.DIFFERENCE);
+        Optional<TensorDelta.Mapping> mapping =
+                TensorDelta.map(held, heldLayout, targetLayout, target.offset(i), c.rawLength(), TensorDelta.TRANSFORM);
         if (mapping.isEmpty()) {
             return null;
         }
