@@ -131,12 +131,13 @@ public final class TrainingServer {
         }
         TensorLayout heldLayout = TensorLayout.read(ByteSource.of(heldBytes)).orElseThrow();
         TensorLayout targetLayout = TensorLayout.read(ByteSource.of(targetBytes)).orElseThrow();
+        TensorDelta.Pairing pairing = new TensorDelta.Pairing(held, heldLayout, targetLayout);
         Manifest.Index heldIndex = held.index();
         for (int i = 0; i < target.chunkCount(); i++) {
             ChunkRef c = target.chunks().get(i);
             var mapping = heldIndex.firstOf(target, i) >= 0
                     ? java.util.Optional.<TensorDelta.Mapping>empty()
-                    : TensorDelta.map(held, heldLayout, targetLayout, target.offset(i), c.rawLength(), TensorDelta.TRANSFORM);
+                    : TensorDelta.map(pairing, target.offset(i), c.rawLength(), TensorDelta.TRANSFORM);
             if (mapping.isPresent()) {
                 byte[] raw = ChunkCodec.decompress(frames.get(c.hash()), c.rawLength());
                 byte[] ref = reference(held, mapping.get().references());

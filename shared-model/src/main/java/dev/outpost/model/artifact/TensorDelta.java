@@ -96,33 +96,37 @@ public final class TensorDelta {
         public int[] references() {
             return references.clone();
         }
+    }
 
-        /** Bytes the tensor segments cover. */
-        public long tensorBytes() {
-            return segments.stream()
-                    .filter(s -> s.transform() != Transform.LITERAL)
-                    .mapToLong(Segment::length)
-                    .sum();
+    /** A held version and a target version's layouts, read once for all the target's chunks. */
+    public static final class Pairing {
+        private final Manifest held;
+        private final long[] heldOffsets;
+        private final TensorLayout heldLayout;
+        private final TensorLayout targetLayout;
+
+        public Pairing(Manifest held, TensorLayout heldLayout, TensorLayout targetLayout) {
+            this.held = held;
+            this.heldOffsets = held.offsets();
+            this.heldLayout = heldLayout;
+            this.targetLayout = targetLayout;
         }
     }
 
     /**
-     * How target chunk {@code [chunkStart, chunkStart + chunkLength)} maps onto {@code held}: every whole element of
+     * How target chunk {@code [chunkStart, chunkStart + chunkLength)} maps onto the held version of {@code pairing}: every whole element of
      * a target tensor that the held layout has with the same name, dtype and shape becomes a segment of
      * {@code transform} against the held element at the same place ({@link Transform#DIFFERENCE} for
      * {@link Transform#CLASSES} in integer tensors); the rest is literal. Held chunks are added to the
      * reference in the order the segments need them while they fit its bounds; a segment whose chunks do not fit is
      * literal. Empty when no tensor segment remains.
      */
-    public static Optional<Mapping> map(
-            Manifest held,
-            TensorLayout heldLayout,
-            TensorLayout targetLayout,
-            long chunkStart,
-            int chunkLength,
-            Transform transform) {
+    public static Optional<Mapping> map(Pairing pairing, long chunkStart, int chunkLength, Transform transform) {
+        Manifest held = pairing.held;
+        TensorLayout heldLayout = pairing.heldLayout;
+        TensorLayout targetLayout = pairing.targetLayout;
         long chunkEnd = chunkStart + chunkLength;
-        long[] ho = held.offsets();
+        long[] ho = pairing.heldOffsets;
         // The tensor pieces: [target start, target end, held start, width, dtype code], in target order.
         List<long[]> pieces = new ArrayList<>();
         TreeSet<Integer> chosen = new TreeSet<>();

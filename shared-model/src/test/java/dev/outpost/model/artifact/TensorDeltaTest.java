@@ -98,12 +98,13 @@ class TensorDeltaTest {
         TensorLayout heldLayout = TensorLayout.read(ByteSource.of(heldFile)).orElseThrow();
         TensorLayout targetLayout = TensorLayout.read(ByteSource.of(targetFile)).orElseThrow();
         assertEquals(dtypes.size(), targetLayout.tensors().size());
+        TensorDelta.Pairing pairing = new TensorDelta.Pairing(held, heldLayout, targetLayout);
         for (TensorDelta.Transform transform :
                 List.of(TensorDelta.Transform.CLASSES, TensorDelta.Transform.DIFFERENCE, TensorDelta.Transform.XOR)) {
             for (int round = 0; round < 200; round++) {
                 int length = 1 + random.nextInt(40_000);
                 int start = random.nextInt(targetFile.length - length);
-                var mapping = TensorDelta.map(held, heldLayout, targetLayout, start, length, transform);
+                var mapping = TensorDelta.map(pairing, start, length, transform);
                 byte[] raw = Arrays.copyOfRange(targetFile, start, start + length);
                 if (mapping.isEmpty()) {
                     // Only a window without one whole element of a tensor has no mapping.
@@ -155,7 +156,7 @@ class TensorDeltaTest {
         TensorLayout l1 = TensorLayout.read(ByteSource.of(held)).orElseThrow();
         TensorLayout l2 = TensorLayout.read(ByteSource.of(target)).orElseThrow();
         assertTrue(
-                TensorDelta.map(m1, l1, l2, 0, target.length, TensorDelta.Transform.DIFFERENCE)
+                TensorDelta.map(new TensorDelta.Pairing(m1, l1, l2), 0, target.length, TensorDelta.Transform.DIFFERENCE)
                         .isEmpty(),
                 "same bytes, other shape or type: not the same tensor");
     }

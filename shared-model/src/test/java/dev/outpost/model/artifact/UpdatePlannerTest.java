@@ -151,6 +151,7 @@ class UpdatePlannerTest {
             TensorLayout targetLayout =
                     TensorLayout.read(ByteSource.of(targetBytes)).orElseThrow();
             List<DeltaIndex.Entry> entries = new ArrayList<>(chunkLocal.entries());
+            TensorDelta.Pairing pairing = new TensorDelta.Pairing(held, heldLayout, targetLayout);
             Manifest.Index heldIndex = held.index();
             for (int i = 0; i < target.chunkCount(); i++) {
                 if (heldIndex.firstOf(target, i) >= 0) {
@@ -158,7 +159,7 @@ class UpdatePlannerTest {
                 }
                 long start = target.offset(i);
                 int length = target.rawLength(i);
-                var mapping = TensorDelta.map(held, heldLayout, targetLayout, start, length, TensorDelta.TRANSFORM);
+                var mapping = TensorDelta.map(pairing, start, length, TensorDelta.TRANSFORM);
                 if (mapping.isEmpty()) {
                     continue;
                 }

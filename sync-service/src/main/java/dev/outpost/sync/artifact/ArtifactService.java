@@ -380,12 +380,12 @@ public class ArtifactService {
             Optional<TensorLayout> heldLayout = TensorLayout.read(contentOf(held));
             Optional<TensorLayout> targetLayout = TensorLayout.read(contentOf(target));
             if (heldLayout.isPresent() && targetLayout.isPresent()) {
+                TensorDelta.Pairing pairing = new TensorDelta.Pairing(held, heldLayout.get(), targetLayout.get());
                 Manifest.Index heldIndex = held.index();
                 for (int i = 0; i < target.chunkCount(); i++) {
                     if (heldIndex.firstOf(target, i) < 0) {
                         int chunk = i;
-                        work.add(pool.submit(
-                                () -> tensorDelta(held, heldLayout.get(), target, targetLayout.get(), chunk, ho)));
+                        work.add(pool.submit(() -> tensorDelta(pairing, held, target, chunk)));
                     }
                 }
             }
@@ -434,12 +434,11 @@ public class ArtifactService {
      * Target chunk {@code i} as a tensor delta against the same tensors of the held version, when it has some and the
      * delta beats the whole chunk frame; else null.
      */
-    private DeltaIndex.Entry tensorDelta(
-            Manifest held, TensorLayout heldLayout, Manifest target, TensorLayout targetLayout, int i, long[] ho)
+    private DeltaIndex.Entry tensorDelta(TensorDelta.Pairing pairing, Manifest held, Manifest target, int i)
             throws IOException {
         ChunkRef c = target.chunks().get(i);
         Optional<TensorDelta.Mapping> mapping =
-                TensorDelta.map(held, heldLayout, targetLayout, target.offset(i), c.rawLength(), TensorDelta.TRANSFORM);
+                TensorDelta.map(pairing, target.offset(i), c.rawLength(), TensorDelta.TRANSFORM);
         if (mapping.isEmpty()) {
             return null;
         }

@@ -37,20 +37,11 @@ public final class ModelUpdateBench {
 
         Path zstdPatch = work.resolve("v2.patch.zst");
         long t = System.nanoTime();
-        run(List.of(
-                "zstd",
-                "-q",
-                "-f",
-                "-19",
-                "--long=31",
-                "--patch-from=" + v1,
-                v2.toString(),
-                "-o",
-                zstdPatch.toString()));
+        zstdPatch(v1, v2, zstdPatch);
         double zstdSeconds = (System.nanoTime() - t) / 1e9;
         Path xdelta = work.resolve("v2.xdelta");
         t = System.nanoTime();
-        run(List.of("xdelta3", "-9", "-f", "-e", "-s", v1.toString(), v2.toString(), xdelta.toString()));
+        xdelta(v1, v2, xdelta);
         double xdeltaSeconds = (System.nanoTime() - t) / 1e9;
         long zstdBytes = Files.size(zstdPatch);
         long xdeltaBytes = Files.size(xdelta);
@@ -122,6 +113,17 @@ public final class ModelUpdateBench {
         } finally {
             bench.stop();
         }
+    }
+
+    /** The best whole-file baseline's first half: {@code zstd -19 --long=31 --patch-from=v1 v2 -o patch}. */
+    static void zstdPatch(Path v1, Path v2, Path patch) throws Exception {
+        run(List.of(
+                "zstd", "-q", "-f", "-19", "--long=31", "--patch-from=" + v1, v2.toString(), "-o", patch.toString()));
+    }
+
+    /** The other half: {@code xdelta3 -9 -e -s v1 v2 patch}. */
+    static void xdelta(Path v1, Path v2, Path patch) throws Exception {
+        run(List.of("xdelta3", "-9", "-f", "-e", "-s", v1.toString(), v2.toString(), patch.toString()));
     }
 
     /** The peak RSS GNU time wrote (its %M, KB), in MB. */

@@ -57,19 +57,9 @@ public final class RetrainedUpdateBench {
                 Path v1 = pairs.resolve(name + "-v1.safetensors");
                 Path v2 = pairs.resolve(name + "-v2.safetensors");
                 Path zstdPatch = work.resolve(name + ".patch.zst");
-                ModelUpdateBench.run(List.of(
-                        "zstd",
-                        "-q",
-                        "-f",
-                        "-19",
-                        "--long=31",
-                        "--patch-from=" + v1,
-                        v2.toString(),
-                        "-o",
-                        zstdPatch.toString()));
+                ModelUpdateBench.zstdPatch(v1, v2, zstdPatch);
                 Path xdelta = work.resolve(name + ".xdelta");
-                ModelUpdateBench.run(
-                        List.of("xdelta3", "-9", "-f", "-e", "-s", v1.toString(), v2.toString(), xdelta.toString()));
+                ModelUpdateBench.xdelta(v1, v2, xdelta);
 
                 String artifact = "mlp-" + name;
                 ModelUpdateBench.upload(bench, artifact, 1, v1);
