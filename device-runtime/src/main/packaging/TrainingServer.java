@@ -1,7 +1,6 @@
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import dev.outpost.model.artifact.Assignment;
-import dev.outpost.model.artifact.ByteSource;
 import dev.outpost.model.artifact.ChunkCodec;
 import dev.outpost.model.artifact.ChunkRef;
 import dev.outpost.model.artifact.DeltaIndex;
@@ -11,8 +10,6 @@ import dev.outpost.model.artifact.ManifestBuilder;
 import dev.outpost.model.artifact.Sha256;
 import dev.outpost.model.artifact.SignedEnvelope;
 import dev.outpost.model.artifact.SigningKeys;
-import dev.outpost.model.artifact.TensorDelta;
-import dev.outpost.model.artifact.TensorLayout;
 import dev.outpost.model.artifact.UpdatePlanner;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -32,7 +29,7 @@ import java.util.Random;
 /**
  * Build step (run by build-one-file.sh with the build JDK and outpost.jar on the class path): a stand-in for the
  * service's model endpoints, so the "network" AOT cache is recorded from real model installs (a full one, then a
- * differential one with chunk-local and tensor deltas) rather than from commands that fail at once. It serves one artifact,
+ * differential one with chunk-local deltas) rather than from commands that fail at once. It serves one artifact,
  * "training-model", at version 1 until a device reports an install, then at version 2 (to that device). The endpoints and formats
  * are the service's (docs/artifacts.md); the delta computation follows ArtifactService.computeDeltas.
  *
@@ -68,30 +65,22 @@ public final class TrainingServer {
     }
 
     private void prepare() throws IOException {
-        // A safetensors file, so that the update exercises tensor deltas as well as chunk-local ones.
-        byte[] w1 = weights(3 << 20, new Random(2026));
-        byte[] w2 = w1.clone();
+        byte[] v1 = weights(3 << 20, new Random(2026));
+        byte[] v2 = v1.clone();
         Random edits = new Random(7);
         for (int block = 0; block < 6; block++) { // fine-tune a few 64 KiB blocks
-            int at = edits.nextInt(w2.length - 65536) & -4;
+            int at = edits.nextInt(v2.length - 65536);
             for (int i = at; i < at + 65536; i += 4) {
-                w2[i] ^= (byte) edits.nextInt(4);
+                v2[i] ^= (byte) edits.nextInt(4);
             }
         }
-        byte[] extra = weights(30_000, new Random(9)); // and a new tensor
-        long n = w1.length / 4;
-        TensorLayout.Tensor w = new TensorLayout.Tensor("w", "F32", new long[] {n}, 0, w1.length);
-        ByteArrayOutputStream v1 = new ByteArrayOutputStream();
-        v1.writeBytes(TensorLayout.header(List.of(w)));
-        v1.writeBytes(w1);
-        ByteArrayOutputStream v2 = new ByteArrayOutputStream();
-        v2.writeBytes(TensorLayout.header(List.of(
-                w, new TensorLayout.Tensor("extra", "F32", new long[] {extra.length / 4}, w1.length, w1.length + extra.length))));
-        v2.writeBytes(w2);
-        v2.writeBytes(extra);
-        Manifest m1 = build(1, v1.toByteArray());
-        Manifest m2 = build(2, v2.toByteArray());
-        deltaIndexes.put("1-2", deltas(m1, v1.toByteArray(), m2, v2.toByteArray()).encode());
+        ByteArrayOutputStream inserted = new ByteArrayOutputStream(); // and insert 30 KB at an odd offset
+        inserted.write(v2, 0, 1_000_003);
+        inserted.write(weights(30_000, new Random(9)));
+        inserted.write(v2, 1_000_003, v2.length - 1_000_003);
+        Manifest m1 = build(1, v1);
+        Manifest m2 = build(2, inserted.toByteArray());
+        deltaIndexes.put("1-2", deltas(m1, m2).encode());
     }
 
     /** Float32 values of a slowly varying signal: compressible like real weights, never all zero. */
@@ -117,54 +106,24 @@ public final class TrainingServer {
         return m;
     }
 
-    private DeltaIndex deltas(Manifest held, byte[] heldBytes, Manifest target, byte[] targetBytes) throws IOException {
+    private DeltaIndex deltas(Manifest held, Manifest target) {
         List<DeltaIndex.Entry> entries = new ArrayList<>();
         for (Map.Entry<Integer, int[]> e : new java.util.TreeMap<>(UpdatePlanner.references(held, target)).entrySet()) {
             ChunkRef c = target.chunks().get(e.getKey());
+            ByteArrayOutputStream reference = new ByteArrayOutputStream();
+            for (int k : e.getValue()) {
+                ChunkRef r = held.chunks().get(k);
+                reference.writeBytes(ChunkCodec.decompress(frames.get(r.hash()), r.rawLength()));
+            }
             byte[] raw = ChunkCodec.decompress(frames.get(c.hash()), c.rawLength());
-            byte[] delta = ChunkCodec.compressDelta(raw, reference(held, e.getValue()), ChunkCodec.DELTA_LEVEL);
+            byte[] delta = ChunkCodec.compressDelta(raw, reference.toByteArray(), ChunkCodec.DELTA_LEVEL);
             if (delta.length < c.storedLength()) {
                 Sha256 hash = Sha256.digest(delta);
                 frames.put(hash, delta);
                 entries.add(new DeltaIndex.Entry(e.getKey(), e.getValue(), hash, delta.length));
             }
         }
-        TensorLayout heldLayout = TensorLayout.read(ByteSource.of(heldBytes)).orElseThrow();
-        TensorLayout targetLayout = TensorLayout.read(ByteSource.of(targetBytes)).orElseThrow();
-        TensorDelta.Pairing pairing = new TensorDelta.Pairing(held, heldLayout, targetLayout);
-        Manifest.Index heldIndex = held.index();
-        for (int i = 0; i < target.chunkCount(); i++) {
-            ChunkRef c = target.chunks().get(i);
-            var mapping = heldIndex.firstOf(target, i) >= 0
-                    ? java.util.Optional.<TensorDelta.Mapping>empty()
-                    : TensorDelta.map(pairing, target.offset(i), c.rawLength(), TensorDelta.TRANSFORM);
-            if (mapping.isPresent()) {
-                byte[] raw = ChunkCodec.decompress(frames.get(c.hash()), c.rawLength());
-                byte[] ref = reference(held, mapping.get().references());
-                byte[] delta = TensorDelta.encode(raw, mapping.get().segments(), ref, ref.length, TensorDelta.LEVEL);
-                if (delta.length < c.storedLength()) {
-                    Sha256 hash = Sha256.digest(delta);
-                    frames.put(hash, delta);
-                    entries.add(new DeltaIndex.Entry(i, DeltaIndex.Kind.TENSOR, mapping.get().references(), hash, delta.length));
-                }
-            }
-        }
-        entries.sort(java.util.Comparator.comparingInt(DeltaIndex.Entry::target));
-        DeltaIndex index = new DeltaIndex(held.digest(), target.digest(), entries);
-        UpdatePlanner.Plan plan = UpdatePlanner.plan(held, target, index);
-        if (plan.steps().stream().noneMatch(s -> s instanceof UpdatePlanner.Step.Delta d && d.delta().kind() == DeltaIndex.Kind.TENSOR)) {
-            throw new IllegalStateException("the training update takes no tensor delta: " + plan);
-        }
-        return index;
-    }
-
-    private byte[] reference(Manifest held, int[] refs) {
-        ByteArrayOutputStream reference = new ByteArrayOutputStream();
-        for (int k : refs) {
-            ChunkRef r = held.chunks().get(k);
-            reference.writeBytes(ChunkCodec.decompress(frames.get(r.hash()), r.rawLength()));
-        }
-        return reference.toByteArray();
+        return new DeltaIndex(held.digest(), target.digest(), entries);
     }
 
     private void handle(HttpExchange x) throws IOException {
