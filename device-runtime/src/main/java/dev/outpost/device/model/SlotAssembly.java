@@ -25,8 +25,9 @@ import java.util.List;
 
 /**
  * Assembles a version in the inactive slot's staging file, step by step of the plan: a held chunk is copied by the
- * kernel, a delta (chunk-local or tensor) applied against the held chunks it names, a new chunk fetched; each one checked against the signed
- * manifest before it is written, progress committed every {@link #LOCAL_STEPS_PER_COMMIT} steps or
+ * kernel, a delta (chunk-local or tensor) applied against the held chunks it names, a new chunk fetched; each one
+ * checked against the signed manifest before it is written, progress committed every {@link #LOCAL_STEPS_PER_COMMIT}
+ * steps or
  * {@link #PROGRESS_COMMIT_NS} (a resumed install loses at most that), and the whole file verified at the end, held
  * chunks that rotted on disk fetched again. One per install: it holds the delta reference buffer for its length.
  */

@@ -179,6 +179,12 @@ public final class Manifest {
         return new IndexedList<>(count, this::chunk);
     }
 
+    /** The chunk that holds byte {@code position} of the file, given its {@link #offsets()}. */
+    public static int chunkAt(long[] offsets, long position) {
+        int k = Arrays.binarySearch(offsets, 0, offsets.length - 1, position);
+        return k >= 0 ? k : -k - 2;
+    }
+
     /** Where each chunk starts in the file; one more entry than chunks, the last being the size. */
     public long[] offsets() {
         long[] offsets = new long[count + 1];

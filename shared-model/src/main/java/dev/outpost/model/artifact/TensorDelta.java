@@ -127,8 +127,10 @@ public final class TensorDelta {
         TensorLayout targetLayout = pairing.targetLayout;
         long chunkEnd = chunkStart + chunkLength;
         long[] ho = pairing.heldOffsets;
-        // The tensor pieces: [target start, target end, held start, width, dtype code], in target order.
-        List<long[]> pieces = new ArrayList<>();
+        // The tensor pieces: target bytes [from, to) of a tensor, whose held elements start at heldFrom; in target
+        // order.
+        record Piece(long from, long to, long heldFrom, TensorLayout.Tensor tensor) {}
+        List<Piece> pieces = new ArrayList<>();
         TreeSet<Integer> chosen = new TreeSet<>();
         long chosenBytes = 0;
         for (TensorLayout.Tensor t : targetLayout.tensors()) {
@@ -148,8 +150,8 @@ public final class TensorDelta {
                 continue;
             }
             long heldFrom = h.start() + (from - t.start());
-            int first = chunkAt(ho, heldFrom);
-            int last = chunkAt(ho, heldFrom + (to - from) - 1);
+            int first = Manifest.chunkAt(ho, heldFrom);
+            int last = Manifest.chunkAt(ho, heldFrom + (to - from) - 1);
             TreeSet<Integer> more = new TreeSet<>();
             long moreBytes = 0;
             for (int k = first; k <= last; k++) {
@@ -164,7 +166,7 @@ public final class TensorDelta {
             }
             chosen.addAll(more);
             chosenBytes += moreBytes;
-            pieces.add(new long[] {from, to, heldFrom, w, TensorLayout.dtypeCode(t.dtype())});
+            pieces.add(new Piece(from, to, heldFrom, t));
         }
         if (pieces.isEmpty()) {
             return Optional.empty();
@@ -172,14 +174,14 @@ public final class TensorDelta {
         int[] refs = chosen.stream().mapToInt(Integer::intValue).toArray();
         List<Segment> segments = new ArrayList<>();
         long at = chunkStart;
-        for (long[] p : pieces) {
-            if (p[0] > at) {
-                segments.add(Segment.literal((int) (p[0] - at)));
+        for (Piece p : pieces) {
+            if (p.from() > at) {
+                segments.add(Segment.literal((int) (p.from() - at)));
             }
             // Where the held start lies in the concatenated reference: the chosen chunks before its chunk, then
             // its place in that chunk (a piece's chunks are consecutive in the file and all chosen).
-            int k = chunkAt(ho, p[2]);
-            long offset = p[2] - ho[k];
+            int k = Manifest.chunkAt(ho, p.heldFrom());
+            long offset = p.heldFrom() - ho[k];
             for (int r : refs) {
                 if (r < k) {
                     offset += held.rawLength(r);
@@ -187,16 +189,16 @@ public final class TensorDelta {
             }
             // Classes pay off through the exponent; an integer tensor has none, and its differences in byte planes
             // came out smaller (an int8 pair: 393 KB against 422).
-            int[] exponent = TensorLayout.exponentField((int) p[4]);
+            int[] exponent = TensorLayout.exponentField(p.tensor().dtype());
             Transform applied = transform == Transform.CLASSES && exponent[1] == 0 ? Transform.DIFFERENCE : transform;
             segments.add(new Segment(
                     applied,
-                    (int) (p[1] - p[0]),
-                    (int) p[3],
+                    (int) (p.to() - p.from()),
+                    p.tensor().elementBytes(),
                     (int) offset,
                     applied == Transform.CLASSES ? exponent[0] : 0,
                     applied == Transform.CLASSES ? exponent[1] : 0));
-            at = p[1];
+            at = p.to();
         }
         if (chunkEnd > at) {
             segments.add(Segment.literal((int) (chunkEnd - at)));
@@ -205,11 +207,6 @@ public final class TensorDelta {
             return Optional.empty();
         }
         return Optional.of(new Mapping(segments, refs));
-    }
-
-    private static int chunkAt(long[] offsets, long position) {
-        int k = Arrays.binarySearch(offsets, 0, offsets.length - 1, position);
-        return k >= 0 ? k : -k - 2;
     }
 
     /** The frame for {@code target} as {@code segments} against the first {@code referenceLength} reference bytes. */

@@ -91,20 +91,9 @@ public final class TensorLayout {
         }
     }
 
-    private static final List<String> DTYPES = List.of(
-            "F64", "I64", "U64", "F32", "I32", "U32", "F16", "BF16", "I16", "U16", "I8", "U8", "BOOL", "F8_E4M3",
-            "F8_E5M2");
-
-    /** A dtype as a small number (its place in a fixed list), for code that keeps it in a primitive. */
-    static int dtypeCode(String dtype) {
-        return DTYPES.indexOf(dtype);
-    }
-
-    /**
-     * Where a dtype's exponent field is, by {@link #dtypeCode}: {@code {shift, bits}}, bits 0 for integer types.
-     */
-    static int[] exponentField(int dtypeCode) {
-        return switch (dtypeCode < 0 ? "" : DTYPES.get(dtypeCode)) {
+    /** Where a dtype's exponent field is: {@code {shift, bits}}, bits 0 for integer types. */
+    static int[] exponentField(String dtype) {
+        return switch (dtype) {
             case "F64" -> new int[] {52, 11};
             case "F32" -> new int[] {23, 8};
             case "F16" -> new int[] {10, 5};

@@ -191,7 +191,7 @@ public final class UpdatePlanner {
             outer:
             for (long p : positions) {
                 long start = Math.clamp(p, 0, held.size() - 1);
-                int k = chunkAt(ho, start);
+                int k = Manifest.chunkAt(ho, start);
                 for (; k < held.chunkCount() && ho[k] < start + length; k++) {
                     if (chosen.contains(k)) {
                         continue;
@@ -285,10 +285,5 @@ public final class UpdatePlanner {
             throw new OutpostException(
                     ErrorCode.ARTIFACT_INVALID, "delta index entry for chunk " + e.target() + " is out of range");
         }
-    }
-
-    private static int chunkAt(long[] offsets, long position) {
-        int k = Arrays.binarySearch(offsets, 0, offsets.length - 1, position);
-        return k >= 0 ? k : -k - 2;
     }
 }

@@ -206,9 +206,8 @@ public final class RetrainedModels {
         double c1 = 1 - Math.pow(0.9, adamStep);
         double c2 = 1 - Math.pow(0.999, adamStep);
         float a = (float) (rate * Math.sqrt(c2) / c1);
-        IntStream.range(0, blocks(w.length)).parallel().forEach(k -> {
-            int end = Math.min(w.length, (k + 1) * BLOCK);
-            for (int i = k * BLOCK; i < end; i++) {
+        inBlocks(w.length, (from, to) -> {
+            for (int i = from; i < to; i++) {
                 m[i] = 0.9f * m[i] + 0.1f * g[i];
                 v[i] = 0.999f * v[i] + 0.001f * g[i] * g[i];
                 w[i] -= a * m[i] / ((float) Math.sqrt(v[i]) + 1e-8f);
@@ -218,8 +217,16 @@ public final class RetrainedModels {
 
     private static final int BLOCK = 256;
 
-    private static int blocks(int n) {
-        return (n + BLOCK - 1) / BLOCK;
+    /** {@code body} over {@code [0, n)} in blocks of {@link #BLOCK}, the blocks in parallel. */
+    private static void inBlocks(int n, BlockBody body) {
+        IntStream.range(0, (n + BLOCK - 1) / BLOCK)
+                .parallel()
+                .forEach(k -> body.run(k * BLOCK, Math.min(n, (k + 1) * BLOCK)));
+    }
+
+    @FunctionalInterface
+    private interface BlockBody {
+        void run(int from, int to);
     }
 
     private static float[][] silu(float[][] z) {
@@ -236,9 +243,7 @@ public final class RetrainedModels {
     /** {@code x W + b}, ReLU'd if {@code relu}; the work split over blocks of output columns. */
     private static float[][] forward(Layer layer, float[][] x, boolean relu) {
         float[][] y = new float[x.length][layer.out];
-        IntStream.range(0, blocks(layer.out)).parallel().forEach(k -> {
-            int from = k * BLOCK;
-            int to = Math.min(layer.out, from + BLOCK);
+        inBlocks(layer.out, (from, to) -> {
             for (int i = 0; i < layer.in; i++) {
                 int row = i * layer.out;
                 for (int s = 0; s < x.length; s++) {
@@ -266,9 +271,7 @@ public final class RetrainedModels {
 
     /** The layer's weight and bias gradients, over the batch. */
     private static void backward(Layer layer, float[][] input, float[][] grad) {
-        IntStream.range(0, blocks(layer.out)).parallel().forEach(k -> {
-            int from = k * BLOCK;
-            int to = Math.min(layer.out, from + BLOCK);
+        inBlocks(layer.out, (from, to) -> {
             for (int i = 0; i < layer.in; i++) {
                 int row = i * layer.out;
                 for (int o = from; o < to; o++) {
@@ -307,9 +310,7 @@ public final class RetrainedModels {
             }
         }
         float[][] down = new float[grad.length][layer.in];
-        IntStream.range(0, blocks(layer.in)).parallel().forEach(k -> {
-            int from = k * BLOCK;
-            int to = Math.min(layer.in, from + BLOCK);
+        inBlocks(layer.in, (from, to) -> {
             for (int o = 0; o < layer.out; o++) {
                 int row = o * layer.in;
                 for (int s = 0; s < grad.length; s++) {

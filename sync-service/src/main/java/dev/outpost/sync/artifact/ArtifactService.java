@@ -28,6 +28,7 @@ import io.smallrye.mutiny.infrastructure.Infrastructure;
 import io.smallrye.mutiny.subscription.Cancellable;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.io.ByteArrayOutputStream;
+import java.io.EOFException;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -368,13 +369,12 @@ public class ArtifactService {
     /** Blocking and CPU-heavy: one delta per target chunk the held version lacks, kept when it beats the chunk. */
     DeltaIndex computeDeltas(Manifest held, Manifest target) {
         Map<Integer, int[]> refs = UpdatePlanner.references(held, target);
-        long[] ho = held.offsets();
         int threads = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
         ExecutorService pool = Executors.newFixedThreadPool(
                 threads, Thread.ofPlatform().name("delta-", 0).factory());
         try {
             List<Future<DeltaIndex.Entry>> work = new ArrayList<>();
-            refs.forEach((i, r) -> work.add(pool.submit(() -> delta(held, target, i, r, ho))));
+            refs.forEach((i, r) -> work.add(pool.submit(() -> delta(held, target, i, r))));
             // Where both versions are tensor files, each chunk the held version lacks may also be a tensor delta; a
             // device takes the smaller of the two (UpdatePlanner.plan), so no chunk costs more than before.
             Optional<TensorLayout> heldLayout = TensorLayout.read(contentOf(held));
@@ -412,22 +412,10 @@ public class ArtifactService {
         }
     }
 
-    private DeltaIndex.Entry delta(Manifest held, Manifest target, int i, int[] refs, long[] ho) throws IOException {
+    private DeltaIndex.Entry delta(Manifest held, Manifest target, int i, int[] refs) throws IOException {
         ChunkRef c = target.chunks().get(i);
-        byte[] raw = ChunkCodec.decompress(frame(c), c.rawLength());
-        ByteArrayOutputStream reference = new ByteArrayOutputStream();
-        for (int k : refs) {
-            ChunkRef r = held.chunks().get(k);
-            reference.writeBytes(ChunkCodec.decompress(frame(r), r.rawLength()));
-        }
-        byte[] delta = ChunkCodec.compressDelta(raw, reference.toByteArray(), ChunkCodec.DELTA_LEVEL);
-        deltasComputed.increment();
-        if (delta.length >= c.storedLength()) {
-            return null;
-        }
-        Sha256 hash = Sha256.digest(delta);
-        chunks.put(ChunkStore.Kind.DELTA, hash, delta);
-        return new DeltaIndex.Entry(i, refs, hash, delta.length);
+        byte[] delta = ChunkCodec.compressDelta(raw(c), reference(held, refs), ChunkCodec.DELTA_LEVEL);
+        return offer(i, DeltaIndex.Kind.CHUNK_LOCAL, refs, delta, c);
     }
 
     /**
@@ -443,21 +431,35 @@ public class ArtifactService {
             return null;
         }
         int[] refs = mapping.get().references();
-        byte[] raw = ChunkCodec.decompress(frame(c), c.rawLength());
-        ByteArrayOutputStream reference = new ByteArrayOutputStream();
-        for (int k : refs) {
-            ChunkRef r = held.chunks().get(k);
-            reference.writeBytes(ChunkCodec.decompress(frame(r), r.rawLength()));
-        }
-        byte[] ref = reference.toByteArray();
-        byte[] delta = TensorDelta.encode(raw, mapping.get().segments(), ref, ref.length, TensorDelta.LEVEL);
+        byte[] ref = reference(held, refs);
+        byte[] delta = TensorDelta.encode(raw(c), mapping.get().segments(), ref, ref.length, TensorDelta.LEVEL);
+        return offer(i, DeltaIndex.Kind.TENSOR, refs, delta, c);
+    }
+
+    /** The delta frame stored and its entry, when it beats the whole chunk frame {@code c}; else null. */
+    private DeltaIndex.Entry offer(int i, DeltaIndex.Kind kind, int[] refs, byte[] delta, ChunkRef c)
+            throws IOException {
         deltasComputed.increment();
         if (delta.length >= c.storedLength()) {
             return null;
         }
         Sha256 hash = Sha256.digest(delta);
         chunks.put(ChunkStore.Kind.DELTA, hash, delta);
-        return new DeltaIndex.Entry(i, DeltaIndex.Kind.TENSOR, refs, hash, delta.length);
+        return new DeltaIndex.Entry(i, kind, refs, hash, delta.length);
+    }
+
+    /** The held chunks {@code refs}, decoded and concatenated in order: a delta's reference. */
+    private byte[] reference(Manifest held, int[] refs) throws IOException {
+        ByteArrayOutputStream reference = new ByteArrayOutputStream();
+        for (int k : refs) {
+            reference.writeBytes(raw(held.chunks().get(k)));
+        }
+        return reference.toByteArray();
+    }
+
+    /** A stored chunk's raw bytes. */
+    private byte[] raw(ChunkRef c) throws IOException {
+        return ChunkCodec.decompress(frame(c), c.rawLength());
     }
 
     /** The bytes of a stored version, read chunk by chunk from the store as they are asked for (one kept decoded). */
@@ -465,7 +467,7 @@ public class ArtifactService {
         long[] offsets = m.offsets();
         return new ByteSource() {
             private int cached = -1;
-            private byte[] raw;
+            private byte[] decoded;
 
             @Override
             public long size() {
@@ -475,20 +477,18 @@ public class ArtifactService {
             @Override
             public synchronized void readFully(long position, byte[] into, int offset, int length) throws IOException {
                 if (position < 0 || length < 0 || position > m.size() - length) {
-                    throw new java.io.EOFException(length + " bytes at " + position + " are past the end");
+                    throw new EOFException(length + " bytes at " + position + " are past the end");
                 }
                 for (int done = 0; done < length; ) {
                     long at = position + done;
-                    int k = java.util.Arrays.binarySearch(offsets, 0, m.chunkCount(), at);
-                    k = k >= 0 ? k : -k - 2;
+                    int k = Manifest.chunkAt(offsets, at);
                     if (k != cached) {
-                        ChunkRef c = m.chunks().get(k);
-                        raw = ChunkCodec.decompress(frame(c), c.rawLength());
+                        decoded = raw(m.chunks().get(k));
                         cached = k;
                     }
                     int from = (int) (at - offsets[k]);
-                    int n = Math.min(length - done, raw.length - from);
-                    System.arraycopy(raw, from, into, offset + done, n);
+                    int n = Math.min(length - done, decoded.length - from);
+                    System.arraycopy(decoded, from, into, offset + done, n);
                     done += n;
                 }
             }
