@@ -11,16 +11,20 @@ import dev.outpost.model.change.Change;
 import dev.outpost.model.change.FieldValue;
 import dev.outpost.model.change.Op;
 import dev.outpost.model.snapshot.ScopeSnapshot;
+import dev.outpost.model.wire.RowStateCodec;
 import dev.outpost.sync.artifact.ChunkStore;
+import dev.outpost.sync.config.SchemaRegistry;
 import dev.outpost.sync.snapshot.SnapshotBuilder;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.path.json.JsonPath;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.inject.Inject;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -44,6 +48,9 @@ class SnapshotIT {
 
     @Inject
     Pool pool;
+
+    @Inject
+    SchemaRegistry schemas;
 
     private static List<Change> farmers(TestDevice d, String scope, int from, int to, String name) {
         List<Change> out = new ArrayList<>();
@@ -91,6 +98,16 @@ class SnapshotIT {
         field.push(List.of(new Change(
                 "farmer", scope + "-f3", scope, null, new Op.Delete(new java.util.TreeMap<>()), field.clock.now())));
 
+        // A row as stored before V9, in JSON text: the snapshot carries it in the CBOR form, the same state.
+        RowStateCodec codec = new RowStateCodec(schemas.current());
+        String old = scope + "-f1";
+        byte[] stored = stored(scope).get("farmer/" + old).state();
+        byte[] json = codec.encode(codec.decode("farmer", old, scope, stored)).getBytes(StandardCharsets.UTF_8);
+        pool.preparedQuery("update row_state set state = $1 where tbl = 'farmer' and id = $2")
+                .execute(Tuple.of(Buffer.buffer(json), old))
+                .await()
+                .indefinitely();
+
         List<SnapshotBuilder.Built> built = builder.build().await().indefinitely();
         SnapshotBuilder.Built mine =
                 built.stream().filter(b -> b.scope().equals(scope)).findFirst().orElseThrow();
@@ -132,8 +149,14 @@ class SnapshotIT {
         assertEquals(expected.keySet(), read.keySet());
         for (var e : expected.entrySet()) {
             assertEquals(e.getValue().deleted(), read.get(e.getKey()).deleted(), e.getKey());
-            assertArrayEquals(e.getValue().state(), read.get(e.getKey()).state(), e.getKey());
+            if (!e.getKey().equals("farmer/" + old)) {
+                assertArrayEquals(e.getValue().state(), read.get(e.getKey()).state(), e.getKey());
+            }
         }
+        byte[] carried = read.get("farmer/" + old).state();
+        assertEquals('{', expected.get("farmer/" + old).state()[0], "stored as JSON text");
+        assertTrue(carried[0] != '{', "carried in CBOR");
+        assertEquals(codec.decode("farmer", old, scope, json), codec.decode("farmer", old, scope, carried));
         assertTrue(read.get("farmer/" + scope + "-f3").deleted());
 
         // The feed from the snapshot's cursor: every change made after the build arrives.

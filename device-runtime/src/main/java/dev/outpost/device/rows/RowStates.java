@@ -10,6 +10,7 @@ import dev.outpost.model.merge.RowState;
 import dev.outpost.model.schema.Schema;
 import dev.outpost.model.schema.Table;
 import dev.outpost.model.wire.RowStateCodec;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
@@ -88,7 +89,7 @@ public final class RowStates {
 
     /** A row received whole, ready to save ({@link #received}, {@link #saveReceived}). */
     public record Received(
-            Table table, RowState row, byte[] state, boolean deleted, int conflicts, List<Object> typed) {}
+            Table table, String id, String scope, byte[] state, boolean deleted, int conflicts, List<Object> typed) {}
 
     /**
      * Prepares a row received whole from the service (a snapshot's), {@code state} being its stored form as it came
@@ -98,18 +99,37 @@ public final class RowStates {
         Table t = schema.table(row.table());
         boolean deleted = RowConflicts.isDeleted(t, row);
         return new Received(
-                t, row, state, deleted, RowConflicts.of(t, row).size(), deleted ? null : TypedValues.of(t, row));
+                t,
+                row.id(),
+                row.scope(),
+                state,
+                deleted,
+                RowConflicts.of(t, row).size(),
+                deleted ? null : TypedValues.of(t, row));
     }
 
     /**
-     * Saves a received row this device does not hold: its state stored as it came, a new typed row, and no changes
-     * feed entry (the install resets the feed once: {@link #resetFeed}).
+     * Saves received rows this device does not hold, many per statement: each state stored as it came, a new typed
+     * row, and no changes feed entry (the install resets the feed once: {@link #resetFeed}).
      */
-    public void saveReceived(Received r) {
-        RowState row = r.row();
-        store.putRow(row.table(), row.id(), row.scope(), r.state(), r.deleted(), r.conflicts());
-        if (!r.deleted()) {
-            typed.insert(r.table(), row.id(), row.scope(), r.typed(), r.conflicts());
+    public void saveReceived(List<Received> rows) {
+        List<RowStore.NewRow> stored = new ArrayList<>(rows.size());
+        for (Received r : rows) {
+            stored.add(new RowStore.NewRow(r.table().name(), r.id(), r.scope(), r.state(), r.deleted(), r.conflicts()));
+        }
+        store.insertAll(stored);
+        // Typed rows by table, in runs (a snapshot comes ordered by table).
+        List<TypedTables.NewRow> run = new ArrayList<>(rows.size());
+        for (int from = 0, to; from < rows.size(); from = to) {
+            Table t = rows.get(from).table();
+            run.clear();
+            for (to = from; to < rows.size() && rows.get(to).table() == t; to++) {
+                Received r = rows.get(to);
+                if (!r.deleted()) {
+                    run.add(new TypedTables.NewRow(r.id(), r.scope(), r.typed(), r.conflicts()));
+                }
+            }
+            typed.insertAll(t, run);
         }
     }
 

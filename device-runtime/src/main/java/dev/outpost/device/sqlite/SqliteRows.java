@@ -3,6 +3,7 @@ package dev.outpost.device.sqlite;
 import static dev.outpost.device.sqlite.SqliteDatabase.sql;
 
 import dev.outpost.device.store.RowStore;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.util.ArrayList;
 import java.util.List;
@@ -45,6 +46,31 @@ public final class SqliteRows implements RowStore {
                 ps.statement().setInt(5, deleted ? 1 : 0);
                 ps.statement().setInt(6, conflicts);
                 return ps.statement().executeUpdate();
+            }
+        });
+    }
+
+    @Override
+    public void insertAll(List<NewRow> rows) {
+        SqliteDatabase.inStatements(rows.size(), (from, n) -> {
+            String sql = SqliteDatabase.rowsOf(
+                            "insert into row_state (tbl, id, scope, state, deleted, conflicts) values ",
+                            "(?, ?, ?, ?, ?, ?)",
+                            n)
+                    + " on conflict (tbl, id) do update set state = excluded.state, deleted = excluded.deleted,"
+                    + " conflicts = excluded.conflicts";
+            try (var ps = db.prepared(sql)) {
+                PreparedStatement st = ps.statement();
+                int i = 1;
+                for (NewRow r : rows.subList(from, from + n)) {
+                    st.setString(i++, r.table());
+                    st.setString(i++, r.id());
+                    st.setString(i++, r.scope());
+                    st.setBytes(i++, r.state());
+                    st.setInt(i++, r.deleted() ? 1 : 0);
+                    st.setInt(i++, r.conflicts());
+                }
+                st.executeUpdate();
             }
         });
     }

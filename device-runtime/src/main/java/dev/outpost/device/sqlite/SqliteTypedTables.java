@@ -218,18 +218,19 @@ public final class SqliteTypedTables implements TypedTables {
      * rewrites every index).
      */
     private String upsert(Table table, long indexedSet) {
+        String tuple = "(?, ?" + ", ?".repeat(table.columns().size()) + ", ?)";
+        return upsert(table, indexedSet, tuple, 1);
+    }
+
+    /** {@link #upsert(Table, long)} of {@code rows} rows in one statement ({@code tuple}: one row's parameters). */
+    private String upsert(Table table, long indexedSet, String tuple, int rows) {
         StringBuilder b = new StringBuilder("insert into " + quote(table.name()) + " (");
-        StringBuilder marks = new StringBuilder("?, ?");
         b.append(quote("id")).append(", ").append(quote(scopeColumn));
         for (Column c : table.columns().values()) {
             b.append(", ").append(quote(c.name()));
-            marks.append(", ?");
         }
-        b.append(", ")
-                .append(quote("_conflicts"))
-                .append(") values (")
-                .append(marks)
-                .append(", ?)");
+        b.append(", ").append(quote("_conflicts")).append(") values ");
+        b = new StringBuilder(SqliteDatabase.rowsOf(b.toString(), tuple, rows));
         b.append(" on conflict (").append(quote("id")).append(") do update set ");
         b.append(quote(scopeColumn)).append(" = excluded.").append(quote(scopeColumn));
         int k = 0;
@@ -244,12 +245,29 @@ public final class SqliteTypedTables implements TypedTables {
     }
 
     @Override
-    public void insert(Table table, String id, String scope, List<Object> values, int conflicts) {
+    public void insertAll(Table table, List<NewRow> rows) {
         if (table.columns().size() > 62) {
-            put(table, id, scope, values, conflicts);
-        } else {
-            upsert(table, id, scope, values, conflicts, Long.MAX_VALUE);
+            for (NewRow r : rows) {
+                put(table, r.id(), r.scope(), r.values(), r.conflicts());
+            }
+            return;
         }
+        String tuple = "(?, ?" + ", ?".repeat(table.columns().size()) + ", ?)";
+        SqliteDatabase.inStatements(rows.size(), (from, n) -> {
+            try (var ps = db.prepared(upsert(table, Long.MAX_VALUE, tuple, n))) {
+                PreparedStatement st = ps.statement();
+                int i = 1;
+                for (NewRow r : rows.subList(from, from + n)) {
+                    st.setString(i++, r.id());
+                    st.setString(i++, r.scope());
+                    for (Object v : r.values()) {
+                        st.setObject(i++, v);
+                    }
+                    st.setInt(i++, r.conflicts());
+                }
+                st.executeUpdate();
+            }
+        });
     }
 
     @Override

@@ -21,6 +21,12 @@ public interface RowStore {
     /** Inserts or replaces the row (idempotent). The scope is kept from the first put: a row never changes scope. */
     void putRow(String table, String id, String scope, byte[] state, boolean deleted, int conflicts);
 
+    /** A row for {@link #insertAll}. */
+    record NewRow(String table, String id, String scope, byte[] state, boolean deleted, int conflicts) {}
+
+    /** As {@link #putRow} for each row, many per statement: a snapshot's install of rows this store does not hold. */
+    void insertAll(List<NewRow> rows);
+
     /** Removes the row (no-op when there is none): only for a row the server never had and no change holds. */
     void deleteRow(String table, String id);
 

@@ -33,8 +33,11 @@ public interface TypedTables {
     /** Removes a row (no-op when it is not there). */
     void delete(String table, String id);
 
-    /** Inserts the typed row of a row not held before (every column set in one statement). */
-    void insert(Table table, String id, String scope, List<Object> values, int conflicts);
+    /** The typed row of a row not held before: {@code values} as for {@link #put(Table, String, String, List, int)}. */
+    record NewRow(String id, String scope, List<Object> values, int conflicts) {}
+
+    /** Inserts the typed rows of rows not held before, many per statement (a snapshot's install). */
+    void insertAll(Table table, List<NewRow> rows);
 
     /**
      * Ids of the live rows of {@code table} whose columns equal {@code where} (column to JDBC value), ordered by

@@ -17,9 +17,6 @@ import dev.outpost.model.clock.HybridClock;
 import dev.outpost.model.merge.RowMerge;
 import dev.outpost.model.merge.RowState;
 import dev.outpost.model.schema.Schema;
-import dev.outpost.model.schema.Table;
-import dev.outpost.model.snapshot.ScopeSnapshot;
-import dev.outpost.model.wire.RowStateCodec;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -161,53 +158,31 @@ public final class SnapshotBootstrap {
             if (!rejoin && settings.get(Setting.CURSOR).isPresent()) {
                 throw new IllegalStateException("another sync pulled meanwhile");
             }
-            long rows = 0;
+            long rows;
             long bulk = 0;
             HybridClock now = clock.current();
             // The rows held here (a fresh device has a handful written before its first sync), and the changes of
             // theirs the service has not accepted (by table/id).
             Set<String> local = states.keys();
             Map<String, List<Change>> mine = unsent.get();
-            RowStateCodec codec = new RowStateCodec(schema);
-            for (int i = 0; i < files.size(); i++) {
-                try (InputStream in = Files.newInputStream(files.get(i));
-                        ScopeSnapshot.Reader r = new ScopeSnapshot.Reader(in)) {
-                    if (r.header().schemaVersion() != schema.version()) {
-                        throw new DeviceException(
-                                ExitCode.REFUSED,
-                                "the snapshot of " + listed.get(i).scope() + " is of schema version "
-                                        + r.header().schemaVersion() + ", this device runs " + schema.version());
-                    }
-                    String scope = r.header().scope();
-                    for (ScopeSnapshot.Row row; (row = r.next()) != null; ) {
-                        Optional<Table> table = schema.getTable(row.table());
-                        if (table.isEmpty()) {
-                            continue; // a table this device's schema does not have (the feed would skip it too)
+            try (SnapshotDecoding decoding = new SnapshotDecoding(
+                    files, listed.stream().map(Listed::scope).toList(), schema, states, local, now)) {
+                for (SnapshotDecoding.Batch b; (b = decoding.next()) != null; ) {
+                    for (SnapshotDecoding.Held h : b.held()) {
+                        // The service's row as it is, with this device's unaccepted changes on it again: not a join
+                        // with the row held, which may hold what the service has since collected (RowGc) and would
+                        // bring it back.
+                        RowState rebuilt = h.theirs();
+                        for (Change c : mine.getOrDefault(h.key(), List.of())) {
+                            rebuilt = RowMerge.apply(h.table(), rebuilt, c).row();
                         }
-                        RowState theirs = codec.decode(row.table(), row.id(), scope, row.state());
-                        String key = RowStates.key(row.table(), row.id());
-                        if (local.contains(key)) {
-                            // The service's row as it is, with this device's unaccepted changes on it again: not a
-                            // join with the row held, which may hold what the service has since collected
-                            // (RowGc) and would bring it back.
-                            List<Change> pending = mine.getOrDefault(key, List.of());
-                            RowState rebuilt = theirs;
-                            for (Change c : pending) {
-                                rebuilt =
-                                        RowMerge.apply(table.get(), rebuilt, c).row();
-                            }
-                            states.resetBase(theirs);
-                            states.save(rebuilt);
-                        } else {
-                            states.saveReceived(states.received(theirs, row.state()));
-                            bulk++;
-                        }
-                        now.receive(theirs.clock());
-                        rows++;
+                        states.resetBase(h.theirs());
+                        states.save(rebuilt);
                     }
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
+                    states.saveReceived(b.fresh());
+                    bulk += b.fresh().size();
                 }
+                rows = decoding.rows();
             }
             clock.save(now.last());
             String cursor = lowest(listed.stream().map(Listed::cursor).toList());

@@ -1,7 +1,9 @@
 package dev.outpost.sync.snapshot;
 
 import dev.outpost.model.artifact.Sha256;
+import dev.outpost.model.schema.Schema;
 import dev.outpost.model.snapshot.ScopeSnapshot;
+import dev.outpost.model.wire.RowStateCodec;
 import dev.outpost.sync.artifact.ChunkStore;
 import dev.outpost.sync.config.OutpostConfig;
 import dev.outpost.sync.config.PeriodicJob;
@@ -89,7 +91,8 @@ public class SnapshotBuilder {
 
     /** Writes one file per scope from one database snapshot, on a worker thread. */
     private Uni<List<File>> write() {
-        int schemaVersion = schemas.current().version();
+        Schema schema = schemas.current();
+        int schemaVersion = schema.version();
         return pool.withTransaction(tx -> tx.query("set transaction isolation level repeatable read, read only")
                 .execute()
                 .flatMap(x -> tx.query("select pg_snapshot_xmin(pg_current_snapshot())::text as xmin")
@@ -97,7 +100,7 @@ public class SnapshotBuilder {
                 .flatMap(w -> {
                     String cursor =
                             new Cursor(Long.parseLong(w.iterator().next().getString("xmin")), 0).toString();
-                    Files writer = new Files(cursor, schemaVersion);
+                    Files writer = new Files(cursor, schema);
                     return tx.prepare("select scope, tbl, id, deleted, state from row_state order by scope, tbl, id")
                             .onItem()
                             .transformToMulti(ps -> ps.createStream(2000).toMulti())
@@ -116,14 +119,16 @@ public class SnapshotBuilder {
     private final class Files {
         private final String cursor;
         private final int schemaVersion;
+        private final RowStateCodec codec;
         private final List<File> done = new ArrayList<>();
         private String scope;
         private Path path;
         private ScopeSnapshot.Writer out;
 
-        Files(String cursor, int schemaVersion) {
+        Files(String cursor, Schema schema) {
             this.cursor = cursor;
-            this.schemaVersion = schemaVersion;
+            this.schemaVersion = schema.version();
+            this.codec = new RowStateCodec(schema);
         }
 
         void add(Row r) {
@@ -136,13 +141,31 @@ public class SnapshotBuilder {
                     OutputStream file = java.nio.file.Files.newOutputStream(path);
                     out = new ScopeSnapshot.Writer(file, new ScopeSnapshot.Header(s, cursor, schemaVersion));
                 }
+                String table = r.getString("tbl");
+                String id = r.getString("id");
                 out.row(
-                        r.getString("tbl"),
-                        r.getString("id"),
+                        table,
+                        id,
                         r.getBoolean("deleted"),
-                        r.getBuffer("state").getBytes());
+                        compact(table, id, s, r.getBuffer("state").getBytes()));
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
+            }
+        }
+
+        /**
+         * The state in the CBOR form: rows stored before V9 are JSON text, about twice the bytes for a device to store
+         * and several times the work to read. One that does not read under the current schema goes as it is (the
+         * device refuses it as the feed would).
+         */
+        private byte[] compact(String table, String id, String scope, byte[] state) {
+            if (state.length == 0 || state[0] != '{') {
+                return state;
+            }
+            try {
+                return codec.encodeBinary(codec.decode(table, id, scope, state));
+            } catch (RuntimeException e) {
+                return state;
             }
         }
 

@@ -15,6 +15,8 @@ public final class BootstrapDeviceBench {
 
     public static void main(String[] args) throws Exception {
         int rows = args.length > 0 ? Integer.parseInt(args[0]) : 1_000_000;
+        // "snapshot-only": no feed baseline and no RESULT line, for iterating on the snapshot install.
+        boolean snapshotOnly = args.length > 1 && args[1].equals("snapshot-only");
         Path outpost = Path.of("../device-runtime/target/outpost").toAbsolutePath();
         Path work = Files.createDirectories(Path.of("target/bench"));
         Path home = Files.createTempDirectory("outpost-bootstrap-device");
@@ -23,11 +25,17 @@ public final class BootstrapDeviceBench {
         try {
             BootstrapBench.seed(bench, rows);
             // The baseline: no snapshot yet, the device replays the district's feed.
-            Measured feed = firstSync(bench, outpost, home, work, "feed-tablet");
+            Measured feed = snapshotOnly ? null : firstSync(bench, outpost, home, work, "feed-tablet");
             long buildStart = System.nanoTime();
             bench.adminPost("/v1/admin/snapshots");
             double buildSeconds = (System.nanoTime() - buildStart) / 1e9;
             Measured snapshot = firstSync(bench, outpost, home, work, "fresh-tablet");
+            if (snapshotOnly) {
+                System.out.printf(
+                        "snapshot: wall %.1f s, peak RSS %.0f MB, cpu device=%.1f%n",
+                        snapshot.seconds, snapshot.peakMb, snapshot.cpu[0]);
+                return;
+            }
             System.out.printf(
                     "feed: wall %.1f s, peak RSS %.0f MB, cpu device=%.1f service=%.1f postgres=%.1f%n",
                     feed.seconds, feed.peakMb, feed.cpu[0], feed.cpu[1], feed.cpu[2]);
