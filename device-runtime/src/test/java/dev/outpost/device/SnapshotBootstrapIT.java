@@ -4,6 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.Statement;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -110,6 +114,25 @@ class SnapshotBootstrapIT extends WithService {
         assertTrue(!again.contains("started from the snapshots"), again);
         assertEquals(names(field), names(fresh), "both hold the same rows");
         assertEquals("Njoro", village(field, "sb-f7"));
+
+        // A device holding no row: its typed tables are filled with their indexes dropped, built again after.
+        Outpost empty = device("sb-empty");
+        assertTrue(empty.run("sync").ok().out().contains("started from the snapshots"));
+        assertEquals(names(field), names(empty));
+        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + empty.home.resolve("outpost.db"));
+                Statement st = c.createStatement()) {
+            try (ResultSet rs = st.executeQuery("pragma integrity_check")) {
+                assertTrue(rs.next());
+                assertEquals("ok", rs.getString(1));
+            }
+            // INDEXED BY fails when the index is not there.
+            try (ResultSet rs =
+                    st.executeQuery("select id from farmer indexed by farmer_village where village = 'Njoro'")) {
+                assertTrue(rs.next());
+                assertEquals("sb-f7", rs.getString(1));
+                assertTrue(!rs.next());
+            }
+        }
     }
 
     @Test

@@ -133,6 +133,17 @@ public final class RowStates {
         }
     }
 
+    /**
+     * Runs {@code bulk} with the typed tables' column indexes dropped, and builds them again after it: for saving many
+     * rows into empty tables (a fresh device's snapshot install). In the caller's transaction: a failure leaves the
+     * indexes as they were.
+     */
+    public void indexesBuiltAfter(Runnable bulk) {
+        typed.dropIndexes(schema);
+        bulk.run();
+        typed.ensure(schema);
+    }
+
     /** Tells the changes feed's readers to read the tables again (after rows were saved without entries). */
     public void resetFeed() {
         feed.reset();

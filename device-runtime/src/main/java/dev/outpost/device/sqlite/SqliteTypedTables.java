@@ -121,6 +121,20 @@ public final class SqliteTypedTables implements TypedTables {
         });
     }
 
+    @Override
+    public void dropIndexes(Schema schema) {
+        sql(() -> {
+            try (Statement s = db.connection().createStatement()) {
+                for (Table t : schema.tables().values()) {
+                    for (Column col : t.columns().values()) {
+                        s.execute("drop index if exists " + quote(t.name() + "_" + col.name()));
+                    }
+                }
+            }
+            return null;
+        });
+    }
+
     /** Whether the typed table indexes the column: every ref, and what the schema marks. */
     private static boolean indexed(Column c) {
         return c.type() == ColumnType.REF || c.indexed();

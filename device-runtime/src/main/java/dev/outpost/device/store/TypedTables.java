@@ -19,6 +19,12 @@ public interface TypedTables {
     List<String> ensure(Schema schema);
 
     /**
+     * Drops the typed tables' column indexes; {@link #ensure} builds them again. For a bulk insert into empty tables
+     * (a fresh device's snapshot install): one sorted build after it beats growing each index row by row.
+     */
+    void dropIndexes(Schema schema);
+
+    /**
      * Inserts or replaces a row: {@code values} holds one JDBC value (String, Long, or null) per column of the table,
      * in schema order.
      */

@@ -159,7 +159,7 @@ public final class SnapshotBootstrap {
                 throw new IllegalStateException("another sync pulled meanwhile");
             }
             long rows;
-            long bulk = 0;
+            long bulk;
             HybridClock now = clock.current();
             // The rows held here (a fresh device has a handful written before its first sync), and the changes of
             // theirs the service has not accepted (by table/id).
@@ -167,20 +167,13 @@ public final class SnapshotBootstrap {
             Map<String, List<Change>> mine = unsent.get();
             try (SnapshotDecoding decoding = new SnapshotDecoding(
                     files, listed.stream().map(Listed::scope).toList(), schema, states, local, now)) {
-                for (SnapshotDecoding.Batch b; (b = decoding.next()) != null; ) {
-                    for (SnapshotDecoding.Held h : b.held()) {
-                        // The service's row as it is, with this device's unaccepted changes on it again: not a join
-                        // with the row held, which may hold what the service has since collected (RowGc) and would
-                        // bring it back.
-                        RowState rebuilt = h.theirs();
-                        for (Change c : mine.getOrDefault(h.key(), List.of())) {
-                            rebuilt = RowMerge.apply(h.table(), rebuilt, c).row();
-                        }
-                        states.resetBase(h.theirs());
-                        states.save(rebuilt);
-                    }
-                    states.saveReceived(b.fresh());
-                    bulk += b.fresh().size();
+                if (local.isEmpty()) {
+                    // A device holding no row has empty typed tables: their indexes are built once, at the end.
+                    long[] saved = new long[1];
+                    states.indexesBuiltAfter(() -> saved[0] = saveAll(decoding, mine));
+                    bulk = saved[0];
+                } else {
+                    bulk = saveAll(decoding, mine);
                 }
                 rows = decoding.rows();
             }
@@ -197,6 +190,29 @@ public final class SnapshotBootstrap {
             states.pruneFeed();
             return new Installed(listed.stream().map(Listed::scope).toList(), rows, cursor);
         });
+    }
+
+    /**
+     * Saves every decoded row: those held here rebuilt with their unaccepted changes, the others in bulk; returns how
+     * many were saved in bulk.
+     */
+    private long saveAll(SnapshotDecoding decoding, Map<String, List<Change>> mine) {
+        long bulk = 0;
+        for (SnapshotDecoding.Batch b; (b = decoding.next()) != null; ) {
+            for (SnapshotDecoding.Held h : b.held()) {
+                // The service's row as it is, with this device's unaccepted changes on it again: not a join with the
+                // row held, which may hold what the service has since collected (RowGc) and would bring it back.
+                RowState rebuilt = h.theirs();
+                for (Change c : mine.getOrDefault(h.key(), List.of())) {
+                    rebuilt = RowMerge.apply(h.table(), rebuilt, c).row();
+                }
+                states.resetBase(h.theirs());
+                states.save(rebuilt);
+            }
+            states.saveReceived(b.fresh());
+            bulk += b.fresh().size();
+        }
+        return bulk;
     }
 
     /** The cursor the feed must start from for every scope: the lowest ({@code xid:pos}, compared as numbers). */

@@ -459,11 +459,9 @@ public final class TensorDelta {
         int ref = s.referenceOffset();
         // float32 and the 16-bit floats have loops of their own (whole-word reads, no per-byte element loop): the
         // decode of a retrained model's update is nearly all in them.
-        if (w == 4) {
-            return inverseClasses4(coded, p, n, s.exponentShift(), s.exponentBits(), frame, q, reference, ref, out, at);
-        }
-        if (w == 2) {
-            return inverseClasses2(coded, p, n, s.exponentShift(), s.exponentBits(), frame, q, reference, ref, out, at);
+        if (w == 4 || w == 2) {
+            return inverseClassesWord(
+                    w, coded, p, n, s.exponentShift(), s.exponentBits(), frame, q, reference, ref, out, at);
         }
         int width = 8 * w;
         long buffer = 0;
@@ -499,8 +497,12 @@ public final class TensorDelta {
         return q;
     }
 
-    /** {@link #inverseClasses} of {@code n} 4-byte elements. */
-    private static int inverseClasses4(
+    /**
+     * {@link #inverseClasses} of {@code n} elements of {@code w} = 2 or 4 bytes, read and written as whole words (the
+     * branches on {@code w} are the same for every element: the JIT keeps them out of the loop).
+     */
+    private static int inverseClassesWord(
+            int w,
             byte[] coded,
             int p,
             int n,
@@ -513,65 +515,19 @@ public final class TensorDelta {
             byte[] out,
             int at) {
         int mask = (1 << bits) - 1;
+        int width = 8 * w;
         long buffer = 0;
         int held = 0;
         for (int e = 0; e < n; e++) {
-            int r = ref + 4 * e;
-            int old = (reference[r] & 0xff)
-                    | (reference[r + 1] & 0xff) << 8
-                    | (reference[r + 2] & 0xff) << 16
-                    | reference[r + 3] << 24;
-            int length = (coded[p + e] - ((old >>> shift) & mask)) & 0xff;
-            int z = 0;
-            if (length > 0) {
-                if (length > 32) {
-                    throw new OutpostException(ErrorCode.CHUNK_CORRUPT, "a tensor delta's class is out of range");
-                }
-                int extra = length - 1;
-                while (held < extra) {
-                    if (q >= frame.length) {
-                        throw new OutpostException(ErrorCode.CHUNK_CORRUPT, "a tensor delta's bits end early");
-                    }
-                    buffer |= (frame[q++] & 0xffL) << held;
-                    held += 8;
-                }
-                z = (int) (1L << extra | buffer & ((1L << extra) - 1));
-                buffer >>>= extra;
-                held -= extra;
-            }
-            int value = old + (z >>> 1 ^ -(z & 1));
-            int o = at + 4 * e;
-            out[o] = (byte) value;
-            out[o + 1] = (byte) (value >>> 8);
-            out[o + 2] = (byte) (value >>> 16);
-            out[o + 3] = (byte) (value >>> 24);
-        }
-        return q;
-    }
-
-    /** {@link #inverseClasses} of {@code n} 2-byte elements. */
-    private static int inverseClasses2(
-            byte[] coded,
-            int p,
-            int n,
-            int shift,
-            int bits,
-            byte[] frame,
-            int q,
-            byte[] reference,
-            int ref,
-            byte[] out,
-            int at) {
-        int mask = (1 << bits) - 1;
-        long buffer = 0;
-        int held = 0;
-        for (int e = 0; e < n; e++) {
-            int r = ref + 2 * e;
+            int r = ref + w * e;
             int old = (reference[r] & 0xff) | (reference[r + 1] & 0xff) << 8;
+            if (w == 4) {
+                old |= (reference[r + 2] & 0xff) << 16 | reference[r + 3] << 24;
+            }
             int length = (coded[p + e] - ((old >>> shift) & mask)) & 0xff;
             int z = 0;
             if (length > 0) {
-                if (length > 16) {
+                if (length > width) {
                     throw new OutpostException(ErrorCode.CHUNK_CORRUPT, "a tensor delta's class is out of range");
                 }
                 int extra = length - 1;
@@ -587,9 +543,13 @@ public final class TensorDelta {
                 held -= extra;
             }
             int value = old + (z >>> 1 ^ -(z & 1));
-            int o = at + 2 * e;
+            int o = at + w * e;
             out[o] = (byte) value;
             out[o + 1] = (byte) (value >>> 8);
+            if (w == 4) {
+                out[o + 2] = (byte) (value >>> 16);
+                out[o + 3] = (byte) (value >>> 24);
+            }
         }
         return q;
     }
