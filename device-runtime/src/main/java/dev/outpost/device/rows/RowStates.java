@@ -134,14 +134,15 @@ public final class RowStates {
     }
 
     /**
-     * Runs {@code bulk} with the typed tables' column indexes dropped, and builds them again after it: for saving many
-     * rows into empty tables (a fresh device's snapshot install). In the caller's transaction: a failure leaves the
-     * indexes as they were.
+     * Runs {@code bulk} with the typed tables' column indexes dropped, builds them again after it, and returns what
+     * {@code bulk} returns: for saving many rows into empty tables (a fresh device's snapshot install). In the
+     * caller's transaction: a failure leaves the indexes as they were.
      */
-    public void indexesBuiltAfter(Runnable bulk) {
+    public <T> T indexesBuiltAfter(java.util.function.Supplier<T> bulk) {
         typed.dropIndexes(schema);
-        bulk.run();
+        T done = bulk.get();
         typed.ensure(schema);
+        return done;
     }
 
     /** Tells the changes feed's readers to read the tables again (after rows were saved without entries). */

@@ -12,6 +12,8 @@ import java.util.Optional;
 /** {@link RowStore} over the tables {@code row_state} and {@code row_base}. */
 public final class SqliteRows implements RowStore {
     private final SqliteDatabase db;
+    /** {@link #insertSql} by the power of two of its rows. */
+    private final String[] insertSql = new String[Integer.numberOfTrailingZeros(SqliteDatabase.ROWS_PER_STATEMENT) + 1];
 
     public SqliteRows(SqliteDatabase db) {
         this.db = db;
@@ -50,16 +52,24 @@ public final class SqliteRows implements RowStore {
         });
     }
 
+    /** {@link #insertAll}'s statement of {@code rows} rows (a power of two: see {@code inStatements}), made once. */
+    private String insertSql(int rows) {
+        int shape = Integer.numberOfTrailingZeros(rows);
+        if (insertSql[shape] == null) {
+            insertSql[shape] = SqliteDatabase.rowsOf(
+                            "insert into row_state (tbl, id, scope, state, deleted, conflicts) values ",
+                            "(?, ?, ?, ?, ?, ?)",
+                            rows)
+                    + " on conflict (tbl, id) do update set state = excluded.state, deleted = excluded.deleted,"
+                    + " conflicts = excluded.conflicts";
+        }
+        return insertSql[shape];
+    }
+
     @Override
     public void insertAll(List<NewRow> rows) {
         SqliteDatabase.inStatements(rows.size(), (from, n) -> {
-            String sql = SqliteDatabase.rowsOf(
-                            "insert into row_state (tbl, id, scope, state, deleted, conflicts) values ",
-                            "(?, ?, ?, ?, ?, ?)",
-                            n)
-                    + " on conflict (tbl, id) do update set state = excluded.state, deleted = excluded.deleted,"
-                    + " conflicts = excluded.conflicts";
-            try (var ps = db.prepared(sql)) {
+            try (var ps = db.prepared(insertSql(n))) {
                 PreparedStatement st = ps.statement();
                 int i = 1;
                 for (NewRow r : rows.subList(from, from + n)) {

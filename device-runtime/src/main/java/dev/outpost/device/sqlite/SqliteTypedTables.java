@@ -204,13 +204,7 @@ public final class SqliteTypedTables implements TypedTables {
      * sets none of them (they are set apart).
      */
     private void upsert(Table table, String id, String scope, List<Object> values, int conflicts, long indexedSet) {
-        String key = table.name() + "/" + indexedSet;
-        Upsert made = upserts.get(key);
-        if (made == null || made.table() != table) {
-            made = new Upsert(table, upsert(table, indexedSet));
-            upserts.put(key, made);
-        }
-        String sqlText = made.sql();
+        String sqlText = upsertSql(table, indexedSet, 1);
         sql(() -> {
             try (var ps = db.prepared(sqlText)) {
                 PreparedStatement st = ps.statement();
@@ -231,13 +225,20 @@ public final class SqliteTypedTables implements TypedTables {
      * the indexed ones in {@code indexedSet} (an upsert, not "insert or replace", which deletes and inserts and so
      * rewrites every index).
      */
-    private String upsert(Table table, long indexedSet) {
-        String tuple = "(?, ?" + ", ?".repeat(table.columns().size()) + ", ?)";
-        return upsert(table, indexedSet, tuple, 1);
+    private String upsertSql(Table table, long indexedSet, int rows) {
+        // Made once per table, set of indexed columns and number of rows (a bulk insert asks for it every 128 rows).
+        String key = table.name() + "/" + indexedSet + "/" + rows;
+        Upsert made = upserts.get(key);
+        if (made == null || made.table() != table) {
+            made = new Upsert(table, upsert(table, indexedSet, rows));
+            upserts.put(key, made);
+        }
+        return made.sql();
     }
 
-    /** {@link #upsert(Table, long)} of {@code rows} rows in one statement ({@code tuple}: one row's parameters). */
-    private String upsert(Table table, long indexedSet, String tuple, int rows) {
+    /** The text of {@link #upsertSql}: {@code rows} rows in one statement. */
+    private String upsert(Table table, long indexedSet, int rows) {
+        String tuple = "(?, ?" + ", ?".repeat(table.columns().size()) + ", ?)";
         StringBuilder b = new StringBuilder("insert into " + quote(table.name()) + " (");
         b.append(quote("id")).append(", ").append(quote(scopeColumn));
         for (Column c : table.columns().values()) {
@@ -266,9 +267,8 @@ public final class SqliteTypedTables implements TypedTables {
             }
             return;
         }
-        String tuple = "(?, ?" + ", ?".repeat(table.columns().size()) + ", ?)";
         SqliteDatabase.inStatements(rows.size(), (from, n) -> {
-            try (var ps = db.prepared(upsert(table, Long.MAX_VALUE, tuple, n))) {
+            try (var ps = db.prepared(upsertSql(table, Long.MAX_VALUE, n))) {
                 PreparedStatement st = ps.statement();
                 int i = 1;
                 for (NewRow r : rows.subList(from, from + n)) {

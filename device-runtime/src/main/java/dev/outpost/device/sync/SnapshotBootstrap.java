@@ -167,14 +167,10 @@ public final class SnapshotBootstrap {
             Map<String, List<Change>> mine = unsent.get();
             try (SnapshotDecoding decoding = new SnapshotDecoding(
                     files, listed.stream().map(Listed::scope).toList(), schema, states, local, now)) {
-                if (local.isEmpty()) {
-                    // A device holding no row has empty typed tables: their indexes are built once, at the end.
-                    long[] saved = new long[1];
-                    states.indexesBuiltAfter(() -> saved[0] = saveAll(decoding, mine));
-                    bulk = saved[0];
-                } else {
-                    bulk = saveAll(decoding, mine);
-                }
+                // A device holding no row has empty typed tables: their indexes are built once, at the end.
+                bulk = local.isEmpty()
+                        ? states.indexesBuiltAfter(() -> saveAll(decoding, mine))
+                        : saveAll(decoding, mine);
                 rows = decoding.rows();
             }
             clock.save(now.last());
