@@ -203,6 +203,59 @@ class ArtifactIT {
     }
 
     @Test
+    void severalFramesComeInOneRequestInTheOrderAskedResumableAndBounded() {
+        String name = unique("frames");
+        byte[] v1 = SyntheticWeights.bytes(13, 2 << 20, false);
+        byte[] v2 = SyntheticWeights.bytes(13, 2 << 20, true);
+        upload(name, 1, v1).then().statusCode(201);
+        upload(name, 2, v2).then().statusCode(201);
+        desire(name, 2).then().statusCode(200);
+        TestDevice d = TestDevice.register("frames", "nakuru");
+        Manifest m = manifest(d, signingKey(d), name, 2);
+        DeltaIndex index = DeltaIndex.decode(get(d, "/v1/artifacts/" + name + "/deltas?from=1&to=2", 200));
+        assertTrue(!index.entries().isEmpty(), "the pair has deltas");
+        String c0 = m.chunks().get(0).hash().hex();
+        String c1 = m.chunks().get(1).hash().hex();
+        String delta = index.entries().getFirst().hash().hex();
+        // Mixed kinds, one named twice: each frame as its own request serves it, in the order asked.
+        List<byte[]> expected = List.of(
+                get(d, "/v1/chunks/" + c1, 200),
+                get(d, "/v1/deltas/" + delta, 200),
+                get(d, "/v1/chunks/" + c0, 200),
+                get(d, "/v1/chunks/" + c1, 200));
+        String list = "chunk:" + c1 + ",delta:" + delta + ",chunk:" + c0 + ",chunk:" + c1;
+        byte[] body = get(d, "/v1/frames?list=" + list, 200);
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(body);
+        for (byte[] frame : expected) {
+            byte[] got = new byte[b.getInt()];
+            b.get(got);
+            assertArrayEquals(frame, got);
+        }
+        assertEquals(0, b.remaining());
+        // Resumable like a single frame: the rest from a byte on, under the same ETag.
+        var rest = given().header("Authorization", "Bearer " + d.token)
+                .header("Range", "bytes=1000-")
+                .get("/v1/frames?list=" + list);
+        rest.then().statusCode(206).header("ETag", org.hamcrest.Matchers.notNullValue());
+        assertArrayEquals(Arrays.copyOfRange(body, 1000, body.length), rest.asByteArray());
+        // Bounded and checked: a clear refusal, never a partial answer.
+        String seventeen = String.join(",", java.util.Collections.nCopies(17, "chunk:" + c0));
+        problem(d, "/v1/frames?list=" + seventeen, 400, "malformed-payload");
+        problem(d, "/v1/frames?list=", 400, "malformed-payload");
+        problem(d, "/v1/frames?list=blob:" + c0, 400, "malformed-payload");
+        problem(d, "/v1/frames?list=chunk:" + c0 + ",delta:" + c0, 404, "not-found");
+        given().get("/v1/frames?list=chunk:" + c0).then().statusCode(401);
+    }
+
+    private static void problem(TestDevice d, String path, int status, String code) {
+        given().header("Authorization", "Bearer " + d.token)
+                .get(path)
+                .then()
+                .statusCode(status)
+                .body("code", equalTo(code));
+    }
+
+    @Test
     void versionsAreImmutableAndABadUploadLeavesNothingBehind() {
         String name = unique("immutable");
         byte[] v1 = SyntheticWeights.bytes(13, 1 << 20, false);

@@ -136,6 +136,7 @@ final class Download {
         long baseBytes = client.bytesDownloaded() - install.bytesDownloaded();
         Path staging = slots.staging(install.slot());
         boolean created = !Files.exists(staging);
+        int done;
         try (FileChannel out = FileChannel.open(
                         staging, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
                 FileChannel in = planned.heldFile() == null
@@ -146,14 +147,19 @@ final class Download {
                 // synced file whose directory entry is lost with the power is no file at all (PowerLossIT).
                 ModelSlots.syncDirectory(staging.getParent());
             }
-            int done = SlotAssembly.resumePoint(out, target, install.state().stepsDone());
+            done = SlotAssembly.resumePoint(out, target, install.state().stepsDone());
             assembly.downloadSteps(install, target, steps, plan, planned.held(), baseBytes, done, in, out, progress);
         } finally {
             assembly.release();
         }
-        progress.update("verifying", 0, 1, client.bytesDownloaded() - baseBytes, plan.downloadBytes());
-        OldGeneration.collect();
-        assembly.verifyOrRepair(staging, target, progress);
+        if (done > 0) {
+            // Resumed: the chunks before the resume point were written by an earlier run (perhaps of an earlier
+            // release, which copied held chunks unchecked); the file is verified whole, as read back from the disk.
+            // A download run from the start checked every chunk against its signed hash before writing it.
+            progress.update("verifying", 0, 1, client.bytesDownloaded() - baseBytes, plan.downloadBytes());
+            OldGeneration.collect();
+            assembly.verifyOrRepair(staging, target, progress);
+        }
         ModelInstall downloaded =
                 install.in(downloading(install).downloaded(steps.size()), client.bytesDownloaded() - baseBytes);
         tx.run(() -> state.saveInstallProgress(downloaded));

@@ -10,9 +10,9 @@ import dev.outpost.model.OutpostException;
 import dev.outpost.model.artifact.ChunkCodec;
 import dev.outpost.model.artifact.ChunkRef;
 import dev.outpost.model.artifact.DeltaIndex;
+import dev.outpost.model.artifact.FastCdc;
 import dev.outpost.model.artifact.Manifest;
 import dev.outpost.model.artifact.Sha256;
-import dev.outpost.model.artifact.TensorDelta;
 import dev.outpost.model.artifact.UpdatePlanner;
 import dev.outpost.model.artifact.UpdatePlanner.Step;
 import dev.outpost.model.faults.CrashPoints;
@@ -40,14 +40,11 @@ final class SlotAssembly {
     static final long OLD_GENERATION_COLLECT_NS = 2_000_000_000L;
 
     private static final int FRAME_BYTES_MAX = Prefetch.FRAME_BYTES_MAX;
-    /** The reference buffer grows by this much (64 KiB) at a time. */
-    private static final int REFERENCE_GROWTH = 64 * 1024;
-
     private final ArtifactLink client;
     private final Transactions tx;
     private final ModelState state;
-    /** Where a delta's reference chunks are read, for the length of one install's download (up to 1 MiB). */
-    private byte[] referenceBuffer;
+    /** Where held chunks and copies are read on the assembling thread before they are written (up to 256 KiB). */
+    private byte[] localBuffer;
 
     SlotAssembly(ArtifactLink client, Transactions tx, ModelState state) {
         this.client = client;
@@ -55,9 +52,9 @@ final class SlotAssembly {
         this.state = state;
     }
 
-    /** Lets the reference buffer go (a large model's is up to 1 MiB): the download is over. */
+    /** Lets the buffer for local chunks go (up to 256 KiB): the download is over. */
     void release() {
-        referenceBuffer = null;
+        localBuffer = null;
     }
 
     private static InstallState.Downloading downloading(ModelInstall install) {
@@ -76,19 +73,26 @@ final class SlotAssembly {
             FileChannel out,
             Progress progress)
             throws IOException {
-        try (Prefetch prefetch = new Prefetch(client, target, steps, done)) {
+        try (Prefetch prefetch =
+                new Prefetch(client, steps.size(), done, i -> job(steps.get(i), target.chunk(i), held, in))) {
             int sinceCommit = 0;
             long lastCommitNs = System.nanoTime();
             long at = target.offset(done); // where chunk i starts, carried along
             for (int i = done; i < steps.size(); at += target.rawLength(i), i++) {
                 Step step = steps.get(i);
                 ChunkRef c = target.chunk(i);
+                // Every chunk is checked against its signed hash before it is written: a held chunk that rotted on disk
+                // since its version was installed is fetched instead.
                 if (step instanceof Step.Reuse r) {
-                    // A held chunk is copied by the kernel (copy_file_range), not through the heap: it was verified
-                    // when its version was installed, and the whole assembled file is verified before the switch.
-                    copyLocal(in, held.offset(r.held()), c.rawLength(), out, at);
+                    local(in, held.offset(r.held()), c, out, at);
+                } else if (step instanceof Step.Copy cp) {
+                    local(out, target.offset(cp.earlier()), c, out, at);
                 } else {
-                    write(out, at, produce(step, c, target, held, in, out, prefetch.frame(i)));
+                    // Downloaded, decoded and verified on a prefetch thread; null if it did not decode to what was
+                    // signed: the chunk itself is fetched once more, and if that does not verify either, nothing of
+                    // it is written.
+                    byte[] raw = prefetch.take(i);
+                    write(out, at, raw != null ? raw : fetchVerified(c));
                 }
                 sinceCommit++;
                 // Written bytes are made durable with each progress commit (every LOCAL_STEPS_PER_COMMIT steps or
@@ -113,16 +117,24 @@ final class SlotAssembly {
         }
     }
 
-    private static void copyLocal(FileChannel from, long position, int length, FileChannel to, long target)
-            throws IOException {
-        to.position(target);
-        long done = 0;
-        while (done < length) {
-            long n = from.transferTo(position + done, length - done, to);
-            if (n <= 0) {
-                throw new IOException("the held version's file ends early");
+    /**
+     * Writes chunk {@code c} at {@code target} of {@code out} from the bytes at {@code position} of {@code from} (the
+     * held version's file, or earlier in the file being assembled) once they match its signed hash; else fetches it.
+     */
+    private void local(FileChannel from, long position, ChunkRef c, FileChannel out, long target) throws IOException {
+        int length = c.rawLength();
+        if (localBuffer == null || localBuffer.length < length) {
+            localBuffer = new byte[Math.max(length, FastCdc.MAX_BYTES)];
+        }
+        ByteBuffer b = ByteBuffer.wrap(localBuffer, 0, length);
+        readFully(from, position, b);
+        if (Sha256.digest(localBuffer, 0, length).equals(c.hash())) {
+            b.flip();
+            while (b.hasRemaining()) {
+                out.write(b, target + b.position());
             }
-            done += n;
+        } else {
+            write(out, target, fetchVerified(c));
         }
     }
 
@@ -174,53 +186,49 @@ final class SlotAssembly {
         return done;
     }
 
-    /** One downloaded or locally derived target chunk's bytes, verified against the signed manifest. */
-    private byte[] produce(
-            Step step, ChunkRef c, Manifest target, Manifest held, FileChannel in, FileChannel out, byte[] frame)
-            throws IOException {
-        byte[] raw;
-        try {
-            // if/else rather than a pattern switch: each pattern switch has a class generated at run time (the
-            // class-file library, megabytes of compiler arena), and a device pays for that on every install.
-            if (step instanceof Step.Copy cp) {
-                raw = read(out, target.offset(cp.earlier()), c.rawLength());
-            } else if (step instanceof Step.Delta d) {
-                int[] refs = d.delta().references();
-                int refBytes = 0;
-                for (int k : refs) {
-                    refBytes += held.rawLength(k);
-                }
-                // One buffer for every delta of the install, read straight into place (a 1 GB update applies some 660
-                // deltas), as large as the largest references so far: they may reach 1 MiB, most are 2-3 chunks.
-                if (referenceBuffer == null || referenceBuffer.length < refBytes) {
-                    referenceBuffer = new byte
-                            [Math.min(
-                                    UpdatePlanner.REFERENCE_BYTES_MAX,
-                                    (refBytes + REFERENCE_GROWTH - 1) & -REFERENCE_GROWTH)];
-                }
-                int at = 0;
-                for (int k : refs) {
-                    int length = held.rawLength(k);
-                    readFully(in, held.offset(k), ByteBuffer.wrap(referenceBuffer, at, length));
-                    at += length;
-                }
-                raw = d.delta().kind() == DeltaIndex.Kind.TENSOR
-                        ? TensorDelta.decode(frame, referenceBuffer, refBytes, c.rawLength())
-                        : ChunkCodec.applyDelta(frame, referenceBuffer, refBytes, c.rawLength());
-            } else if (step instanceof Step.Fetch) {
-                raw = ChunkCodec.decompress(frame, c.rawLength());
-            } else {
-                throw new IllegalStateException("reused chunks are copied (copyLocal)");
+    /**
+     * The prefetch job of a remote step (a delta or a chunk to fetch), or {@code null} for a local one. What it needs
+     * of the manifests is read here, on the assembling thread (they read their files through shared buffers); the job
+     * names the frame to download and, once it is downloaded, reads the held chunks of a delta from {@code in}
+     * (positional reads, safe from any thread) and returns the target chunk verified against its signed hash, or
+     * {@code null} if it does not decode to it.
+     */
+    private Prefetch.Job job(Step step, ChunkRef c, Manifest held, FileChannel in) {
+        // if/else rather than a pattern switch: each pattern switch has a class generated at run time (the
+        // class-file library, megabytes of compiler arena), and a device pays for that on every install.
+        String frame;
+        DeltaIndex.Kind kind;
+        long[] offsets;
+        int[] lengths;
+        if (step instanceof Step.Delta d) {
+            frame = "delta:" + d.delta().hash().hex();
+            kind = d.delta().kind();
+            int[] refs = d.delta().references();
+            offsets = new long[refs.length];
+            lengths = new int[refs.length];
+            for (int k = 0; k < refs.length; k++) {
+                offsets[k] = held.offset(refs[k]);
+                lengths[k] = held.rawLength(refs[k]);
             }
-        } catch (OutpostException undecodable) {
-            raw = null;
+        } else if (step instanceof Step.Fetch) {
+            frame = "chunk:" + c.hash().hex();
+            kind = null;
+            offsets = new long[0];
+            lengths = new int[0];
+        } else {
+            return null;
         }
-        if (raw != null && Sha256.digest(raw).equals(c.hash())) {
-            return raw;
-        }
-        // A copied chunk that rotted, or a delta or frame that does not decode to what was signed: fetch the chunk
-        // itself once more. If that does not verify either, nothing of it is written.
-        return fetchVerified(c);
+        return new Prefetch.Job() {
+            @Override
+            public String frame() {
+                return frame;
+            }
+
+            @Override
+            public byte[] decode(byte[] frame, StepDecoder decoder) throws IOException {
+                return decoder.produce(frame, kind, in, offsets, lengths, c);
+            }
+        };
     }
 
     /** The chunk frame fetched and decoded; {@code chunk-corrupt} unless it matches its signed hash. */
@@ -234,14 +242,14 @@ final class SlotAssembly {
         return "v1/chunks/" + c.hash().hex();
     }
 
-    private static byte[] read(FileChannel ch, long position, int length) throws IOException {
+    static byte[] read(FileChannel ch, long position, int length) throws IOException {
         byte[] data = new byte[length];
         readFully(ch, position, ByteBuffer.wrap(data));
         return data;
     }
 
     /** Fills {@code into} (from its position to its limit) with the bytes at {@code position}. */
-    private static void readFully(FileChannel ch, long position, ByteBuffer into) throws IOException {
+    static void readFully(FileChannel ch, long position, ByteBuffer into) throws IOException {
         long start = position - into.position();
         while (into.hasRemaining()) {
             if (ch.read(into, start + into.position()) < 0) {

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.github.luben.zstd.ZstdDecompressCtx;
 import dev.outpost.model.ErrorCode;
 import dev.outpost.model.OutpostException;
 import java.io.ByteArrayOutputStream;
@@ -213,6 +214,15 @@ class TensorDeltaTest {
                     ErrorCode.CHUNK_CORRUPT,
                     assertThrows(OutpostException.class, () -> TensorDelta.decode(b, ref, ref.length, target.length))
                             .code());
+        }
+        // A device decodes every frame of an install with one zstd context: a frame that fails leaves it fit for the
+        // next one.
+        try (ZstdDecompressCtx zstd = new ZstdDecompressCtx()) {
+            for (byte[] b : bad) {
+                assertThrows(OutpostException.class, () -> TensorDelta.decode(b, ref, ref.length, target.length, zstd));
+                assertArrayEquals(target, TensorDelta.decode(classes, ref, ref.length, target.length, zstd));
+                assertArrayEquals(target, TensorDelta.decode(frame, ref, ref.length, target.length, zstd));
+            }
         }
         assertEquals(
                 ErrorCode.CHUNK_CORRUPT,

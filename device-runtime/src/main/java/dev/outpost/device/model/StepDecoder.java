@@ -1,0 +1,79 @@
+package dev.outpost.device.model;
+
+import com.github.luben.zstd.ZstdDecompressCtx;
+import dev.outpost.model.OutpostException;
+import dev.outpost.model.artifact.ChunkCodec;
+import dev.outpost.model.artifact.ChunkRef;
+import dev.outpost.model.artifact.DeltaIndex;
+import dev.outpost.model.artifact.Sha256;
+import dev.outpost.model.artifact.TensorDelta;
+import dev.outpost.model.artifact.UpdatePlanner;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.security.MessageDigest;
+
+/**
+ * Turns downloaded frames into their verified target chunks, one decoding thread's ({@link Prefetch}): what it keeps
+ * from chunk to chunk (the buffer a delta's held chunks are read into, a zstd context, a digest) is made once per
+ * install rather than once per chunk.
+ */
+final class StepDecoder implements AutoCloseable {
+    /** The reference buffer grows by this much (64 KiB) at a time, up to {@link UpdatePlanner#REFERENCE_BYTES_MAX}. */
+    private static final int REFERENCE_GROWTH = 64 * 1024;
+
+    private final ZstdDecompressCtx zstd = new ZstdDecompressCtx();
+    private final MessageDigest sha = Sha256.newDigest();
+    /** Where a delta's held chunks are read, concatenated: most are 2-3 chunks, some reach 1 MiB. */
+    private byte[] reference = new byte[0];
+
+    /**
+     * Target chunk {@code c} from {@code frame}: a chunk frame when {@code kind} is {@code null}, else a delta of that
+     * kind against the held chunks at {@code offsets} ({@code lengths} bytes each) of {@code held}. {@code null} if
+     * it does not decode, or decodes to other bytes than {@code c}'s signed hash.
+     */
+    byte[] produce(byte[] frame, DeltaIndex.Kind kind, FileChannel held, long[] offsets, int[] lengths, ChunkRef c)
+            throws IOException {
+        byte[] raw;
+        try {
+            if (kind == null) {
+                raw = ChunkCodec.decompress(frame, c.rawLength());
+            } else {
+                int length = readReference(held, offsets, lengths);
+                raw = kind == DeltaIndex.Kind.TENSOR
+                        ? TensorDelta.decode(frame, reference, length, c.rawLength(), zstd)
+                        : ChunkCodec.applyDelta(frame, reference, length, c.rawLength());
+            }
+        } catch (OutpostException undecodable) {
+            return null;
+        }
+        return Sha256.of(sha.digest(raw)).equals(c.hash()) ? raw : null;
+    }
+
+    /** Reads the held chunks into the reference buffer, one after the other; returns how many bytes they are. */
+    private int readReference(FileChannel held, long[] offsets, int[] lengths) throws IOException {
+        int total = 0;
+        for (int length : lengths) {
+            total += length;
+        }
+        if (reference.length < total) {
+            reference = new byte
+                    [Math.min(UpdatePlanner.REFERENCE_BYTES_MAX, (total + REFERENCE_GROWTH - 1) & -REFERENCE_GROWTH)];
+        }
+        int at = 0;
+        for (int k = 0; k < offsets.length; k++) {
+            SlotAssembly.readFully(held, offsets[k], ByteBuffer.wrap(reference, at, lengths[k]));
+            at += lengths[k];
+        }
+        return total;
+    }
+
+    @Override
+    public void close() {
+        try {
+            zstd.close();
+        } catch (IllegalStateException inUse) {
+            // Still decoding on a thread that outlived its pool's shutdown: the context is freed with the process.
+        }
+    }
+}
