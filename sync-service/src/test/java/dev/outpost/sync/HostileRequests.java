@@ -74,7 +74,7 @@ public final class HostileRequests {
     private static final String[] ROUTES = {
         "/v1/sync", "/v1/device/assignments", "/v1/device/schema", "/v1/device/model-reports", "/v1/chunks/",
         "/v1/deltas/", "/v1/artifacts/", "/v1/admin/devices/", "/v1/admin/data/", "/v1/admin/conflicts/",
-        "/v1/admin/rollouts/", "/v1/admin/artifacts/", "/v1/admin/fleet/"
+        "/v1/admin/rollouts/", "/v1/admin/artifacts/", "/v1/admin/fleet/", "/v1/frames?list="
     };
     private static final String[] JUNK_SEGMENTS = {
         "%00",
