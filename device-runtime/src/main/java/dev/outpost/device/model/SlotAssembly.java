@@ -10,7 +10,6 @@ import dev.outpost.model.OutpostException;
 import dev.outpost.model.artifact.ChunkCodec;
 import dev.outpost.model.artifact.ChunkRef;
 import dev.outpost.model.artifact.DeltaIndex;
-import dev.outpost.model.artifact.FastCdc;
 import dev.outpost.model.artifact.Manifest;
 import dev.outpost.model.artifact.Sha256;
 import dev.outpost.model.artifact.UpdatePlanner;
@@ -21,15 +20,15 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
 import java.util.List;
 
 /**
  * Assembles a version in the inactive slot's staging file, step by step of the plan: a held chunk is copied by the
  * kernel, a delta (chunk-local or tensor) applied against the held chunks it names, a new chunk fetched; each one
- * checked against the signed manifest before it is written, progress committed every {@link #LOCAL_STEPS_PER_COMMIT}
- * steps or
- * {@link #PROGRESS_COMMIT_NS} (a resumed install loses at most that), and the whole file verified at the end, held
- * chunks that rotted on disk fetched again. One per install: it holds the delta reference buffer for its length.
+ * checked against the signed manifest before it is written (one that does not match fetched instead), progress
+ * committed every {@link #LOCAL_STEPS_PER_COMMIT} steps or {@link #PROGRESS_COMMIT_NS} (a resumed install loses at
+ * most that); a resumed install's file is verified whole at the end. One per install.
  */
 final class SlotAssembly {
     /** Steps between progress commits at most (each commit syncs the staging file first). */
@@ -40,11 +39,16 @@ final class SlotAssembly {
     static final long OLD_GENERATION_COLLECT_NS = 2_000_000_000L;
 
     private static final int FRAME_BYTES_MAX = Prefetch.FRAME_BYTES_MAX;
+    /** Held chunks are hashed through this much of a buffer at a time. */
+    private static final int LOCAL_PIECE_BYTES = 32 * 1024;
+
     private final ArtifactLink client;
     private final Transactions tx;
     private final ModelState state;
-    /** Where held chunks and copies are read on the assembling thread before they are written (up to 256 KiB). */
+    /** Where held chunks are read, a piece at a time, to be hashed before the kernel copies them. */
     private byte[] localBuffer;
+
+    private final MessageDigest localDigest = Sha256.newDigest();
 
     SlotAssembly(ArtifactLink client, Transactions tx, ModelState state) {
         this.client = client;
@@ -52,7 +56,7 @@ final class SlotAssembly {
         this.state = state;
     }
 
-    /** Lets the buffer for local chunks go (up to 256 KiB): the download is over. */
+    /** Lets the buffer for held chunks go: the download is over. */
     void release() {
         localBuffer = null;
     }
@@ -84,9 +88,9 @@ final class SlotAssembly {
                 // Every chunk is checked against its signed hash before it is written: a held chunk that rotted on disk
                 // since its version was installed is fetched instead.
                 if (step instanceof Step.Reuse r) {
-                    local(in, held.offset(r.held()), c, out, at);
+                    reuse(in, held.offset(r.held()), c, out, at);
                 } else if (step instanceof Step.Copy cp) {
-                    local(out, target.offset(cp.earlier()), c, out, at);
+                    write(out, at, copied(out, target.offset(cp.earlier()), c));
                 } else {
                     // Downloaded, decoded and verified on a prefetch thread; null if it did not decode to what was
                     // signed: the chunk itself is fetched once more, and if that does not verify either, nothing of
@@ -118,24 +122,39 @@ final class SlotAssembly {
     }
 
     /**
-     * Writes chunk {@code c} at {@code target} of {@code out} from the bytes at {@code position} of {@code from} (the
-     * held version's file, or earlier in the file being assembled) once they match its signed hash; else fetches it.
+     * Copies held chunk {@code c}, at {@code position} of the held version's file {@code in}, to {@code target} of
+     * {@code out} once it matches its signed hash; else fetches it. The chunk is hashed through a 32 KiB buffer and
+     * then copied by the kernel ({@code copy_file_range}): it never passes through the heap whole.
      */
-    private void local(FileChannel from, long position, ChunkRef c, FileChannel out, long target) throws IOException {
+    private void reuse(FileChannel in, long position, ChunkRef c, FileChannel out, long target) throws IOException {
         int length = c.rawLength();
-        if (localBuffer == null || localBuffer.length < length) {
-            localBuffer = new byte[Math.max(length, FastCdc.MAX_BYTES)];
+        if (localBuffer == null) {
+            localBuffer = new byte[LOCAL_PIECE_BYTES];
         }
-        ByteBuffer b = ByteBuffer.wrap(localBuffer, 0, length);
-        readFully(from, position, b);
-        if (Sha256.digest(localBuffer, 0, length).equals(c.hash())) {
-            b.flip();
-            while (b.hasRemaining()) {
-                out.write(b, target + b.position());
-            }
-        } else {
+        for (int done = 0; done < length; ) {
+            int n = Math.min(localBuffer.length, length - done);
+            readFully(in, position + done, ByteBuffer.wrap(localBuffer, 0, n));
+            localDigest.update(localBuffer, 0, n);
+            done += n;
+        }
+        if (!Sha256.of(localDigest.digest()).equals(c.hash())) {
             write(out, target, fetchVerified(c));
+            return;
         }
+        out.position(target);
+        for (long done = 0; done < length; ) {
+            long n = in.transferTo(position + done, length - done, out);
+            if (n <= 0) {
+                throw new IOException("the held version's file ends early");
+            }
+            done += n;
+        }
+    }
+
+    /** A chunk copied from earlier in the file being assembled, verified; fetched if it rotted there. */
+    private byte[] copied(FileChannel out, long from, ChunkRef c) throws IOException {
+        byte[] raw = read(out, from, c.rawLength());
+        return Sha256.digest(raw).equals(c.hash()) ? raw : fetchVerified(c);
     }
 
     /**
@@ -225,7 +244,7 @@ final class SlotAssembly {
             }
 
             @Override
-            public byte[] decode(byte[] frame, StepDecoder decoder) throws IOException {
+            public byte[] decode(Prefetch.Frame frame, StepDecoder decoder) throws IOException {
                 return decoder.produce(frame, kind, in, offsets, lengths, c);
             }
         };

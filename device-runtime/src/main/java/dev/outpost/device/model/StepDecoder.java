@@ -32,17 +32,19 @@ final class StepDecoder implements AutoCloseable {
      * kind against the held chunks at {@code offsets} ({@code lengths} bytes each) of {@code held}. {@code null} if
      * it does not decode, or decodes to other bytes than {@code c}'s signed hash.
      */
-    byte[] produce(byte[] frame, DeltaIndex.Kind kind, FileChannel held, long[] offsets, int[] lengths, ChunkRef c)
+    byte[] produce(
+            Prefetch.Frame frame, DeltaIndex.Kind kind, FileChannel held, long[] offsets, int[] lengths, ChunkRef c)
             throws IOException {
         byte[] raw;
+        byte[] f = frame.body();
         try {
             if (kind == null) {
-                raw = ChunkCodec.decompress(frame, c.rawLength());
+                raw = ChunkCodec.decompress(f, frame.offset(), frame.length(), c.rawLength(), zstd);
             } else {
                 int length = readReference(held, offsets, lengths);
                 raw = kind == DeltaIndex.Kind.TENSOR
-                        ? TensorDelta.decode(frame, reference, length, c.rawLength(), zstd)
-                        : ChunkCodec.applyDelta(frame, reference, length, c.rawLength());
+                        ? TensorDelta.decode(f, frame.offset(), frame.length(), reference, length, c.rawLength(), zstd)
+                        : ChunkCodec.applyDelta(f, frame.offset(), frame.length(), reference, length, c.rawLength());
             }
         } catch (OutpostException undecodable) {
             return null;

@@ -13,6 +13,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -48,7 +49,7 @@ class PrefetchTest {
                 byte[] b = body.toByteArray();
                 if (cutFirstBatch) {
                     cutFirstBatch = false;
-                    return java.util.Arrays.copyOf(b, b.length - 1);
+                    return Arrays.copyOf(b, b.length - 1);
                 }
                 return b;
             }
@@ -96,8 +97,9 @@ class PrefetchTest {
                             }
 
                             @Override
-                            public byte[] decode(byte[] frame, StepDecoder decoder) {
-                                return frame;
+                            public byte[] decode(Prefetch.Frame frame, StepDecoder decoder) {
+                                return Arrays.copyOfRange(
+                                        frame.body(), frame.offset(), frame.offset() + frame.length());
                             }
                         })) {
             for (int i = 0; i < steps; i++) {
@@ -151,14 +153,47 @@ class PrefetchTest {
     }
 
     @Test
+    void theDecodingThreadStaysWithinItsLeadOfTheStepsTaken() throws IOException {
+        Link link = new Link(true);
+        java.util.concurrent.atomic.AtomicInteger taken = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicInteger lead = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicInteger order = new java.util.concurrent.atomic.AtomicInteger();
+        List<Integer> decoded = Collections.synchronizedList(new ArrayList<>());
+        try (Prefetch p = new Prefetch(link, 200, 0, i -> new Prefetch.Job() {
+            @Override
+            public String frame() {
+                return "chunk:" + i;
+            }
+
+            @Override
+            public byte[] decode(Prefetch.Frame frame, StepDecoder decoder) {
+                decoded.add(i);
+                lead.accumulateAndGet(i - taken.get(), Math::max);
+                order.incrementAndGet();
+                return Arrays.copyOfRange(frame.body(), frame.offset(), frame.offset() + frame.length());
+            }
+        })) {
+            for (int i = 0; i < 200; i++) {
+                assertArrayEquals(Link.frame("" + i), p.take(i));
+                taken.incrementAndGet();
+            }
+        }
+        assertEquals(200, order.get());
+        // Steps are decoded in plan order, never more than DECODED_AHEAD past the one being taken (a decoded chunk
+        // waits, alive, for the assembling thread).
+        assertEquals(java.util.stream.IntStream.range(0, 200).boxed().toList(), decoded);
+        assertTrue(lead.get() <= Prefetch.DECODED_AHEAD, "decoded " + lead.get() + " steps ahead");
+    }
+
+    @Test
     void splitAcceptsExactlyTheFramesAskedFor() {
         byte[] two = {0, 0, 0, 1, 7, 0, 0, 0, 2, 8, 9};
-        byte[][] frames = Prefetch.split(two, 2);
-        assertArrayEquals(new byte[] {7}, frames[0]);
-        assertArrayEquals(new byte[] {8, 9}, frames[1]);
+        Prefetch.Frame[] frames = Prefetch.split(two, 2);
+        assertEquals(new Prefetch.Frame(two, 4, 1), frames[0]);
+        assertEquals(new Prefetch.Frame(two, 9, 2), frames[1]);
         assertNull(Prefetch.split(two, 3), "fewer frames than asked");
         assertNull(Prefetch.split(two, 1), "bytes left over");
-        assertNull(Prefetch.split(java.util.Arrays.copyOf(two, 10), 2), "a frame cut short");
+        assertNull(Prefetch.split(Arrays.copyOf(two, 10), 2), "a frame cut short");
         assertNull(Prefetch.split(new byte[] {(byte) 0x7f, 0, 0, 0}, 1), "a length past any frame");
     }
 

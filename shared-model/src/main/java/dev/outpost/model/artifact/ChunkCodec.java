@@ -39,7 +39,15 @@ public final class ChunkCodec {
 
     /** The raw bytes of a stored chunk frame, which must be exactly {@code rawLength} long. */
     public static byte[] decompress(byte[] frame, int rawLength) {
-        return decode(frame, null, 0, rawLength);
+        return decode(frame, 0, frame.length, null, 0, rawLength, null);
+    }
+
+    /**
+     * As {@link #decompress(byte[], int)} for the frame at {@code frame[offset, offset + length)}, with a zstd context
+     * the caller keeps for many frames (one that never loads a dictionary).
+     */
+    public static byte[] decompress(byte[] frame, int offset, int length, int rawLength, ZstdDecompressCtx zstd) {
+        return decode(frame, offset, length, null, 0, rawLength, zstd);
     }
 
     public static byte[] applyDelta(byte[] delta, byte[] reference, int rawLength) {
@@ -51,7 +59,13 @@ public final class ChunkCodec {
      * a device reads every delta's reference into one buffer rather than a new megabyte array each time.
      */
     public static byte[] applyDelta(byte[] delta, byte[] reference, int referenceLength, int rawLength) {
-        return decode(delta, reference, referenceLength, rawLength);
+        return decode(delta, 0, delta.length, reference, referenceLength, rawLength, null);
+    }
+
+    /** As {@link #applyDelta(byte[], byte[], int, int)} for the delta at {@code delta[offset, offset + length)}. */
+    public static byte[] applyDelta(
+            byte[] delta, int offset, int length, byte[] reference, int referenceLength, int rawLength) {
+        return decode(delta, offset, length, reference, referenceLength, rawLength, null);
     }
 
     public static void verify(byte[] raw, Sha256 expected, String what) {
@@ -63,16 +77,25 @@ public final class ChunkCodec {
         }
     }
 
-    private static byte[] decode(byte[] frame, byte[] reference, int referenceLength, int rawLength) {
+    /** With {@code shared} (no dictionary) if not null, else a context of its own, closed after. */
+    private static byte[] decode(
+            byte[] frame,
+            int offset,
+            int length,
+            byte[] reference,
+            int referenceLength,
+            int rawLength,
+            ZstdDecompressCtx shared) {
         // The dictionary is declared first so that it is freed after the context that refers to it.
         try (ZstdDictDecompress dict =
                         reference == null ? null : new ZstdDictDecompress(reference, 0, referenceLength);
-                ZstdDecompressCtx ctx = new ZstdDecompressCtx()) {
+                ZstdDecompressCtx own = shared == null ? new ZstdDecompressCtx() : null) {
+            ZstdDecompressCtx ctx = shared == null ? own : shared;
             if (dict != null) {
                 ctx.loadDict(dict);
             }
             byte[] out = new byte[rawLength];
-            int n = ctx.decompressByteArray(out, 0, rawLength, frame, 0, frame.length);
+            int n = ctx.decompressByteArray(out, 0, rawLength, frame, offset, length);
             if (n != rawLength) {
                 throw new OutpostException(
                         ErrorCode.CHUNK_CORRUPT, "a chunk frame decoded to " + n + " bytes, not " + rawLength);

@@ -285,12 +285,28 @@ public final class TensorDelta {
      */
     public static byte[] decode(
             byte[] frame, byte[] reference, int referenceLength, int rawLength, ZstdDecompressCtx zstd) {
+        return decode(frame, 0, frame.length, reference, referenceLength, rawLength, zstd);
+    }
+
+    /**
+     * As {@link #decode(byte[], byte[], int, int, ZstdDecompressCtx)} with the frame at {@code frame[frameOffset,
+     * frameOffset + frameLength)}: a device decodes the frames of a batch where they arrived, without a copy each.
+     */
+    public static byte[] decode(
+            byte[] frame,
+            int frameOffset,
+            int frameLength,
+            byte[] reference,
+            int referenceLength,
+            int rawLength,
+            ZstdDecompressCtx zstd) {
+        int frameEnd = frameOffset + frameLength;
         List<Segment> segments = new ArrayList<>();
         int packedAt;
         int packedLength;
         int codedLength;
         try {
-            var r = new BinaryForm.Reader(frame, "tensor delta").magic(MAGIC);
+            var r = new BinaryForm.Reader(frame, frameOffset, frameEnd, "tensor delta").magic(MAGIC);
             int format = r.u8();
             if (format != FORMAT_VERSION) {
                 throw r.invalid("format version " + format + " is not known");
@@ -354,13 +370,13 @@ public final class TensorDelta {
             }
             switch (s.transform()) {
                 case LITERAL -> System.arraycopy(coded, p, out, at, s.length());
-                case CLASSES -> q = inverseClasses(s, coded, p, frame, q, reference, out, at);
+                case CLASSES -> q = inverseClasses(s, coded, p, frame, q, frameEnd, reference, out, at);
                 default -> inverse(s, coded, p, reference, out, at);
             }
             p += need;
             at += s.length();
         }
-        if (p != codedLength || q != frame.length) {
+        if (p != codedLength || q != frameEnd) {
             throw new OutpostException(ErrorCode.CHUNK_CORRUPT, "a tensor delta has bytes left over");
         }
         return out;
@@ -466,7 +482,7 @@ public final class TensorDelta {
      * for a class no element of the width can have, or bits past the frame's end.
      */
     private static int inverseClasses(
-            Segment s, byte[] coded, int p, byte[] frame, int q, byte[] reference, byte[] out, int at) {
+            Segment s, byte[] coded, int p, byte[] frame, int q, int frameEnd, byte[] reference, byte[] out, int at) {
         int w = s.elementBytes();
         int n = s.length() / w;
         int ref = s.referenceOffset();
@@ -474,7 +490,7 @@ public final class TensorDelta {
         // decode of a retrained model's update is nearly all in them.
         if (w == 4 || w == 2) {
             return inverseClassesWord(
-                    w, coded, p, n, s.exponentShift(), s.exponentBits(), frame, q, reference, ref, out, at);
+                    w, coded, p, n, s.exponentShift(), s.exponentBits(), frame, q, frameEnd, reference, ref, out, at);
         }
         int width = 8 * w;
         long buffer = 0;
@@ -490,7 +506,7 @@ public final class TensorDelta {
             for (int done = 0; done < extra; ) {
                 int take = Math.min(extra - done, 32);
                 while (held < take) {
-                    if (q >= frame.length) {
+                    if (q >= frameEnd) {
                         throw new OutpostException(ErrorCode.CHUNK_CORRUPT, "a tensor delta's bits end early");
                     }
                     buffer |= (frame[q++] & 0xffL) << held;
@@ -526,6 +542,7 @@ public final class TensorDelta {
             int bits,
             byte[] frame,
             int q,
+            int frameEnd,
             byte[] reference,
             int ref,
             byte[] out,
@@ -536,7 +553,7 @@ public final class TensorDelta {
         ByteBuffer bitsIn = ByteBuffer.wrap(frame).order(ByteOrder.LITTLE_ENDIAN);
         ByteBuffer into = ByteBuffer.wrap(out).order(ByteOrder.LITTLE_ENDIAN);
         long bit = 8L * q; // where the next element's bits start, in bits from the frame's start
-        int fast = frame.length - Long.BYTES; // whole words can be read up to here
+        int fast = frameEnd - Long.BYTES; // whole words can be read up to here
         for (int e = 0; e < n; e++) {
             int r = ref + w * e;
             int old = w == 4 ? held.getInt(r) : held.getShort(r);
@@ -545,7 +562,7 @@ public final class TensorDelta {
                 throw new OutpostException(ErrorCode.CHUNK_CORRUPT, "a tensor delta's class is out of range");
             }
             int byteAt = (int) (bit >>> 3);
-            long word = byteAt <= fast ? bitsIn.getLong(byteAt) : tail(frame, byteAt);
+            long word = byteAt <= fast ? bitsIn.getLong(byteAt) : tail(frame, byteAt, frameEnd);
             word >>>= bit & 7;
             // The leading one and the bits below it; nothing for class 0 (lead is then 0, and so is the mask).
             long lead = (1L << length) >>> 1;
@@ -559,16 +576,16 @@ public final class TensorDelta {
             }
         }
         long end = (bit + 7) >>> 3;
-        if (end > frame.length) {
+        if (end > frameEnd) {
             throw new OutpostException(ErrorCode.CHUNK_CORRUPT, "a tensor delta's bits end early");
         }
         return (int) end;
     }
 
-    /** The little-endian word at {@code byteAt} of {@code frame}, the bytes past its end as zeros. */
-    private static long tail(byte[] frame, int byteAt) {
+    /** The little-endian word at {@code byteAt} of {@code frame}, the bytes from {@code end} on as zeros. */
+    private static long tail(byte[] frame, int byteAt, int end) {
         long word = 0;
-        for (int i = Math.min(frame.length, byteAt + Long.BYTES) - 1; i >= byteAt; i--) {
+        for (int i = Math.min(end, byteAt + Long.BYTES) - 1; i >= byteAt; i--) {
             word = word << 8 | (frame[i] & 0xff);
         }
         return word;

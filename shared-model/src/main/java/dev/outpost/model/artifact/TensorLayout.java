@@ -5,6 +5,8 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -15,10 +17,13 @@ import java.util.Optional;
 
 /**
  * Where the tensors of a model file lie, read from its header: what lets the service pair each tensor of a new
- * version with the same tensor of the held one ({@link TensorDelta}). Safetensors only: an 8-byte little-endian
- * header length, a JSON object naming each tensor's {@code dtype}, {@code shape} and {@code data_offsets} (relative
- * to the end of the header), then the data. A file that is not one, or whose header does not hold together, has no
- * layout ({@link #read} is empty) and is delta'd as plain bytes.
+ * version with the same tensor of the held one ({@link TensorDelta}). Two formats: safetensors (an 8-byte
+ * little-endian header length, a JSON object naming each tensor's {@code dtype}, {@code shape} and
+ * {@code data_offsets} relative to the end of the header, then the data) and GGUF, versions 2 and 3 (llama.cpp's: a
+ * binary header of metadata and tensor infos, then the data at an alignment), whose float32, float16 and bfloat16
+ * tensors are in the layout and whose block-quantized ones (Q4_0, Q8_0, the K quants...) are not: their bytes are
+ * blocks of scales and packed integers, not elements. A file that is neither, or whose header does not hold together,
+ * has no layout ({@link #read} is empty) and is delta'd as plain bytes.
  */
 public final class TensorLayout {
     /** The longest header read (safetensors itself refuses more than 100 MB; a 70B model's is under 2 MB). */
@@ -130,6 +135,15 @@ public final class TensorLayout {
         }
         byte[] prefix = new byte[8];
         source.readFully(0, prefix, 0, 8);
+        if (prefix[0] == 'G' && prefix[1] == 'G' && prefix[2] == 'U' && prefix[3] == 'F') {
+            byte[] head = new byte[(int) Math.min(size, HEADER_BYTES_MAX)];
+            source.readFully(0, head, 0, head.length);
+            try {
+                return readGguf(ByteBuffer.wrap(head).order(ByteOrder.LITTLE_ENDIAN), size);
+            } catch (RuntimeException notGguf) { // a length or count past the header read
+                return Optional.empty();
+            }
+        }
         long headerBytes = 0;
         for (int i = 7; i >= 0; i--) {
             headerBytes = headerBytes << 8 | (prefix[i] & 0xff);
@@ -146,6 +160,143 @@ public final class TensorLayout {
             return parse(header, 8 + headerBytes, size);
         } catch (IOException | RuntimeException notSafetensors) {
             return Optional.empty();
+        }
+    }
+
+    /** GGUF tensor types whose data are plain little-endian elements, by type id, as the safetensors dtype names. */
+    private static final Map<Integer, String> GGUF_ELEMENTS = Map.of(0, "F32", 1, "F16", 30, "BF16");
+
+    /** GGUF metadata value types of a fixed size, by type id: the size in bytes. */
+    private static final Map<Integer, Integer> GGUF_FIXED = Map.ofEntries(
+            Map.entry(0, 1),
+            Map.entry(1, 1),
+            Map.entry(2, 2),
+            Map.entry(3, 2),
+            Map.entry(4, 4),
+            Map.entry(5, 4),
+            Map.entry(6, 4),
+            Map.entry(7, 1),
+            Map.entry(10, 8),
+            Map.entry(11, 8),
+            Map.entry(12, 8));
+
+    private static final int GGUF_STRING = 8;
+    private static final int GGUF_ARRAY = 9;
+    private static final int GGUF_UINT32 = 4;
+
+    /**
+     * A GGUF file's layout from its first bytes {@code b} (positioned at its start): the magic and version, the tensor
+     * and metadata counts, the metadata (only {@code general.alignment} is used: where the data starts and the
+     * alignment of every tensor's offset, 32 by default), then each tensor's name, dimensions, type and offset from the
+     * start of the data. Empty for another version, an alignment that is not a power of two, dimensions past 8, a
+     * duplicate name, or a tensor that is misaligned, lies past the end or overlaps another.
+     */
+    private static Optional<TensorLayout> readGguf(ByteBuffer b, long size) {
+        b.getInt(); // the magic
+        int version = b.getInt();
+        long tensorCount = b.getLong();
+        long metadataCount = b.getLong();
+        if ((version != 2 && version != 3)
+                || tensorCount < 0
+                || tensorCount > b.remaining() / 24
+                || metadataCount < 0
+                || metadataCount > b.remaining() / 12) {
+            return Optional.empty();
+        }
+        long alignment = 32;
+        for (long i = 0; i < metadataCount; i++) {
+            String key = ggufString(b);
+            int type = b.getInt();
+            if (key.equals("general.alignment") && type == GGUF_UINT32) {
+                alignment = Integer.toUnsignedLong(b.getInt());
+            } else {
+                skipGgufValue(b, type, 0);
+            }
+        }
+        if (alignment == 0 || Long.bitCount(alignment) != 1 || alignment > 1 << 20) {
+            return Optional.empty();
+        }
+        record Info(String name, String dtype, long[] shape, long offset, long elements) {}
+        List<Info> infos = new ArrayList<>();
+        for (long i = 0; i < tensorCount; i++) {
+            String name = ggufString(b);
+            int dims = b.getInt();
+            if (dims < 1 || dims > 8) {
+                return Optional.empty();
+            }
+            long[] shape = new long[dims];
+            long elements = 1;
+            for (int d = 0; d < dims; d++) {
+                shape[d] = b.getLong();
+                elements = shape[d] < 0 || Math.multiplyHigh(elements, shape[d]) != 0 ? -1 : elements * shape[d];
+                if (elements < 0) {
+                    return Optional.empty();
+                }
+            }
+            int type = b.getInt();
+            long offset = b.getLong();
+            if (offset < 0 || offset % alignment != 0) {
+                return Optional.empty();
+            }
+            infos.add(new Info(name, GGUF_ELEMENTS.get(type), shape, offset, elements));
+        }
+        long dataStart = (b.position() + alignment - 1) & -alignment;
+        List<Tensor> tensors = new ArrayList<>();
+        java.util.Set<String> names = new java.util.HashSet<>();
+        for (Info t : infos) {
+            if (!names.add(t.name())) {
+                return Optional.empty();
+            }
+            if (t.dtype() == null) {
+                continue; // quantized blocks: delta'd as plain bytes
+            }
+            long bytes = t.elements() * elementBytes(t.dtype());
+            long start = dataStart + t.offset();
+            if (bytes / elementBytes(t.dtype()) != t.elements() || start > size || bytes > size - start) {
+                return Optional.empty();
+            }
+            tensors.add(new Tensor(t.name(), t.dtype(), t.shape(), start, start + bytes));
+        }
+        return disjoint(tensors);
+    }
+
+    /** A GGUF string: its length (8 bytes) and its UTF-8 bytes. */
+    private static String ggufString(ByteBuffer b) {
+        long length = b.getLong();
+        if (length < 0 || length > b.remaining()) {
+            throw new IllegalArgumentException("a string past the header");
+        }
+        byte[] text = new byte[(int) length];
+        b.get(text);
+        return new String(text, java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    /** Moves past a GGUF metadata value of {@code type} (an array's elements too, arrays two deep at most). */
+    private static void skipGgufValue(ByteBuffer b, int type, int depth) {
+        Integer fixed = GGUF_FIXED.get(type);
+        if (fixed != null) {
+            b.position(b.position() + fixed);
+        } else if (type == GGUF_STRING) {
+            ggufString(b);
+        } else if (type == GGUF_ARRAY && depth < 2) {
+            int elementType = b.getInt();
+            long count = b.getLong();
+            if (count < 0 || count > b.remaining()) {
+                throw new IllegalArgumentException("an array past the header");
+            }
+            Integer elementBytes = GGUF_FIXED.get(elementType);
+            if (elementBytes != null) {
+                if (count * elementBytes > b.remaining()) {
+                    throw new IllegalArgumentException("an array past the header");
+                }
+                b.position(b.position() + (int) (count * elementBytes));
+            } else {
+                for (long i = 0; i < count; i++) {
+                    skipGgufValue(b, elementType, depth + 1);
+                }
+            }
+        } else {
+            throw new IllegalArgumentException("metadata value type " + type + " is not known");
         }
     }
 
@@ -202,6 +353,11 @@ public final class TensorLayout {
                 return Optional.empty();
             }
         }
+        return disjoint(tensors);
+    }
+
+    /** The layout of {@code tensors}, in file order; empty if two of them overlap. */
+    private static Optional<TensorLayout> disjoint(List<Tensor> tensors) {
         tensors.sort(Comparator.comparingLong(Tensor::start));
         for (int i = 1; i < tensors.size(); i++) {
             if (tensors.get(i).start() < tensors.get(i - 1).end()) {

@@ -386,6 +386,30 @@ public final class RetrainedModels {
         }
     }
 
+    /**
+     * One version of the pair as a GGUF file of {@code precision} (float32, float16 or bfloat16), as llama.cpp writes
+     * an unquantized model: the same tensors as {@link #write}, their dimensions innermost first.
+     */
+    public static byte[] gguf(Pair pair, boolean second, Precision precision) {
+        int type = switch (precision) {
+            case F32 -> GgufFiles.F32;
+            case F16 -> GgufFiles.F16;
+            case BF16 -> GgufFiles.BF16;
+            case I8 -> throw new IllegalArgumentException("GGUF int8 models are block-quantized (Q8_0)");
+        };
+        List<float[]> values = second ? pair.v2() : pair.v1();
+        List<GgufFiles.Entry> tensors = new ArrayList<>();
+        for (int t = 0; t < values.size(); t++) {
+            long[] shape = pair.shapes().get(t);
+            long[] dims = new long[shape.length];
+            for (int d = 0; d < shape.length; d++) {
+                dims[d] = shape[shape.length - 1 - d];
+            }
+            tensors.add(new GgufFiles.Entry(pair.names().get(t), type, dims, encode(values.get(t), precision)));
+        }
+        return GgufFiles.write(tensors, 32);
+    }
+
     /** Little-endian elements of {@code precision} (float16 and bfloat16 rounded to nearest, ties to even). */
     static byte[] encode(float[] v, Precision precision) {
         byte[] out = new byte[v.length * precision.bytes];

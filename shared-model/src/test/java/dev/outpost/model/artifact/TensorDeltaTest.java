@@ -65,6 +65,75 @@ class TensorDeltaTest {
     }
 
     @Test
+    void aRetrainedGgufModelUpdatesExactlyInEveryFloatPrecisionForFewerBytesThanChunkLocalDeltas() throws IOException {
+        RetrainedModels.Pair pair = RetrainedModels.train(RECIPE);
+        for (RetrainedModels.Precision p :
+                List.of(RetrainedModels.Precision.F32, RetrainedModels.Precision.F16, RetrainedModels.Precision.BF16)) {
+            byte[] v1 = RetrainedModels.gguf(pair, false, p);
+            byte[] v2 = RetrainedModels.gguf(pair, true, p);
+            TensorLayout layout = TensorLayout.read(ByteSource.of(v2)).orElseThrow();
+            assertEquals(
+                    pair.names(),
+                    layout.tensors().stream().map(TensorLayout.Tensor::name).toList());
+            UpdatePlannerTest.Store store = new UpdatePlannerTest.Store();
+            Manifest m1 = store.build(1, v1);
+            Manifest m2 = store.build(2, v2);
+            DeltaIndex chunkLocal = store.deltas(m1, m2, v1);
+            UpdatePlanner.Plan before = UpdatePlanner.plan(m1, m2, chunkLocal);
+            UpdatePlanner.Plan plan = UpdatePlanner.plan(m1, m2, store.withTensorDeltas(chunkLocal, m1, v1, m2, v2));
+            assertArrayEquals(v2, store.apply(plan, m1, v1, m2), p + ": rebuilt exactly");
+            assertTrue(
+                    plan.steps().stream()
+                            .anyMatch(s -> s instanceof UpdatePlanner.Step.Delta d
+                                    && d.delta().kind() == DeltaIndex.Kind.TENSOR),
+                    p + ": tensor deltas are taken " + plan);
+            assertTrue(
+                    plan.downloadBytes() < before.downloadBytes() * 0.9,
+                    p + ": " + plan.downloadBytes() + " bytes against " + before.downloadBytes() + " chunk-local");
+        }
+    }
+
+    @Test
+    void aGgufLayoutHasItsFloatTensorsWhereTheyLieAndLeavesQuantizedBlocksAndBadHeadersOut() throws IOException {
+        Random random = new Random(8);
+        byte[] a = new byte[16 * 4 * 4];
+        byte[] q = new byte[2 * 34]; // two Q8_0 blocks: a float16 scale and 32 int8 each
+        byte[] b = new byte[10 * 2];
+        random.nextBytes(a);
+        random.nextBytes(q);
+        random.nextBytes(b);
+        List<GgufFiles.Entry> entries = List.of(
+                new GgufFiles.Entry("a", GgufFiles.F32, new long[] {16, 4}, a),
+                new GgufFiles.Entry("q", GgufFiles.Q8_0, new long[] {64}, q),
+                new GgufFiles.Entry("b", GgufFiles.BF16, new long[] {10}, b));
+        byte[] file = GgufFiles.write(entries, 64);
+        TensorLayout layout = TensorLayout.read(ByteSource.of(file)).orElseThrow();
+        assertEquals(
+                List.of("a", "b"),
+                layout.tensors().stream().map(TensorLayout.Tensor::name).toList());
+        TensorLayout.Tensor ta = layout.get("a").orElseThrow();
+        TensorLayout.Tensor tb = layout.get("b").orElseThrow();
+        assertEquals("F32", ta.dtype());
+        assertEquals("BF16", tb.dtype());
+        assertArrayEquals(new long[] {16, 4}, ta.shape());
+        assertEquals(0, ta.start() % 64, "the data start at the file's alignment");
+        assertArrayEquals(a, Arrays.copyOfRange(file, (int) ta.start(), (int) ta.end()));
+        assertArrayEquals(b, Arrays.copyOfRange(file, (int) tb.start(), (int) tb.end()));
+        assertTrue(layout.get("q").isEmpty(), "quantized blocks are not elements");
+
+        byte[] versionOne = file.clone();
+        versionOne[4] = 1;
+        byte[] cutInHeader = Arrays.copyOf(file, (int) ta.start() / 2);
+        byte[] cutInData = Arrays.copyOf(file, (int) tb.end() - 1);
+        byte[] notPowerOfTwo = GgufFiles.write(entries, 48);
+        byte[] duplicate = GgufFiles.write(
+                List.of(entries.get(0), new GgufFiles.Entry("a", GgufFiles.BF16, new long[] {10}, b)), 32);
+        for (byte[] bad : List.of(versionOne, cutInHeader, cutInData, notPowerOfTwo, duplicate)) {
+            assertTrue(TensorLayout.read(ByteSource.of(bad)).isEmpty(), "no layout for a header that does not hold");
+        }
+    }
+
+    @Test
     void everyElementWidthRoundTripsWhereverTheChunkCutsFall() throws IOException {
         Random random = new Random(5);
         List<String> dtypes = List.of("F64", "I64", "F32", "I32", "F16", "BF16", "I16", "I8", "U8", "BOOL", "F8_E4M3");
@@ -218,6 +287,15 @@ class TensorDeltaTest {
         // A device decodes every frame of an install with one zstd context: a frame that fails leaves it fit for the
         // next one.
         try (ZstdDecompressCtx zstd = new ZstdDecompressCtx()) {
+            // A frame decodes where it lies in a larger array (a batch of frames), and only from its own bytes.
+            byte[] batch = new byte[7 + classes.length + 9];
+            new Random(2).nextBytes(batch);
+            System.arraycopy(classes, 0, batch, 7, classes.length);
+            assertArrayEquals(
+                    target, TensorDelta.decode(batch, 7, classes.length, ref, ref.length, target.length, zstd));
+            assertThrows(
+                    OutpostException.class,
+                    () -> TensorDelta.decode(batch, 7, classes.length - 1, ref, ref.length, target.length, zstd));
             for (byte[] b : bad) {
                 assertThrows(OutpostException.class, () -> TensorDelta.decode(b, ref, ref.length, target.length, zstd));
                 assertArrayEquals(target, TensorDelta.decode(classes, ref, ref.length, target.length, zstd));
