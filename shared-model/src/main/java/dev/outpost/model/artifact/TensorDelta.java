@@ -527,11 +527,15 @@ public final class TensorDelta {
     }
 
     /**
-     * {@link #inverseClasses} of {@code n} elements of {@code w} = 2 or 4 bytes, read and written as whole words, the
-     * bits read eight bytes at a time at any bit position: no loop or branch depends on the data, so the processor
-     * does not mispredict on every element (the byte-at-a-time refill it replaces decoded the deltas of an 85 MB
-     * float32 update at 16-18 ns an element, zstd included; this at 8-9). The branches on {@code w} are the same for
-     * every element: the JIT keeps them out of the loop.
+     * {@link #inverseClasses} of {@code n} elements of {@code w} = 2 or 4 bytes, the bits read eight bytes at a time
+     * at any bit position: no loop or branch depends on the data, so the processor does not mispredict on every element
+     * (the byte-at-a-time refill it replaces decoded the deltas of an 85 MB float32 update at 16-18 ns an element, zstd
+     * included, this at 8-9, in-process with the JIT unrestricted). The branches on {@code w} are the same for every
+     * element: the JIT keeps them out of the loop. Only the bit word goes through a {@link ByteBuffer}: with the held
+     * and written elements through buffers as well, C2 needed more than the 4 MB of arena a device gives this class
+     * (model.compile-commands) for a bfloat16 profile, gave up, and the loop ran interpreted (an 85 MB bfloat16 update
+     * took 6.9 s instead of 0.8); with the elements as bytes float32 decodes as fast (15-17 ns an element either way
+     * under the device's compiler settings).
      */
     private static int inverseClassesWord(
             int w,
@@ -549,14 +553,15 @@ public final class TensorDelta {
             int at) {
         int mask = (1 << bits) - 1;
         int width = 8 * w;
-        ByteBuffer held = ByteBuffer.wrap(reference).order(ByteOrder.LITTLE_ENDIAN);
         ByteBuffer bitsIn = ByteBuffer.wrap(frame).order(ByteOrder.LITTLE_ENDIAN);
-        ByteBuffer into = ByteBuffer.wrap(out).order(ByteOrder.LITTLE_ENDIAN);
         long bit = 8L * q; // where the next element's bits start, in bits from the frame's start
         int fast = frameEnd - Long.BYTES; // whole words can be read up to here
         for (int e = 0; e < n; e++) {
             int r = ref + w * e;
-            int old = w == 4 ? held.getInt(r) : held.getShort(r);
+            int old = (reference[r] & 0xff) | (reference[r + 1] & 0xff) << 8;
+            if (w == 4) {
+                old |= (reference[r + 2] & 0xff) << 16 | reference[r + 3] << 24;
+            }
             int length = (coded[p + e] - ((old >>> shift) & mask)) & 0xff;
             if (length > width) {
                 throw new OutpostException(ErrorCode.CHUNK_CORRUPT, "a tensor delta's class is out of range");
@@ -569,10 +574,12 @@ public final class TensorDelta {
             int z = (int) (lead | word & (lead - 1) & -(long) ((length + 63) >>> 6));
             bit += Math.max(length - 1, 0);
             int value = old + (z >>> 1 ^ -(z & 1));
+            int o = at + w * e;
+            out[o] = (byte) value;
+            out[o + 1] = (byte) (value >>> 8);
             if (w == 4) {
-                into.putInt(at + 4 * e, value);
-            } else {
-                into.putShort(at + 2 * e, (short) value);
+                out[o + 2] = (byte) (value >>> 16);
+                out[o + 3] = (byte) (value >>> 24);
             }
         }
         long end = (bit + 7) >>> 3;
