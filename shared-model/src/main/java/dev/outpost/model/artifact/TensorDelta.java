@@ -19,7 +19,9 @@ import java.util.TreeSet;
  * the held element (wrapping) is zigzag-encoded: a fine-tune moves the low mantissa bits and leaves sign, exponent
  * and high mantissa, so the result is small. The service writes it as {@link Transform#CLASSES}: a byte per element
  * for its bit length (plus the held element's exponent, which makes it nearly constant), zstd-coded, and the bits
- * below the leading one raw; {@link Transform#DIFFERENCE} and {@link Transform#XOR} in byte planes are the simpler
+ * below the leading one raw; in a float32 matrix, against a rank-one estimate of the change instead of the held
+ * element wherever that comes out smaller ({@link Transform#PREDICTED}). {@link Transform#DIFFERENCE} and
+ * {@link Transform#XOR} in byte planes are the simpler
  * forms it was measured against. Bytes outside tensors the held version has with the same name, type and shape
  * travel as they are, in the same zstd frame.
  *
@@ -60,7 +62,16 @@ public final class TensorDelta {
          * below the leading one, packed. Close to the entropy of the differences, where byte planes spend a few bits
          * more an element.
          */
-        CLASSES;
+        CLASSES,
+        /**
+         * {@link #CLASSES} against a prediction instead of the held element: the held float32 element plus the
+         * segment's rank-one estimate of the change, {@code rowFactor[row] * columnFactor[column]} ({@link
+         * Prediction}). Training moves a weight matrix along a few directions (each step's gradient is an outer product
+         * of activations and errors), so one row factor and one column factor catch much of every element's change:
+         * on a retrained float32 pair its residuals are 1 to 2 bits an element shorter, for a byte a row and a column
+         * of the segment. The service writes it where it comes out smaller than {@link #CLASSES}.
+         */
+        PREDICTED;
 
         private static final Transform[] ALL = values();
     }
@@ -77,14 +88,112 @@ public final class TensorDelta {
             int elementBytes,
             int referenceOffset,
             int exponentShift,
-            int exponentBits) {
+            int exponentBits,
+            Grid grid,
+            Prediction prediction) {
         public Segment(Transform transform, int length, int elementBytes, int referenceOffset) {
             this(transform, length, elementBytes, referenceOffset, 0, 0);
+        }
+
+        public Segment(
+                Transform transform,
+                int length,
+                int elementBytes,
+                int referenceOffset,
+                int exponentShift,
+                int exponentBits) {
+            this(transform, length, elementBytes, referenceOffset, exponentShift, exponentBits, null, null);
+        }
+
+        /** This segment with the place of its elements in their tensor's rows (what a prediction is fitted to). */
+        public Segment on(Grid grid) {
+            return new Segment(
+                    transform, length, elementBytes, referenceOffset, exponentShift, exponentBits, grid, null);
         }
 
         public static Segment literal(int length) {
             return new Segment(Transform.LITERAL, length, 1, 0);
         }
+    }
+
+    /**
+     * Where a segment's elements lie in their tensor: rows of {@code rowLength} elements, the first element in
+     * column {@code column}. Elements {@code e} of the segment is in its row {@code (column + e) / rowLength}.
+     */
+    public record Grid(int rowLength, int column) {
+        public Grid {
+            if (rowLength < 1 || column < 0 || column >= rowLength) {
+                throw new IllegalArgumentException("no grid of rows of " + rowLength + " from column " + column);
+            }
+        }
+
+        /** Rows that {@code elements} elements from {@link #column} touch. */
+        public int rows(int elements) {
+            return (int) Math.ceilDiv((long) column + elements, rowLength);
+        }
+
+        /**
+         * The columns that {@code elements} elements touch, as {@code [first, first + count)}: all of them once the
+         * elements run into a second row.
+         */
+        int firstColumn(int elements) {
+            return rows(elements) == 1 ? column : 0;
+        }
+
+        int columns(int elements) {
+            return rows(elements) == 1 ? elements : rowLength;
+        }
+    }
+
+    /**
+     * A {@link Transform#PREDICTED} segment's rank-one estimate of its change: row {@code i} (of {@link Grid#rows})
+     * moves by {@code (scale * rowFactors[i]) * columnFactors[j]} in column {@code j} (of {@link Grid#columns}, from
+     * {@link Grid#firstColumn}), in float32 arithmetic; the factors are signed bytes. Bytes, not binary16: the column
+     * factors of a chunk of a few rows are most of the cost, and at 8 bits the residuals came out the same (a retrained
+     * float32 pair's chunks of 16 rows: 0.4 MB saved net of the factors in bytes, 0.2 MB in binary16).
+     */
+    public record Prediction(float scale, byte[] rowFactors, byte[] columnFactors) {
+        public Prediction {
+            rowFactors = rowFactors.clone();
+            columnFactors = columnFactors.clone();
+        }
+
+        @Override
+        public byte[] rowFactors() {
+            return rowFactors.clone();
+        }
+
+        @Override
+        public byte[] columnFactors() {
+            return columnFactors.clone();
+        }
+
+        /** Each row's factor times the scale, as the element loop multiplies it by a column's. */
+        float[] rows() {
+            float[] a = new float[rowFactors.length];
+            for (int i = 0; i < a.length; i++) {
+                a[i] = scale * rowFactors[i];
+            }
+            return a;
+        }
+
+        float[] columns() {
+            float[] v = new float[columnFactors.length];
+            for (int j = 0; j < v.length; j++) {
+                v[j] = columnFactors[j];
+            }
+            return v;
+        }
+    }
+
+    /**
+     * The predicted float32 element: {@code held} (its bits) plus {@code change}, rounded as IEEE float32 arithmetic
+     * rounds on every platform; the held element itself when that is not a number (a NaN's bits are not the same on
+     * every processor). The service and the device both call this: the residuals are against exactly these bits.
+     */
+    static int predict(int held, float change) {
+        float p = Float.intBitsToFloat(held) + change;
+        return Float.isNaN(p) ? held : Float.floatToRawIntBits(p);
     }
 
     /** How a target chunk maps onto the held version: its segments and the held chunks they read. */
@@ -193,13 +302,19 @@ public final class TensorDelta {
             // came out smaller (an int8 pair: 393 KB against 422).
             int[] exponent = TensorLayout.exponentField(p.tensor().dtype());
             Transform applied = transform == Transform.CLASSES && exponent[1] == 0 ? Transform.DIFFERENCE : transform;
-            segments.add(new Segment(
+            Segment segment = new Segment(
                     applied,
                     (int) (p.to() - p.from()),
                     p.tensor().elementBytes(),
                     (int) offset,
                     applied == Transform.CLASSES ? exponent[0] : 0,
-                    applied == Transform.CLASSES ? exponent[1] : 0));
+                    applied == Transform.CLASSES ? exponent[1] : 0);
+            long rowLength = p.tensor().rowLength();
+            if (applied == Transform.CLASSES && rowLength >= 1 && rowLength <= Integer.MAX_VALUE) {
+                long element = (p.from() - p.tensor().start()) / p.tensor().elementBytes();
+                segment = segment.on(new Grid((int) rowLength, (int) (element % rowLength)));
+            }
+            segments.add(segment);
             at = p.to();
         }
         if (chunkEnd > at) {
@@ -215,6 +330,13 @@ public final class TensorDelta {
     public static byte[] encode(
             byte[] target, List<Segment> segments, byte[] reference, int referenceLength, int level) {
         check(segments, target.length, referenceLength);
+        List<Segment> written = new ArrayList<>(segments.size());
+        int from = 0;
+        for (Segment s : segments) {
+            written.add(predicted(s, target, from, reference));
+            from += s.length();
+        }
+        segments = written;
         // Two streams: what zstd codes well (literal bytes, byte planes, class bytes), and the raw bits of the
         // classes, which are as random as they look and would spoil zstd's literal statistics if mixed in.
         byte[] coded = new byte[target.length];
@@ -229,7 +351,12 @@ public final class TensorDelta {
                     p += s.length();
                 }
                 case CLASSES -> {
-                    q = forwardClasses(s, target, at, reference, coded, p, bits, q);
+                    q = forwardClasses(s, target, at, reference, s.referenceOffset(), coded, p, bits, q);
+                    p += s.length() / s.elementBytes();
+                }
+                case PREDICTED -> {
+                    byte[] base = predictedElements(s, reference);
+                    q = forwardClasses(s, target, at, base, 0, coded, p, bits, q);
                     p += s.length() / s.elementBytes();
                 }
                 default -> {
@@ -245,7 +372,13 @@ public final class TensorDelta {
             ctx.setChecksum(false);
             packed = ctx.compress(Arrays.copyOf(coded, p));
         }
-        var w = new BinaryForm.Writer(24 + segments.size() * 12 + packed.length + q)
+        int factors = 0;
+        for (Segment s : segments) {
+            if (s.prediction() != null) {
+                factors += s.prediction().rowFactors.length + s.prediction().columnFactors.length + 12;
+            }
+        }
+        var w = new BinaryForm.Writer(24 + segments.size() * 12 + factors + packed.length + q)
                 .magic(MAGIC)
                 .u8(FORMAT_VERSION)
                 .u32(target.length)
@@ -256,8 +389,20 @@ public final class TensorDelta {
             if (s.transform() != Transform.LITERAL) {
                 w.u8(s.elementBytes()).u32(s.referenceOffset());
             }
-            if (s.transform() == Transform.CLASSES) {
+            if (s.transform() == Transform.CLASSES || s.transform() == Transform.PREDICTED) {
                 w.u8(s.exponentShift()).u8(s.exponentBits());
+            }
+            if (s.transform() == Transform.PREDICTED) {
+                Prediction f = s.prediction();
+                w.u32(s.grid().rowLength())
+                        .u32(s.grid().column())
+                        .u32(Float.floatToRawIntBits(f.scale()) & 0xffffffffL);
+                for (byte u : f.rowFactors) {
+                    w.u8(u & 0xff);
+                }
+                for (byte v : f.columnFactors) {
+                    w.u8(v & 0xff);
+                }
             }
         }
         w.u32(packed.length);
@@ -334,9 +479,41 @@ public final class TensorDelta {
                 }
                 int width = r.u8();
                 int offset = (int) Math.min(r.u32(), Integer.MAX_VALUE);
-                int shift = transform == Transform.CLASSES ? r.u8() : 0;
-                int bits = transform == Transform.CLASSES ? r.u8() : 0;
-                segments.add(new Segment(transform, segmentLength, width, offset, shift, bits));
+                boolean classes = transform == Transform.CLASSES || transform == Transform.PREDICTED;
+                int shift = classes ? r.u8() : 0;
+                int bits = classes ? r.u8() : 0;
+                Segment segment = new Segment(transform, segmentLength, width, offset, shift, bits);
+                if (transform == Transform.PREDICTED) {
+                    if (width != 4) {
+                        throw r.invalid("a predicted segment has elements of " + width + " bytes, not 4");
+                    }
+                    Grid grid = new Grid(
+                            (int) Math.min(r.u32(), Integer.MAX_VALUE), (int) Math.min(r.u32(), Integer.MAX_VALUE));
+                    float scale = Float.intBitsToFloat((int) r.u32());
+                    int elements = segmentLength / width;
+                    long count = (long) grid.rows(elements) + grid.columns(elements);
+                    if (count > r.remaining()) {
+                        throw r.invalid("a predicted segment's factors are cut short");
+                    }
+                    byte[] rowFactors = new byte[grid.rows(elements)];
+                    byte[] columnFactors = new byte[grid.columns(elements)];
+                    for (int k = 0; k < rowFactors.length; k++) {
+                        rowFactors[k] = (byte) r.u8();
+                    }
+                    for (int k = 0; k < columnFactors.length; k++) {
+                        columnFactors[k] = (byte) r.u8();
+                    }
+                    segment = new Segment(
+                            transform,
+                            segmentLength,
+                            width,
+                            offset,
+                            shift,
+                            bits,
+                            grid,
+                            new Prediction(scale, rowFactors, columnFactors));
+                }
+                segments.add(segment);
             }
             long packed = r.u32();
             if (packed > r.remaining()) {
@@ -364,13 +541,16 @@ public final class TensorDelta {
         int q = packedAt + packedLength; // the raw bits follow the coded part to the end of the frame
         int at = 0;
         for (Segment s : segments) {
-            int need = s.transform() == Transform.CLASSES ? s.length() / s.elementBytes() : s.length();
+            int need = s.transform() == Transform.CLASSES || s.transform() == Transform.PREDICTED
+                    ? s.length() / s.elementBytes()
+                    : s.length();
             if (need > codedLength - p) {
                 throw new OutpostException(ErrorCode.CHUNK_CORRUPT, "a tensor delta's coded part ends early");
             }
             switch (s.transform()) {
                 case LITERAL -> System.arraycopy(coded, p, out, at, s.length());
                 case CLASSES -> q = inverseClasses(s, coded, p, frame, q, frameEnd, reference, out, at);
+                case PREDICTED -> q = inversePredicted(s, coded, p, frame, q, frameEnd, reference, out, at);
                 default -> inverse(s, coded, p, reference, out, at);
             }
             p += need;
@@ -399,7 +579,8 @@ public final class TensorDelta {
                     || s.exponentBits() < 0
                     || s.exponentBits() > 11
                     || s.exponentShift() < 0
-                    || s.exponentShift() + s.exponentBits() > 8 * w) {
+                    || s.exponentShift() + s.exponentBits() > 8 * w
+                    || (s.transform() == Transform.PREDICTED && !predictionFits(s))) {
                 throw new IllegalArgumentException("a segment is out of range: " + s);
             }
             total += s.length();
@@ -407,6 +588,123 @@ public final class TensorDelta {
         if (total != length) {
             throw new IllegalArgumentException("the segments cover " + total + " bytes, not " + length);
         }
+    }
+
+    /** A {@link Transform#PREDICTED} segment of float32 elements with a factor for each row and column it touches. */
+    private static boolean predictionFits(Segment s) {
+        int elements = s.length() / 4;
+        return s.elementBytes() == 4
+                && s.grid() != null
+                && s.prediction() != null
+                && s.prediction().rowFactors.length == s.grid().rows(elements)
+                && s.prediction().columnFactors.length == s.grid().columns(elements);
+    }
+
+    /**
+     * Segment {@code s} as {@link Transform#PREDICTED} when it is a float32 {@link Transform#CLASSES} segment on a
+     * grid and its residuals against a rank-one estimate of its change, with the factors, take fewer bits than its
+     * differences from the held elements (counted as the bits {@link Transform#CLASSES} writes raw plus 8 a factor);
+     * else {@code s} as it is. The estimate is fitted by two rounds of alternating least squares from a constant
+     * column factor; the factors are scaled into [-127, 127] and rounded, and the residuals are taken against the
+     * rounded ones, as a device computes them.
+     */
+    private static Segment predicted(Segment s, byte[] target, int at, byte[] reference) {
+        Grid grid = s.grid();
+        int n = s.length() / 4;
+        if (s.transform() != Transform.CLASSES || s.elementBytes() != 4 || grid == null) {
+            return s;
+        }
+        int rows = grid.rows(n);
+        int first = grid.firstColumn(n);
+        int columns = grid.columns(n);
+        if ((long) rows + columns > n / 4) {
+            return s; // the factors would cost about as much as any saving
+        }
+        int ref = s.referenceOffset();
+        double[] d = new double[n];
+        for (int e = 0; e < n; e++) {
+            double change = (double) Float.intBitsToFloat((int) element(target, at + 4 * e, 4))
+                    - Float.intBitsToFloat((int) element(reference, ref + 4 * e, 4));
+            d[e] = Double.isFinite(change) ? change : 0;
+        }
+        double[] u = new double[rows];
+        double[] v = new double[columns];
+        Arrays.fill(v, 1);
+        for (int round = 0; round < 2; round++) {
+            fit(d, grid, first, v, u, true);
+            fit(d, grid, first, u, v, false);
+        }
+        double su = 0;
+        double sv = 0;
+        for (double x : u) {
+            su = Math.max(su, Math.abs(x));
+        }
+        for (double x : v) {
+            sv = Math.max(sv, Math.abs(x));
+        }
+        float scale = (float) (su * sv / (127.0 * 127.0));
+        if (!(scale > 0) || !Float.isFinite(scale)) {
+            return s;
+        }
+        byte[] rowFactors = new byte[rows];
+        byte[] columnFactors = new byte[columns];
+        for (int i = 0; i < rows; i++) {
+            rowFactors[i] = (byte) Math.round(u[i] / su * 127);
+        }
+        for (int j = 0; j < columns; j++) {
+            columnFactors[j] = (byte) Math.round(v[j] / sv * 127);
+        }
+        Segment candidate = new Segment(
+                Transform.PREDICTED,
+                s.length(),
+                4,
+                ref,
+                s.exponentShift(),
+                s.exponentBits(),
+                grid,
+                new Prediction(scale, rowFactors, columnFactors));
+        byte[] base = predictedElements(candidate, reference);
+        long plain = 0;
+        long residual = 8L * (rows + columns) + 96;
+        for (int e = 0; e < n; e++) {
+            long t = element(target, at + 4 * e, 4);
+            plain += 64 - Long.numberOfLeadingZeros(zigzag(t - element(reference, ref + 4 * e, 4), 4));
+            residual += 64 - Long.numberOfLeadingZeros(zigzag(t - element(base, 4 * e, 4), 4));
+        }
+        return residual < plain ? candidate : s;
+    }
+
+    /**
+     * One half-round of the least-squares fit of {@code d} (the segment's changes on {@code grid}) to a product of a
+     * row factor and a column factor: the row factors {@code out} for the column factors {@code given} when
+     * {@code rowsOut}, else the column factors for the row factors.
+     */
+    private static void fit(double[] d, Grid grid, int first, double[] given, double[] out, boolean rowsOut) {
+        double[] num = new double[out.length];
+        double[] den = new double[out.length];
+        int row = 0;
+        int column = grid.column();
+        for (double change : d) {
+            int j = column - first;
+            int k = rowsOut ? row : j;
+            double g = rowsOut ? given[j] : given[row];
+            num[k] += change * g;
+            den[k] += g * g;
+            if (++column == grid.rowLength()) {
+                column = 0;
+                row++;
+            }
+        }
+        for (int k = 0; k < out.length; k++) {
+            out[k] = den[k] > 0 ? num[k] / den[k] : 0;
+        }
+    }
+
+    /** The predicted elements of {@link Transform#PREDICTED} segment {@code s}, little-endian, as {@link #predict}s. */
+    private static byte[] predictedElements(Segment s, byte[] reference) {
+        byte[] base = new byte[s.length()];
+        predictInto(s, s.length() / 4, reference, base, 0);
+        return base;
     }
 
     /**
@@ -441,15 +739,15 @@ public final class TensorDelta {
     }
 
     /**
-     * Writes a {@link Transform#CLASSES} segment: a class byte an element into {@code coded} at {@code p}, the bits
+     * Writes a {@link Transform#CLASSES} segment against the elements of {@code reference} from {@code ref} (the held
+     * ones, or a {@link Transform#PREDICTED} segment's predicted ones): a class byte an element into {@code coded} at {@code p}, the bits
      * below each leading one into {@code bits} at {@code q} (lowest first, the last byte padded); returns where the
      * bits go on.
      */
     private static int forwardClasses(
-            Segment s, byte[] target, int at, byte[] reference, byte[] coded, int p, byte[] bits, int q) {
+            Segment s, byte[] target, int at, byte[] reference, int ref, byte[] coded, int p, byte[] bits, int q) {
         int w = s.elementBytes();
         int n = s.length() / w;
-        int ref = s.referenceOffset();
         long buffer = 0; // bits not yet written, lowest first
         int held = 0; // how many
         for (int e = 0; e < n; e++) {
@@ -587,6 +885,51 @@ public final class TensorDelta {
             throw new OutpostException(ErrorCode.CHUNK_CORRUPT, "a tensor delta's bits end early");
         }
         return (int) end;
+    }
+
+    /**
+     * Reads a {@link Transform#PREDICTED} segment: its {@link #predict}ed elements are written where the segment goes
+     * in {@code out}, then {@link #inverseClassesWord} decodes against them there, each element read before it is
+     * overwritten. Two loops, not one: the loop doing both needed more than the 4 MB of C2 arena a device gives this
+     * class and ran in C1's code at half the speed.
+     */
+    private static int inversePredicted(
+            Segment s, byte[] coded, int p, byte[] frame, int q, int frameEnd, byte[] reference, byte[] out, int at) {
+        int n = s.length() / 4;
+        predictInto(s, n, reference, out, at);
+        return inverseClassesWord(
+                4, coded, p, n, s.exponentShift(), s.exponentBits(), frame, q, frameEnd, out, at, out, at);
+    }
+
+    /** The predicted elements of {@link Transform#PREDICTED} segment {@code s} into {@code out} from {@code at}. */
+    private static void predictInto(Segment s, int n, byte[] reference, byte[] out, int at) {
+        float[] a = s.prediction().rows();
+        float[] v = s.prediction().columns();
+        int rowLength = s.grid().rowLength();
+        int ref = s.referenceOffset();
+        int column = s.grid().column() - s.grid().firstColumn(n); // an index into v
+        int end = column + (rowLength - s.grid().column()); // where the first row ends, as an index into v
+        int row = 0;
+        for (int e = 0; e < n; ) {
+            float factor = a[row];
+            int stop = Math.min(n, e + (end - column));
+            for (; e < stop; e++, column++) {
+                int r = ref + 4 * e;
+                int old = (reference[r] & 0xff)
+                        | (reference[r + 1] & 0xff) << 8
+                        | (reference[r + 2] & 0xff) << 16
+                        | reference[r + 3] << 24;
+                int base = predict(old, factor * v[column]);
+                int o = at + 4 * e;
+                out[o] = (byte) base;
+                out[o + 1] = (byte) (base >>> 8);
+                out[o + 2] = (byte) (base >>> 16);
+                out[o + 3] = (byte) (base >>> 24);
+            }
+            column = 0;
+            end = rowLength;
+            row++;
+        }
     }
 
     /** The little-endian word at {@code byteAt} of {@code frame}, the bytes from {@code end} on as zeros. */

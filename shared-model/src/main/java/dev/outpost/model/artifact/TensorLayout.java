@@ -29,7 +29,11 @@ public final class TensorLayout {
     /** The longest header read (safetensors itself refuses more than 100 MB; a 70B model's is under 2 MB). */
     public static final int HEADER_BYTES_MAX = 16 * 1024 * 1024;
 
-    /** A tensor's bytes at {@code [start, end)} of the file. */
+    /**
+     * A tensor's bytes at {@code [start, end)} of the file. Its {@code shape} is outermost first, the last dimension
+     * the one whose elements lie next to each other, in both formats (safetensors writes it so; GGUF's dimensions are
+     * innermost first and are reversed when read).
+     */
     public record Tensor(String name, String dtype, long[] shape, long start, long end) {
         public Tensor {
             shape = shape.clone();
@@ -38,6 +42,11 @@ public final class TensorLayout {
         @Override
         public long[] shape() {
             return shape.clone();
+        }
+
+        /** Elements in one row: the length of the innermost dimension (1 for a scalar). */
+        public long rowLength() {
+            return shape.length == 0 ? 1 : shape[shape.length - 1];
         }
 
         /** Bytes of one element: 1, 2, 4 or 8. */
@@ -226,7 +235,7 @@ public final class TensorLayout {
             }
             long[] shape = new long[dims];
             long elements = 1;
-            for (int d = 0; d < dims; d++) {
+            for (int d = dims - 1; d >= 0; d--) { // innermost first in the file; outermost first in a Tensor
                 shape[d] = b.getLong();
                 elements = shape[d] < 0 || Math.multiplyHigh(elements, shape[d]) != 0 ? -1 : elements * shape[d];
                 if (elements < 0) {

@@ -115,7 +115,8 @@ class TensorDeltaTest {
         TensorLayout.Tensor tb = layout.get("b").orElseThrow();
         assertEquals("F32", ta.dtype());
         assertEquals("BF16", tb.dtype());
-        assertArrayEquals(new long[] {16, 4}, ta.shape());
+        assertArrayEquals(new long[] {4, 16}, ta.shape(), "outermost first, as safetensors writes it");
+        assertEquals(16, ta.rowLength());
         assertEquals(0, ta.start() % 64, "the data start at the file's alignment");
         assertArrayEquals(a, Arrays.copyOfRange(file, (int) ta.start(), (int) ta.end()));
         assertArrayEquals(b, Arrays.copyOfRange(file, (int) tb.start(), (int) tb.end()));
@@ -204,6 +205,143 @@ class TensorDeltaTest {
         UpdatePlanner.Plan plan = UpdatePlanner.plan(held, target, both);
         assertArrayEquals(targetFile, store.apply(plan, held, heldFile, target));
         assertTrue(plan.downloadBytes() < targetFile.length / 2, plan.toString());
+    }
+
+    @Test
+    void aRetrainedFloat32ModelIsPredictedFromARankOneChangeForFewerBytes(@TempDir Path dir) throws IOException {
+        RetrainedModels.Pair pair = RetrainedModels.train(RECIPE);
+        Path f1 = dir.resolve("v1.safetensors");
+        Path f2 = dir.resolve("v2.safetensors");
+        RetrainedModels.write(pair, false, RetrainedModels.Precision.F32, f1);
+        RetrainedModels.write(pair, true, RetrainedModels.Precision.F32, f2);
+        byte[] v1 = Files.readAllBytes(f1);
+        byte[] v2 = Files.readAllBytes(f2);
+        UpdatePlannerTest.Store store = new UpdatePlannerTest.Store();
+        Manifest m1 = store.build(1, v1);
+        Manifest m2 = store.build(2, v2);
+        TensorDelta.Pairing pairing = new TensorDelta.Pairing(
+                m1,
+                TensorLayout.read(ByteSource.of(v1)).orElseThrow(),
+                TensorLayout.read(ByteSource.of(v2)).orElseThrow());
+        long predicted = 0;
+        long unpredicted = 0;
+        for (int i = 0; i < m2.chunkCount(); i++) {
+            long start = m2.offset(i);
+            int length = m2.rawLength(i);
+            var mapping = TensorDelta.map(pairing, start, length, TensorDelta.TRANSFORM);
+            if (mapping.isEmpty()) {
+                continue;
+            }
+            byte[] ref = UpdatePlannerTest.Store.reference(m1, v1, mapping.get().references());
+            byte[] raw = Arrays.copyOfRange(v2, (int) start, (int) start + length);
+            List<TensorDelta.Segment> segments = mapping.get().segments();
+            assertTrue(
+                    segments.stream()
+                            .anyMatch(s -> s.grid() != null
+                                    && s.grid().rowLength() == 256
+                                    && s.grid().column() < 256),
+                    "a matrix's segments know their place in its rows: " + segments);
+            byte[] frame = TensorDelta.encode(raw, segments, ref, ref.length, 3);
+            assertArrayEquals(raw, TensorDelta.decode(frame, ref, ref.length, length), "chunk " + i);
+            // The same segments without their place in the rows cannot be predicted: classes against the held
+            // elements, as before.
+            List<TensorDelta.Segment> off = segments.stream()
+                    .map(s -> new TensorDelta.Segment(
+                            s.transform(),
+                            s.length(),
+                            s.elementBytes(),
+                            s.referenceOffset(),
+                            s.exponentShift(),
+                            s.exponentBits()))
+                    .toList();
+            byte[] plain = TensorDelta.encode(raw, off, ref, ref.length, 3);
+            assertArrayEquals(raw, TensorDelta.decode(plain, ref, ref.length, length));
+            assertTrue(frame.length <= plain.length, "a prediction is written only where it is smaller, chunk " + i);
+            predicted += frame.length;
+            unpredicted += plain.length;
+        }
+        assertTrue(
+                predicted < unpredicted * 0.97,
+                "predicted " + predicted + " bytes against " + unpredicted + " for classes against the held elements");
+    }
+
+    @Test
+    void aPredictedSegmentRoundTripsNonFiniteElementsAndRefusesBrokenFactors() {
+        // A 64 x 64 float32 matrix moved by a rank-one change plus noise, some elements NaN or infinite.
+        int rows = 64;
+        int columns = 64;
+        Random random = new Random(5);
+        byte[] ref = new byte[rows * columns * 4];
+        byte[] target = new byte[ref.length];
+        double[] u = random.doubles(rows, -1, 1).toArray();
+        double[] v = random.doubles(columns, -1, 1).toArray();
+        var held = java.nio.ByteBuffer.wrap(ref).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        var next = java.nio.ByteBuffer.wrap(target).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < rows; i++) {
+            for (int j = 0; j < columns; j++) {
+                float w = (float) random.nextGaussian() * 0.05f;
+                float moved = w + (float) (1e-3 * u[i] * v[j] + 1e-6 * random.nextGaussian());
+                int e = i * columns + j;
+                if (e % 997 == 5) {
+                    w = Float.NaN;
+                    moved = Float.intBitsToFloat(0x7fc00123);
+                } else if (e % 1009 == 7) {
+                    w = Float.POSITIVE_INFINITY;
+                } else if (e % 1013 == 9) {
+                    moved = Float.NEGATIVE_INFINITY;
+                }
+                held.putFloat(4 * e, w);
+                next.putFloat(4 * e, moved);
+            }
+        }
+        TensorDelta.Segment classes =
+                new TensorDelta.Segment(TensorDelta.Transform.CLASSES, target.length, 4, 0, 23, 8);
+        byte[] plain = TensorDelta.encode(target, List.of(classes), ref, ref.length, 3);
+        // From the middle of row 3: the first and last rows are partial.
+        byte[] frame = TensorDelta.encode(
+                Arrays.copyOfRange(target, 4 * (3 * columns + 17), target.length),
+                List.of(new TensorDelta.Segment(
+                                TensorDelta.Transform.CLASSES,
+                                target.length - 4 * (3 * columns + 17),
+                                4,
+                                4 * (3 * columns + 17),
+                                23,
+                                8)
+                        .on(new TensorDelta.Grid(columns, 17))),
+                ref,
+                ref.length,
+                3);
+        assertArrayEquals(
+                Arrays.copyOfRange(target, 4 * (3 * columns + 17), target.length),
+                TensorDelta.decode(frame, ref, ref.length, target.length - 4 * (3 * columns + 17)));
+        byte[] whole =
+                TensorDelta.encode(target, List.of(classes.on(new TensorDelta.Grid(columns, 0))), ref, ref.length, 3);
+        assertArrayEquals(target, TensorDelta.decode(whole, ref, ref.length, target.length));
+        assertTrue(whole.length < plain.length * 0.8, whole.length + " bytes predicted against " + plain.length);
+
+        // The segment's header: transform at 15, then length, width (20), offset, exponent shift and bits, the row
+        // length (27), the first column (31), the scale (35), then a factor a row and a column; numbers big-endian.
+        assertEquals(TensorDelta.Transform.PREDICTED.ordinal(), whole[15]);
+        List<byte[]> bad = new ArrayList<>();
+        bad.add(Arrays.copyOf(whole, 39 + 70)); // cut inside the factors
+        byte[] width = whole.clone();
+        width[20] = 2;
+        bad.add(width);
+        byte[] noRows = whole.clone();
+        noRows[30] = 0;
+        bad.add(noRows);
+        byte[] column = whole.clone();
+        column[34] = 64; // past the row
+        bad.add(column);
+        byte[] longRows = whole.clone();
+        longRows[28] = 0x7f; // rows of 8 M elements: its one row needs a column factor an element, past the frame
+        bad.add(longRows);
+        for (byte[] b : bad) {
+            assertEquals(
+                    ErrorCode.CHUNK_CORRUPT,
+                    assertThrows(OutpostException.class, () -> TensorDelta.decode(b, ref, ref.length, target.length))
+                            .code());
+        }
     }
 
     @Test
