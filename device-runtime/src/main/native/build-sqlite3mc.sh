@@ -5,6 +5,8 @@
 # file is encrypted (ChaCha20-Poly1305 by default). See docs/SECURITY.md, "Data at rest".
 #
 # Usage: build-sqlite3mc.sh OUT_DIR SQLITE_JDBC_JAR JDK_HOME
+# Also compiled in: outpost_rows.c, the table-valued function a device saves batches of rows through (one bound
+# value a batch instead of a JNI call a value), registered on every connection by SQLITE_EXTRA_INIT.
 # Writes OUT_DIR/libsqlitejdbc.so. Sources are fetched once, checked against pinned SHA-256 sums, and the built library
 # is cached under ${OUTPOST_BUILD_CACHE:-~/.cache/outpost-build}: a second build costs a copy, the first about a minute.
 set -euo pipefail
@@ -22,7 +24,9 @@ mc_sha256=24a11e221247fc003f755ad0f82126bc6b0295d0be1c06f3cb3e48d9db8eb898
 # (a mutex per allocation otherwise).
 defines=(-DSQLITE_THREADSAFE=1 -DSQLITE_DEFAULT_MEMSTATUS=0 -DSQLITE_ENABLE_COLUMN_METADATA
   -DSQLITE_ENABLE_LOAD_EXTENSION=1 -DSQLITE_ENABLE_FTS5 -DSQLITE_ENABLE_RTREE -DSQLITE_ENABLE_MATH_FUNCTIONS
-  -DSQLITE_ENABLE_DBSTAT_VTAB -DSQLITE_MAX_VARIABLE_NUMBER=250000 -DHAVE_USLEEP=1 -DSQLITE_CORE)
+  -DSQLITE_ENABLE_DBSTAT_VTAB -DSQLITE_MAX_VARIABLE_NUMBER=250000 -DHAVE_USLEEP=1 -DSQLITE_CORE
+  -DSQLITE_EXTRA_INIT=outpost_sqlite_init)
+rows_c="$(cd "$(dirname "$0")" && pwd)/outpost_rows.c"
 
 [ "$(basename "$jdbc_jar")" = "sqlite-jdbc-$jdbc_version.jar" ] || {
   echo "build-sqlite3mc: built for sqlite-jdbc $jdbc_version, given $jdbc_jar: pin the new version's sources here" >&2
@@ -34,7 +38,7 @@ case "$(uname -m)" in
 esac
 command -v gcc > /dev/null || { echo "build-sqlite3mc: gcc is needed to build the SQLite library" >&2; exit 1; }
 
-key=$( (cat "$0"; uname -m; gcc -dumpfullversion) | sha256sum | cut -c1-16)
+key=$( (cat "$0" "$rows_c"; uname -m; gcc -dumpfullversion) | sha256sum | cut -c1-16)
 cache="${OUTPOST_BUILD_CACHE:-$HOME/.cache/outpost-build}/sqlite3mc-$key"
 mkdir -p "$out"
 if [ -s "$cache/libsqlitejdbc.so" ]; then
@@ -63,8 +67,9 @@ src="$work/package/deps/sqlite3"
 gcc -O2 -fPIC -w "${defines[@]}" -c "$src/sqlite3.c" -o "$work/sqlite3mc.o"
 gcc -O2 -fPIC "${defines[@]}" -I "$work/org/sqlite/core" -I "$src" -I "$jdk/include" -I "$jdk/include/linux" \
   -c "$work/org/sqlite/core/NativeDB.c" -o "$work/NativeDB.o"
+gcc -O2 -fPIC -Wall -Werror "${defines[@]}" -I "$src" -c "$rows_c" -o "$work/outpost_rows.o"
 # --no-undefined: a symbol the glue needs and this SQLite lacks fails here, not on a device.
-gcc -shared -Wl,--no-undefined -Wl,-s "$work/NativeDB.o" "$work/sqlite3mc.o" -o "$work/libsqlitejdbc.so" \
+gcc -shared -Wl,--no-undefined -Wl,-s "$work/NativeDB.o" "$work/outpost_rows.o" "$work/sqlite3mc.o" -o "$work/libsqlitejdbc.so" \
   -lpthread -ldl -lm
 mkdir -p "$cache"
 cp "$work/libsqlitejdbc.so" "$cache/libsqlitejdbc.so.tmp" && mv "$cache/libsqlitejdbc.so.tmp" "$cache/libsqlitejdbc.so"

@@ -21,9 +21,12 @@ fi
 # Short commands run on C1 alone, compile only what runs thousands of times (a `list` of a big table still gets its
 # loops compiled) and collect a 1 MB young generation: each compiled method and each fresh heap page is resident
 # memory, and a `get` is over before either pays back. Long commands want C2: model installs hash hundreds of MB
-# (SHA-256 intrinsics), a sync may pull a whole district, the background worker runs for days. `model` and `run` run
-# C2 alone (no C1 tier: its profiled code, compiler thread and arenas cost an install 3 MB, and `run` 15 MB while it
-# installs); `sync` keeps C1 for its first pages. Commands that download give the young generation survivor spaces
+# (SHA-256 intrinsics), the background worker runs for days. `model` and `run` run C2 alone (no C1 tier: its profiled
+# code, compiler thread and arenas cost an install 3 MB, and `run` 15 MB while it installs). `sync` is tuned as the
+# short commands: its large pulls are a fresh device's (or one's past the compaction horizon), which install a
+# snapshot (1M rows: 63 MB and 4.0-4.2 s so, 79-80 MB and 2.9-3.3 s with C2), and the pulls after are small; a
+# long feed pull is slower than with C2 (docs/BENCHMARKS.md, "bootstrap-device"). `run`, which does a device's
+# everyday syncs, keeps C2. Commands that download give the young generation survivor spaces
 # large enough for the frames in flight: smaller ones promote them, and the old generation then grows with every chunk
 # of a full install (Serial GC expands it rather than collect it). `model` holds no manifest on its heap (they are read
 # from their files), so 3 MB of young generation (0.75 MB survivors) do: 1 MB less resident than 4 MB, and 2 MB
@@ -52,7 +55,7 @@ for arg in "$@"; do
       aot=network
       compile="-XX:CompileCommandFile=$dir/run.compile-commands"
       break ;;
-    sync) tuning="-Xmn4m -XX:SurvivorRatio=2" aot=network; break ;;
+    sync) tuning="-XX:TieredStopAtLevel=1 -XX:CompileThresholdScaling=20 -Xmn4m -XX:SurvivorRatio=2" aot=network; break ;;
   esac
 done
 # shellcheck disable=SC2086

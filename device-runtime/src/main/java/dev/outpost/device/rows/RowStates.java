@@ -109,7 +109,7 @@ public final class RowStates {
     }
 
     /**
-     * Saves received rows this device does not hold, many per statement: each state stored as it came, a new typed
+     * Saves received rows this device does not hold, all of them in a statement per table: each state stored as it came, a new typed
      * row, and no changes feed entry (the install resets the feed once: {@link #resetFeed}).
      */
     public void saveReceived(List<Received> rows) {

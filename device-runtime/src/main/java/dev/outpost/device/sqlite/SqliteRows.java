@@ -3,7 +3,6 @@ package dev.outpost.device.sqlite;
 import static dev.outpost.device.sqlite.SqliteDatabase.sql;
 
 import dev.outpost.device.store.RowStore;
-import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.util.ArrayList;
 import java.util.List;
@@ -12,8 +11,6 @@ import java.util.Optional;
 /** {@link RowStore} over the tables {@code row_state} and {@code row_base}. */
 public final class SqliteRows implements RowStore {
     private final SqliteDatabase db;
-    /** {@link #insertSql} by the power of two of its rows. */
-    private final String[] insertSql = new String[Integer.numberOfTrailingZeros(SqliteDatabase.ROWS_PER_STATEMENT) + 1];
 
     public SqliteRows(SqliteDatabase db) {
         this.db = db;
@@ -52,35 +49,31 @@ public final class SqliteRows implements RowStore {
         });
     }
 
-    /** {@link #insertAll}'s statement of {@code rows} rows (a power of two: see {@code inStatements}), made once. */
-    private String insertSql(int rows) {
-        int shape = Integer.numberOfTrailingZeros(rows);
-        if (insertSql[shape] == null) {
-            insertSql[shape] = SqliteDatabase.rowsOf(
-                            "insert into row_state (tbl, id, scope, state, deleted, conflicts) values ",
-                            "(?, ?, ?, ?, ?, ?)",
-                            rows)
-                    + " on conflict (tbl, id) do update set state = excluded.state, deleted = excluded.deleted,"
-                    + " conflicts = excluded.conflicts";
-        }
-        return insertSql[shape];
-    }
+    /** {@link #insertAll}'s statement: the rows of one {@link RowBatch}, its only parameter. */
+    private static final String INSERT_ALL = "insert into row_state (tbl, id, scope, state, deleted, conflicts) "
+            + RowBatch.select(6)
+            + " on conflict (tbl, id) do update set state = excluded.state, deleted = excluded.deleted,"
+            + " conflicts = excluded.conflicts";
 
     @Override
     public void insertAll(List<NewRow> rows) {
-        SqliteDatabase.inStatements(rows.size(), (from, n) -> {
-            try (var ps = db.prepared(insertSql(n))) {
-                PreparedStatement st = ps.statement();
-                int i = 1;
-                for (NewRow r : rows.subList(from, from + n)) {
-                    st.setString(i++, r.table());
-                    st.setString(i++, r.id());
-                    st.setString(i++, r.scope());
-                    st.setBytes(i++, r.state());
-                    st.setInt(i++, r.deleted() ? 1 : 0);
-                    st.setInt(i++, r.conflicts());
-                }
-                st.executeUpdate();
+        if (rows.isEmpty()) {
+            return;
+        }
+        // One bound value for the whole batch: a JNI call a value cost as much as SQLite's own work.
+        RowBatch batch = new RowBatch(6, rows.size() * 320);
+        for (NewRow r : rows) {
+            batch.add(r.table())
+                    .add(r.id())
+                    .add(r.scope())
+                    .add(r.state())
+                    .add(r.deleted() ? 1 : 0)
+                    .add(r.conflicts());
+        }
+        sql(() -> {
+            try (var ps = db.prepared(INSERT_ALL)) {
+                ps.statement().setBytes(1, batch.toBytes());
+                return ps.statement().executeUpdate();
             }
         });
     }

@@ -204,7 +204,7 @@ public final class SqliteTypedTables implements TypedTables {
      * sets none of them (they are set apart).
      */
     private void upsert(Table table, String id, String scope, List<Object> values, int conflicts, long indexedSet) {
-        String sqlText = upsertSql(table, indexedSet, 1);
+        String sqlText = upsertSql(table, indexedSet, false);
         sql(() -> {
             try (var ps = db.prepared(sqlText)) {
                 PreparedStatement st = ps.statement();
@@ -225,27 +225,27 @@ public final class SqliteTypedTables implements TypedTables {
      * the indexed ones in {@code indexedSet} (an upsert, not "insert or replace", which deletes and inserts and so
      * rewrites every index).
      */
-    private String upsertSql(Table table, long indexedSet, int rows) {
-        // Made once per table, set of indexed columns and number of rows (a bulk insert asks for it every 128 rows).
-        String key = table.name() + "/" + indexedSet + "/" + rows;
+    private String upsertSql(Table table, long indexedSet, boolean batch) {
+        // Made once per table, set of indexed columns and form.
+        String key = table.name() + "/" + indexedSet + "/" + batch;
         Upsert made = upserts.get(key);
         if (made == null || made.table() != table) {
-            made = new Upsert(table, upsert(table, indexedSet, rows));
+            made = new Upsert(table, upsert(table, indexedSet, batch));
             upserts.put(key, made);
         }
         return made.sql();
     }
 
-    /** The text of {@link #upsertSql}: {@code rows} rows in one statement. */
-    private String upsert(Table table, long indexedSet, int rows) {
+    /** The text of {@link #upsertSql}: one row's values bound, or the rows of a {@link RowBatch}, its only parameter. */
+    private String upsert(Table table, long indexedSet, boolean batch) {
         String tuple = "(?, ?" + ", ?".repeat(table.columns().size()) + ", ?)";
         StringBuilder b = new StringBuilder("insert into " + quote(table.name()) + " (");
         b.append(quote("id")).append(", ").append(quote(scopeColumn));
         for (Column c : table.columns().values()) {
             b.append(", ").append(quote(c.name()));
         }
-        b.append(", ").append(quote("_conflicts")).append(") values ");
-        b = new StringBuilder(SqliteDatabase.rowsOf(b.toString(), tuple, rows));
+        b.append(", ").append(quote("_conflicts")).append(") ");
+        b.append(batch ? RowBatch.select(table.columns().size() + 3) : "values " + tuple);
         b.append(" on conflict (").append(quote("id")).append(") do update set ");
         b.append(quote(scopeColumn)).append(" = excluded.").append(quote(scopeColumn));
         int k = 0;
@@ -261,25 +261,29 @@ public final class SqliteTypedTables implements TypedTables {
 
     @Override
     public void insertAll(Table table, List<NewRow> rows) {
-        if (table.columns().size() > 62) {
+        int values = table.columns().size() + 3;
+        if (values > RowBatch.COLUMNS_MAX) {
             for (NewRow r : rows) {
                 put(table, r.id(), r.scope(), r.values(), r.conflicts());
             }
             return;
         }
-        SqliteDatabase.inStatements(rows.size(), (from, n) -> {
-            try (var ps = db.prepared(upsertSql(table, Long.MAX_VALUE, n))) {
-                PreparedStatement st = ps.statement();
-                int i = 1;
-                for (NewRow r : rows.subList(from, from + n)) {
-                    st.setString(i++, r.id());
-                    st.setString(i++, r.scope());
-                    for (Object v : r.values()) {
-                        st.setObject(i++, v);
-                    }
-                    st.setInt(i++, r.conflicts());
-                }
-                st.executeUpdate();
+        if (rows.isEmpty()) {
+            return;
+        }
+        // One bound value for the whole batch (RowBatch): a JNI call a value cost as much as SQLite's own work.
+        RowBatch batch = new RowBatch(values, rows.size() * 16 * values);
+        for (NewRow r : rows) {
+            batch.add(r.id()).add(r.scope());
+            for (Object v : r.values()) {
+                batch.addObject(v);
+            }
+            batch.add(r.conflicts());
+        }
+        sql(() -> {
+            try (var ps = db.prepared(upsertSql(table, Long.MAX_VALUE, true))) {
+                ps.statement().setBytes(1, batch.toBytes());
+                return ps.statement().executeUpdate();
             }
         });
     }

@@ -24,7 +24,7 @@ public interface RowStore {
     /** A row for {@link #insertAll}. */
     record NewRow(String table, String id, String scope, byte[] state, boolean deleted, int conflicts) {}
 
-    /** As {@link #putRow} for each row, many per statement: a snapshot's install of rows this store does not hold. */
+    /** As {@link #putRow} for each row, in one statement: a snapshot's install of rows this store does not hold. */
     void insertAll(List<NewRow> rows);
 
     /** Removes the row (no-op when there is none): only for a row the server never had and no change holds. */

@@ -42,7 +42,7 @@ public interface TypedTables {
     /** The typed row of a row not held before: {@code values} as for {@link #put(Table, String, String, List, int)}. */
     record NewRow(String id, String scope, List<Object> values, int conflicts) {}
 
-    /** Inserts the typed rows of rows not held before, many per statement (a snapshot's install). */
+    /** Inserts the typed rows of rows not held before, in one statement where it can (a snapshot's install). */
     void insertAll(Table table, List<NewRow> rows);
 
     /**

@@ -2,8 +2,10 @@ package dev.outpost.device.sqlite;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.outpost.device.DeviceException;
 import dev.outpost.device.store.RowStore;
 import dev.outpost.device.store.TypedTables;
 import dev.outpost.model.schema.Schema;
@@ -15,13 +17,13 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Rows saved many per statement on a real SQLite file (a snapshot's install): every row exactly once whatever the
- * count (full statements and the halving rest), every column kind as a row-by-row write would store it.
+ * Rows saved a batch per statement through the device SQLite's {@code outpost_rows} function on a real SQLite file (a
+ * snapshot's install): every row exactly once, every column kind as a row-by-row write would store it, a row saved
+ * again updated in place, and a batch that does not hold together refused whole by the transaction around it.
  */
 class BulkInsertIT {
     private static final Schema SCHEMA = SchemaLoader.farmExample();
@@ -30,26 +32,8 @@ class BulkInsertIT {
     Path dir;
 
     @Test
-    void statementsCoverEveryRowOnceInAFewShapes() {
-        TreeSet<Integer> shapes = new TreeSet<>();
-        for (int count : new int[] {0, 1, 2, 127, 128, 129, 255, 256, 383, 1000}) {
-            List<int[]> calls = new ArrayList<>();
-            SqliteDatabase.inStatements(count, (from, n) -> calls.add(new int[] {from, n}));
-            int next = 0;
-            for (int[] c : calls) {
-                assertEquals(next, c[0], "contiguous at " + count);
-                assertTrue(Integer.bitCount(c[1]) == 1 && c[1] <= SqliteDatabase.ROWS_PER_STATEMENT, "" + c[1]);
-                shapes.add(c[1]);
-                next += c[1];
-            }
-            assertEquals(count, next);
-        }
-        assertEquals(8, shapes.size(), "128 down to 1: " + shapes);
-    }
-
-    @Test
     void rowsAndTypedRowsSavedInBulkReadBackAsWritten() {
-        int count = 300; // two full statements and 44 in three more
+        int count = 300;
         Table crops = SCHEMA.table("crop_record");
         try (SqliteDatabase db = SqliteDatabase.open(dir.resolve("bulk.db"))) {
             SqliteRows rows = new SqliteRows(db);
@@ -73,7 +57,7 @@ class BulkInsertIT {
                                 (long) i,
                                 "[\"aphids\"]",
                                 i + ".25",
-                                "it's \"quoted\""),
+                                i % 3 == 0 ? "it's \"quoted\"" : "récolte 收成 \uD83C\uDF3E " + i),
                         i % 5));
             }
             db.inBulkTransaction(() -> {
@@ -114,6 +98,98 @@ class BulkInsertIT {
                 assertEquals(v.get(8), r.get("notes"));
                 assertEquals(i % 5, ((Number) r.get("_conflicts")).intValue());
             }
+
+            // Saved again with other values: the same rows, updated (the upsert of a row the device held).
+            List<RowStore.NewRow> again = new ArrayList<>();
+            List<TypedTables.NewRow> changed = new ArrayList<>();
+            for (int i = 0; i < count; i += 2) {
+                again.add(new RowStore.NewRow("crop_record", states.get(i).id(), "nakuru", new byte[] {7}, false, 0));
+                List<Object> v = new ArrayList<>(records.get(i).values());
+                v.set(1, "sorghum");
+                changed.add(new TypedTables.NewRow(records.get(i).id(), "nakuru", v, 0));
+            }
+            db.inBulkTransaction(() -> {
+                rows.insertAll(again);
+                typed.insertAll(crops, changed);
+                return null;
+            });
+            List<RowStore.StoredRow> after = db.inTransaction(() -> rows.findRows("crop_record", true));
+            assertEquals(count, after.size());
+            assertArrayEquals(new byte[] {7}, after.get(0).state());
+            assertArrayEquals(states.get(1).state(), after.get(1).state());
+            List<Map<String, Object>> crops2 = db.inTransaction(() -> typed.query(
+                    SCHEMA, "select crop, count(*) as n from crop_record group by crop order by crop", List.of(), 10));
+            assertEquals(
+                    List.of("beans", "sorghum"),
+                    crops2.stream().map(m -> m.get("crop")).toList());
+            assertEquals(count / 2, ((Number) crops2.get(1).get("n")).intValue());
         }
+    }
+
+    @Test
+    void aBatchThatDoesNotHoldTogetherIsRefusedAndNothingOfItIsKept() {
+        try (SqliteDatabase db = SqliteDatabase.open(dir.resolve("broken.db"))) {
+            SqliteRows rows = new SqliteRows(db);
+            List<RowStore.NewRow> good = new ArrayList<>();
+            for (int i = 0; i < 10; i++) {
+                good.add(new RowStore.NewRow("crop_record", "c" + i, "nakuru", new byte[] {1, 2}, false, 0));
+            }
+            db.inBulkTransaction(() -> {
+                rows.insertAll(good);
+                return null;
+            });
+            // Two rows: a statement that fails on the second must not keep the first.
+            RowBatch batch = new RowBatch(6, 64);
+            batch.add("crop_record")
+                    .add("x1")
+                    .add("nakuru")
+                    .add(new byte[] {9})
+                    .add(0)
+                    .add(0);
+            batch.add("crop_record")
+                    .add("x2")
+                    .add("nakuru")
+                    .add(new byte[] {9})
+                    .add(0)
+                    .add(0);
+            byte[] whole = batch.toBytes();
+            List<byte[]> broken = List.of(
+                    Arrays.copyOf(whole, whole.length - 3), // the last value cut short
+                    Arrays.copyOf(whole, whole.length + 1), // a row begun and not ended
+                    tagged(whole, whole.length - 9, 9), // an unknown tag in the second row
+                    width(whole, 0), // rows of no values
+                    width(whole, 73)); // wider than the function
+            for (byte[] b : broken) {
+                DeviceException e = assertThrows(
+                        DeviceException.class,
+                        () -> db.inBulkTransaction(() -> SqliteDatabase.sql(() -> {
+                            try (var ps =
+                                    db.prepared("insert into row_state (tbl, id, scope, state, deleted, conflicts) "
+                                            + RowBatch.select(6))) {
+                                ps.statement().setBytes(1, b);
+                                return ps.statement().executeUpdate();
+                            }
+                        })),
+                        Arrays.toString(b));
+                assertTrue(e.getMessage().contains("outpost_rows"), e.getMessage());
+            }
+            List<RowStore.StoredRow> stored = db.inTransaction(() -> rows.findRows("crop_record", true));
+            assertEquals(
+                    good.stream().map(RowStore.NewRow::id).sorted().toList(),
+                    stored.stream().map(RowStore.StoredRow::id).sorted().toList(),
+                    "nothing of a refused batch is kept");
+        }
+    }
+
+    private static byte[] tagged(byte[] batch, int at, int tag) {
+        byte[] b = batch.clone();
+        b[at] = (byte) tag;
+        return b;
+    }
+
+    private static byte[] width(byte[] batch, int columns) {
+        byte[] b = batch.clone();
+        b[0] = (byte) columns;
+        return b;
     }
 }

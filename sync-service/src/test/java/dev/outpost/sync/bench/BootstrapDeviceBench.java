@@ -25,17 +25,30 @@ public final class BootstrapDeviceBench {
         try {
             BootstrapBench.seed(bench, rows);
             // The baseline: no snapshot yet, the device replays the district's feed.
-            Measured feed = snapshotOnly ? null : firstSync(bench, outpost, home, work, "feed-tablet");
+            Measured feed = snapshotOnly ? null : firstSync(bench, outpost, home, work, "feed-tablet", "");
             long buildStart = System.nanoTime();
             bench.adminPost("/v1/admin/snapshots");
             double buildSeconds = (System.nanoTime() - buildStart) / 1e9;
-            Measured snapshot = firstSync(bench, outpost, home, work, "fresh-tablet");
             if (snapshotOnly) {
-                System.out.printf(
-                        "snapshot: wall %.1f s, peak RSS %.0f MB, cpu device=%.1f%n",
-                        snapshot.seconds, snapshot.peakMb, snapshot.cpu[0]);
+                // For comparing device JVM settings on one seeded service: OUTPOST_BENCH_JVM_VARIANTS holds
+                // JAVA_TOOL_OPTIONS strings separated by ';' (an empty one: the binary as it is), each run
+                // OUTPOST_BENCH_ROUNDS times (default 1), alternating.
+                String[] variants = System.getenv()
+                        .getOrDefault("OUTPOST_BENCH_JVM_VARIANTS", "")
+                        .split(";", -1);
+                int rounds = Integer.parseInt(System.getenv().getOrDefault("OUTPOST_BENCH_ROUNDS", "1"));
+                for (int round = 0; round < rounds; round++) {
+                    for (int v = 0; v < variants.length; v++) {
+                        Measured m =
+                                firstSync(bench, outpost, home, work, "fresh-tablet-" + round + "-" + v, variants[v]);
+                        System.out.printf(
+                                "snapshot [%s]: wall %.1f s, peak RSS %.0f MB, cpu device=%.1f%n",
+                                variants[v], m.seconds, m.peakMb, m.cpu[0]);
+                    }
+                }
                 return;
             }
+            Measured snapshot = firstSync(bench, outpost, home, work, "fresh-tablet", "");
             System.out.printf(
                     "feed: wall %.1f s, peak RSS %.0f MB, cpu device=%.1f service=%.1f postgres=%.1f%n",
                     feed.seconds, feed.peakMb, feed.cpu[0], feed.cpu[1], feed.cpu[2]);
@@ -61,9 +74,12 @@ public final class BootstrapDeviceBench {
 
     private record Measured(double seconds, double peakMb, double[] cpu) {}
 
-    /** {@code outpost init} then one {@code outpost sync} of a new device: its wall time, peak RSS and CPU. */
-    private static Measured firstSync(BenchSupport bench, Path outpost, Path home, Path work, String id)
-            throws Exception {
+    /**
+     * {@code outpost init} then one {@code outpost sync} of a new device, its JVM given {@code jvmOptions} (as
+     * JAVA_TOOL_OPTIONS; empty for none): its wall time, peak RSS and CPU.
+     */
+    private static Measured firstSync(
+            BenchSupport bench, Path outpost, Path home, Path work, String id, String jvmOptions) throws Exception {
         String url = bench.service.uri("").toString();
         Path dir = home.resolve(id);
         run(
@@ -78,7 +94,8 @@ public final class BootstrapDeviceBench {
                         id,
                         "--token",
                         bench.register(id, "nakuru")),
-                null);
+                null,
+                "");
         Path rss = home.resolve(id + ".rss");
         double[] cpuBefore = bench.cpuSeconds();
         long start = System.nanoTime();
@@ -93,7 +110,8 @@ public final class BootstrapDeviceBench {
                         "--home",
                         dir.toString(),
                         "sync"),
-                work.resolve("bootstrap-device-" + id + ".log"));
+                work.resolve("bootstrap-device-" + id + ".log"),
+                jvmOptions);
         double seconds = (System.nanoTime() - start) / 1e9;
         double[] cpuAfter = bench.cpuSeconds();
         String[] measured = Files.readAllLines(rss).getLast().trim().split(" ");
@@ -105,8 +123,11 @@ public final class BootstrapDeviceBench {
         });
     }
 
-    private static void run(List<String> command, Path log) throws Exception {
+    private static void run(List<String> command, Path log, String jvmOptions) throws Exception {
         ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
+        if (!jvmOptions.isEmpty()) {
+            pb.environment().put("JAVA_TOOL_OPTIONS", jvmOptions);
+        }
         pb.redirectOutput(log == null ? ProcessBuilder.Redirect.DISCARD : ProcessBuilder.Redirect.to(log.toFile()));
         Process p = pb.start();
         if (p.waitFor() != 0) {
