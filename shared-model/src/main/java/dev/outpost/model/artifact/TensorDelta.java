@@ -64,9 +64,9 @@ public final class TensorDelta {
          */
         CLASSES,
         /**
-         * {@link #CLASSES} against a prediction instead of the held element: the held float32 element plus the
-         * segment's rank-one estimate of the change, {@code rowFactor[row] * columnFactor[column]} ({@link
-         * Prediction}). Training moves a weight matrix along a few directions (each step's gradient is an outer product
+         * {@link #CLASSES} against a prediction instead of the held element: the held float32, float16 or bfloat16
+         * element plus the segment's rank-one estimate of the change, {@code rowFactor[row] * columnFactor[column]}
+         * ({@link Prediction}). Training moves a weight matrix along a few directions (each step's gradient is an outer product
          * of activations and errors), so one row factor and one column factor catch much of every element's change:
          * on a retrained float32 pair its residuals are 1 to 2 bits an element shorter, for a byte a row and a column
          * of the segment. The service writes it where it comes out smaller than {@link #CLASSES}.
@@ -186,14 +186,52 @@ public final class TensorDelta {
         }
     }
 
+    /** The element types a {@link Transform#PREDICTED} segment may have, told apart by width and exponent field. */
+    static final int FLOAT32 = 0;
+
+    static final int FLOAT16 = 1;
+    static final int BFLOAT16 = 2;
+
+    /** {@link #FLOAT32}, {@link #FLOAT16} or {@link #BFLOAT16} for a segment's width and exponent field; else -1. */
+    static int floatKind(int elementBytes, int exponentShift, int exponentBits) {
+        if (elementBytes == 4 && exponentShift == 23 && exponentBits == 8) {
+            return FLOAT32;
+        } else if (elementBytes == 2 && exponentShift == 10 && exponentBits == 5) {
+            return FLOAT16;
+        } else if (elementBytes == 2 && exponentShift == 7 && exponentBits == 8) {
+            return BFLOAT16;
+        }
+        return -1;
+    }
+
+    /** The value of element {@code bits} of {@code kind} (exact in float32 for all three). */
+    static float toFloat(int kind, int bits) {
+        return switch (kind) {
+            case FLOAT32 -> Float.intBitsToFloat(bits);
+            case FLOAT16 -> Float.float16ToFloat((short) bits);
+            default -> Float.intBitsToFloat(bits << 16);
+        };
+    }
+
     /**
-     * The predicted float32 element: {@code held} (its bits) plus {@code change}, rounded as IEEE float32 arithmetic
-     * rounds on every platform; the held element itself when that is not a number (a NaN's bits are not the same on
-     * every processor). The service and the device both call this: the residuals are against exactly these bits.
+     * The predicted element of {@code kind}: {@code held} (its bits) plus {@code change}, added in float32 and, for the
+     * 16-bit types, rounded to nearest even into the type, as IEEE arithmetic rounds on every platform; the held
+     * element itself when the sum is not a number (a NaN's bits are not the same on every processor). The service and
+     * the device both call this: the residuals are against exactly these bits.
      */
-    static int predict(int held, float change) {
-        float p = Float.intBitsToFloat(held) + change;
-        return Float.isNaN(p) ? held : Float.floatToRawIntBits(p);
+    static int predict(int kind, int held, float change) {
+        float p = toFloat(kind, held) + change;
+        if (Float.isNaN(p)) {
+            return held;
+        }
+        return switch (kind) {
+            case FLOAT32 -> Float.floatToRawIntBits(p);
+            case FLOAT16 -> Float.floatToFloat16(p) & 0xffff;
+            default -> {
+                int f = Float.floatToRawIntBits(p);
+                yield ((f + 0x7fff + ((f >>> 16) & 1)) >>> 16) & 0xffff;
+            }
+        };
     }
 
     /** How a target chunk maps onto the held version: its segments and the held chunks they read. */
@@ -332,11 +370,24 @@ public final class TensorDelta {
         check(segments, target.length, referenceLength);
         List<Segment> written = new ArrayList<>(segments.size());
         int from = 0;
+        boolean predicting = false;
         for (Segment s : segments) {
-            written.add(predicted(s, target, from, reference));
+            Segment w = predicted(s, target, from, reference);
+            predicting |= w != s;
+            written.add(w);
             from += s.length();
         }
-        segments = written;
+        if (!predicting) {
+            return encodeAs(target, segments, reference, level);
+        }
+        // The estimate that chose the predictions is of order-0 statistics; zstd sees more. Both frames, the smaller.
+        byte[] predicted = encodeAs(target, written, reference, level);
+        byte[] plain = encodeAs(target, segments, reference, level);
+        return predicted.length < plain.length ? predicted : plain;
+    }
+
+    /** {@link #encode} with {@code segments} written as they are. */
+    private static byte[] encodeAs(byte[] target, List<Segment> segments, byte[] reference, int level) {
         // Two streams: what zstd codes well (literal bytes, byte planes, class bytes), and the raw bits of the
         // classes, which are as random as they look and would spoil zstd's literal statistics if mixed in.
         byte[] coded = new byte[target.length];
@@ -484,8 +535,8 @@ public final class TensorDelta {
                 int bits = classes ? r.u8() : 0;
                 Segment segment = new Segment(transform, segmentLength, width, offset, shift, bits);
                 if (transform == Transform.PREDICTED) {
-                    if (width != 4) {
-                        throw r.invalid("a predicted segment has elements of " + width + " bytes, not 4");
+                    if (floatKind(width, shift, bits) < 0) {
+                        throw r.invalid("a predicted segment's elements are not float32, float16 or bfloat16");
                     }
                     Grid grid = new Grid(
                             (int) Math.min(r.u32(), Integer.MAX_VALUE), (int) Math.min(r.u32(), Integer.MAX_VALUE));
@@ -590,10 +641,13 @@ public final class TensorDelta {
         }
     }
 
-    /** A {@link Transform#PREDICTED} segment of float32 elements with a factor for each row and column it touches. */
+    /**
+     * A {@link Transform#PREDICTED} segment of float32, float16 or bfloat16 elements with a factor for each row and
+     * column it touches.
+     */
     private static boolean predictionFits(Segment s) {
-        int elements = s.length() / 4;
-        return s.elementBytes() == 4
+        int elements = s.length() / Math.max(1, s.elementBytes());
+        return floatKind(s.elementBytes(), s.exponentShift(), s.exponentBits()) >= 0
                 && s.grid() != null
                 && s.prediction() != null
                 && s.prediction().rowFactors.length == s.grid().rows(elements)
@@ -601,8 +655,8 @@ public final class TensorDelta {
     }
 
     /**
-     * Segment {@code s} as {@link Transform#PREDICTED} when it is a float32 {@link Transform#CLASSES} segment on a
-     * grid and its residuals against a rank-one estimate of its change, with the factors, take fewer bits than its
+     * Segment {@code s} as {@link Transform#PREDICTED} when it is a float32, float16 or bfloat16
+     * {@link Transform#CLASSES} segment on a grid and its residuals against a rank-one estimate of its change, with the factors, take fewer bits than its
      * differences from the held elements (counted as the bits {@link Transform#CLASSES} writes raw plus 8 a factor);
      * else {@code s} as it is. The estimate is fitted by two rounds of alternating least squares from a constant
      * column factor; the factors are scaled into [-127, 127] and rounded, and the residuals are taken against the
@@ -610,8 +664,10 @@ public final class TensorDelta {
      */
     private static Segment predicted(Segment s, byte[] target, int at, byte[] reference) {
         Grid grid = s.grid();
-        int n = s.length() / 4;
-        if (s.transform() != Transform.CLASSES || s.elementBytes() != 4 || grid == null) {
+        int w = s.elementBytes();
+        int n = s.length() / w;
+        int kind = floatKind(w, s.exponentShift(), s.exponentBits());
+        if (s.transform() != Transform.CLASSES || kind < 0 || grid == null) {
             return s;
         }
         int rows = grid.rows(n);
@@ -623,8 +679,8 @@ public final class TensorDelta {
         int ref = s.referenceOffset();
         double[] d = new double[n];
         for (int e = 0; e < n; e++) {
-            double change = (double) Float.intBitsToFloat((int) element(target, at + 4 * e, 4))
-                    - Float.intBitsToFloat((int) element(reference, ref + 4 * e, 4));
+            double change = (double) toFloat(kind, (int) element(target, at + w * e, w))
+                    - toFloat(kind, (int) element(reference, ref + w * e, w));
             d[e] = Double.isFinite(change) ? change : 0;
         }
         double[] u = new double[rows];
@@ -657,21 +713,45 @@ public final class TensorDelta {
         Segment candidate = new Segment(
                 Transform.PREDICTED,
                 s.length(),
-                4,
+                w,
                 ref,
                 s.exponentShift(),
                 s.exponentBits(),
                 grid,
                 new Prediction(scale, rowFactors, columnFactors));
         byte[] base = predictedElements(candidate, reference);
-        long plain = 0;
-        long residual = 8L * (rows + columns) + 96;
+        // Raw bits plus the class bytes' order-0 entropy, each way: where most elements did not change (a
+        // half-precision
+        // fine-tune), a prediction turns exact zeros into small residuals and costs more in classes than it saves.
+        long plainBits = 0;
+        long residualBits = 8L * (rows + columns) + 96;
+        int[] plainClasses = new int[256];
+        int[] residualClasses = new int[256];
         for (int e = 0; e < n; e++) {
-            long t = element(target, at + 4 * e, 4);
-            plain += 64 - Long.numberOfLeadingZeros(zigzag(t - element(reference, ref + 4 * e, 4), 4));
-            residual += 64 - Long.numberOfLeadingZeros(zigzag(t - element(base, 4 * e, 4), 4));
+            long t = element(target, at + w * e, w);
+            long held = element(reference, ref + w * e, w);
+            long predictedElement = element(base, w * e, w);
+            int lp = 64 - Long.numberOfLeadingZeros(zigzag(t - held, w));
+            int lr = 64 - Long.numberOfLeadingZeros(zigzag(t - predictedElement, w));
+            plainBits += Math.max(0, lp - 1);
+            residualBits += Math.max(0, lr - 1);
+            plainClasses[(lp + exponent(s, held)) & 0xff]++;
+            residualClasses[(lr + exponent(s, predictedElement)) & 0xff]++;
         }
-        return residual < plain ? candidate : s;
+        return residualBits + entropyBits(residualClasses, n) < plainBits + entropyBits(plainClasses, n)
+                ? candidate
+                : s;
+    }
+
+    /** The order-0 entropy of {@code n} symbols of these {@code counts}, in bits. */
+    private static long entropyBits(int[] counts, int n) {
+        double bits = 0;
+        for (int c : counts) {
+            if (c > 0) {
+                bits -= c * (Math.log((double) c / n) / Math.log(2));
+            }
+        }
+        return (long) Math.ceil(bits);
     }
 
     /**
@@ -703,7 +783,7 @@ public final class TensorDelta {
     /** The predicted elements of {@link Transform#PREDICTED} segment {@code s}, little-endian, as {@link #predict}s. */
     private static byte[] predictedElements(Segment s, byte[] reference) {
         byte[] base = new byte[s.length()];
-        predictInto(s, s.length() / 4, reference, base, 0);
+        predictInto(s, s.length() / s.elementBytes(), reference, base, 0);
         return base;
     }
 
@@ -895,14 +975,24 @@ public final class TensorDelta {
      */
     private static int inversePredicted(
             Segment s, byte[] coded, int p, byte[] frame, int q, int frameEnd, byte[] reference, byte[] out, int at) {
-        int n = s.length() / 4;
+        int w = s.elementBytes();
+        int n = s.length() / w;
         predictInto(s, n, reference, out, at);
         return inverseClassesWord(
-                4, coded, p, n, s.exponentShift(), s.exponentBits(), frame, q, frameEnd, out, at, out, at);
+                w, coded, p, n, s.exponentShift(), s.exponentBits(), frame, q, frameEnd, out, at, out, at);
     }
 
     /** The predicted elements of {@link Transform#PREDICTED} segment {@code s} into {@code out} from {@code at}. */
     private static void predictInto(Segment s, int n, byte[] reference, byte[] out, int at) {
+        if (s.elementBytes() == 2) {
+            predictInto16(s, floatKind(2, s.exponentShift(), s.exponentBits()), n, reference, out, at);
+        } else {
+            predictInto32(s, n, reference, out, at);
+        }
+    }
+
+    /** {@link #predictInto} for float32 elements: a loop of its own, small enough for C2 within a device's cap. */
+    private static void predictInto32(Segment s, int n, byte[] reference, byte[] out, int at) {
         float[] a = s.prediction().rows();
         float[] v = s.prediction().columns();
         int rowLength = s.grid().rowLength();
@@ -919,12 +1009,38 @@ public final class TensorDelta {
                         | (reference[r + 1] & 0xff) << 8
                         | (reference[r + 2] & 0xff) << 16
                         | reference[r + 3] << 24;
-                int base = predict(old, factor * v[column]);
+                int base = predict(FLOAT32, old, factor * v[column]);
                 int o = at + 4 * e;
                 out[o] = (byte) base;
                 out[o + 1] = (byte) (base >>> 8);
                 out[o + 2] = (byte) (base >>> 16);
                 out[o + 3] = (byte) (base >>> 24);
+            }
+            column = 0;
+            end = rowLength;
+            row++;
+        }
+    }
+
+    /** {@link #predictInto} for float16 or bfloat16 ({@code kind}) elements. */
+    private static void predictInto16(Segment s, int kind, int n, byte[] reference, byte[] out, int at) {
+        float[] a = s.prediction().rows();
+        float[] v = s.prediction().columns();
+        int rowLength = s.grid().rowLength();
+        int ref = s.referenceOffset();
+        int column = s.grid().column() - s.grid().firstColumn(n);
+        int end = column + (rowLength - s.grid().column());
+        int row = 0;
+        for (int e = 0; e < n; ) {
+            float factor = a[row];
+            int stop = Math.min(n, e + (end - column));
+            for (; e < stop; e++, column++) {
+                int r = ref + 2 * e;
+                int old = (reference[r] & 0xff) | (reference[r + 1] & 0xff) << 8;
+                int base = predict(kind, old, factor * v[column]);
+                int o = at + 2 * e;
+                out[o] = (byte) base;
+                out[o + 1] = (byte) (base >>> 8);
             }
             column = 0;
             end = rowLength;
