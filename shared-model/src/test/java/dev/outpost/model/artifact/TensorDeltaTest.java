@@ -31,12 +31,9 @@ class TensorDeltaTest {
             throws IOException {
         RetrainedModels.Pair pair = RetrainedModels.train(RECIPE);
         for (RetrainedModels.Precision p : RetrainedModels.Precision.values()) {
-            Path f1 = dir.resolve(p + "-v1.safetensors");
-            Path f2 = dir.resolve(p + "-v2.safetensors");
-            RetrainedModels.write(pair, false, p, f1);
-            RetrainedModels.write(pair, true, p, f2);
-            byte[] v1 = Files.readAllBytes(f1);
-            byte[] v2 = Files.readAllBytes(f2);
+            byte[][] versions = versions(pair, p, dir);
+            byte[] v1 = versions[0];
+            byte[] v2 = versions[1];
             UpdatePlannerTest.Store store = new UpdatePlannerTest.Store();
             Manifest m1 = store.build(1, v1);
             Manifest m2 = store.build(2, v2);
@@ -217,14 +214,21 @@ class TensorDeltaTest {
         }
     }
 
-    private static void predictedForFewerBytes(RetrainedModels.Pair pair, RetrainedModels.Precision precision, Path dir)
+    /** The pair's two versions in {@code precision}, written as safetensors files under {@code dir} and read back. */
+    private static byte[][] versions(RetrainedModels.Pair pair, RetrainedModels.Precision precision, Path dir)
             throws IOException {
         Path f1 = dir.resolve(precision + "-v1.safetensors");
         Path f2 = dir.resolve(precision + "-v2.safetensors");
         RetrainedModels.write(pair, false, precision, f1);
         RetrainedModels.write(pair, true, precision, f2);
-        byte[] v1 = Files.readAllBytes(f1);
-        byte[] v2 = Files.readAllBytes(f2);
+        return new byte[][] {Files.readAllBytes(f1), Files.readAllBytes(f2)};
+    }
+
+    private static void predictedForFewerBytes(RetrainedModels.Pair pair, RetrainedModels.Precision precision, Path dir)
+            throws IOException {
+        byte[][] versions = versions(pair, precision, dir);
+        byte[] v1 = versions[0];
+        byte[] v2 = versions[1];
         UpdatePlannerTest.Store store = new UpdatePlannerTest.Store();
         Manifest m1 = store.build(1, v1);
         Manifest m2 = store.build(2, v2);
