@@ -68,7 +68,7 @@ public final class TensorDelta {
          * element plus the segment's rank-one estimate of the change, {@code rowFactor[row] * columnFactor[column]}
          * ({@link Prediction}). Training moves a weight matrix along a few directions (each step's gradient is an outer product
          * of activations and errors), so one row factor and one column factor catch much of every element's change:
-         * on a retrained float32 pair its residuals are 1 to 2 bits an element shorter, for a byte a row and a column
+         * on a retrained float32 pair its residuals are 1 to 2 bits an element shorter, for 4 bits a row and a column
          * of the segment. The service writes it where it comes out smaller than {@link #CLASSES}.
          */
         PREDICTED;
@@ -148,14 +148,26 @@ public final class TensorDelta {
     /**
      * A {@link Transform#PREDICTED} segment's rank-one estimate of its change: row {@code i} (of {@link Grid#rows})
      * moves by {@code (scale * rowFactors[i]) * columnFactors[j]} in column {@code j} (of {@link Grid#columns}, from
-     * {@link Grid#firstColumn}), in float32 arithmetic; the factors are signed bytes. Bytes, not binary16: the column
-     * factors of a chunk of a few rows are most of the cost, and at 8 bits the residuals came out the same (a retrained
-     * float32 pair's chunks of 16 rows: 0.4 MB saved net of the factors in bytes, 0.2 MB in binary16).
+     * {@link Grid#firstColumn}), in float32 arithmetic; the factors are integers of 4 bits, -8 to 7 (the service
+     * writes -7 to 7), two to a byte on the wire. The column factors of a chunk of a few rows are most of the cost, and
+     * the residuals hardly notice how coarse they are (numpy, the retrained pairs' chunks; net of the factors: 16 rows
+     * of 1024, 0.22 MB saved with binary16 factors, 0.42 MB with 8 bits, 0.49 MB with 4, 0.42 MB with 3; 9 rows of
+     * 2048, 0.1 MB with 8 bits, 1.2 MB with 4).
      */
     public record Prediction(float scale, byte[] rowFactors, byte[] columnFactors) {
+        /** The largest factor the service writes: factors are scaled into [-FACTOR_MAX, FACTOR_MAX]. */
+        static final int FACTOR_MAX = 7;
+
         public Prediction {
             rowFactors = rowFactors.clone();
             columnFactors = columnFactors.clone();
+            for (byte[] factors : List.of(rowFactors, columnFactors)) {
+                for (byte f : factors) {
+                    if (f < -8 || f > 7) {
+                        throw new IllegalArgumentException("a factor of " + f + " is not 4 bits");
+                    }
+                }
+            }
         }
 
         @Override
@@ -426,7 +438,7 @@ public final class TensorDelta {
         int factors = 0;
         for (Segment s : segments) {
             if (s.prediction() != null) {
-                factors += s.prediction().rowFactors.length + s.prediction().columnFactors.length + 12;
+                factors += (s.prediction().rowFactors.length + s.prediction().columnFactors.length + 1) / 2 + 12;
             }
         }
         var w = new BinaryForm.Writer(24 + segments.size() * 12 + factors + packed.length + q)
@@ -448,11 +460,12 @@ public final class TensorDelta {
                 w.u32(s.grid().rowLength())
                         .u32(s.grid().column())
                         .u32(Float.floatToRawIntBits(f.scale()) & 0xffffffffL);
-                for (byte u : f.rowFactors) {
-                    w.u8(u & 0xff);
-                }
-                for (byte v : f.columnFactors) {
-                    w.u8(v & 0xff);
+                // Row factors then column factors, two to a byte, the first in the low nibble; the last byte padded.
+                int n = f.rowFactors.length + f.columnFactors.length;
+                for (int k = 0; k < n; k += 2) {
+                    int low = factor(f, k) & 0xf;
+                    int high = k + 1 < n ? factor(f, k + 1) & 0xf : 0;
+                    w.u8(low | high << 4);
                 }
             }
         }
@@ -543,16 +556,23 @@ public final class TensorDelta {
                     float scale = Float.intBitsToFloat((int) r.u32());
                     int elements = segmentLength / width;
                     long count = (long) grid.rows(elements) + grid.columns(elements);
-                    if (count > r.remaining()) {
+                    if ((count + 1) / 2 > r.remaining()) {
                         throw r.invalid("a predicted segment's factors are cut short");
                     }
                     byte[] rowFactors = new byte[grid.rows(elements)];
                     byte[] columnFactors = new byte[grid.columns(elements)];
-                    for (int k = 0; k < rowFactors.length; k++) {
-                        rowFactors[k] = (byte) r.u8();
-                    }
-                    for (int k = 0; k < columnFactors.length; k++) {
-                        columnFactors[k] = (byte) r.u8();
+                    int packed = 0;
+                    for (int k = 0; k < count; k++) {
+                        if ((k & 1) == 0) {
+                            packed = r.u8();
+                        }
+                        // Sign-extended from 4 bits.
+                        byte f = (byte) ((packed >>> (4 * (k & 1))) << 28 >> 28);
+                        if (k < rowFactors.length) {
+                            rowFactors[k] = f;
+                        } else {
+                            columnFactors[k - rowFactors.length] = f;
+                        }
                     }
                     segment = new Segment(
                             transform,
@@ -659,7 +679,7 @@ public final class TensorDelta {
      * {@link Transform#CLASSES} segment on a grid and its residuals against a rank-one estimate of its change, with the factors, take fewer bits than its
      * differences from the held elements (counted as the bits {@link Transform#CLASSES} writes raw plus 8 a factor);
      * else {@code s} as it is. The estimate is fitted by two rounds of alternating least squares from a constant
-     * column factor; the factors are scaled into [-127, 127] and rounded, and the residuals are taken against the
+     * column factor; the factors are scaled into [-7, 7] and rounded, and the residuals are taken against the
      * rounded ones, as a device computes them.
      */
     private static Segment predicted(Segment s, byte[] target, int at, byte[] reference) {
@@ -698,17 +718,18 @@ public final class TensorDelta {
         for (double x : v) {
             sv = Math.max(sv, Math.abs(x));
         }
-        float scale = (float) (su * sv / (127.0 * 127.0));
+        int most = Prediction.FACTOR_MAX;
+        float scale = (float) (su * sv / (most * most));
         if (!(scale > 0) || !Float.isFinite(scale)) {
             return s;
         }
         byte[] rowFactors = new byte[rows];
         byte[] columnFactors = new byte[columns];
         for (int i = 0; i < rows; i++) {
-            rowFactors[i] = (byte) Math.round(u[i] / su * 127);
+            rowFactors[i] = (byte) Math.round(u[i] / su * most);
         }
         for (int j = 0; j < columns; j++) {
-            columnFactors[j] = (byte) Math.round(v[j] / sv * 127);
+            columnFactors[j] = (byte) Math.round(v[j] / sv * most);
         }
         Segment candidate = new Segment(
                 Transform.PREDICTED,
@@ -724,7 +745,7 @@ public final class TensorDelta {
         // half-precision
         // fine-tune), a prediction turns exact zeros into small residuals and costs more in classes than it saves.
         long plainBits = 0;
-        long residualBits = 8L * (rows + columns) + 96;
+        long residualBits = 4L * (rows + columns) + 96;
         int[] plainClasses = new int[256];
         int[] residualClasses = new int[256];
         for (int e = 0; e < n; e++) {
@@ -741,6 +762,11 @@ public final class TensorDelta {
         return residualBits + entropyBits(residualClasses, n) < plainBits + entropyBits(plainClasses, n)
                 ? candidate
                 : s;
+    }
+
+    /** Factor {@code k} of {@code f}: its row factors, then its column factors. */
+    private static byte factor(Prediction f, int k) {
+        return k < f.rowFactors.length ? f.rowFactors[k] : f.columnFactors[k - f.rowFactors.length];
     }
 
     /** The order-0 entropy of {@code n} symbols of these {@code counts}, in bits. */

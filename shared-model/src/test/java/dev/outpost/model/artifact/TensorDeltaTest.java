@@ -340,12 +340,12 @@ class TensorDeltaTest {
         }
 
         // The last (bfloat16) frame. The segment's header: transform at 15, then length, width (20), offset, exponent
-        // shift and bits, the row length (27), the first column (31), the scale (35), then a factor a row and a column;
+        // shift and bits, the row length (27), the first column (31), the scale (35), then 4 bits a row and a column;
         // numbers big-endian.
         byte[] finalRef = ref;
         byte[] finalTarget = target;
         List<byte[]> bad = new ArrayList<>();
-        bad.add(Arrays.copyOf(whole, 39 + 70)); // cut inside the factors
+        bad.add(Arrays.copyOf(whole, 39 + 40)); // cut inside the factors (64 + 64 of 4 bits: 64 bytes)
         byte[] width = whole.clone();
         width[20] = 4; // float32 elements with bfloat16's exponent field
         bad.add(width);
