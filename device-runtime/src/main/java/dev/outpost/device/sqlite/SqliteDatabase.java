@@ -54,11 +54,6 @@ public final class SqliteDatabase implements Transactions, AutoCloseable {
         return open(file, null);
     }
 
-    /**
-     * Opens (creating when missing) and migrates the database encrypted with {@code key} (null: not encrypted). A file
-     * the key does not open (a wrong key, no key for an encrypted file, a key for a plain one) is exit code 5 and is
-     * left as it is.
-     */
     /** SQLite's page cache, negative: KiB ({@code open}). */
     private static final int CACHE_KIB = Integer.getInteger("outpost.sqlite.cache", -2000);
 
@@ -69,6 +64,11 @@ public final class SqliteDatabase implements Transactions, AutoCloseable {
      */
     private static final int BULK_CACHE_KIB = -256;
 
+    /**
+     * Opens (creating when missing) and migrates the database encrypted with {@code key} (null: not encrypted). A file
+     * the key does not open (a wrong key, no key for an encrypted file, a key for a plain one) is exit code 5 and is
+     * left as it is.
+     */
     public static SqliteDatabase open(Path file, String key) {
         try {
             Properties options = new Properties();
