@@ -19,11 +19,11 @@ import java.util.TreeSet;
  * the held element (wrapping) is zigzag-encoded: a fine-tune moves the low mantissa bits and leaves sign, exponent
  * and high mantissa, so the result is small. The service writes it as {@link Transform#CLASSES}: a byte per element
  * for its bit length (plus the held element's exponent, which makes it nearly constant), zstd-coded, and the bits
- * below the leading one raw; in a float32 matrix, against a rank-one estimate of the change instead of the held
- * element wherever that comes out smaller ({@link Transform#PREDICTED}). {@link Transform#DIFFERENCE} and
- * {@link Transform#XOR} in byte planes are the simpler
- * forms it was measured against. Bytes outside tensors the held version has with the same name, type and shape
- * travel as they are, in the same zstd frame.
+ * below the leading one raw; in a float32, float16 or bfloat16 matrix, against a rank-one estimate of the change
+ * instead of the held element wherever that comes out smaller ({@link Transform#PREDICTED}).
+ * {@link Transform#DIFFERENCE} and {@link Transform#XOR} in byte planes are the simpler forms it was measured against.
+ * Bytes outside tensors the held version has with the same name, type and shape travel as they are, in the same zstd
+ * frame.
  *
  * <p>The reference is the same as a chunk-local delta's (held chunks, concatenated in file order, at most
  * {@link UpdatePlanner#REFERENCE_CHUNKS_MAX} chunks and {@link UpdatePlanner#REFERENCE_BYTES_MAX} bytes), so a
@@ -66,14 +66,19 @@ public final class TensorDelta {
         /**
          * {@link #CLASSES} against a prediction instead of the held element: the held float32, float16 or bfloat16
          * element plus the segment's rank-one estimate of the change, {@code rowFactor[row] * columnFactor[column]}
-         * ({@link Prediction}). Training moves a weight matrix along a few directions (each step's gradient is an outer product
-         * of activations and errors), so one row factor and one column factor catch much of every element's change:
-         * on a retrained float32 pair its residuals are 1 to 2 bits an element shorter, for 4 bits a row and a column
-         * of the segment. The service writes it where it comes out smaller than {@link #CLASSES}.
+         * ({@link Prediction}). Training moves a weight matrix along a few directions (each step's gradient is an
+         * outer product of activations and errors), so one row factor and one column factor catch much of every
+         * element's change: on a retrained float32 pair its residuals are 1 to 2 bits an element shorter, for 4 bits a
+         * row and a column of the segment. The service writes it where it comes out smaller than {@link #CLASSES}.
          */
         PREDICTED;
 
         private static final Transform[] ALL = values();
+
+        /** Whether segments of this transform are written as classes: a class byte an element and raw bits. */
+        boolean classes() {
+            return this == CLASSES || this == PREDICTED;
+        }
     }
 
     /**
@@ -452,7 +457,7 @@ public final class TensorDelta {
             if (s.transform() != Transform.LITERAL) {
                 w.u8(s.elementBytes()).u32(s.referenceOffset());
             }
-            if (s.transform() == Transform.CLASSES || s.transform() == Transform.PREDICTED) {
+            if (s.transform().classes()) {
                 w.u8(s.exponentShift()).u8(s.exponentBits());
             }
             if (s.transform() == Transform.PREDICTED) {
@@ -543,9 +548,8 @@ public final class TensorDelta {
                 }
                 int width = r.u8();
                 int offset = (int) Math.min(r.u32(), Integer.MAX_VALUE);
-                boolean classes = transform == Transform.CLASSES || transform == Transform.PREDICTED;
-                int shift = classes ? r.u8() : 0;
-                int bits = classes ? r.u8() : 0;
+                int shift = transform.classes() ? r.u8() : 0;
+                int bits = transform.classes() ? r.u8() : 0;
                 Segment segment = new Segment(transform, segmentLength, width, offset, shift, bits);
                 if (transform == Transform.PREDICTED) {
                     if (floatKind(width, shift, bits) < 0) {
@@ -612,9 +616,7 @@ public final class TensorDelta {
         int q = packedAt + packedLength; // the raw bits follow the coded part to the end of the frame
         int at = 0;
         for (Segment s : segments) {
-            int need = s.transform() == Transform.CLASSES || s.transform() == Transform.PREDICTED
-                    ? s.length() / s.elementBytes()
-                    : s.length();
+            int need = s.transform().classes() ? s.length() / s.elementBytes() : s.length();
             if (need > codedLength - p) {
                 throw new OutpostException(ErrorCode.CHUNK_CORRUPT, "a tensor delta's coded part ends early");
             }
@@ -676,11 +678,11 @@ public final class TensorDelta {
 
     /**
      * Segment {@code s} as {@link Transform#PREDICTED} when it is a float32, float16 or bfloat16
-     * {@link Transform#CLASSES} segment on a grid and its residuals against a rank-one estimate of its change, with the factors, take fewer bits than its
-     * differences from the held elements (counted as the bits {@link Transform#CLASSES} writes raw plus 8 a factor);
-     * else {@code s} as it is. The estimate is fitted by two rounds of alternating least squares from a constant
-     * column factor; the factors are scaled into [-7, 7] and rounded, and the residuals are taken against the
-     * rounded ones, as a device computes them.
+     * {@link Transform#CLASSES} segment on a grid and its residuals against a rank-one estimate of its change come out
+     * smaller than its differences from the held elements, each counted as the raw bits {@link Transform#CLASSES}
+     * writes plus the class bytes' order-0 entropy (and 4 bits a factor); else {@code s} as it is. The estimate is
+     * fitted by two rounds of alternating least squares from a constant column factor; the factors are scaled into
+     * [-7, 7] and rounded, and the residuals are taken against the rounded ones, as a device computes them.
      */
     private static Segment predicted(Segment s, byte[] target, int at, byte[] reference) {
         Grid grid = s.grid();
@@ -742,8 +744,8 @@ public final class TensorDelta {
                 new Prediction(scale, rowFactors, columnFactors));
         byte[] base = predictedElements(candidate, reference);
         // Raw bits plus the class bytes' order-0 entropy, each way: where most elements did not change (a
-        // half-precision
-        // fine-tune), a prediction turns exact zeros into small residuals and costs more in classes than it saves.
+        // half-precision fine-tune), a prediction turns exact zeros into small residuals and costs more in classes
+        // than it saves.
         long plainBits = 0;
         long residualBits = 4L * (rows + columns) + 96;
         int[] plainClasses = new int[256];
@@ -846,9 +848,9 @@ public final class TensorDelta {
 
     /**
      * Writes a {@link Transform#CLASSES} segment against the elements of {@code reference} from {@code ref} (the held
-     * ones, or a {@link Transform#PREDICTED} segment's predicted ones): a class byte an element into {@code coded} at {@code p}, the bits
-     * below each leading one into {@code bits} at {@code q} (lowest first, the last byte padded); returns where the
-     * bits go on.
+     * ones, or a {@link Transform#PREDICTED} segment's predicted ones): a class byte an element into {@code coded} at
+     * {@code p}, the bits below each leading one into {@code bits} at {@code q} (lowest first, the last byte
+     * padded); returns where the bits go on.
      */
     private static int forwardClasses(
             Segment s, byte[] target, int at, byte[] reference, int ref, byte[] coded, int p, byte[] bits, int q) {
@@ -1008,17 +1010,14 @@ public final class TensorDelta {
                 w, coded, p, n, s.exponentShift(), s.exponentBits(), frame, q, frameEnd, out, at, out, at);
     }
 
-    /** The predicted elements of {@link Transform#PREDICTED} segment {@code s} into {@code out} from {@code at}. */
+    /**
+     * The predicted elements of {@link Transform#PREDICTED} segment {@code s} into {@code out} from {@code at}: float32
+     * or a 16-bit type, in one loop whose branches on the width are the same for every element (as
+     * {@link #inverseClassesWord}'s), small enough for C2 within a device's cap.
+     */
     private static void predictInto(Segment s, int n, byte[] reference, byte[] out, int at) {
-        if (s.elementBytes() == 2) {
-            predictInto16(s, floatKind(2, s.exponentShift(), s.exponentBits()), n, reference, out, at);
-        } else {
-            predictInto32(s, n, reference, out, at);
-        }
-    }
-
-    /** {@link #predictInto} for float32 elements: a loop of its own, small enough for C2 within a device's cap. */
-    private static void predictInto32(Segment s, int n, byte[] reference, byte[] out, int at) {
+        int w = s.elementBytes();
+        int kind = floatKind(w, s.exponentShift(), s.exponentBits());
         float[] a = s.prediction().rows();
         float[] v = s.prediction().columns();
         int rowLength = s.grid().rowLength();
@@ -1030,43 +1029,19 @@ public final class TensorDelta {
             float factor = a[row];
             int stop = Math.min(n, e + (end - column));
             for (; e < stop; e++, column++) {
-                int r = ref + 4 * e;
-                int old = (reference[r] & 0xff)
-                        | (reference[r + 1] & 0xff) << 8
-                        | (reference[r + 2] & 0xff) << 16
-                        | reference[r + 3] << 24;
-                int base = predict(FLOAT32, old, factor * v[column]);
-                int o = at + 4 * e;
-                out[o] = (byte) base;
-                out[o + 1] = (byte) (base >>> 8);
-                out[o + 2] = (byte) (base >>> 16);
-                out[o + 3] = (byte) (base >>> 24);
-            }
-            column = 0;
-            end = rowLength;
-            row++;
-        }
-    }
-
-    /** {@link #predictInto} for float16 or bfloat16 ({@code kind}) elements. */
-    private static void predictInto16(Segment s, int kind, int n, byte[] reference, byte[] out, int at) {
-        float[] a = s.prediction().rows();
-        float[] v = s.prediction().columns();
-        int rowLength = s.grid().rowLength();
-        int ref = s.referenceOffset();
-        int column = s.grid().column() - s.grid().firstColumn(n);
-        int end = column + (rowLength - s.grid().column());
-        int row = 0;
-        for (int e = 0; e < n; ) {
-            float factor = a[row];
-            int stop = Math.min(n, e + (end - column));
-            for (; e < stop; e++, column++) {
-                int r = ref + 2 * e;
+                int r = ref + w * e;
                 int old = (reference[r] & 0xff) | (reference[r + 1] & 0xff) << 8;
+                if (w == 4) {
+                    old |= (reference[r + 2] & 0xff) << 16 | reference[r + 3] << 24;
+                }
                 int base = predict(kind, old, factor * v[column]);
-                int o = at + 2 * e;
+                int o = at + w * e;
                 out[o] = (byte) base;
                 out[o + 1] = (byte) (base >>> 8);
+                if (w == 4) {
+                    out[o + 2] = (byte) (base >>> 16);
+                    out[o + 3] = (byte) (base >>> 24);
+                }
             }
             column = 0;
             end = rowLength;
