@@ -109,8 +109,8 @@ public final class RowStates {
     }
 
     /**
-     * Saves received rows this device does not hold, all of them in a statement per table: each state stored as it came, a new typed
-     * row, and no changes feed entry (the install resets the feed once: {@link #resetFeed}).
+     * Saves received rows this device does not hold, all of them in a statement per table: each state stored as it
+     * came, a new typed row, and no changes feed entry (the install resets the feed once: {@link #resetFeed}).
      */
     public void saveReceived(List<Received> rows) {
         List<RowStore.NewRow> stored = new ArrayList<>(rows.size());

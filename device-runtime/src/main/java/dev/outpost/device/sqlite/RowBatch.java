@@ -39,10 +39,6 @@ final class RowBatch {
         return b.append(" from outpost_rows(?) where true").toString();
     }
 
-    int columns() {
-        return columns;
-    }
-
     int rows() {
         return rows;
     }

@@ -287,6 +287,19 @@ public final class SqliteDatabase implements Transactions, AutoCloseable {
         }
     }
 
+    /**
+     * Runs {@code sql}, a statement whose only parameter is a {@link RowBatch} ({@code ... from outpost_rows(?)}), over
+     * {@code batch}: a batch of rows saved with one bound value.
+     */
+    int saveBatch(String sql, RowBatch batch) {
+        return sql(() -> {
+            try (var ps = prepared(sql)) {
+                ps.statement().setBytes(1, batch.toBytes());
+                return ps.statement().executeUpdate();
+            }
+        });
+    }
+
     /** A statement of this connection, prepared once; its parameters are cleared when the returned handle closes. */
     Cached prepared(String sql) throws SQLException {
         PreparedStatement ps = statements.get(sql);

@@ -70,12 +70,7 @@ public final class SqliteRows implements RowStore {
                     .add(r.deleted() ? 1 : 0)
                     .add(r.conflicts());
         }
-        sql(() -> {
-            try (var ps = db.prepared(INSERT_ALL)) {
-                ps.statement().setBytes(1, batch.toBytes());
-                return ps.statement().executeUpdate();
-            }
-        });
+        db.saveBatch(INSERT_ALL, batch);
     }
 
     @Override

@@ -280,12 +280,7 @@ public final class SqliteTypedTables implements TypedTables {
             }
             batch.add(r.conflicts());
         }
-        sql(() -> {
-            try (var ps = db.prepared(upsertSql(table, Long.MAX_VALUE, true))) {
-                ps.statement().setBytes(1, batch.toBytes());
-                return ps.statement().executeUpdate();
-            }
-        });
+        db.saveBatch(upsertSql(table, Long.MAX_VALUE, true), batch);
     }
 
     @Override
