@@ -24,8 +24,8 @@ import java.util.function.IntFunction;
  * Keeps the next {@link #WINDOW} remote steps of a plan in flight (however far ahead they are) while the current step
  * is written. Their frames are downloaded {@link #BATCH} to a request (docs/artifacts.md, "Frames in one request") on
  * the download threads, so a link's round trip and a request's own cost, on both sides, are paid once per batch
- * rather than once per chunk; each frame is then decoded and verified on a decoding thread, so that a retrained
- * model's update, where every chunk is a delta, decodes beside the assembling thread's writes.
+ * rather than once per chunk; each frame is then decoded on a decoding thread, so that a retrained model's update,
+ * where every chunk is a delta, decodes beside the assembling thread's checks and writes.
  * Results are still used strictly in plan order, and at most {@link #WINDOW} of them (a few MB) are held at a time. A
  * service that does not answer frame batches (one from before them) is asked one frame at a time, as before.
  */
@@ -43,7 +43,9 @@ final class Prefetch implements AutoCloseable {
     /**
      * Decoding threads. Each keeps what it decodes with for the install (a reference buffer of up to 1 MiB, a zstd
      * context, the direct buffer the JDK reads files through); a second one was no faster on 2 cores, where the
-     * assembling thread, the downloads and the compiler take the other, and cost 2 MB.
+     * assembling thread, the downloads and the compiler take the other, and cost 2 MB. More than one would also need
+     * the {@link #DECODED_AHEAD} turns handed out in step order: two decoding threads can hold both turns for steps
+     * after the one the assembling thread waits for, whose decode then waits for a turn forever.
      */
     static final int DECODERS = 1;
     /** Steps decoded (or being decoded) ahead of the one the assembling thread writes, at most. */

@@ -48,6 +48,7 @@ final class SlotAssembly {
     /** Where held chunks are read, a piece at a time, to be hashed before the kernel copies them. */
     private byte[] localBuffer;
 
+    /** The assembling thread's digest: every chunk is hashed here before it is written. */
     private final MessageDigest localDigest = Sha256.newDigest();
 
     SlotAssembly(ArtifactLink client, Transactions tx, ModelState state) {
@@ -92,11 +93,11 @@ final class SlotAssembly {
                 } else if (step instanceof Step.Copy cp) {
                     write(out, at, copied(out, target.offset(cp.earlier()), c));
                 } else {
-                    // Downloaded, decoded and verified on a prefetch thread; null if it did not decode to what was
-                    // signed: the chunk itself is fetched once more, and if that does not verify either, nothing of
-                    // it is written.
+                    // Downloaded and decoded on the prefetch threads (null if it did not decode), verified here; if
+                    // it is not what was signed, the chunk itself is fetched once more, and if that does not verify
+                    // either, nothing of it is written.
                     byte[] raw = prefetch.take(i);
-                    write(out, at, raw != null ? raw : fetchVerified(c));
+                    write(out, at, raw != null && verifies(raw, c) ? raw : fetchVerified(c));
                 }
                 sinceCommit++;
                 // Written bytes are made durable with each progress commit (every LOCAL_STEPS_PER_COMMIT steps or
@@ -149,6 +150,11 @@ final class SlotAssembly {
             }
             done += n;
         }
+    }
+
+    /** Whether {@code raw} is chunk {@code c} as signed. */
+    private boolean verifies(byte[] raw, ChunkRef c) {
+        return Sha256.of(localDigest.digest(raw)).equals(c.hash());
     }
 
     /** A chunk copied from earlier in the file being assembled, verified; fetched if it rotted there. */
@@ -209,8 +215,8 @@ final class SlotAssembly {
      * The prefetch job of a remote step (a delta or a chunk to fetch), or {@code null} for a local one. What it needs
      * of the manifests is read here, on the assembling thread (they read their files through shared buffers); the job
      * names the frame to download and, once it is downloaded, reads the held chunks of a delta from {@code in}
-     * (positional reads, safe from any thread) and returns the target chunk verified against its signed hash, or
-     * {@code null} if it does not decode to it.
+     * (positional reads, safe from any thread) and returns the target chunk (verified by the assembling thread), or
+     * {@code null} if it does not decode.
      */
     private Prefetch.Job job(Step step, ChunkRef c, Manifest held, FileChannel in) {
         // if/else rather than a pattern switch: each pattern switch has a class generated at run time (the

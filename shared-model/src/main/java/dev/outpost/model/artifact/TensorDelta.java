@@ -515,7 +515,7 @@ public final class TensorDelta {
             int rawLength,
             ZstdDecompressCtx zstd) {
         int frameEnd = frameOffset + frameLength;
-        List<Segment> segments = new ArrayList<>();
+        List<Segment> segments;
         int packedAt;
         int packedLength;
         int codedLength;
@@ -534,62 +534,7 @@ public final class TensorDelta {
                 throw r.invalid("its coded part of " + coded + " bytes is more than its chunk of " + rawLength);
             }
             codedLength = (int) coded;
-            int n = r.u16();
-            for (int i = 0; i < n; i++) {
-                int t = r.u8();
-                if (t >= Transform.ALL.length) {
-                    throw r.invalid("segment transform " + t + " is not known");
-                }
-                Transform transform = Transform.ALL[t];
-                int segmentLength = (int) Math.min(r.u32(), Integer.MAX_VALUE);
-                if (transform == Transform.LITERAL) {
-                    segments.add(Segment.literal(segmentLength));
-                    continue;
-                }
-                int width = r.u8();
-                int offset = (int) Math.min(r.u32(), Integer.MAX_VALUE);
-                int shift = transform.classes() ? r.u8() : 0;
-                int bits = transform.classes() ? r.u8() : 0;
-                Segment segment = new Segment(transform, segmentLength, width, offset, shift, bits);
-                if (transform == Transform.PREDICTED) {
-                    if (floatKind(width, shift, bits) < 0) {
-                        throw r.invalid("a predicted segment's elements are not float32, float16 or bfloat16");
-                    }
-                    Grid grid = new Grid(
-                            (int) Math.min(r.u32(), Integer.MAX_VALUE), (int) Math.min(r.u32(), Integer.MAX_VALUE));
-                    float scale = Float.intBitsToFloat((int) r.u32());
-                    int elements = segmentLength / width;
-                    long count = (long) grid.rows(elements) + grid.columns(elements);
-                    if ((count + 1) / 2 > r.remaining()) {
-                        throw r.invalid("a predicted segment's factors are cut short");
-                    }
-                    byte[] rowFactors = new byte[grid.rows(elements)];
-                    byte[] columnFactors = new byte[grid.columns(elements)];
-                    int packed = 0;
-                    for (int k = 0; k < count; k++) {
-                        if ((k & 1) == 0) {
-                            packed = r.u8();
-                        }
-                        // Sign-extended from 4 bits.
-                        byte f = (byte) ((packed >>> (4 * (k & 1))) << 28 >> 28);
-                        if (k < rowFactors.length) {
-                            rowFactors[k] = f;
-                        } else {
-                            columnFactors[k - rowFactors.length] = f;
-                        }
-                    }
-                    segment = new Segment(
-                            transform,
-                            segmentLength,
-                            width,
-                            offset,
-                            shift,
-                            bits,
-                            grid,
-                            new Prediction(scale, rowFactors, columnFactors));
-                }
-                segments.add(segment);
-            }
+            segments = readSegments(r);
             long packed = r.u32();
             if (packed > r.remaining()) {
                 throw r.invalid("its coded part is cut short");
@@ -633,6 +578,76 @@ public final class TensorDelta {
             throw new OutpostException(ErrorCode.CHUNK_CORRUPT, "a tensor delta has bytes left over");
         }
         return out;
+    }
+
+    /**
+     * A frame's segment table, from its count on. Its own method, as are the factors': {@link #decode} stays small
+     * enough for C2 within a device's cap, and the loops here are compiled rather than interpreted for every frame.
+     */
+    private static List<Segment> readSegments(BinaryForm.Reader r) {
+        int n = r.u16();
+        List<Segment> segments = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            int t = r.u8();
+            if (t >= Transform.ALL.length) {
+                throw r.invalid("segment transform " + t + " is not known");
+            }
+            Transform transform = Transform.ALL[t];
+            int segmentLength = (int) Math.min(r.u32(), Integer.MAX_VALUE);
+            if (transform == Transform.LITERAL) {
+                segments.add(Segment.literal(segmentLength));
+                continue;
+            }
+            int width = r.u8();
+            int offset = (int) Math.min(r.u32(), Integer.MAX_VALUE);
+            int shift = transform.classes() ? r.u8() : 0;
+            int bits = transform.classes() ? r.u8() : 0;
+            Segment segment = new Segment(transform, segmentLength, width, offset, shift, bits);
+            if (transform == Transform.PREDICTED) {
+                if (floatKind(width, shift, bits) < 0) {
+                    throw r.invalid("a predicted segment's elements are not float32, float16 or bfloat16");
+                }
+                Grid grid = new Grid(
+                        (int) Math.min(r.u32(), Integer.MAX_VALUE), (int) Math.min(r.u32(), Integer.MAX_VALUE));
+                float scale = Float.intBitsToFloat((int) r.u32());
+                int elements = segmentLength / width;
+                segment = new Segment(
+                        transform,
+                        segmentLength,
+                        width,
+                        offset,
+                        shift,
+                        bits,
+                        grid,
+                        readFactors(r, scale, grid.rows(elements), grid.columns(elements)));
+            }
+            segments.add(segment);
+        }
+        return segments;
+    }
+
+    /** A predicted segment's factors: {@code rows} then {@code columns} of 4 bits, two to a byte, low half first. */
+    private static Prediction readFactors(BinaryForm.Reader r, float scale, int rows, int columns) {
+        long count = (long) rows + columns;
+        if ((count + 1) / 2 > r.remaining()) {
+            throw r.invalid("a predicted segment's factors are cut short");
+        }
+        byte[] rowFactors = new byte[rows];
+        byte[] columnFactors = new byte[columns];
+        int packed = 0;
+        for (int k = 0; k < count; k++) {
+            if ((k & 1) == 0) {
+                packed = r.u8();
+            }
+            // Sign-extended from 4 bits.
+            byte f = (byte) ((packed >>> (4 * (k & 1))) << 28 >> 28);
+            if (k < rows) {
+                rowFactors[k] = f;
+            } else {
+                columnFactors[k - rows] = f;
+            }
+        }
+        return new Prediction(scale, rowFactors, columnFactors);
     }
 
     /** Segments that cover exactly {@code length} bytes, with whole elements of 1, 2, 4 or 8 inside the reference. */
