@@ -17,13 +17,14 @@ import java.util.Optional;
 
 /**
  * Where the tensors of a model file lie, read from its header: what lets the service pair each tensor of a new
- * version with the same tensor of the held one ({@link TensorDelta}). Two formats: safetensors (an 8-byte
+ * version with the same tensor of the held one ({@link TensorDelta}). Three formats: safetensors (an 8-byte
  * little-endian header length, a JSON object naming each tensor's {@code dtype}, {@code shape} and
  * {@code data_offsets} relative to the end of the header, then the data) and GGUF, versions 2 and 3 (llama.cpp's: a
  * binary header of metadata and tensor infos, then the data at an alignment), whose float32, float16 and bfloat16
  * tensors are in the layout and whose block-quantized ones (Q4_0, Q8_0, the K quants...) are not: their bytes are
- * blocks of scales and packed integers, not elements. A file that is neither, or whose header does not hold together,
- * has no layout ({@link #read} is empty) and is delta'd as plain bytes.
+ * blocks of scales and packed integers, not elements; and ONNX, whose graph's initializers stored as raw data are
+ * ({@link OnnxLayout}). A file that is none of them, or whose header does not hold together, has no layout
+ * ({@link #read} is empty) and is delta'd as plain bytes.
  */
 public final class TensorLayout {
     /** The longest header read (safetensors itself refuses more than 100 MB; a 70B model's is under 2 MB). */
@@ -133,9 +134,10 @@ public final class TensorLayout {
     }
 
     /**
-     * The layout of the file {@code source} reads, or empty when it is not a well-formed safetensors file: header
-     * length past {@link #HEADER_BYTES_MAX} or the file, JSON that is not an object of tensors, a dtype not known, a
-     * shape whose elements do not fill the offsets, tensors that overlap or lie past the end.
+     * The layout of the file {@code source} reads, or empty when it is not a well-formed safetensors, GGUF or ONNX
+     * file: for safetensors, a header length past {@link #HEADER_BYTES_MAX} or the file, JSON that is not an object of
+     * tensors, a dtype not known, a shape whose elements do not fill the offsets, tensors that overlap or lie past the
+     * end (GGUF: {@link #readGguf}; ONNX: {@link OnnxLayout#tensors}).
      */
     public static Optional<TensorLayout> read(ByteSource source) throws IOException {
         long size = source.size();
@@ -153,6 +155,20 @@ public final class TensorLayout {
                 return Optional.empty();
             }
         }
+        Optional<TensorLayout> safetensors = readSafetensors(source, prefix, size);
+        if (safetensors.isPresent() || !OnnxLayout.mayBe(prefix[0])) {
+            return safetensors;
+        }
+        try {
+            List<Tensor> tensors = OnnxLayout.tensors(source);
+            return tensors == null ? Optional.empty() : disjoint(tensors);
+        } catch (RuntimeException notOnnx) { // a length past its message, a group, a varint too long...
+            return Optional.empty();
+        }
+    }
+
+    private static Optional<TensorLayout> readSafetensors(ByteSource source, byte[] prefix, long size)
+            throws IOException {
         long headerBytes = 0;
         for (int i = 7; i >= 0; i--) {
             headerBytes = headerBytes << 8 | (prefix[i] & 0xff);

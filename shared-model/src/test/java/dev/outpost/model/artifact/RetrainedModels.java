@@ -410,6 +410,44 @@ public final class RetrainedModels {
         return GgufFiles.write(tensors, 32);
     }
 
+    /**
+     * One version of the pair as an ONNX model of {@code precision} (float32, float16 or bfloat16), as an exporter
+     * writes the MLP: a {@code Gemm} per layer against its weight as trained ({@code [out, in]}, {@code transB}),
+     * {@code Sigmoid} and {@code Mul} for each hidden layer's SiLU, and the weights and biases as initializers in raw
+     * data.
+     */
+    public static byte[] onnx(Pair pair, boolean second, Precision precision) {
+        int type = switch (precision) {
+            case F32 -> OnnxFiles.FLOAT;
+            case F16 -> OnnxFiles.FLOAT16;
+            case BF16 -> OnnxFiles.BFLOAT16;
+            case I8 -> throw new IllegalArgumentException("an ONNX int8 model is QDQ nodes around its tensors");
+        };
+        List<float[]> values = second ? pair.v2() : pair.v1();
+        List<OnnxFiles.Initializer> initializers = new ArrayList<>();
+        List<OnnxFiles.Node> nodes = new ArrayList<>();
+        String x = "input";
+        int layers = values.size() / 2;
+        for (int l = 0; l < layers; l++) {
+            String w = pair.names().get(2 * l);
+            String b = pair.names().get(2 * l + 1);
+            initializers.add(
+                    new OnnxFiles.Initializer(w, type, pair.shapes().get(2 * l), encode(values.get(2 * l), precision)));
+            initializers.add(new OnnxFiles.Initializer(
+                    b, type, pair.shapes().get(2 * l + 1), encode(values.get(2 * l + 1), precision)));
+            String z = l == layers - 1 ? "output" : "z" + l;
+            nodes.add(new OnnxFiles.Node("Gemm", List.of(x, w, b), List.of(z), List.of("transB", 1)));
+            if (l < layers - 1) {
+                nodes.add(new OnnxFiles.Node("Sigmoid", List.of(z), List.of("s" + l), List.of()));
+                nodes.add(new OnnxFiles.Node("Mul", List.of(z, "s" + l), List.of("h" + l), List.of()));
+                x = "h" + l;
+            }
+        }
+        long in = pair.shapes().getFirst()[1];
+        long out = pair.shapes().get(2 * (layers - 1))[0];
+        return OnnxFiles.write(nodes, type, "input", new long[] {-1, in}, "output", new long[] {-1, out}, initializers);
+    }
+
     /** Little-endian elements of {@code precision} (float16 and bfloat16 rounded to nearest, ties to even). */
     static byte[] encode(float[] v, Precision precision) {
         byte[] out = new byte[v.length * precision.bytes];

@@ -63,11 +63,24 @@ class TensorDeltaTest {
 
     @Test
     void aRetrainedGgufModelUpdatesExactlyInEveryFloatPrecisionForFewerBytesThanChunkLocalDeltas() throws IOException {
+        updatesExactlyForFewerBytes(RetrainedModels::gguf);
+    }
+
+    @Test
+    void aRetrainedOnnxModelUpdatesExactlyInEveryFloatPrecisionForFewerBytesThanChunkLocalDeltas() throws IOException {
+        updatesExactlyForFewerBytes(RetrainedModels::onnx);
+    }
+
+    interface ModelFormat {
+        byte[] write(RetrainedModels.Pair pair, boolean second, RetrainedModels.Precision precision);
+    }
+
+    private static void updatesExactlyForFewerBytes(ModelFormat format) throws IOException {
         RetrainedModels.Pair pair = RetrainedModels.train(RECIPE);
         for (RetrainedModels.Precision p :
                 List.of(RetrainedModels.Precision.F32, RetrainedModels.Precision.F16, RetrainedModels.Precision.BF16)) {
-            byte[] v1 = RetrainedModels.gguf(pair, false, p);
-            byte[] v2 = RetrainedModels.gguf(pair, true, p);
+            byte[] v1 = format.write(pair, false, p);
+            byte[] v2 = format.write(pair, true, p);
             TensorLayout layout = TensorLayout.read(ByteSource.of(v2)).orElseThrow();
             assertEquals(
                     pair.names(),
@@ -87,6 +100,63 @@ class TensorDeltaTest {
             assertTrue(
                     plan.downloadBytes() < before.downloadBytes() * 0.9,
                     p + ": " + plan.downloadBytes() + " bytes against " + before.downloadBytes() + " chunk-local");
+        }
+    }
+
+    @Test
+    void anOnnxLayoutHasItsRawInitializersWhereTheyLieAndLeavesTheRestOut() throws IOException {
+        Random random = new Random(9);
+        byte[] a = new byte[4 * 16 * 4];
+        byte[] h = new byte[10 * 2];
+        byte[] q = new byte[3];
+        byte[] listed = new byte[8 * 4];
+        byte[] short1 = new byte[5 * 4];
+        for (byte[] b : List.of(a, h, q, listed, short1)) {
+            random.nextBytes(b);
+        }
+        List<OnnxFiles.Initializer> initializers = List.of(
+                new OnnxFiles.Initializer("a", OnnxFiles.FLOAT, new long[] {4, 16}, a),
+                new OnnxFiles.Initializer("listed", OnnxFiles.FLOAT, new long[] {8}, listed, OnnxFiles.Data.FLOAT_DATA),
+                new OnnxFiles.Initializer("h", OnnxFiles.FLOAT16, new long[] {10}, h),
+                new OnnxFiles.Initializer(
+                        "elsewhere", OnnxFiles.FLOAT, new long[] {8}, listed, OnnxFiles.Data.EXTERNAL),
+                new OnnxFiles.Initializer("q", OnnxFiles.INT8, new long[] {3}, q),
+                new OnnxFiles.Initializer("short", OnnxFiles.FLOAT, new long[] {6}, short1));
+        List<OnnxFiles.Node> nodes = List.of(new OnnxFiles.Node("MatMul", List.of("x", "a"), List.of("y"), List.of()));
+        byte[] file = OnnxFiles.write(
+                nodes, OnnxFiles.FLOAT, "x", new long[] {-1, 4}, "y", new long[] {-1, 16}, initializers);
+        TensorLayout layout = TensorLayout.read(ByteSource.of(file)).orElseThrow();
+        assertEquals(
+                List.of("a", "h", "q"),
+                layout.tensors().stream().map(TensorLayout.Tensor::name).toList(),
+                "raw data only: not a typed list, not external data, not data short of the dimensions");
+        TensorLayout.Tensor ta = layout.get("a").orElseThrow();
+        assertEquals("F32", ta.dtype());
+        assertEquals("F16", layout.get("h").orElseThrow().dtype());
+        assertEquals("I8", layout.get("q").orElseThrow().dtype());
+        assertArrayEquals(new long[] {4, 16}, ta.shape());
+        assertEquals(16, ta.rowLength());
+        for (var entry : java.util.Map.of("a", a, "h", h, "q", q).entrySet()) {
+            TensorLayout.Tensor t = layout.get(entry.getKey()).orElseThrow();
+            assertArrayEquals(entry.getValue(), Arrays.copyOfRange(file, (int) t.start(), (int) t.end()));
+        }
+
+        byte[] cut = Arrays.copyOf(file, (int) layout.get("h").orElseThrow().end() - 1);
+        byte[] trailing = Arrays.copyOf(file, file.length + 1); // a tag 0: field number 0
+        byte[] duplicate = OnnxFiles.write(
+                nodes,
+                OnnxFiles.FLOAT,
+                "x",
+                new long[] {-1, 4},
+                "y",
+                new long[] {-1, 16},
+                List.of(initializers.get(0), new OnnxFiles.Initializer("a", OnnxFiles.FLOAT16, new long[] {10}, h)));
+        byte[] noGraph = new OnnxFiles.Message().varint(1, 9).string(2, "x").bytes();
+        byte[] noise = new byte[4096];
+        random.nextBytes(noise);
+        noise[0] = 0x08;
+        for (byte[] bad : List.of(cut, trailing, duplicate, noGraph, noise)) {
+            assertTrue(TensorLayout.read(ByteSource.of(bad)).isEmpty(), "no layout for a model that does not hold");
         }
     }
 
