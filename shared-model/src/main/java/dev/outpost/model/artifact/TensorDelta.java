@@ -581,8 +581,10 @@ public final class TensorDelta {
     }
 
     /**
-     * A frame's segment table, from its count on. Its own method, as are the factors': {@link #decode} stays small
-     * enough for C2 within a device's cap, and the loops here are compiled rather than interpreted for every frame.
+     * A frame's segment table, from its count on. Its own method, as are the factors' ({@link #readFactors}):
+     * {@link #decode} runs once a frame, too few times for C2 to compile it (and over a device's cap for it when it
+     * tried), so a loop inside it runs interpreted; the factors' loop, thousands of factors a frame, is compiled on
+     * its own (a sixth of the decoding thread's time in a retrained model's update, before).
      */
     private static List<Segment> readSegments(BinaryForm.Reader r) {
         int n = r.u16();
