@@ -16,7 +16,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntFunction;
 
@@ -42,10 +41,11 @@ final class Prefetch implements AutoCloseable {
     static final int THREADS = WINDOW / BATCH;
     /**
      * Decoding threads. Each keeps what it decodes with for the install (a reference buffer of up to 1 MiB, a zstd
-     * context, the direct buffer the JDK reads files through); a second one was no faster on 2 cores, where the
-     * assembling thread, the downloads and the compiler take the other, and cost 2 MB. More than one would also need
-     * the {@link #DECODED_AHEAD} turns handed out in step order: two decoding threads can hold both turns for steps
-     * after the one the assembling thread waits for, whose decode then waits for a turn forever.
+     * context, the direct buffer the JDK reads files through). A second one was no faster on 2 cores, where the
+     * assembling thread, the downloads, the compiler and (in the benchmarks) the service take the other, and cost
+     * 1.2-2 MB: the 85 MB retrained float32 update took 0.90-1.02 s with two against 0.85-1.11 s with one, peaking at
+     * 63.2-63.8 MB against 62.0-62.2 MB (session 23, five runs each, alternating). Turns are handed out in step order
+     * (see {@code turns}), so more than one cannot deadlock.
      */
     static final int DECODERS = 1;
     /** Steps decoded (or being decoded) ahead of the one the assembling thread writes, at most. */
@@ -78,8 +78,7 @@ final class Prefetch implements AutoCloseable {
 
     private final ExecutorService downloads = Executors.newFixedThreadPool(
             THREADS, Thread.ofPlatform().daemon().name("outpost-download-", 0).factory());
-    private final ExecutorService decoding = Executors.newFixedThreadPool(
-            DECODERS, Thread.ofPlatform().daemon().name("outpost-decode-", 0).factory());
+    private final ExecutorService decoding;
     private final List<StepDecoder> decoders = new ArrayList<>();
     private final ThreadLocal<StepDecoder> decoder = ThreadLocal.withInitial(() -> {
         StepDecoder d = new StepDecoder();
@@ -89,18 +88,35 @@ final class Prefetch implements AutoCloseable {
         return d;
     });
     private final Map<Integer, Future<byte[]>> inflight = new HashMap<>();
-    /** Steps whose decoding has started and whose result the assembling thread has not taken yet. */
-    private final Semaphore ahead = new Semaphore(DECODED_AHEAD);
+    /**
+     * The decoding turns: remote steps are numbered in plan order as they are submitted, and step {@code q} may start
+     * decoding once the assembling thread has taken all but {@link #DECODED_AHEAD} of the steps before it
+     * ({@code q < taken + DECODED_AHEAD}). The step the assembling thread waits for always has its turn, whichever
+     * thread decodes it.
+     */
+    private final Object turns = new Object();
+    /** Remote steps the assembling thread has taken (guarded by {@link #turns}). */
+    private long taken;
+    /** Remote steps submitted (the assembling thread's). */
+    private long submitted;
 
     private int next;
     /** Whether the service answers frame batches; false from its first refusal of one. */
     private volatile boolean batches = true;
 
     Prefetch(ArtifactLink client, int steps, int from, IntFunction<Job> jobs) {
+        this(client, steps, from, jobs, DECODERS);
+    }
+
+    /** With {@code decoders} decoding threads instead of {@link #DECODERS} (for tests). */
+    Prefetch(ArtifactLink client, int steps, int from, IntFunction<Job> jobs, int decoders) {
         this.client = client;
         this.steps = steps;
         this.jobs = jobs;
         this.next = from;
+        this.decoding = Executors.newFixedThreadPool(
+                decoders,
+                Thread.ofPlatform().daemon().name("outpost-decode-", 0).factory());
     }
 
     /**
@@ -131,10 +147,10 @@ final class Prefetch implements AutoCloseable {
         }
         try {
             byte[] raw = f.get();
-            ahead.release();
+            advance();
             return raw;
         } catch (ExecutionException e) {
-            ahead.release();
+            advance();
             if (e.getCause() instanceof UncheckedIOException io) {
                 throw io.getCause();
             }
@@ -153,12 +169,22 @@ final class Prefetch implements AutoCloseable {
         for (int k = 0; k < batch.size(); k++) {
             Job job = batchJobs.get(k);
             int at = k;
-            // Decoded in plan order (one decoding thread takes its tasks as they were submitted, here in step
-            // order), at most DECODED_AHEAD of the steps being taken: a decoded chunk waits for the assembling thread,
+            // Decoded in plan order (a decoding thread takes its tasks as they were submitted, here in step order),
+            // at most DECODED_AHEAD of the steps being taken: a decoded chunk waits for the assembling thread,
             // and more of them alive at a young collection than its survivor space holds are promoted, which grows
             // the old generation (a full install of 2 GB peaked 92-99 MB with decoding unbounded, all frames
             // decoded as soon as they arrived).
-            inflight.put(batch.get(k), CompletableFuture.supplyAsync(() -> decodeInTurn(job, frames, at), decoding));
+            long turn = submitted++;
+            inflight.put(
+                    batch.get(k), CompletableFuture.supplyAsync(() -> decodeInTurn(job, frames, at, turn), decoding));
+        }
+    }
+
+    /** One more step taken: the turn of the step {@link #DECODED_AHEAD} after it comes. */
+    private void advance() {
+        synchronized (turns) {
+            taken++;
+            turns.notifyAll();
         }
     }
 
@@ -224,13 +250,17 @@ final class Prefetch implements AutoCloseable {
     }
 
     /**
-     * Frame {@code at} of a batch, decoded once fewer than {@link #DECODED_AHEAD} steps are ahead and the batch has
-     * arrived; both waits end when the prefetch is closed.
+     * Frame {@code at} of a batch, decoded once its {@code turn} comes (fewer than {@link #DECODED_AHEAD} remote steps
+     * before it are still to be taken) and the batch has arrived; both waits end when the prefetch is closed.
      */
-    private byte[] decodeInTurn(Job job, CompletableFuture<Frame[]> frames, int at) {
+    private byte[] decodeInTurn(Job job, CompletableFuture<Frame[]> frames, int at, long turn) {
         Frame[] arrived;
         try {
-            ahead.acquire();
+            synchronized (turns) {
+                while (turn >= taken + DECODED_AHEAD) {
+                    turns.wait();
+                }
+            }
             arrived = frames.get();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

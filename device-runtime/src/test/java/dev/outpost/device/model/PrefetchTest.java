@@ -190,6 +190,42 @@ class PrefetchTest {
     }
 
     @Test
+    void twoDecodingThreadsTakeTheirTurnsInStepOrderAndNeverStall() {
+        Link link = new Link(true);
+        java.util.concurrent.atomic.AtomicInteger taken = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicInteger lead = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.Set<String> threads = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        // A turn held by a later step while the step being taken waits for one would hang here: the bound ends it.
+        org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(60), () -> {
+            try (Prefetch p = new Prefetch(
+                    link,
+                    2000,
+                    0,
+                    i -> new Prefetch.Job() {
+                        @Override
+                        public String frame() {
+                            return "chunk:" + i;
+                        }
+
+                        @Override
+                        public byte[] decode(Prefetch.Frame frame, StepDecoder decoder) {
+                            threads.add(Thread.currentThread().getName());
+                            lead.accumulateAndGet(i - taken.get(), Math::max);
+                            return Arrays.copyOfRange(frame.body(), frame.offset(), frame.offset() + frame.length());
+                        }
+                    },
+                    2)) {
+                for (int i = 0; i < 2000; i++) {
+                    assertArrayEquals(Link.frame("" + i), p.take(i));
+                    taken.incrementAndGet();
+                }
+            }
+        });
+        assertEquals(2, threads.size(), "both decoding threads decoded: " + threads);
+        assertTrue(lead.get() <= Prefetch.DECODED_AHEAD, "decoded " + lead.get() + " steps ahead");
+    }
+
+    @Test
     void splitAcceptsExactlyTheFramesAskedFor() {
         byte[] two = {0, 0, 0, 1, 7, 0, 0, 0, 2, 8, 9};
         Prefetch.Frame[] frames = Prefetch.split(two, 2);
