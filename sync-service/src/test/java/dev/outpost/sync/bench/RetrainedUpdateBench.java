@@ -64,7 +64,6 @@ public final class RetrainedUpdateBench {
         Path homes = Files.createTempDirectory("outpost-retrained-bench");
         BenchSupport bench = BenchSupport.start(work.resolve("service.log"), "-XX:+UseSerialGC", "-Xmx1g");
         try {
-            String url = bench.service.uri("").toString();
             for (RetrainedModels.Precision p : RetrainedModels.Precision.values()) {
                 String name = p.name().toLowerCase(Locale.ROOT);
                 Path v1 = pairs.resolve(name + "-v1.safetensors");
@@ -78,26 +77,10 @@ public final class RetrainedUpdateBench {
                 ModelUpdateBench.upload(bench, artifact, 1, v1);
                 ModelUpdateBench.upload(bench, artifact, 2, v2);
                 ModelUpdateBench.desire(bench, artifact, 1);
-                List<Path> warm = new ArrayList<>();
-                for (int w = 0; w < WARM_DEVICES; w++) {
-                    Path device = ModelUpdateBench.init(
-                            outpost,
-                            homes.resolve("warm-" + name + "-" + w),
-                            url,
-                            bench.register("warm-" + name + "-" + w, "nakuru"));
-                    ModelUpdateBench.update(outpost, device, artifact, work.resolve("warm1.rss"));
-                    warm.add(device);
-                }
-                List<Path> devices = new ArrayList<>();
-                for (int d = 0; d < MEASURED_DEVICES; d++) {
-                    Path device = ModelUpdateBench.init(
-                            outpost,
-                            homes.resolve("device-" + name + "-" + d),
-                            url,
-                            bench.register("device-" + name + "-" + d, "nakuru"));
-                    ModelUpdateBench.update(outpost, device, artifact, work.resolve("full.rss"));
-                    devices.add(device);
-                }
+                List<Path> warm = atFirstVersion(
+                        bench, outpost, homes, "warm-" + name, WARM_DEVICES, artifact, work.resolve("warm1.rss"));
+                List<Path> devices = atFirstVersion(
+                        bench, outpost, homes, "device-" + name, MEASURED_DEVICES, artifact, work.resolve("full.rss"));
                 ModelUpdateBench.desire(bench, artifact, 2);
                 // The first device to ask waits for the service's delta computation; the others warm the service up
                 // (its JIT, on the same two cores as the device) as a fleet's earlier devices would; then the measured
@@ -175,5 +158,19 @@ public final class RetrainedUpdateBench {
                 others,
                 outcomes.stream().mapToDouble(Outcome::rssMb).max().orElseThrow(),
                 outcomes.stream().mapToDouble(Outcome::applyMbPerS).min().orElseThrow());
+    }
+    /** {@code count} devices named {@code prefix-N}, registered and initialised, each with version 1 installed. */
+    private static List<Path> atFirstVersion(
+            BenchSupport bench, Path outpost, Path homes, String prefix, int count, String artifact, Path rss)
+            throws Exception {
+        String url = bench.service.uri("").toString();
+        List<Path> devices = new ArrayList<>();
+        for (int d = 0; d < count; d++) {
+            Path device = ModelUpdateBench.init(
+                    outpost, homes.resolve(prefix + "-" + d), url, bench.register(prefix + "-" + d, "nakuru"));
+            ModelUpdateBench.update(outpost, device, artifact, rss);
+            devices.add(device);
+        }
+        return devices;
     }
 }
