@@ -160,7 +160,7 @@ final class SlotAssembly {
     /** A chunk copied from earlier in the file being assembled, verified; fetched if it rotted there. */
     private byte[] copied(FileChannel out, long from, ChunkRef c) throws IOException {
         byte[] raw = read(out, from, c.rawLength());
-        return Sha256.digest(raw).equals(c.hash()) ? raw : fetchVerified(c);
+        return verifies(raw, c) ? raw : fetchVerified(c);
     }
 
     /**
@@ -177,7 +177,7 @@ final class SlotAssembly {
             long at = 0;
             for (int i = 0; i < target.chunkCount(); at += target.rawLength(i), i++) {
                 ChunkRef c = target.chunk(i);
-                if (!Sha256.digest(read(ch, at, c.rawLength())).equals(c.hash())) {
+                if (!verifies(read(ch, at, c.rawLength()), c)) {
                     write(ch, at, fetchVerified(c));
                     repaired++;
                     progress.update("repairing", repaired, repaired, client.bytesDownloaded(), 0);

@@ -227,15 +227,15 @@ final class OnnxLayout {
 
         /** Steps over the value of a field with {@code tag}. */
         void skip(long tag, long limit) throws IOException {
+            if ((tag >>> 3) == 0) {
+                throw new IllegalArgumentException("field number 0");
+            }
             switch ((int) (tag & 7)) {
                 case VARINT -> varint(limit);
                 case FIXED64 -> step(8, limit);
                 case LENGTH -> at = lengthEnd(limit);
                 case FIXED32 -> step(4, limit);
                 default -> throw new IllegalArgumentException("wire type " + (tag & 7) + " (groups are not ONNX)");
-            }
-            if ((tag >>> 3) == 0) {
-                throw new IllegalArgumentException("field number 0");
             }
         }
 
