@@ -7,9 +7,13 @@ import dev.outpost.model.artifact.DeltaIndex;
 import dev.outpost.model.artifact.KeyDelegation;
 import dev.outpost.model.artifact.Manifest;
 import dev.outpost.model.artifact.ManifestBuilder;
+import dev.outpost.model.artifact.RetrainedModels;
 import dev.outpost.model.artifact.Sha256;
 import dev.outpost.model.artifact.SignedEnvelope;
 import dev.outpost.model.artifact.SigningKeys;
+import dev.outpost.model.artifact.TensorDelta;
+import dev.outpost.model.artifact.TensorLayout;
+import dev.outpost.model.artifact.ByteSource;
 import dev.outpost.model.artifact.UpdatePlanner;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -23,21 +27,28 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Random;
 
 /**
- * Build step (run by build-one-file.sh with the build JDK and outpost.jar on the class path): a stand-in for the
- * service's model endpoints, so the "network" AOT cache is recorded from real model installs (a full one, then a
- * differential one with chunk-local deltas) rather than from commands that fail at once. It serves one artifact,
- * "training-model", at version 1 until a device reports an install, then at version 2 (to that device). The endpoints and formats
+ * Build step (run by build-one-file.sh with the build JDK, outpost.jar and shared-model's test jar on the class path): a
+ * stand-in for the service's model endpoints, so the "model" and "network" AOT caches are recorded from real model
+ * installs (a full one, then a differential one) rather than from commands that fail at once. It serves
+ * "training-model" (raw weights, updated by chunk-local deltas) and one retrained network per precision,
+ * "training-tensors-f32" ... "-i8" ({@link RetrainedModels}, small: updated by tensor deltas, whose decoding classes a
+ * cache trained without them would load and verify at the start of every update, 25-30 ms). Each artifact is at
+ * version 1 until the device reports an install of it, then at version 2 (to that device). The endpoints and formats
  * are the service's (docs/artifacts.md); the delta computation follows ArtifactService.computeDeltas.
  *
- * <p>Usage: {@code java -cp outpost.jar TrainingServer.java PORT_FILE}; it writes its port and its root key to PORT_FILE and serves
- * until killed.
+ * <p>Usage: {@code java -cp outpost.jar:shared-model-tests.jar TrainingServer.java PORT_FILE}; it writes its port and
+ * its root key to PORT_FILE and serves until killed.
  */
 public final class TrainingServer {
     private static final String ARTIFACT = "training-model";
+    /** The retrained networks' artifacts: this and the precision's name. */
+    private static final String TENSORS = "training-tensors-";
 
     private final SigningKeys root = SigningKeys.generate();
     private final SigningKeys keys = SigningKeys.generate();
@@ -50,9 +61,10 @@ public final class TrainingServer {
                     .sign(root)
                     .encode());
     private final Map<Sha256, byte[]> frames = new HashMap<>(); // chunk and delta frames by hash
-    private final List<byte[]> manifests = new ArrayList<>(); // signed envelopes, [0] = version 1
-    private final Map<String, byte[]> deltaIndexes = new HashMap<>(); // "from-to" -> encoded index
-    private final Map<String, Integer> desired = new java.util.concurrent.ConcurrentHashMap<>(); // by credential
+    private final Map<String, List<byte[]>> manifests = new HashMap<>(); // by artifact: signed, [0] = version 1
+    private final Map<String, byte[]> deltaIndexes = new HashMap<>(); // "artifact from-to" -> encoded index
+    /** "credential artifact" -> the version served to that device. */
+    private final Map<String, Integer> desired = new java.util.concurrent.ConcurrentHashMap<>();
 
     public static void main(String[] args) throws Exception {
         TrainingServer t = new TrainingServer();
@@ -78,9 +90,25 @@ public final class TrainingServer {
         inserted.write(v2, 0, 1_000_003);
         inserted.write(weights(30_000, new Random(9)));
         inserted.write(v2, 1_000_003, v2.length - 1_000_003);
-        Manifest m1 = build(1, v1);
-        Manifest m2 = build(2, inserted.toByteArray());
-        deltaIndexes.put("1-2", deltas(m1, m2).encode());
+        Manifest m1 = build(ARTIFACT, 1, v1);
+        Manifest m2 = build(ARTIFACT, 2, inserted.toByteArray());
+        deltaIndexes.put(ARTIFACT + " 1-2", deltas(m1, m2, false).encode());
+        // 384 wide, two hidden layers: 1.4 MB in float32, trained in a few seconds on two cores.
+        RetrainedModels.Pair pair =
+                RetrainedModels.train(new RetrainedModels.Recipe(128, 384, 2, 16, 32, 100, 1e-3, 50, 1e-5, 2026));
+        Path file = Files.createTempFile("training-tensors", ".safetensors");
+        try {
+            for (RetrainedModels.Precision p : RetrainedModels.Precision.values()) {
+                String artifact = TENSORS + p.name().toLowerCase(Locale.ROOT);
+                RetrainedModels.write(pair, false, p, file);
+                Manifest t1 = build(artifact, 1, Files.readAllBytes(file));
+                RetrainedModels.write(pair, true, p, file);
+                Manifest t2 = build(artifact, 2, Files.readAllBytes(file));
+                deltaIndexes.put(artifact + " 1-2", deltas(t1, t2, true).encode());
+            }
+        } finally {
+            Files.delete(file);
+        }
     }
 
     /** Float32 values of a slowly varying signal: compressible like real weights, never all zero. */
@@ -96,42 +124,79 @@ public final class TrainingServer {
         return out;
     }
 
-    private Manifest build(long version, byte[] data) throws IOException {
-        Manifest m = ManifestBuilder.build(ARTIFACT, version, 1_700_000_000_000L, new ByteArrayInputStream(data), (h, raw) -> {
+    private Manifest build(String artifact, long version, byte[] data) throws IOException {
+        Manifest m = ManifestBuilder.build(artifact, version, 1_700_000_000_000L, new ByteArrayInputStream(data), (h, raw) -> {
             byte[] frame = ChunkCodec.compress(raw, ChunkCodec.STORE_LEVEL);
             frames.put(h, frame);
             return frame.length;
         });
-        manifests.add(SignedEnvelope.sign(Manifest.PAYLOAD_TYPE, m.encode(), keys).encode());
+        manifests.computeIfAbsent(artifact, a -> new ArrayList<>())
+                .add(SignedEnvelope.sign(Manifest.PAYLOAD_TYPE, m.encode(), keys).encode());
         return m;
     }
 
-    private DeltaIndex deltas(Manifest held, Manifest target) {
+    /** Chunk-local deltas for the chunks {@code held} lacks, and with {@code tensors} tensor deltas beside them. */
+    private DeltaIndex deltas(Manifest held, Manifest target, boolean tensors) throws IOException {
         List<DeltaIndex.Entry> entries = new ArrayList<>();
         for (Map.Entry<Integer, int[]> e : new java.util.TreeMap<>(UpdatePlanner.references(held, target)).entrySet()) {
             ChunkRef c = target.chunks().get(e.getKey());
-            ByteArrayOutputStream reference = new ByteArrayOutputStream();
-            for (int k : e.getValue()) {
-                ChunkRef r = held.chunks().get(k);
-                reference.writeBytes(ChunkCodec.decompress(frames.get(r.hash()), r.rawLength()));
+            byte[] delta = ChunkCodec.compressDelta(raw(c), reference(held, e.getValue()), ChunkCodec.DELTA_LEVEL);
+            offer(entries, e.getKey(), DeltaIndex.Kind.CHUNK_LOCAL, e.getValue(), delta, c);
+        }
+        if (tensors) {
+            TensorDelta.Pairing pairing = new TensorDelta.Pairing(
+                    held, TensorLayout.read(contentOf(held)).orElseThrow(), TensorLayout.read(contentOf(target)).orElseThrow());
+            Manifest.Index heldIndex = held.index();
+            for (int i = 0; i < target.chunkCount(); i++) {
+                ChunkRef c = target.chunks().get(i);
+                Optional<TensorDelta.Mapping> mapping = heldIndex.firstOf(target, i) >= 0
+                        ? Optional.empty()
+                        : TensorDelta.map(pairing, target.offset(i), c.rawLength(), TensorDelta.TRANSFORM);
+                if (mapping.isPresent()) {
+                    byte[] ref = reference(held, mapping.get().references());
+                    byte[] delta = TensorDelta.encode(raw(c), mapping.get().segments(), ref, ref.length, TensorDelta.LEVEL);
+                    offer(entries, i, DeltaIndex.Kind.TENSOR, mapping.get().references(), delta, c);
+                }
             }
-            byte[] raw = ChunkCodec.decompress(frames.get(c.hash()), c.rawLength());
-            byte[] delta = ChunkCodec.compressDelta(raw, reference.toByteArray(), ChunkCodec.DELTA_LEVEL);
-            if (delta.length < c.storedLength()) {
-                Sha256 hash = Sha256.digest(delta);
-                frames.put(hash, delta);
-                entries.add(new DeltaIndex.Entry(e.getKey(), e.getValue(), hash, delta.length));
-            }
+            entries.sort(java.util.Comparator.comparingInt(DeltaIndex.Entry::target));
         }
         return new DeltaIndex(held.digest(), target.digest(), entries);
+    }
+
+    private void offer(List<DeltaIndex.Entry> entries, int target, DeltaIndex.Kind kind, int[] refs, byte[] delta, ChunkRef c) {
+        if (delta.length < c.storedLength()) {
+            Sha256 hash = Sha256.digest(delta);
+            frames.put(hash, delta);
+            entries.add(new DeltaIndex.Entry(target, kind, refs, hash, delta.length));
+        }
+    }
+
+    private byte[] raw(ChunkRef c) {
+        return ChunkCodec.decompress(frames.get(c.hash()), c.rawLength());
+    }
+
+    private byte[] reference(Manifest held, int[] refs) {
+        ByteArrayOutputStream reference = new ByteArrayOutputStream();
+        for (int k : refs) {
+            reference.writeBytes(raw(held.chunks().get(k)));
+        }
+        return reference.toByteArray();
+    }
+
+    /** A version's content, read back from its chunk frames. */
+    private ByteSource contentOf(Manifest m) {
+        ByteArrayOutputStream all = new ByteArrayOutputStream();
+        for (ChunkRef c : m.chunks()) {
+            all.writeBytes(raw(c));
+        }
+        return ByteSource.of(all.toByteArray());
     }
 
     private void handle(HttpExchange x) throws IOException {
         String path = x.getRequestURI().getPath();
         String device = String.valueOf(x.getRequestHeaders().getFirst("Authorization"));
-        int version = desired.getOrDefault(device, 1);
         String query = x.getRequestURI().getRawQuery();
-        x.getRequestBody().readAllBytes();
+        String request = new String(x.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
         byte[] body;
         String type = "application/octet-stream";
         if (path.equals("/v1/artifacts/signing-key")) {
@@ -139,21 +204,32 @@ public final class TrainingServer {
                     + "\",\"delegation\":\"" + delegation + "\"}");
             type = "application/json";
         } else if (path.equals("/v1/device/assignments")) {
-            byte[] manifest = SignedEnvelope.decode(manifests.get(version - 1)).payload();
+            List<String> signed = new ArrayList<>();
             long now = System.currentTimeMillis();
-            Assignment a = new Assignment(ARTIFACT, version, Sha256.digest(manifest), now, now + 3_600_000L, false);
-            String signed = Base64.getEncoder()
-                    .encodeToString(SignedEnvelope.sign(Assignment.PAYLOAD_TYPE, a.encode(), keys).encode());
-            body = json("{\"assignments\":[\"" + signed + "\"]}");
+            for (Map.Entry<String, List<byte[]>> artifact : manifests.entrySet()) {
+                int version = desired.getOrDefault(device + " " + artifact.getKey(), 1);
+                byte[] manifest = SignedEnvelope.decode(artifact.getValue().get(version - 1)).payload();
+                Assignment a = new Assignment(
+                        artifact.getKey(), version, Sha256.digest(manifest), now, now + 3_600_000L, false);
+                signed.add("\"" + Base64.getEncoder()
+                        .encodeToString(SignedEnvelope.sign(Assignment.PAYLOAD_TYPE, a.encode(), keys).encode()) + "\"");
+            }
+            body = json("{\"assignments\":[" + String.join(",", signed) + "]}");
             type = "application/json";
         } else if (path.equals("/v1/device/model-reports")) {
-            desired.put(device, 2); // the first install is done: offer the next version
+            for (String artifact : manifests.keySet()) {
+                if (request.contains("\"" + artifact + "\"")) {
+                    desired.put(device + " " + artifact, 2); // its first install is done: offer the next version
+                }
+            }
             body = json("{}");
             type = "application/json";
-        } else if (path.startsWith("/v1/artifacts/" + ARTIFACT + "/versions/") && path.endsWith("/manifest")) {
-            body = manifests.get(Integer.parseInt(path.split("/")[5]) - 1);
-        } else if (path.equals("/v1/artifacts/" + ARTIFACT + "/deltas") && query != null) {
-            body = deltaIndexes.get(query.replace("&format=2", "").replace("from=", "").replace("&to=", "-"));
+        } else if (path.startsWith("/v1/artifacts/") && path.endsWith("/manifest")) {
+            List<byte[]> versions = manifests.get(path.split("/")[3]);
+            body = versions == null ? null : versions.get(Integer.parseInt(path.split("/")[5]) - 1);
+        } else if (path.startsWith("/v1/artifacts/") && path.endsWith("/deltas") && query != null) {
+            body = deltaIndexes.get(path.split("/")[3] + " "
+                    + query.replace("&format=2", "").replace("from=", "").replace("&to=", "-"));
         } else if (path.startsWith("/v1/chunks/") || path.startsWith("/v1/deltas/")) {
             body = frames.get(Sha256.parse(path.substring(path.lastIndexOf('/') + 1)));
         } else {

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Builds device-runtime/target/outpost: launcher + tar.gz of {jlink'ed runtime, outpost.jar, three AOT caches, SQLite
 # and zstd .so}.
-# Usage: build-one-file.sh JDK_HOME TARGET_DIR   (called by the Maven build in the package phase)
+# Usage: build-one-file.sh JDK_HOME TARGET_DIR SHARED_MODEL_TESTS_JAR   (called by the Maven build in the package phase;
+# the test jar holds RetrainedModels, which makes the training server's retrained networks)
 set -euo pipefail
 jdk=$1
 target=$2
+retrained=$3
 here=$(cd "$(dirname "$0")" && pwd)
 image="$target/one-file"
 # The JVM options the launcher uses; the AOT cache is trained with the same ones (module options must match).
@@ -44,10 +46,12 @@ rm -rf "$extract"
 native_libs=(-Dorg.sqlite.lib.path="$image/lib" -Dorg.sqlite.lib.name=libsqlitejdbc.so
   -DZstdNativePath="$image/lib/libzstd-jni.so")
 port_file=$(mktemp)
-"$jdk/bin/java" -cp "$target/outpost.jar" "$here/TrainingServer.java" "$port_file" >> "$target/aot-training.log" 2>&1 &
+"$jdk/bin/java" -cp "$target/outpost.jar:$retrained" "$here/TrainingServer.java" "$port_file" \
+  >> "$target/aot-training.log" 2>&1 &
 server_pid=$!
 trap 'kill "$server_pid" 2>/dev/null || true; rm -f "$port_file"' EXIT
-for _ in $(seq 1 300); do [ -s "$port_file" ] && break; sleep 0.1; done
+# It trains its retrained networks first (a few seconds).
+for _ in $(seq 1 1200); do [ -s "$port_file" ] && break; sleep 0.1; done
 [ -s "$port_file" ] || { echo "the training server did not start; see $target/aot-training.log" >&2; exit 1; }
 # By name, as devices are configured: the name lookup is part of what a cache should hold.
 server="http://localhost:$(cut -d' ' -f1 "$port_file")"

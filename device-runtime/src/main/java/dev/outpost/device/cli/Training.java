@@ -12,9 +12,9 @@ import java.nio.file.Path;
  * about 8 KB of resident memory a class. So there are three: {@code local} holds only what the commands that never
  * touch the network need ({@code get}, {@code put}, {@code status}, ...); {@code model} holds a model install and
  * nothing of the rows, merges and sync; {@code network} holds both, for {@code sync} and {@code run}. The model and
- * network workloads install a model twice (in full, then by chunk-local deltas) from the build's TrainingServer, so
- * their caches hold what an install runs, down to the lambdas and string concatenations that would otherwise be
- * generated at run time.
+ * network workloads install each of the build's TrainingServer's models twice (in full, then by deltas: chunk-local
+ * ones for raw weights, tensor deltas for retrained networks in each precision), so their caches hold what an install
+ * runs, down to the lambdas and string concatenations that would otherwise be generated at run time.
  */
 public final class Training {
     private Training() {}
@@ -59,12 +59,21 @@ public final class Training {
             run(new String[][] {{"--home", h, "sync"}}); // the training server has no sync endpoint: a refusal
         }
         if (!workload.equals("local")) {
-            String[] update = {"--home", h, "model", "update", "training-model"};
-            for (String version : new String[] {"1 (in full)", "2 (by deltas)"}) {
-                StringWriter out = new StringWriter();
-                if (OutpostCli.run(new PrintWriter(out), new PrintWriter(out), update) != 0) {
-                    // A cache recorded without the install path would still work, only bigger at run time: say so.
-                    throw new IllegalStateException("training install of version " + version + " failed: " + out);
+            for (String artifact : new String[] {
+                "training-model",
+                "training-tensors-f32",
+                "training-tensors-f16",
+                "training-tensors-bf16",
+                "training-tensors-i8"
+            }) {
+                String[] update = {"--home", h, "model", "update", artifact};
+                for (String version : new String[] {"1 (in full)", "2 (by deltas)"}) {
+                    StringWriter out = new StringWriter();
+                    if (OutpostCli.run(new PrintWriter(out), new PrintWriter(out), update) != 0) {
+                        // A cache recorded without the install path would still work, only bigger at run time: say so.
+                        throw new IllegalStateException(
+                                "training install of " + artifact + " version " + version + " failed: " + out);
+                    }
                 }
             }
             run(new String[][] {{"--home", h, "model", "status"}});

@@ -130,7 +130,9 @@ final class Download {
             throw new DeviceException(
                     ExitCode.UNREACHABLE, "the active version changed during the install; run the update again");
         }
-        OldGeneration.collect(); // the planner's indexes and the held manifest are garbage now
+        if (target.chunkCount() >= OldGeneration.PLAN_CHUNKS) {
+            OldGeneration.collect(); // the planner's indexes and the held manifest are garbage now
+        }
         UpdatePlanner.Plan plan = planned.plan();
         List<Step> steps = plan.steps(); // a view: each step is made as it is reached
         long baseBytes = client.bytesDownloaded() - install.bytesDownloaded();

@@ -69,4 +69,31 @@ class AssignmentReplayIT {
             assertEquals(2, desired(device).version(), "the operator promoting 2 again is kept");
         }
     }
+
+    /**
+     * The updater remembers which envelopes it verified, so that an update does not verify the assignment its check-in
+     * just kept: an envelope that carries a verified one's signature over another payload is verified on its own.
+     */
+    @Test
+    void aVerifiedEnvelopesSignatureDoesNotCarryOverToAnotherPayload() {
+        Path home = dir.resolve("d");
+        OutpostDevice.init(
+                home, "http://127.0.0.1:9", "spliced", "opd_x", null, List.of("nakuru"), SERVICE.publicBase64());
+        try (OutpostDevice device = OutpostDevice.open(home)) {
+            String genuine = signed(2, NOW - 20_000, false, SERVICE);
+            device.models().rememberAssignments(List.of(genuine));
+            device.models().rememberAssignments(List.of(genuine)); // verified, then remembered as verified
+            assertEquals(2, desired(device).version());
+
+            SignedEnvelope g = SignedEnvelope.decode(Base64.getDecoder().decode(genuine));
+            Assignment later =
+                    new Assignment("crop-model", 7, Sha256.digest(new byte[] {7}), NOW, NOW + 86_400_000L, false);
+            String spliced = Base64.getEncoder()
+                    .encodeToString(
+                            new SignedEnvelope(g.payloadType(), later.encode(), g.keyId(), g.signature(), g.format())
+                                    .encode());
+            device.models().rememberAssignments(List.of(spliced));
+            assertEquals(2, desired(device).version(), "the genuine signature over another payload is refused");
+        }
+    }
 }

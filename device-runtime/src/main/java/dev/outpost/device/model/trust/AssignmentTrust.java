@@ -38,8 +38,17 @@ public final class AssignmentTrust {
 
     /** The assignment in {@code envelope}, its signature checked with {@code keys}; it must be for {@code artifact}. */
     public static Assignment verified(byte[] envelope, TrustedKeys keys, String artifact) {
-        Assignment a =
-                Assignment.decode(SignedEnvelope.decode(envelope).verifiedPayload(Assignment.PAYLOAD_TYPE, keys));
+        SignedEnvelope signed = SignedEnvelope.decode(envelope);
+        signed.verify(Assignment.PAYLOAD_TYPE, keys);
+        return verified(signed, artifact);
+    }
+
+    /**
+     * The assignment in {@code signed}, whose signature the caller verified already with the key it trusts now for
+     * the envelope's key id; it must be for {@code artifact}.
+     */
+    public static Assignment verified(SignedEnvelope signed, String artifact) {
+        Assignment a = Assignment.decode(signed.payload());
         if (!a.artifact().equals(artifact)) {
             throw new OutpostException(ErrorCode.ARTIFACT_INVALID, "the assignment is for " + a.artifact());
         }
