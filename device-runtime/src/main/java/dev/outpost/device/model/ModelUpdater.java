@@ -183,9 +183,10 @@ public final class ModelUpdater {
         SignedEnvelope signed = SignedEnvelope.decode(envelope);
         PublicKey key = trusted.key(signed.keyId());
         if (key.equals(verifiedAssignments.get(signed))) {
-            return AssignmentTrust.verified(signed, artifact);
+            return AssignmentTrust.verified(signed, artifact); // these bytes verified with this key before
         }
-        Assignment a = AssignmentTrust.verified(envelope, k -> key, artifact);
+        signed.verify(Assignment.PAYLOAD_TYPE, key);
+        Assignment a = AssignmentTrust.verified(signed, artifact);
         if (verifiedAssignments.size() >= VERIFIED_ASSIGNMENTS_MAX) {
             verifiedAssignments.clear(); // a long-running worker sees assignment after assignment
         }

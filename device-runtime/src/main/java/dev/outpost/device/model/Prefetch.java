@@ -120,7 +120,7 @@ final class Prefetch implements AutoCloseable {
 
     /**
      * Daemon threads named {@code prefix0}, {@code prefix1}, ... {@code Thread.ofPlatform().name(prefix, 0)} counts
-     * with a VarHandle, whose method handles are spun at run time (no AOT cache holds them): 6 classes and 3-4 ms
+     * with a VarHandle, whose method handles are spun at run time (no AOT cache holds them): 6 classes, about 3 ms,
      * at an update's first download.
      */
     private static ThreadFactory daemons(String prefix) {

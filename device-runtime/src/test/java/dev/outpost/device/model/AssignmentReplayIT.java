@@ -48,12 +48,16 @@ class AssignmentReplayIT {
                 .desired();
     }
 
+    /** A device with the service's key pinned and no service (nothing here reaches it). */
+    private OutpostDevice device(String id) {
+        Path home = dir.resolve(id);
+        OutpostDevice.init(home, "http://127.0.0.1:9", id, "opd_x", null, List.of("nakuru"), SERVICE.publicBase64());
+        return OutpostDevice.open(home);
+    }
+
     @Test
     void theNewestVerifiedAssignmentIsKept() {
-        Path home = dir.resolve("d");
-        OutpostDevice.init(
-                home, "http://127.0.0.1:9", "replayed", "opd_x", null, List.of("nakuru"), SERVICE.publicBase64());
-        try (OutpostDevice device = OutpostDevice.open(home)) {
+        try (OutpostDevice device = device("replayed")) {
             String v2 = signed(2, NOW - 20_000, false, SERVICE);
             device.models().rememberAssignments(List.of(v2));
             assertEquals(2, desired(device).version());
@@ -76,10 +80,7 @@ class AssignmentReplayIT {
      */
     @Test
     void aVerifiedEnvelopesSignatureDoesNotCarryOverToAnotherPayload() {
-        Path home = dir.resolve("d");
-        OutpostDevice.init(
-                home, "http://127.0.0.1:9", "spliced", "opd_x", null, List.of("nakuru"), SERVICE.publicBase64());
-        try (OutpostDevice device = OutpostDevice.open(home)) {
+        try (OutpostDevice device = device("spliced")) {
             String genuine = signed(2, NOW - 20_000, false, SERVICE);
             device.models().rememberAssignments(List.of(genuine));
             device.models().rememberAssignments(List.of(genuine)); // verified, then remembered as verified

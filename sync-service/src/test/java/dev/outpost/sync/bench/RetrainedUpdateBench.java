@@ -47,8 +47,8 @@ public final class RetrainedUpdateBench {
     }
 
     public static void main(String[] args) throws Exception {
-        // 6 hidden layers of 2048: 25 M weights, 85 MB in float32, the pair trained once in about 5 minutes. Models reach
-        // the field at hundreds of MB; on a 13 MB one (1024 4) the apply rate measures the process warming up.
+        // 6 hidden layers of 2048: 25 M weights, 85 MB in float32, the pair trained once in about 5 minutes. Models
+        // reach the field at hundreds of MB; on a 13 MB one (1024 4) the apply rate measures the process warming up.
         int width = args.length > 0 ? Integer.parseInt(args[0]) : 2048;
         int depth = args.length > 1 ? Integer.parseInt(args[1]) : 6;
         int fineTuneSteps = args.length > 2 ? Integer.parseInt(args[2]) : 100;
