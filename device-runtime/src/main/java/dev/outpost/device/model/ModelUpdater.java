@@ -185,8 +185,7 @@ public final class ModelUpdater {
         if (key.equals(verifiedAssignments.get(signed))) {
             return AssignmentTrust.verified(signed, artifact); // these bytes verified with this key before
         }
-        signed.verify(Assignment.PAYLOAD_TYPE, key);
-        Assignment a = AssignmentTrust.verified(signed, artifact);
+        Assignment a = AssignmentTrust.verified(signed, key, artifact);
         if (verifiedAssignments.size() >= VERIFIED_ASSIGNMENTS_MAX) {
             verifiedAssignments.clear(); // a long-running worker sees assignment after assignment
         }

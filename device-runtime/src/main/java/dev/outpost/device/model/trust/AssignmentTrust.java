@@ -5,6 +5,7 @@ import dev.outpost.model.OutpostException;
 import dev.outpost.model.artifact.Assignment;
 import dev.outpost.model.artifact.SignedEnvelope;
 import dev.outpost.model.artifact.TrustedKeys;
+import java.security.PublicKey;
 
 /**
  * Whether a device may act on a signed assignment (docs/artifacts.md, "Trust"): signed by a trusted key, for the
@@ -39,7 +40,12 @@ public final class AssignmentTrust {
     /** The assignment in {@code envelope}, its signature checked with {@code keys}; it must be for {@code artifact}. */
     public static Assignment verified(byte[] envelope, TrustedKeys keys, String artifact) {
         SignedEnvelope signed = SignedEnvelope.decode(envelope);
-        signed.verify(Assignment.PAYLOAD_TYPE, keys);
+        return verified(signed, keys.key(signed.keyId()), artifact);
+    }
+
+    /** The assignment in {@code signed}, its signature checked with {@code key}; it must be for {@code artifact}. */
+    public static Assignment verified(SignedEnvelope signed, PublicKey key, String artifact) {
+        signed.verify(Assignment.PAYLOAD_TYPE, key);
         return verified(signed, artifact);
     }
 
