@@ -24,6 +24,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.FutureTask;
 
 /**
  * From a verified assignment to a complete, verified inactive slot (docs/artifacts.md): fetch and check the target
@@ -49,6 +50,18 @@ final class Download {
             throws IOException {
         // Into a file beside the slots, not memory (2.6 MB at 4 GB); it moves into the slot once the slot is cleared.
         Path fetched = Files.createDirectories(slots.dir()).resolve(ModelUpdater.FETCHED_MANIFEST);
+        // The delta index is asked for beside the manifest, its round trip under the manifest's download and check.
+        FutureTask<byte[]> index = activeVersion == null
+                ? null
+                : new FutureTask<>(() -> client.fetch(
+                        "v1/artifacts/" + a.artifact() + "/deltas?from=" + activeVersion + "&to=" + a.version()
+                                + "&format=2",
+                        ModelUpdater.DOCUMENT_BYTES_MAX));
+        if (index != null) {
+            Thread fetching = new Thread(index, "outpost-delta-index");
+            fetching.setDaemon(true);
+            fetching.start();
+        }
         try {
             client.fetchTo(
                     "v1/artifacts/" + a.artifact() + "/versions/" + a.version() + "/manifest",
@@ -63,16 +76,15 @@ final class Download {
                 throw new OutpostException(
                         ErrorCode.ARTIFACT_INVALID, "the manifest is for another artifact or version");
             }
-            byte[] deltaIndex = null;
-            if (activeVersion != null) {
-                deltaIndex = client.fetch(
-                        "v1/artifacts/" + a.artifact() + "/deltas?from=" + activeVersion + "&to=" + a.version()
-                                + "&format=2",
-                        ModelUpdater.DOCUMENT_BYTES_MAX);
+            byte[] deltaIndex = index == null ? null : Prefetch.result(index);
+            if (deltaIndex != null) {
                 DeltaIndex.decode(deltaIndex);
             }
             return prepareSlot(slots, a, assignment, activeVersion, m, fetched, deltaIndex);
         } finally {
+            if (index != null) {
+                index.cancel(true); // refused before its answer was needed: not waited for
+            }
             Files.deleteIfExists(fetched); // in the slot now, or refused: either way nothing of it stays here
         }
     }

@@ -265,7 +265,8 @@ public final class ModelUpdater {
             ArtifactState known = artifactState(artifact);
             AssignmentTrust.checkInstallable(
                     a, keys.nowMs(), AssignmentTrust.Marks.of(known.highestVersion(), known.highestIssuedAtMs()));
-            Optional<ModelSlots.Slot> kept = slots.getKept(key);
+            Optional<ModelSlots.Slot> kept =
+                    slots.keptIs(a.version(), a.manifestSha256()) ? slots.getKept(key) : Optional.empty();
             if (kept.isPresent()
                     && kept.get().manifest().version() == a.version()
                     && kept.get().manifest().digest().equals(a.manifestSha256())) {

@@ -123,7 +123,7 @@ final class Prefetch implements AutoCloseable {
      * with a VarHandle, whose method handles are spun at run time (no AOT cache holds them): 6 classes, about 3 ms,
      * at an update's first download.
      */
-    private static ThreadFactory daemons(String prefix) {
+    static ThreadFactory daemons(String prefix) {
         AtomicInteger next = new AtomicInteger();
         return task -> {
             Thread t = new Thread(task, prefix + next.getAndIncrement());
@@ -159,11 +159,17 @@ final class Prefetch implements AutoCloseable {
             return null;
         }
         try {
-            byte[] raw = f.get();
+            return result(f);
+        } finally {
             advance();
-            return raw;
+        }
+    }
+
+    /** What a download's task made; its failure as it was thrown, an I/O failure as its {@link IOException}. */
+    static <T> T result(Future<T> f) throws IOException {
+        try {
+            return f.get();
         } catch (ExecutionException e) {
-            advance();
             if (e.getCause() instanceof UncheckedIOException io) {
                 throw io.getCause();
             }
