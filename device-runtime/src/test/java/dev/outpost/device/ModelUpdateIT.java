@@ -241,6 +241,37 @@ class ModelUpdateIT extends WithService {
     }
 
     @Test
+    void anActiveManifestThatNoLongerVerifiesStopsTheUpdateBeforeTheKeptVersionIsTouched() throws Exception {
+        service.upload("sig", 1, v1);
+        service.upload("sig", 2, v2);
+        service.upload("sig", 3, weights(dir, "sig-v3.bin", 22, SIZE, true));
+        service.desire("sig", 1);
+        Outpost d = device("officer-sig");
+        d.run("model", "update", "sig").ok();
+        service.desire("sig", 2);
+        d.run("model", "update", "sig").ok();
+        Path keptManifest = d.home.resolve("models/sig/a/manifest");
+        byte[] kept = Files.readAllBytes(keptManifest);
+        // The active version's signed manifest is damaged on disk (its signature's last byte).
+        Path active = d.home.resolve("models/sig/current/manifest").toRealPath();
+        byte[] manifest = Files.readAllBytes(active);
+        manifest[manifest.length - 1] ^= 0x01;
+        Files.write(active, manifest);
+
+        // The update reads the active version at once and checks its signature beside its first downloads: the
+        // refusal comes before the inactive slot, which keeps version 1, is cleared for version 3.
+        service.desire("sig", 3);
+        Outpost.Result r = d.run("model", "update", "sig");
+        assertEquals(4, r.exit(), r.err());
+        assertTrue(r.err().contains("signature-invalid"), r.err());
+        assertTrue(Files.exists(keptManifest), "the kept version's manifest is where it was");
+        assertArrayEquals(kept, Files.readAllBytes(keptManifest), "the kept version's manifest");
+        assertArrayEquals(Files.readAllBytes(v1), Files.readAllBytes(d.home.resolve("models/sig/a/model.bin")));
+        assertActive(d, "sig", v2);
+        assertFalse(Files.exists(d.home.resolve("models/sig/a/manifest.partial")), "no download was started");
+    }
+
+    @Test
     void aFailingHealthCheckRevertsToThePreviousVersionAndSaysSo() throws Exception {
         service.upload("health", 1, v1);
         service.upload("health", 2, v2);

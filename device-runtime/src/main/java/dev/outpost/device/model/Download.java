@@ -46,8 +46,9 @@ final class Download {
         this.activation = activation;
     }
 
-    ModelInstall plan(ModelSlots slots, Assignment a, byte[] assignment, Long activeVersion, TrustedKeys key)
+    ModelInstall plan(ModelSlots slots, Assignment a, byte[] assignment, ActiveCheck active, TrustedKeys key)
             throws IOException {
+        Long activeVersion = active.version();
         // Into a file beside the slots, not memory (2.6 MB at 4 GB); it moves into the slot once the slot is cleared.
         Path fetched = Files.createDirectories(slots.dir()).resolve(ModelUpdater.FETCHED_MANIFEST);
         // The delta index is asked for beside the manifest, its round trip under the manifest's download and check.
@@ -80,6 +81,7 @@ final class Download {
             if (deltaIndex != null) {
                 DeltaIndex.decode(deltaIndex);
             }
+            active.passed(); // before the inactive slot, which holds the kept version, is cleared
             return prepareSlot(slots, a, assignment, activeVersion, m, fetched, deltaIndex);
         } finally {
             if (index != null) {

@@ -109,22 +109,31 @@ public final class ModelSlots {
     }
 
     /**
+     * The manifest of the version in slot {@code name} if the slot is complete, read without checking its signature:
+     * a look before {@link #getSlot}, which checks it (an Ed25519 check in a process started for one update takes
+     * 10-19 ms, the curve arithmetic still interpreted).
+     */
+    Optional<Manifest> unchecked(String name) throws IOException {
+        Path manifest = dir.resolve(name).resolve(MANIFEST_FILE);
+        if (!Files.exists(manifest, LinkOption.NOFOLLOW_LINKS)
+                || !Files.exists(dir.resolve(name).resolve(MODEL_FILE))) {
+            return Optional.empty();
+        }
+        return Optional.of(Manifest.of(SignedEnvelope.stored(FileSource.open(manifest))));
+    }
+
+    /**
      * Whether the kept slot holds version {@code version} with the manifest whose digest is {@code digest} (what a
-     * verified assignment names), its manifest read without checking its signature: a look before {@link #getKept},
-     * which checks it. An update rarely goes back to the kept version, and the Ed25519 check of its manifest took
-     * 10-19 ms of every update (the curve arithmetic still interpreted that early in the process).
+     * verified assignment names), looked at {@link #unchecked}: an update rarely goes back to the kept version, and
+     * {@link #getKept} checks its manifest when it does.
      */
     boolean keptIs(long version, Sha256 digest) throws IOException {
         if (getActiveName().isEmpty()) {
             return false;
         }
-        Path manifest = dir.resolve(inactiveName()).resolve(MANIFEST_FILE);
-        if (!Files.exists(manifest, LinkOption.NOFOLLOW_LINKS)
-                || !Files.exists(dir.resolve(inactiveName()).resolve(MODEL_FILE))) {
-            return false;
-        }
-        Manifest m = Manifest.of(SignedEnvelope.stored(FileSource.open(manifest)));
-        return m.version() == version && m.digest().equals(digest);
+        return unchecked(inactiveName())
+                .filter(m -> m.version() == version && m.digest().equals(digest))
+                .isPresent();
     }
 
     Path staging(String slot) {

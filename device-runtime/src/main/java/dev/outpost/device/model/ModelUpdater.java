@@ -256,10 +256,11 @@ public final class ModelUpdater {
             byte[] envelope = Base64.getDecoder().decode(encoded);
             Assignment a = verifiedAssignment(envelope, artifact);
             keys.noteVerified(a.issuedAtMs());
-            // The version only: the plan reads the active slot's manifest again from its file.
-            Long activeVersion =
-                    slots.getActive(key).map(s -> s.manifest().version()).orElse(null);
+            // The version only: the plan reads the active slot's manifest again from its file (checked by then).
+            ActiveCheck active = new ActiveCheck(slots, key);
+            Long activeVersion = active.version();
             if (activeVersion != null && activeVersion == a.version()) {
+                active.passed();
                 return new Outcome(artifact, "up-to-date", a.version(), a.version(), 0, 0, 0, 0, 0, null);
             }
             ArtifactState known = artifactState(artifact);
@@ -280,6 +281,7 @@ public final class ModelUpdater {
                         kept.get().name(),
                         new InstallState.Activating(0),
                         0);
+                active.passed();
                 tx.run(() -> state.saveInstall(switchBack));
                 Outcome o = activation.finishActivation(slots, switchBack, key, health, progress);
                 return o.result().equals("installed")
@@ -290,7 +292,8 @@ public final class ModelUpdater {
                             && pending.get().targetVersion() == a.version()
                             && Download.pendingManifestIs(slots, pending.get(), a.manifestSha256())
                     ? pending.get()
-                    : download.plan(slots, a, envelope, activeVersion, key);
+                    : download.plan(slots, a, envelope, active, key);
+            active.passed();
             return download.run(slots, install, key, health, progress);
         } catch (OutpostException e) {
             throw fail(artifact, e.code(), e.getMessage(), e);
