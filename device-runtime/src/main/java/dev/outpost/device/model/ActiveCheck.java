@@ -26,6 +26,10 @@ final class ActiveCheck {
                 ? null
                 : slots.unchecked(name.get()).map(Manifest::version).orElse(null);
         this.check = new FutureTask<>(() -> slots.getActive(key));
+        if (version == null) {
+            check.run(); // nothing to check: no thread for it
+            return;
+        }
         Thread checking = new Thread(check, "outpost-active-check");
         checking.setDaemon(true);
         checking.start();
