@@ -62,12 +62,19 @@ public final class ModelSlots {
 
     /** The slot's version if its manifest is there and verifies with {@code key}; the file itself is not read. */
     public Optional<Slot> getSlot(String name, TrustedKeys key) throws IOException {
+        Optional<Path> manifest = completeManifest(name);
+        return manifest.isEmpty()
+                ? Optional.empty()
+                : Optional.of(new Slot(name, dir.resolve(name).resolve(MODEL_FILE), read(manifest.get(), key)));
+    }
+
+    /** Slot {@code name}'s manifest file if the slot holds a complete version (its manifest and its file). */
+    private Optional<Path> completeManifest(String name) {
         Path manifest = dir.resolve(name).resolve(MANIFEST_FILE);
-        Path file = dir.resolve(name).resolve(MODEL_FILE);
-        if (!Files.exists(manifest, LinkOption.NOFOLLOW_LINKS) || !Files.exists(file)) {
-            return Optional.empty();
-        }
-        return Optional.of(new Slot(name, file, read(manifest, key)));
+        return Files.exists(manifest, LinkOption.NOFOLLOW_LINKS)
+                        && Files.exists(dir.resolve(name).resolve(MODEL_FILE))
+                ? Optional.of(manifest)
+                : Optional.empty();
     }
 
     /**
@@ -114,12 +121,10 @@ public final class ModelSlots {
      * 10-19 ms, the curve arithmetic still interpreted).
      */
     Optional<Manifest> unchecked(String name) throws IOException {
-        Path manifest = dir.resolve(name).resolve(MANIFEST_FILE);
-        if (!Files.exists(manifest, LinkOption.NOFOLLOW_LINKS)
-                || !Files.exists(dir.resolve(name).resolve(MODEL_FILE))) {
-            return Optional.empty();
-        }
-        return Optional.of(Manifest.of(SignedEnvelope.stored(FileSource.open(manifest))));
+        Optional<Path> manifest = completeManifest(name);
+        return manifest.isEmpty()
+                ? Optional.empty()
+                : Optional.of(Manifest.of(SignedEnvelope.stored(FileSource.open(manifest.get()))));
     }
 
     /**
